@@ -1,0 +1,166 @@
+"""Stack growth and shrinking: the prologue check, ``newstack``, ``copystack``, ``shrinkstack``.
+
+Growth is decided exactly as the compiler's prologue does it.  With U = hi - SP at a
+function's entry (return address pushed) and S the stack size, a function with frame F
+calls morestack iff ``U + max(0, F - StackSmall) >= S - StackGuard`` (obj6.go:
+stacksplit; the huge-frame form gives the same answer).  A run of identical recursive
+calls is solved in closed form: the first call that fails the check is found by
+division, so a goroutine going 10,000 frames deep costs one step per doubling.
+"""
+from __future__ import annotations
+
+from .proc import G, P
+from .profiles import Frame
+
+
+class StackOverflow(Exception):
+    """The runtime's fatal error: ``goroutine stack exceeds N-byte limit`` / ``stack overflow``."""
+
+    def __init__(self, gp: G, newsize: int, limit: int, depth: int):
+        self.goid, self.newsize, self.limit, self.depth = gp.goid, newsize, limit, depth
+        super().__init__(f"runtime: goroutine stack exceeds {limit}-byte limit\nfatal error: stack overflow")
+
+
+class GrowthMixin:
+    """Moving a goroutine's call stack, growing and shrinking its stack, as Runtime methods."""
+
+    def morestack_needed(self, used: int, frame: int, size: int) -> bool:
+        """The prologue check (stacksplit): does entering ``frame`` at ``used`` need morestack?"""
+        prof = self.profile
+        return used + max(0, frame - prof.stack_small) >= size - prof.stack_guard
+
+    def call(self, gp: G, p: P, frame: int, nosplit: bool = False) -> None:
+        """Enter one function of ``frame`` bytes: push the return slot, run its prologue, allocate."""
+        used = gp.top + self.profile.call_slot
+        if not nosplit:
+            while self.morestack_needed(used, frame, gp.stack.size):
+                self.newstack(gp, p, used, frame)
+        gp.top = used + frame
+
+    def call_run(self, gp: G, p: P, frame: int, count: int) -> None:
+        """``count`` nested calls of one function (recursion), solved per doubling, not per frame."""
+        prof = self.profile
+        step = frame + prof.call_slot
+        extra = max(0, frame - prof.stack_small)
+        done = 0
+        while done < count:
+            # first call j (0-based, from here) whose entry U_j = top + slot + j*step fails the check
+            threshold = gp.stack.size - prof.stack_guard - extra
+            first = gp.top + prof.call_slot
+            j = 0 if first >= threshold else -((first - threshold) // step)
+            if done + j >= count:
+                gp.top += (count - done) * step
+                break
+            gp.top += j * step
+            done += j
+            self.call(gp, p, frame)  # grows (one or more doublings) and enters the frame
+            done += 1
+        self._push_segment(gp, frame, count)
+
+    def _push_segment(self, gp: G, frame: int, count: int) -> None:
+        if gp.segments and gp.segments[-1][0] == frame:
+            gp.segments[-1][1] += count
+        else:
+            gp.segments.append([frame, count])
+        gp.depth += count
+
+    def move_to_depth(self, gp: G, p: P, depth: int, frame: int) -> None:
+        """Return from or call recursive frames until ``depth`` of them lie below the entry frame."""
+        if depth > gp.depth:
+            self.call_run(gp, p, frame, depth - gp.depth)
+        elif depth < gp.depth:
+            drop = gp.depth - depth
+            step_slot = self.profile.call_slot
+            while drop:
+                seg = gp.segments[-1]
+                k = min(drop, seg[1])
+                gp.top -= k * (seg[0] + step_slot)
+                seg[1] -= k
+                drop -= k
+                if not seg[1]:
+                    gp.segments.pop()
+            gp.depth = depth
+        gp.sp_used = gp.top
+
+    def enter(self, gp: G, p: P) -> None:
+        """The goroutine starts: its entry function's prologue runs on the fresh stack."""
+        gp.status = "running"
+        gp.p = p.id
+        # gogo jumps to the entry function with hi - SP = newproc_reserve (goexit's PC pushed)
+        gp.top = self.profile.newproc_reserve - self.profile.call_slot
+        self.call(gp, p, gp.entry_frame)
+        gp.sp_used = gp.top
+
+    def park(self, gp: G, p: P, park_frames=(), transient: int | None = None, park_path=None) -> None:
+        """Block at the current depth: user frames, a transient call, the runtime's park path."""
+        base = gp.top
+        for f in park_frames:
+            self.call(gp, p, f)
+        if transient:
+            saved = gp.top
+            self.call(gp, p, transient)
+            gp.top = saved
+        for fr in (self.profile.park_path if park_path is None else park_path):
+            self.call(gp, p, fr.frame, fr.nosplit)
+        gp.sp_used = gp.top  # gopark's SP: mcall saves it in g.sched
+        gp.top = base
+        gp.status = "waiting"
+
+    def run_transient(self, gp: G, p: P, transient: int) -> None:
+        """Call and return from one function at the current depth (it can only grow the stack)."""
+        saved = gp.top
+        self.call(gp, p, transient)
+        gp.top = saved
+
+    def newstack(self, gp: G, p: P, used: int, frame: int) -> None:
+        """newstack: double the stack (1.19+: until the frame fits), or die past max_stack."""
+        prof = self.profile
+        old = gp.stack.size
+        newsize = old * prof.growth_factor
+        if prof.newstack_fits_frame:
+            needed = frame + prof.stack_guard  # funcMaxSPDelta(f) + StackGuard
+            while newsize - used < needed:
+                newsize *= prof.growth_factor
+        limit = prof.max_stack
+        if prof.max_stack_ceiling is not None:
+            limit = min(limit, prof.max_stack_ceiling)
+        if newsize > limit:
+            self.emit("overflow", gp.goid, p.id, old, newsize, used, 0, -1, -1, limit)
+            raise StackOverflow(gp, newsize, limit, gp.depth)
+        self.copystack(gp, p, newsize, used, "grow")
+        gp.grows += 1
+
+    def copystack(self, gp: G, p: P, newsize: int, used: int, kind: str) -> None:
+        """copystack: allocate the new stack, copy ``used`` bytes, then free the old one."""
+        old = gp.stack
+        cache = p.stackcache if p is not None else None
+        pid = p.id if p is not None else -1
+        new = self.stacks.stackalloc(newsize, cache, gp.goid, pid)
+        self.stacks.stackfree(old, cache, gp.goid, pid)
+        gp.stack = new
+        gp.bytes_copied += used
+        if newsize > gp.max_size:
+            gp.max_size = newsize
+        self.emit(kind, gp.goid, pid, old.size, newsize, used, used, -1, -1, 0)
+        self.on_resize(gp, old.size, newsize)
+
+    def shrinkstack(self, gp: G, p: P) -> bool:
+        """shrinkstack: halve the stack if less than a quarter (with the nosplit slack) is used."""
+        prof = self.profile
+        if prof.gcshrinkstackoff or gp.stack is None:
+            return False
+        if gp.kind == "markworker" and prof.mark_worker_no_shrink:
+            return False
+        oldsize = gp.stack.size
+        newsize = oldsize // 2
+        if newsize < prof.fixed_stack:
+            return False
+        used = gp.sp_used + prof.stack_limit
+        if used >= int(oldsize * prof.shrink_below):
+            return False
+        self.copystack(gp, p, newsize, gp.sp_used, "shrink")
+        gp.shrinks += 1
+        return True
+
+
+__all__ = ["GrowthMixin", "StackOverflow", "Frame"]

@@ -1,0 +1,113 @@
+"""What a GC cycle does to stacks (``runtime/mgc.go``, ``mgcmark.go``, ``stack.go``).
+
+gcStart: first cycle starts one mark worker goroutine per P; gcphase leaves _GCoff.
+Mark: ``markrootFreeGStacks`` frees the stacks of dead Gs on the *global* free list;
+``scanstack`` samples every live G's used stack (for the adaptive starting size) and
+``shrinkstack`` halves the stacks that use less than a quarter.
+gcMarkDone: ``gcComputeStartingStackSize``.  Mark termination: gcphase = _GCoff,
+``freeStackSpans`` frees emptied spans, and each P's ``prepareForSweep`` clears its cache.
+"""
+from __future__ import annotations
+
+from .proc import GDEAD, P
+
+
+def _round2(n: int) -> int:
+    r = 1
+    while r < n:
+        r <<= 1
+    return r
+
+
+class GCMixin:
+    """gcStart, markrootFreeGStacks, scanstack, gcComputeStartingStackSize, gcMarkTermination."""
+
+    def gc_start(self, p: P) -> None:
+        """gcStart: start mark workers on the first cycle, enter the mark phase, mark roots."""
+        self.gc_cycle += 1
+        stats = self.cycle_stats = {"cycle": self.gc_cycle, "start": self.now(), "stacks_shrunk": 0,
+                                    "bytes_released": 0, "spans_freed": 0}
+        self._inuse_at_start = self.mheap.in_stacks
+        if not self.mark_workers:
+            self.gcBgMarkStartWorkers(p)
+        self.stacks.gc_running = True
+        self.emit("gc_start", -1, p.id, 0, 0, 0, 0, self.gc_cycle, -1, self.mheap.in_stacks)
+        worker_p = self.allp[0]
+        self.markrootFreeGStacks(worker_p)
+        for gp in list(self.allgs):
+            if gp.status != GDEAD and gp.stack is not None:
+                if self.scanstack(gp, worker_p):
+                    stats["stacks_shrunk"] += 1
+
+    def gcBgMarkStartWorkers(self, p: P) -> None:
+        """gcBgMarkStartWorkers: one gcBgMarkWorker goroutine per P, created from the caller's P."""
+        for _ in range(len(self.allp)):
+            gp = self.newproc1(p, -1, 0, kind="markworker")
+            gp.top = gp.sp_used = self.profile.mark_worker_used
+            gp.status = "waiting"
+            self.mark_workers.append(gp)
+
+    def markrootFreeGStacks(self, p: P) -> None:
+        """markrootFreeGStacks: free the stacks of the dead Gs on the global list sched.gFree.stack."""
+        lst = self.gfree_stack
+        self.gfree_stack = []
+        for gp in reversed(lst):  # walked from the list head (last pushed)
+            self.stacks.stackfree(gp.stack, p.stackcache, gp.goid, p.id)
+            gp.stack = None
+        self.gfree_nostack.extend(lst)
+
+    def scanstack(self, gp, p: P) -> bool:
+        """scanstack: sample hi - sched.sp for the starting size, then try shrinkstack."""
+        p.scanned_stack_size += gp.sp_used
+        p.scanned_stacks += 1
+        if self.profile.starting_stack_policy == "per_site" and gp.site >= 0:
+            tot = self.site_scan.setdefault(gp.site, [0, 0])
+            tot[0] += gp.sp_used
+            tot[1] += 1
+        if gp.gc_cycle_shrunk == self.gc_cycle:
+            return False
+        if self.shrinkstack(gp, p):
+            gp.gc_cycle_shrunk = self.gc_cycle
+            return True
+        return False
+
+    def gcComputeStartingStackSize(self) -> None:
+        """gcComputeStartingStackSize: average scanned stack use + StackGuard, rounded to a power of two."""
+        prof = self.profile
+        total = sum(pp.scanned_stack_size for pp in self.allp)
+        count = sum(pp.scanned_stacks for pp in self.allp)
+        for pp in self.allp:
+            pp.scanned_stack_size = pp.scanned_stacks = 0
+        if prof.starting_stack_policy == "per_site":
+            for site, (tot, n) in self.site_scan.items():
+                self.site_starting_size[site] = self._starting_from(tot, n)
+            self.site_scan = {}
+            return
+        if prof.starting_stack_policy != "average":
+            return
+        self.starting_stack_size = self._starting_from(total, count)
+
+    def _starting_from(self, total: int, count: int) -> int:
+        prof = self.profile
+        if count == 0:
+            return prof.fixed_stack
+        avg = total // count + prof.stack_guard
+        avg = max(prof.fixed_stack, min(avg, prof.max_stack))
+        return _round2(avg)
+
+    def gc_end(self) -> dict:
+        """gcMarkDone + gcMarkTermination: starting size, _GCoff, freeStackSpans, clear P caches."""
+        self.gcComputeStartingStackSize()
+        self.stacks.gc_running = False
+        stats = self.cycle_stats
+        spans_before = self.mheap.spans_freed
+        self.stacks.free_stack_spans()
+        for pp in self.allp:
+            self.stacks.stackcache_clear(pp.stackcache, pp.id)  # mcache.prepareForSweep
+        stats["spans_freed"] = self.mheap.spans_freed - spans_before
+        stats["bytes_released"] = max(0, self._inuse_at_start - self.mheap.in_stacks)
+        stats["end"] = self.now()
+        stats["starting_size"] = self.starting_stack_size
+        self.emit("gc_end", -1, -1, 0, 0, 0, 0, self.gc_cycle, -1, self.mheap.in_stacks)
+        self.gc_log.append(stats)
+        return stats

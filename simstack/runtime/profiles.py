@@ -1,0 +1,256 @@
+"""Version and platform profiles: every constant and policy switch of the stack machinery.
+
+The runtime model reads these fields and never asks which Go version it is modelling:
+each difference between 1.12, 1.19 and 1.27 (``spec/go-runtime-stacks.md`` §7) is a
+field here.  ``resolve_profile`` combines a version, a platform, GODEBUG switches and
+what-if overrides into one frozen :class:`Profile`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+PAGE_SIZE = 8192  # _PageSize: 1 << _PageShift (13) in every version
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One function frame as the compiler reports it (``$FRAME``), excluding the return address."""
+
+    frame: int
+    nosplit: bool = False
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Platform:
+    """What a GOOS/GOARCH pair contributes; version-dependent parts are keyed by version."""
+
+    name: str
+    ptr_size: int
+    # bytes a CALL leaves on the callee's side of the stack (x86 pushes the return
+    # address; arm64 keeps it in LR and spills it inside the callee's frame)
+    call_slot: int
+    min_frame_size: int  # sys.MinFrameSize: 0 on x86, 8 on arm64
+    stack_system: dict  # version -> _StackSystem / stackSystem
+    pushes_return_address: bool = True  # x86: CALL pushes; arm64: LR
+    windows: bool = False
+    # Ms whose g0 stack the OS allocates (runtime/proc.go: allocm, mStackIsSystemAllocated)
+    os_g0: bool = False
+    has_gsignal: bool = True
+
+
+@dataclass(frozen=True)
+class Profile:
+    """All constants and policies of one Go version on one platform (after overrides)."""
+
+    version: str
+    platform: str
+    ptr_size: int
+    call_slot: int
+    stack_system: int
+    stack_min: int
+    fixed_stack: int
+    stack_small: int
+    stack_big: int
+    stack_guard: int
+    stack_limit: int  # _StackLimit (1.12/1.19) / stackNosplit (1.27): the shrink slack
+    stack_cache_size: int
+    num_stack_orders: int
+    page_size: int
+    max_stack: int
+    max_stack_ceiling: int | None  # 2 x default maxstacksize in 1.19+, None in 1.12
+    growth_factor: int
+    # 1.19+: newstack doubles until funcMaxSPDelta(f)+StackGuard fits; 1.12 doubles once
+    newstack_fits_frame: bool
+    # newproc1: hi - SP at the entry function's first instruction
+    newproc_reserve: int
+    # adaptive starting size (1.19+): available, and on unless GODEBUG says otherwise
+    adaptive_start_available: bool
+    adaptive_start: bool
+    starting_stack_policy: str  # fixed | average | per_site
+    starting_stack: int  # initial startingStackSize (== fixed_stack unless overridden)
+    keep_grown_stacks: int  # 0: gfput keeps only startingStackSize stacks
+    gcshrinkstackoff: bool
+    shrink_below: float  # shrink when used < size * shrink_below (runtime: 1/4)
+    gfget_frees_mismatch: bool  # 1.19+: gfget frees a kept stack of the wrong size
+    mark_worker_no_shrink: bool  # 1.12/1.19: shrinkstack skips gcBgMarkWorker
+    # per-M stacks
+    g0_stack: int  # 0 where the OS allocates g0 stacks
+    gsignal_stack: int  # 0 where there is no gsignal (windows)
+    gcrash_stack: int  # 1.27: schedinit's stackalloc(16384)
+    # runtime goroutines alive before main.main runs (each gets fixed_stack)
+    system_goroutines: tuple = ()
+    # the runtime's frames on the channel-receive park path, outermost first
+    park_path: tuple = ()
+    # hi - sched.sp of parked runtime goroutines (scanned by GC, counted in the average)
+    system_goroutine_used: int = 0
+    mark_worker_used: int = 0
+    # the main goroutine: stack after package init, hi-sp while waiting in runtime.GC
+    main_stack: int = 16384
+    main_gc_wait_used: int = 0
+    # Ms running at program start, by GOMAXPROCS (index = min(gomaxprocs, len)-1)
+    baseline_threads: tuple = (3, 4, 5)
+    name_suffix: str = ""
+
+    @property
+    def small_stack_limit(self) -> int:
+        """Sizes below this come from stackpool through the per-P caches."""
+        return min(self.fixed_stack << self.num_stack_orders, self.stack_cache_size)
+
+    def order_of(self, n: int) -> int:
+        """stackalloc's order loop: log2(n / _FixedStack)."""
+        order, n2 = 0, n
+        while n2 > self.fixed_stack:
+            order += 1
+            n2 >>= 1
+        return order
+
+    @property
+    def stacks_per_span(self) -> tuple:
+        return tuple(self.stack_cache_size // (self.fixed_stack << o) for o in range(self.num_stack_orders))
+
+
+PLATFORMS = {
+    "linux/amd64": Platform("linux/amd64", 8, 8, 0, {"go1.12": 0, "go1.19": 0, "go1.27": 0}),
+    "linux/arm64": Platform("linux/arm64", 8, 8, 8, {"go1.12": 0, "go1.19": 0, "go1.27": 0},
+                           pushes_return_address=False),
+    "linux/386": Platform("linux/386", 4, 4, 0, {"go1.12": 0, "go1.19": 0, "go1.27": 0}),
+    "windows/amd64": Platform("windows/amd64", 8, 8, 0, {"go1.12": 4096, "go1.19": 4096, "go1.27": 4096},
+                              windows=True, os_g0=True, has_gsignal=False),
+    # darwin/arm64 was iOS-only in 1.12 (1024-byte system area); macOS from 1.16 on
+    "darwin/arm64": Platform("darwin/arm64", 8, 8, 8, {"go1.12": 1024, "go1.19": 0, "go1.27": 0},
+                             pushes_return_address=False, os_g0=True),
+}
+
+
+@dataclass(frozen=True)
+class VersionData:
+    """Version-level constants; per-platform values are derived in ``resolve_profile``."""
+
+    guard_base: int  # StackGuard = guard_base*M + stackSystem (+ guard_extra)
+    guard_extra: int
+    limit_base: int  # _StackLimit/stackNosplit at M=1
+    newstack_fits_frame: bool
+    max_stack_ceiling: bool
+    adaptive_start_available: bool
+    gfget_frees_mismatch: bool
+    mark_worker_no_shrink: bool
+    g0_stack: int
+    gcrash_stack: int
+    system_goroutines: tuple
+    park_path: tuple
+    system_goroutine_used: int
+    mark_worker_used: int
+    main_gc_wait_used: int
+    windows_stack_system: int | None = None  # 1.27: 4096 on every windows arch
+    extra: dict = field(default_factory=dict)
+
+
+VERSIONS = {
+    "go1.12": VersionData(
+        guard_base=880, guard_extra=0, limit_base=752, newstack_fits_frame=False,
+        max_stack_ceiling=False, adaptive_start_available=False, gfget_frees_mismatch=False,
+        mark_worker_no_shrink=True, g0_stack=8192, gcrash_stack=0,
+        system_goroutines=("forcegchelper", "bgsweep", "runfinq"),
+        park_path=(Frame(40, True, "runtime.chanrecv1"), Frame(136, False, "runtime.chanrecv"),
+                   Frame(24, False, "runtime.gopark")),
+        system_goroutine_used=256, mark_worker_used=256, main_gc_wait_used=2048,
+    ),
+    "go1.19": VersionData(
+        guard_base=928, guard_extra=0, limit_base=800, newstack_fits_frame=True,
+        max_stack_ceiling=True, adaptive_start_available=True, gfget_frees_mismatch=True,
+        mark_worker_no_shrink=True, g0_stack=8192, gcrash_stack=0,
+        system_goroutines=("forcegchelper", "bgsweep", "bgscavenge", "runfinq"),
+        park_path=(Frame(32, True, "runtime.chanrecv1"), Frame(136, False, "runtime.chanrecv"),
+                   Frame(24, False, "runtime.gopark")),
+        system_goroutine_used=256, mark_worker_used=256, main_gc_wait_used=2048,
+    ),
+    "go1.27": VersionData(
+        guard_base=800, guard_extra=128, limit_base=800, newstack_fits_frame=True,
+        max_stack_ceiling=True, adaptive_start_available=True, gfget_frees_mismatch=True,
+        mark_worker_no_shrink=False, g0_stack=16384, gcrash_stack=16384,
+        system_goroutines=("forcegchelper", "bgsweep", "bgscavenge", "runFinalizers"),
+        park_path=(Frame(32, True, "runtime.chanrecv1"), Frame(112, False, "runtime.chanrecv"),
+                   Frame(24, False, "runtime.gopark")),
+        system_goroutine_used=256, mark_worker_used=256, main_gc_wait_used=4096,
+        windows_stack_system=4096,
+    ),
+}
+
+VERSION_ALIASES = {"go1.12.5": "go1.12", "go1.12.9": "go1.12", "go1.19.8": "go1.19", "go1.27.3": "go1.27"}
+
+
+def version_key(version: str) -> str:
+    """Map 'go1.19.8' (or 'go1.19') onto the profile key 'go1.19'."""
+    if version in VERSIONS:
+        return version
+    if version in VERSION_ALIASES:
+        return VERSION_ALIASES[version]
+    parts = version.split(".")
+    key = ".".join(parts[:2])
+    if key in VERSIONS:
+        return key
+    raise KeyError(f"no runtime profile for {version!r}; known: {', '.join(sorted(VERSIONS))}")
+
+
+def _round2(n: int) -> int:
+    """runtime.round2: the smallest power of two >= n."""
+    r = 1
+    while r < n:
+        r <<= 1
+    return r
+
+
+def resolve_profile(version: str = "go1.27", platform: str = "linux/amd64", *, godebug: dict | None = None,
+                    max_stack: int | None = None, overrides: dict | None = None) -> Profile:
+    """Build the Profile for a version/platform with GODEBUG switches and what-if overrides."""
+    vkey = version_key(version)
+    v = VERSIONS[vkey]
+    if platform not in PLATFORMS:
+        raise KeyError(f"no platform {platform!r}; known: {', '.join(PLATFORMS)}")
+    plat = PLATFORMS[platform]
+    godebug = dict(godebug or {})
+    ov = {k: val for k, val in (overrides or {}).items() if val is not None}
+
+    stack_system = plat.stack_system[vkey]
+    if plat.windows and v.windows_stack_system is not None:
+        stack_system = v.windows_stack_system
+    # what-if 'starting_stack' replaces _StackMin (golang/go#18138), so _FixedStack follows it
+    stack_min = ov.get("starting_stack", 2048)
+    fixed = _round2(stack_min + stack_system)
+    guard = v.guard_base + stack_system + v.guard_extra
+    orders = 4
+    if plat.windows:
+        orders -= plat.ptr_size // 4
+    default_max = 1_000_000_000 if plat.ptr_size == 8 else 250_000_000
+    adaptive = v.adaptive_start_available and bool(godebug.get("adaptivestackstart", 1))
+    policy = ov.get("starting_stack_policy") or ("average" if adaptive else "fixed")
+
+    return Profile(
+        version=vkey, platform=platform, ptr_size=plat.ptr_size, call_slot=plat.call_slot,
+        stack_system=stack_system, stack_min=stack_min, fixed_stack=fixed,
+        stack_small=ov.get("stack_small", 128), stack_big=4096,
+        stack_guard=ov.get("stack_guard", guard), stack_limit=v.limit_base,
+        stack_cache_size=ov.get("stack_cache_size", 32768),
+        num_stack_orders=ov.get("num_stack_orders", orders), page_size=PAGE_SIZE,
+        max_stack=max_stack or default_max,
+        max_stack_ceiling=2 * default_max if v.max_stack_ceiling else None,
+        growth_factor=ov.get("growth_factor", 2), newstack_fits_frame=v.newstack_fits_frame,
+        newproc_reserve=4 * plat.ptr_size + plat.min_frame_size + (plat.ptr_size if plat.pushes_return_address else 0),
+        adaptive_start_available=v.adaptive_start_available, adaptive_start=policy == "average",
+        starting_stack_policy=policy, starting_stack=fixed,
+        keep_grown_stacks=ov.get("keep_grown_stacks", 0),
+        gcshrinkstackoff=bool(godebug.get("gcshrinkstackoff", 0)),
+        shrink_below=ov.get("shrink_below", 0.25),
+        gfget_frees_mismatch=v.gfget_frees_mismatch, mark_worker_no_shrink=v.mark_worker_no_shrink,
+        g0_stack=0 if plat.os_g0 else _round2(stack_system + v.g0_stack),
+        gsignal_stack=_round2(stack_system + 32768) if plat.has_gsignal else 0,
+        gcrash_stack=v.gcrash_stack, system_goroutines=v.system_goroutines, park_path=v.park_path,
+        system_goroutine_used=v.system_goroutine_used, mark_worker_used=v.mark_worker_used,
+        main_gc_wait_used=v.main_gc_wait_used,
+    )
+
+
+def with_overrides(profile: Profile, **changes) -> Profile:
+    """A copy of ``profile`` with some fields replaced (tests and what-if studies)."""
+    return replace(profile, **changes)

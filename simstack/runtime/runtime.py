@@ -1,0 +1,197 @@
+"""The modelled Go runtime: heap, stack allocator, Ps, goroutines and GC in one object.
+
+Plain Python with no notion of simulated time beyond a ``clock`` callable: the engine
+(SimPy) decides *when* things happen, this object decides *what* they do to memory.
+Every state change is reported through ``emit(kind, g, p, old, new, used, copied,
+order, span, nbytes)``, which the recorder turns into the events table.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from .growth import GrowthMixin
+from .mgc import GCMixin
+from .mheap import MHeap
+from .proc import GDEAD, G, P, ProcMixin
+from .sched import SchedMixin
+from .profiles import Profile
+from .stack import StackAllocator
+
+
+def _noop(*_a):
+    pass
+
+
+class Runtime(ProcMixin, SchedMixin, GrowthMixin, GCMixin):
+    """One Go process's stack memory: ``schedinit``'s state plus everything that touches stacks."""
+
+    def __init__(self, profile: Profile, gomaxprocs: int = 1, *, baseline: bool = True,
+                 emit=_noop, clock=lambda: 0.0):
+        self.profile = profile
+        self.emit = emit
+        self.now = clock
+        self.mheap = MHeap(profile.page_size)
+        self.stacks = StackAllocator(profile, self.mheap, emit)
+        self.allgs: list[G] = []
+        self.live: dict[int, G] = {}
+        self.goid_seq = 0
+        self.gfree_stack: list[G] = []  # sched.gFree.stack (end = list head)
+        self.gfree_nostack: list[G] = []  # sched.gFree.noStack
+        self.starting_stack_size = profile.starting_stack  # startingStackSize
+        self.site_starting_size: dict[int, int] = {}
+        self.site_scan: dict[int, list] = {}
+        self.gc_cycle = 0
+        self.gc_log: list[dict] = []
+        self.mark_workers: list[G] = []
+        self.m_stacks: list = []  # g0, gsignal and gcrash stacks held by Ms
+        self.user_size_counts: Counter = Counter()  # live user goroutines by stack size
+        self.user_stack_bytes = 0
+        self.allp = [P(i, profile.num_stack_orders) for i in range(gomaxprocs)]
+        self.main: G | None = None
+        self.sched_init()
+        if baseline:
+            self.start_baseline(gomaxprocs)
+
+    # --- the runtime's own stacks at start -----------------------------------------
+    def start_baseline(self, gomaxprocs: int) -> None:
+        """The stacks a fresh process holds when main.main starts (spec §6.5)."""
+        prof = self.profile
+        p0 = self.allp[0]
+        # m0: g0 runs on the OS stack; its gsignal comes from mpreinit before any P exists
+        if prof.gsignal_stack:
+            self.m_stacks.append(self.stacks.stackalloc(prof.gsignal_stack, None))
+        if prof.gcrash_stack:
+            self.m_stacks.append(self.stacks.stackalloc(prof.gcrash_stack, None))
+        # the main goroutine, grown by package init to main_stack
+        self.main = self.newproc1(p0, -1, 0, kind="main")
+        while self.main.stack.size < prof.main_stack:
+            self.copystack(self.main, p0, self.main.stack.size * 2, 0, "grow")
+        self.main.status = "running"
+        self.main.top = self.main.sp_used = prof.main_gc_wait_used
+        for _name in prof.system_goroutines:
+            gp = self.newproc1(p0, -1, 0, kind="system")
+            gp.status = "waiting"
+            gp.top = gp.sp_used = prof.system_goroutine_used
+        threads = prof.baseline_threads[min(gomaxprocs, len(prof.baseline_threads)) - 1]
+        for _ in range(threads - 1):
+            self.newm(p0)
+
+    def newm(self, p: P) -> None:
+        """newm/allocm: a new M with a g0 stack (from p's cache) and a gsignal stack (own span)."""
+        prof = self.profile
+        if prof.g0_stack:
+            self.m_stacks.append(self.stacks.stackalloc(prof.g0_stack, p.stackcache, -1, p.id))
+        if prof.gsignal_stack:
+            self.m_stacks.append(self.stacks.stackalloc(prof.gsignal_stack, None))
+
+    # --- bookkeeping hooks used by proc/growth ---------------------------------------
+    def on_resize(self, gp: G, old: int, new: int) -> None:
+        if gp.kind == "user" and gp.status != GDEAD:
+            c = self.user_size_counts
+            c[old] -= 1
+            if not c[old]:
+                del c[old]
+            c[new] += 1
+            self.user_stack_bytes += new - old
+
+    def on_spawn(self, gp: G) -> None:
+        if gp.kind == "user":
+            self.user_size_counts[gp.stack.size] += 1
+            self.user_stack_bytes += gp.stack.size
+
+    def on_exit(self, gp: G) -> None:
+        if gp.kind == "user":
+            size = gp.stack.size
+            c = self.user_size_counts
+            c[size] -= 1
+            if not c[size]:
+                del c[size]
+            self.user_stack_bytes -= size
+
+    # --- the API the engine drives ----------------------------------------------------
+    def newproc(self, p: P, site: int, entry_frame: int, index: int = 0) -> G:
+        """newproc: create a user goroutine on P ``p`` (the ``go`` statement)."""
+        gp = self.newproc1(p, site, entry_frame, "user", index)
+        self.on_spawn(gp)
+        return gp
+
+    def goexit(self, gp: G, p: P) -> None:
+        """goexit1 → goexit0 on P ``p``."""
+        self.goexit0(gp, p)
+
+    def gc(self, p: P | None = None) -> dict:
+        """runtime.GC with a zero-length mark phase."""
+        p = p or self.allp[0]
+        self.gc_start(p)
+        return self.gc_end()
+
+    def flushallmcaches(self) -> None:
+        """flushallmcaches: every P's stack cache back to the pools (ReadMemStats does this)."""
+        for pp in self.allp:
+            self.stacks.stackcache_clear(pp.stackcache, pp.id)
+
+    def read_metrics(self) -> dict:
+        """runtime/metrics: the stack figures, read without side effects."""
+        return {
+            "stack_inuse": self.mheap.in_stacks,
+            "stack_sys": self.mheap.in_stacks + self.mheap.stacks_sys,
+            "starting_size": self.starting_stack_size,
+        }
+
+    def read_memstats(self) -> dict:
+        """runtime.ReadMemStats: flush every P's stack cache, then read StackInuse/StackSys."""
+        before = self.mheap.in_stacks
+        self.flushallmcaches()
+        out = self.read_metrics()
+        out["stack_inuse_before_flush"] = before
+        return out
+
+    def observe(self) -> dict:
+        """Footprint figures at this instant, without side effects (the sampler's view)."""
+        st = self.stacks
+        used = 0
+        for gp in self.live.values():
+            used += gp.top if gp.status == "running" else gp.sp_used
+        return {
+            "stack_inuse": self.mheap.in_stacks,
+            "stack_sys": self.mheap.in_stacks + self.mheap.stacks_sys,
+            "stack_in_goroutines": sum(gp.stack.size for gp in self.live.values()),
+            "stack_used": used,
+            "cached_bytes": sum(pp.stackcache.bytes for pp in self.allp),
+            "pool_free_bytes": st.pool_free_bytes(),
+            "large_free_bytes": st.large_free_bytes,
+            "goroutines": len(self.live),
+            "starting_size": self.starting_stack_size,
+        }
+
+    def goroutine_sizes(self) -> Counter:
+        """Live user goroutines by stack size."""
+        return Counter(self.user_size_counts)
+
+    def check_invariants(self) -> None:
+        """StackInuse equals the bytes of stack spans held, and every stack is in one place."""
+        st = self.stacks
+        spans = {}
+        for gp in self.allgs:
+            if gp.stack is not None:
+                spans.setdefault(gp.stack.span.id, gp.stack.span)
+        for s in self.m_stacks:
+            spans.setdefault(s.span.id, s.span)
+        for pp in self.allp:
+            for lst in pp.stackcache.lists:
+                for s in lst:
+                    spans.setdefault(s.span.id, s.span)
+        for pool in st.stackpool:
+            for s in pool.values():
+                spans.setdefault(s.id, s)
+        for bucket in st.stack_large.values():
+            for s in bucket:
+                spans.setdefault(s.id, s)
+        total = sum(s.nbytes for s in spans.values())
+        if total != self.mheap.in_stacks:
+            raise AssertionError(f"StackInuse {self.mheap.in_stacks} != bytes of held spans {total}")
+        for pool in st.stackpool:
+            for s in pool.values():
+                held = s.nbytes // s.elemsize - len(s.free)
+                if held != s.alloc_count:
+                    raise AssertionError(f"{s}: allocCount {s.alloc_count} != stacks out {held}")

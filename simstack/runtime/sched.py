@@ -1,0 +1,105 @@
+"""Run queues: which P runs which goroutine next (``runtime/proc.go``).
+
+The order in which goroutines run decides the order in which they exit, which decides
+which dead Gs (and which stacks, in which spans) stay on a P's free list, so it is
+modelled as the runtime does it: ``runnext``, a 256-slot local queue that spills half
+to the global queue, the global queue checked every 61st schedule, and stealing half
+of another P's queue when a P runs dry.
+"""
+from __future__ import annotations
+
+from collections import deque
+
+LOCAL_RUNQ = 256  # len(p.runq)
+
+
+class SchedMixin:
+    """runqput, runqputslow, runqget, globrunqget, runqsteal and schedule as Runtime methods."""
+
+    def sched_init(self) -> None:
+        self.global_runq: deque = deque()  # sched.runq
+        for pp in self.allp:
+            pp.runnext = None
+            pp.runq = deque()
+            pp.schedtick = 0
+
+    def runqput(self, pp, gp, next_: bool = True) -> None:
+        """runqput: make gp runnable on pp; with ``next_`` it takes runnext, kicking the old one out."""
+        gp.status = "runnable"
+        if next_:
+            old, pp.runnext = pp.runnext, gp
+            if old is None:
+                return
+            gp = old
+        if len(pp.runq) < LOCAL_RUNQ:
+            pp.runq.append(gp)
+        else:
+            self.runqputslow(pp, gp)
+
+    def runqputslow(self, pp, gp) -> None:
+        """runqputslow: move half the local queue plus gp to the global queue."""
+        batch = [pp.runq.popleft() for _ in range(len(pp.runq) // 2)]
+        batch.append(gp)
+        self.global_runq.extend(batch)
+
+    def runqget(self, pp):
+        """runqget: runnext first (inheriting the time slice), then the head of the local queue."""
+        if pp.runnext is not None:
+            gp, pp.runnext = pp.runnext, None
+            return gp, True
+        if pp.runq:
+            return pp.runq.popleft(), False
+        return None, False
+
+    def globrunqget(self, pp, max_: int = 0):
+        """globrunqget: take a fair share of the global queue into pp's local queue, return one."""
+        q = self.global_runq
+        if not q:
+            return None
+        n = min(len(q) // len(self.allp) + 1, len(q))
+        if max_ > 0:
+            n = min(n, max_)
+        n = min(n, LOCAL_RUNQ // 2)
+        gp = q.popleft()
+        for _ in range(n - 1):
+            self.runqput(pp, q.popleft(), False)
+        return gp
+
+    def runqsteal(self, pp, victim):
+        """runqsteal: take half of the victim's local queue (its runnext if the queue is empty)."""
+        n = len(victim.runq) - len(victim.runq) // 2
+        if n == 0:
+            if victim.runnext is None:
+                return None
+            gp, victim.runnext = victim.runnext, None
+            return gp
+        stolen = [victim.runq.popleft() for _ in range(n)]
+        gp = stolen.pop()
+        pp.runq.extend(stolen)
+        return gp
+
+    def schedule(self, pp):
+        """schedule/findRunnable: the next goroutine pp runs, or None if there is none anywhere."""
+        gp, inherit = None, False
+        if pp.schedtick % 61 == 0 and self.global_runq:
+            gp = self.globrunqget(pp, 1)
+        if gp is None:
+            gp, inherit = self.runqget(pp)
+        if gp is None:
+            gp = self.globrunqget(pp, 0)
+        if gp is None:
+            n = len(self.allp)
+            for i in range(1, n):
+                gp = self.runqsteal(pp, self.allp[(pp.id + i) % n])
+                if gp is not None:
+                    break
+        if gp is None:
+            return None
+        if not inherit:
+            pp.schedtick += 1
+        gp.status = "running"
+        gp.p = pp.id
+        return gp
+
+    def runnable_anywhere(self) -> bool:
+        return bool(self.global_runq) or any(pp.runnext is not None or pp.runq for pp in self.allp)

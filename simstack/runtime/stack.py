@@ -1,0 +1,244 @@
+"""The stack allocator of ``runtime/stack.go``: stackpool, stackLarge and per-P stack caches.
+
+Small stacks (below ``_FixedStack << _NumStackOrders`` and 32 KiB) are carved out of
+32 KiB pool spans and reach goroutines through each P's ``stackcache``; large stacks
+are whole spans of their own.  Spans emptied while the GC runs stay counted until
+``freeStackSpans`` at the end of the cycle.  Every stack keeps its owning span and
+slot, so fragmentation (a span kept alive by one stack) follows stack identity.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from .mheap import MHeap, Span
+from .profiles import Profile
+
+
+class Stack:
+    """A stack [lo, hi) handed to a goroutine or M (``runtime.stack``)."""
+
+    __slots__ = ("span", "slot", "size", "lo")
+
+    def __init__(self, span: Span, slot: int, size: int):
+        self.span = span
+        self.slot = slot
+        self.size = size
+        self.lo = span.base + slot * size
+
+    @property
+    def hi(self) -> int:
+        return self.lo + self.size
+
+    def __repr__(self):
+        return f"Stack({self.size}@{self.lo:#x})"
+
+
+class StackCache:
+    """``mcache.stackcache[order]``: a per-P LIFO list of free stacks and its byte total."""
+
+    __slots__ = ("lists", "size")
+
+    def __init__(self, orders: int):
+        self.lists: list[list[Stack]] = [[] for _ in range(orders)]
+        self.size = [0] * orders
+
+    @property
+    def bytes(self) -> int:
+        return sum(self.size)
+
+
+def _noop(*_a):
+    pass
+
+
+class StackAllocator:
+    """stackinit's state and the functions of runtime/stack.go that act on it."""
+
+    def __init__(self, profile: Profile, mheap: MHeap, emit=_noop):
+        self.profile = profile
+        self.mheap = mheap
+        self.emit = emit
+        self.gc_running = False  # gcphase != _GCoff
+        self.stackinit()
+
+    def stackinit(self) -> None:
+        """stackinit: empty stackpool lists (one per order) and stackLarge buckets."""
+        prof = self.profile
+        if prof.stack_cache_size % prof.page_size:
+            raise ValueError("stack cache size must be a multiple of the page size")
+        # stackpool[order]: spans with at least one free stack, front first
+        self.stackpool: list[OrderedDict[int, Span]] = [OrderedDict() for _ in range(prof.num_stack_orders)]
+        self.stack_large: dict[int, list[Span]] = {}  # npages -> spans freed during GC
+        self.empty_pool_spans: dict[int, Span] = {}  # pool spans with allocCount 0, kept while GC runs
+        self.large_free_bytes = 0
+        self.pool_span_bytes = 0  # bytes of live pool spans
+        self.stacks_in_use_bytes = 0  # stacks handed out (not in a cache or free list)
+
+    # --- pool -----------------------------------------------------------------------
+    def stackpoolalloc(self, order: int) -> Stack:
+        """stackpoolalloc: one stack of ``order`` from the global pool, carving a new span if needed."""
+        pool = self.stackpool[order]
+        if pool:
+            span = next(iter(pool.values()))
+        else:
+            prof = self.profile
+            span = self.mheap.alloc_manual(prof.stack_cache_size // prof.page_size)
+            span.order = order
+            span.elemsize = prof.fixed_stack << order
+            n = prof.stack_cache_size // span.elemsize
+            span.free = list(range(n))  # pushed in ascending order: the highest address pops first
+            span.in_pool = True
+            pool[span.id] = span
+            pool.move_to_end(span.id, last=False)
+            self.pool_span_bytes += span.nbytes
+            self.emit("span_alloc", -1, -1, 0, span.elemsize, 0, 0, order, span.id, span.nbytes)
+        slot = span.free.pop()
+        if span.alloc_count == 0:
+            self.empty_pool_spans.pop(span.id, None)
+        span.alloc_count += 1
+        if not span.free:
+            del pool[span.id]
+            span.in_pool = False
+        return Stack(span, slot, span.elemsize)
+
+    def stackpoolfree(self, stk: Stack, order: int) -> None:
+        """stackpoolfree: return a stack to its span; free the span at once only while GC is off."""
+        span = stk.span
+        pool = self.stackpool[order]
+        if not span.free:
+            pool[span.id] = span
+            pool.move_to_end(span.id, last=False)
+            span.in_pool = True
+        span.free.append(stk.slot)
+        span.alloc_count -= 1
+        if span.alloc_count == 0:
+            if not self.gc_running:
+                del pool[span.id]
+                span.in_pool = False
+                self._free_pool_span(span)
+            else:
+                self.empty_pool_spans[span.id] = span
+
+    def _free_pool_span(self, span: Span) -> None:
+        self.pool_span_bytes -= span.nbytes
+        self.mheap.free_manual(span)
+        self.emit("span_free", -1, -1, span.elemsize, 0, 0, 0, span.order, span.id, span.nbytes)
+
+    # --- per-P cache ----------------------------------------------------------------
+    def stackcacherefill(self, c: StackCache, order: int, p: int = -1) -> None:
+        """stackcacherefill: grab stacks from the pool until half the cache size is held."""
+        half = self.profile.stack_cache_size // 2
+        lst, size = c.lists[order], c.size[order]
+        n = 0
+        while size < half:
+            stk = self.stackpoolalloc(order)
+            lst.append(stk)
+            size += stk.size
+            n += 1
+        c.size[order] = size
+        self.emit("cache_refill", -1, p, 0, self.profile.fixed_stack << order, 0, 0, order, -1, size)
+
+    def stackcacherelease(self, c: StackCache, order: int, p: int = -1) -> None:
+        """stackcacherelease: free stacks from the cache's head until at most half is held."""
+        half = self.profile.stack_cache_size // 2
+        lst, size = c.lists[order], c.size[order]
+        released = 0
+        while size > half:
+            stk = lst.pop()
+            self.stackpoolfree(stk, order)
+            size -= stk.size
+            released += stk.size
+        c.size[order] = size
+        self.emit("cache_release", -1, p, self.profile.fixed_stack << order, 0, 0, 0, order, -1, released)
+
+    def stackcache_clear(self, c: StackCache, p: int = -1) -> None:
+        """stackcache_clear: every cached stack of every order goes back to the pool."""
+        for order, lst in enumerate(c.lists):
+            if not lst:
+                continue
+            released = c.size[order]
+            while lst:
+                self.stackpoolfree(lst.pop(), order)
+            c.size[order] = 0
+            self.emit("cache_release", -1, p, self.profile.fixed_stack << order, 0, 0, 0, order, -1, released)
+
+    # --- stackalloc / stackfree -----------------------------------------------------
+    def stackalloc(self, n: int, cache: StackCache | None = None, g: int = -1, p: int = -1) -> Stack:
+        """stackalloc: a stack of ``n`` bytes (a power of two) from the cache, pool or heap."""
+        prof = self.profile
+        if n < prof.small_stack_limit:
+            order = prof.order_of(n)
+            if cache is None:  # no P (m.p == 0): straight from the pool
+                stk = self.stackpoolalloc(order)
+            else:
+                lst = cache.lists[order]
+                if not lst:
+                    self.stackcacherefill(cache, order, p)
+                stk = lst.pop()
+                cache.size[order] -= n
+        else:
+            npages = n // prof.page_size
+            bucket = self.stack_large.get(npages)
+            if bucket:
+                span = bucket.pop()
+                span.large_free = False
+                self.large_free_bytes -= span.nbytes
+            else:
+                span = self.mheap.alloc_manual(npages)
+                self.emit("span_alloc", g, p, 0, n, 0, 0, -1, span.id, span.nbytes)
+            span.alloc_count = 1
+            stk = Stack(span, 0, n)
+        self.stacks_in_use_bytes += n
+        self.emit("stackalloc", g, p, 0, n, 0, 0, stk.span.order, stk.span.id, n)
+        return stk
+
+    def stackfree(self, stk: Stack, cache: StackCache | None = None, g: int = -1, p: int = -1) -> None:
+        """stackfree: give a stack back to the cache, the pool or (large) the heap or stackLarge."""
+        prof = self.profile
+        n = stk.size
+        self.stacks_in_use_bytes -= n
+        self.emit("stackfree", g, p, n, 0, 0, 0, stk.span.order, stk.span.id, n)
+        if n < prof.small_stack_limit:
+            order = prof.order_of(n)
+            if cache is None:
+                self.stackpoolfree(stk, order)
+                return
+            if cache.size[order] >= prof.stack_cache_size:
+                self.stackcacherelease(cache, order, p)
+            cache.lists[order].append(stk)
+            cache.size[order] += n
+        else:
+            span = stk.span
+            span.alloc_count = 0
+            if not self.gc_running:
+                self.mheap.free_manual(span)
+                self.emit("span_free", g, p, n, 0, 0, 0, -1, span.id, span.nbytes)
+            else:
+                span.large_free = True
+                self.stack_large.setdefault(span.npages, []).append(span)
+                self.large_free_bytes += span.nbytes
+
+    def free_stack_spans(self) -> int:
+        """freeStackSpans: at GC end, free empty pool spans and every span in stackLarge."""
+        freed = 0
+        for span in list(self.empty_pool_spans.values()):
+            del self.stackpool[span.order][span.id]
+            span.in_pool = False
+            self._free_pool_span(span)
+            freed += 1
+        self.empty_pool_spans.clear()
+        for bucket in self.stack_large.values():
+            for span in bucket:
+                span.large_free = False
+                self.mheap.free_manual(span)
+                self.emit("span_free", -1, -1, span.nbytes, 0, 0, 0, -1, span.id, span.nbytes)
+                freed += 1
+        self.stack_large.clear()
+        self.large_free_bytes = 0
+        return freed
+
+    # --- observation ----------------------------------------------------------------
+    def pool_free_bytes(self) -> int:
+        """Bytes of free stacks inside pool spans (not in caches): fragmentation."""
+        return sum(len(s.free) * s.elemsize for pool in self.stackpool for s in pool.values()) + \
+            sum(s.nbytes for s in self.empty_pool_spans.values() if not s.in_pool)
