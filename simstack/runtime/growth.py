@@ -139,6 +139,8 @@ class GrowthMixin:
         self.stacks.stackfree(old, cache, gp.goid, pid)
         gp.stack = new
         gp.bytes_copied += used
+        self.totals[kind] += 1
+        self.totals["bytes_copied"] += used
         if newsize > gp.max_size:
             gp.max_size = newsize
         self.emit(kind, gp.goid, pid, old.size, newsize, used, used, -1, -1, 0)

@@ -78,6 +78,7 @@ class GCMixin:
         count = sum(pp.scanned_stacks for pp in self.allp)
         for pp in self.allp:
             pp.scanned_stack_size = pp.scanned_stacks = 0
+        self.last_stack_scan = total
         if prof.starting_stack_policy == "per_site":
             for site, (tot, n) in self.site_scan.items():
                 self.site_starting_size[site] = self._starting_from(tot, n)

@@ -39,6 +39,7 @@ class MHeap:
     def __init__(self, page_size: int = 8192, arena_base: int = 0xC000000000):
         self.page_size = page_size
         self.in_stacks = 0  # bytes of spans held by the stack allocator: StackInuse
+        self.peak_in_stacks = 0
         self.stacks_sys = 0  # OS memory mapped directly for stacks (efence, newosproc0): 0 here
         self.spans_allocated = 0
         self.spans_freed = 0
@@ -67,6 +68,8 @@ class MHeap:
         self._next_id += 1
         span = Span(self._next_id, base, npages, self.page_size)
         self.in_stacks += span.nbytes
+        if self.in_stacks > self.peak_in_stacks:
+            self.peak_in_stacks = self.in_stacks
         self.spans_allocated += 1
         return span
 

@@ -74,6 +74,7 @@ class Profile:
     shrink_below: float  # shrink when used < size * shrink_below (runtime: 1/4)
     gfget_frees_mismatch: bool  # 1.19+: gfget frees a kept stack of the wrong size
     mark_worker_no_shrink: bool  # 1.12/1.19: shrinkstack skips gcBgMarkWorker
+    stacks_in_gc_goal: bool  # 1.18+: the GOGC goal counts scannable stack bytes
     # per-M stacks
     g0_stack: int  # 0 where the OS allocates g0 stacks
     gsignal_stack: int  # 0 where there is no gsignal (windows)
@@ -135,6 +136,7 @@ class VersionData:
     adaptive_start_available: bool
     gfget_frees_mismatch: bool
     mark_worker_no_shrink: bool
+    stacks_in_gc_goal: bool
     g0_stack: int
     gcrash_stack: int
     system_goroutines: tuple
@@ -150,7 +152,7 @@ VERSIONS = {
     "go1.12": VersionData(
         guard_base=880, guard_extra=0, limit_base=752, newstack_fits_frame=False,
         max_stack_ceiling=False, adaptive_start_available=False, gfget_frees_mismatch=False,
-        mark_worker_no_shrink=True, g0_stack=8192, gcrash_stack=0,
+        mark_worker_no_shrink=True, stacks_in_gc_goal=False, g0_stack=8192, gcrash_stack=0,
         system_goroutines=("forcegchelper", "bgsweep", "runfinq"),
         park_path=(Frame(40, True, "runtime.chanrecv1"), Frame(136, False, "runtime.chanrecv"),
                    Frame(24, False, "runtime.gopark")),
@@ -159,7 +161,7 @@ VERSIONS = {
     "go1.19": VersionData(
         guard_base=928, guard_extra=0, limit_base=800, newstack_fits_frame=True,
         max_stack_ceiling=True, adaptive_start_available=True, gfget_frees_mismatch=True,
-        mark_worker_no_shrink=True, g0_stack=8192, gcrash_stack=0,
+        mark_worker_no_shrink=True, stacks_in_gc_goal=True, g0_stack=8192, gcrash_stack=0,
         system_goroutines=("forcegchelper", "bgsweep", "bgscavenge", "runfinq"),
         park_path=(Frame(32, True, "runtime.chanrecv1"), Frame(136, False, "runtime.chanrecv"),
                    Frame(24, False, "runtime.gopark")),
@@ -168,7 +170,7 @@ VERSIONS = {
     "go1.27": VersionData(
         guard_base=800, guard_extra=128, limit_base=800, newstack_fits_frame=True,
         max_stack_ceiling=True, adaptive_start_available=True, gfget_frees_mismatch=True,
-        mark_worker_no_shrink=False, g0_stack=16384, gcrash_stack=16384,
+        mark_worker_no_shrink=False, stacks_in_gc_goal=True, g0_stack=16384, gcrash_stack=16384,
         system_goroutines=("forcegchelper", "bgsweep", "bgscavenge", "runFinalizers"),
         park_path=(Frame(32, True, "runtime.chanrecv1"), Frame(112, False, "runtime.chanrecv"),
                    Frame(24, False, "runtime.gopark")),
@@ -243,6 +245,7 @@ def resolve_profile(version: str = "go1.27", platform: str = "linux/amd64", *, g
         gcshrinkstackoff=bool(godebug.get("gcshrinkstackoff", 0)),
         shrink_below=ov.get("shrink_below", 0.25),
         gfget_frees_mismatch=v.gfget_frees_mismatch, mark_worker_no_shrink=v.mark_worker_no_shrink,
+        stacks_in_gc_goal=v.stacks_in_gc_goal,
         g0_stack=0 if plat.os_g0 else _round2(stack_system + v.g0_stack),
         gsignal_stack=_round2(stack_system + 32768) if plat.has_gsignal else 0,
         gcrash_stack=v.gcrash_stack, system_goroutines=v.system_goroutines, park_path=v.park_path,

@@ -48,9 +48,13 @@ class Runtime(ProcMixin, SchedMixin, GrowthMixin, GCMixin):
         self.user_stack_bytes = 0
         self.allp = [P(i, profile.num_stack_orders) for i in range(gomaxprocs)]
         self.main: G | None = None
+        self.totals = Counter()  # grow, shrink, bytes_copied over the whole run
+        self.on_exit_hook = None  # called with each user goroutine that exits
+        self.last_stack_scan = 0  # stack bytes scanned by the last cycle (GC pacer input)
         self.sched_init()
         if baseline:
             self.start_baseline(gomaxprocs)
+            self.totals.clear()  # count the workload's growth, not package init's
 
     # --- the runtime's own stacks at start -----------------------------------------
     def start_baseline(self, gomaxprocs: int) -> None:
@@ -101,6 +105,8 @@ class Runtime(ProcMixin, SchedMixin, GrowthMixin, GCMixin):
 
     def on_exit(self, gp: G) -> None:
         if gp.kind == "user":
+            if self.on_exit_hook is not None:
+                self.on_exit_hook(gp)
             size = gp.stack.size
             c = self.user_size_counts
             c[size] -= 1

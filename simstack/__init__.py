@@ -1,0 +1,22 @@
+"""simstack: a discrete-event simulator of how the Go runtime manages goroutine stacks.
+
+    >>> import simstack
+    >>> result = simstack.run("scenarios/walkthrough.yaml")
+    >>> result.footprint.plot(x="time", y="stack_inuse")
+
+The runtime model (``simstack.runtime``) is importable on its own; the API below is
+loaded on first use so that importing the model does not pull in SimPy or pandas.
+"""
+__version__ = "0.1.0"
+
+__all__ = ["load_scenario", "run", "read_results", "__version__"]
+
+
+def __getattr__(name):
+    if name in ("run", "read_results"):
+        from . import api
+        return getattr(api, name)
+    if name == "load_scenario":
+        from .scenario import load_scenario
+        return load_scenario
+    raise AttributeError(f"module 'simstack' has no attribute {name!r}")
