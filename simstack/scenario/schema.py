@@ -1,0 +1,206 @@
+"""JSON Schema (draft 2020-12) of scenario files as users write them.
+
+The schema accepts what the loader accepts before normalization: unit strings and
+bare numbers, distributions, ``forever``, ``off``.  It states each field's shape and
+the simple cross-field rules (which step keys go together, which arrival process
+needs which field); the loader checks the rest (spawn targets, cycles, times after
+the end of the run).  The loader also uses it to list the valid keys at a path when
+it reports an unknown key.
+"""
+from __future__ import annotations
+
+import copy
+
+from .distributions import DIST_NAMES
+from .model import EVENT_KINDS, GODEBUG_SWITCHES, PLATFORMS, VERSIONS
+from .units import NUMBER, SIZE_UNITS, TIME_UNITS
+
+_TIME_UNIT = "|".join(TIME_UNITS)
+_SIZE_UNIT = "|".join(SIZE_UNITS)
+
+
+def _pattern(unit: str, per: bool = False) -> str:
+    rate = rf"(\s*/\s*({_TIME_UNIT}))?" if per else ""
+    return rf"^\s*({NUMBER})\s*({unit})?{rate}\s*$"
+
+
+def _units(description: str, number: dict, pattern: str) -> dict:
+    return {"description": description, "oneOf": [number, {"type": "string", "pattern": pattern}]}
+
+
+def _obj(description: str, properties: dict, required: tuple = (), **more) -> dict:
+    return {"type": "object", "description": description, "additionalProperties": False,
+            "properties": properties, **({"required": list(required)} if required else {}), **more}
+
+
+def _enum(description: str, *values) -> dict:
+    return {"description": description, "enum": list(values)}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/$defs/{name}"}
+
+
+def _array(items: dict, description: str = "", **more) -> dict:
+    return {"type": "array", "items": items, **({"description": description} if description else {}), **more}
+
+
+def _dist(value: dict, param: dict, what: str) -> dict:
+    """A bare value (constant) or one of the tagged distributions over ``what``."""
+    def tagged(name: str, description: str, required: tuple, **props) -> dict:
+        return _obj(description, {"dist": {"const": name}, **props}, ("dist", *required))
+    values = _array(value, minItems=1)
+    return {"description": f"{what}: a bare value or a distribution {{dist: {'|'.join(DIST_NAMES)}, ...}}",
+            "oneOf": [
+                value,
+                tagged("constant", "always value", ("value",), value=value),
+                tagged("uniform", "uniform on [low, high]", ("low", "high"), low=param, high=param),
+                tagged("normal", "normal with mean and std", ("mean", "std"), mean=param, std=param),
+                tagged("lognormal", "numpy lognormal: mean and sigma of ln(x), x in base units",
+                       ("mean", "sigma"), mean={"type": "number"}, sigma={"type": "number", "minimum": 0}),
+                tagged("exponential", "exponential with this mean", ("mean",), mean=param),
+                tagged("geometric", "numpy geometric with p = 1/mean (1, 2, 3, ...)", ("mean",), mean=param),
+                tagged("empirical", "one of values, with optional weights", ("values",), values=values,
+                       weights=_array({"type": "number", "minimum": 0})),
+                tagged("sequence", "EXTENSION: goroutine i of the class takes values[i]", ("values",),
+                       values=values),
+            ]}
+
+
+def _when(field: str, value: object, then: dict) -> dict:
+    return {"if": {"properties": {field: {"const": value}}, "required": [field]}, "then": then}
+
+
+_DEFS = {
+    "size": _units("bytes, or a string with a unit: 88B, 2KB, 2KiB, 1MB, 1MiB, 1GB, 1GiB",
+                   {"type": "integer", "minimum": 0}, _pattern(_SIZE_UNIT)),
+    "time": _units("seconds, or a string with a unit: 500ns, 10us, 1.5ms, 2s, 1min",
+                   {"type": "number", "minimum": 0}, _pattern(_TIME_UNIT)),
+    "rate": _units("per second, or a string: 1000/s, 50/ms", {"type": "number", "exclusiveMinimum": 0},
+                   _pattern("", per=True)),
+    "byte_rate": _units("bytes per second, or a string: 10MiB/s, 1MB/ms", {"type": "number", "minimum": 0},
+                        _pattern(_SIZE_UNIT, per=True)),
+    "int_dist": _dist({"type": "integer", "minimum": 0}, {"type": "number", "minimum": 0}, "a non-negative integer"),
+    "time_dist": _dist(_ref("time"), _ref("time"), "a time"),
+    "runtime": _obj("the Go runtime being modelled", {
+        "version": {"description": "go1.12, go1.19, go1.27 or a point release such as go1.19.8", "type": "string",
+                    "pattern": rf"^({'|'.join(v.replace('.', '[.]') for v in VERSIONS)})([.][0-9]+)?$"},
+        "version_full": {"description": "the exact release (written by to_yaml_dict; defaults to version)",
+                         "type": "string", "pattern": r"^go1[.][0-9]+([.][0-9]+)?$"},
+        "platform": _enum("GOOS/GOARCH", *PLATFORMS),
+        "gomaxprocs": {"description": "number of Ps", "type": "integer", "minimum": 1},
+        "max_stack": {**_ref("size"), "description": "per-goroutine limit, as debug.SetMaxStack sets it"},
+        "godebug": {"description": "GODEBUG switches, 0 or 1", "type": "object",
+                    "propertyNames": {"enum": list(GODEBUG_SWITCHES)}, "additionalProperties": {"enum": [0, 1]}},
+        "baseline": _enum("auto: the runtime's own stacks at start; none: only the scenario's", "auto", "none"),
+        "overrides": _obj("what-if knobs replacing the version's values", {
+            "starting_stack": {**_ref("size"), "description": "_StackMin: a power of two >= 2KiB"},
+            "stack_cache_size": _ref("size"),
+            "num_stack_orders": {"type": "integer", "minimum": 1, "maximum": 8},
+            "growth_factor": {"description": "a power of two >= 2", "type": "integer", "minimum": 2},
+            "shrink_below": {"description": "GC halves a stack using less than this fraction",
+                             "type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+            "stack_guard": _ref("size"),
+            "stack_small": _ref("size"),
+            "starting_stack_policy": _enum("fixed, average (1.19+ adaptive) or per_site (per class)",
+                                           "fixed", "average", "per_site"),
+            "keep_grown_stacks": {**_ref("size"), "description": "dead goroutines keep stacks up to this size"},
+        }),
+    }),
+    "gc": _obj("when GC cycles run", {
+        "trigger": _enum("manual (only at), interval or gogc (heap-paced)", "manual", "interval", "gogc"),
+        "at": _array(_ref("time"), "times at which a GC cycle starts, with any trigger"),
+        "interval": _ref("time"),
+        "gogc": {"description": "GOGC percent, or off", "oneOf": [{"type": "integer", "minimum": 1},
+                                                                  {"enum": ["off", False]}]},
+        "live_heap": _ref("size"),
+        "mark_duration": _ref("time"),
+    }, allOf=[_when("trigger", "interval", {"required": ["interval"]})]),
+    "arrival": _obj("how goroutines of the class start", {
+        "process": _enum("arrival process", "burst", "poisson", "uniform", "trace", "spawned"),
+        "at": _ref("time"), "rate": _ref("rate"), "every": _ref("time"),
+        "times": _array(_ref("time")), "start": _ref("time"), "until": _ref("time"),
+    }, allOf=[_when("process", "poisson", {"required": ["rate"]}),
+              _when("process", "uniform", {"required": ["every"]}),
+              _when("process", "trace", {"required": ["times"]})]),
+    "step": _obj("one step: {depth, run|block|block_until} or {spawn, count}", {
+        "depth": {**_ref("int_dist"), "description": "frames of the recursive function below the entry frame"},
+        "run": {**_ref("time_dist"), "description": "run on a P for this long"},
+        "block": {"description": "park for this long, or forever",
+                  "oneOf": [{"const": "forever"}, _ref("time_dist")]},
+        "block_until": {**_ref("time"), "description": "park until this absolute time"},
+        "spawn": {"type": "string", "description": "class to start (go f())"},
+        "count": {**_ref("int_dist"), "description": "how many to spawn (default 1)"},
+        "frame": {**_ref("size"), "description": "frame size of the frames this step adds"},
+        "transient": {**_ref("size"), "description": "EXTENSION: frame of a call made and returned "
+                                                     "from at the deepest frame before the action"},
+        "park_frames": _array(_ref("size"), "EXTENSION: user frames kept on the stack while parked"),
+    }, oneOf=[{"required": ["depth", "run"]}, {"required": ["depth", "block"]},
+              {"required": ["depth", "block_until"]}, {"required": ["spawn"]}]),
+    "goroutine_class": _obj("a class of goroutines that behave alike", {
+        "name": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_.-]*$"},
+        "count": {"type": "integer", "minimum": 0, "description": "how many to start"},
+        "arrival": _ref("arrival"),
+        "frame": {**_ref("size"), "description": "$FRAME of the recursive function"},
+        "entry_frame": {**_ref("size"), "description": "$FRAME of the entry function"},
+        "program": _array(_ref("step"), "steps run in order, then the goroutine exits", minItems=1),
+        "repeat": {"description": "times the program runs, or forever",
+                   "oneOf": [{"type": "integer", "minimum": 1}, {"const": "forever"}]},
+        "alloc_rate": {**_ref("byte_rate"), "description": "heap bytes allocated per second of run time"},
+        "park_path": {"description": "EXTENSION: the runtime's frames on the park path",
+                      "oneOf": [{"enum": ["auto", "none"]},
+                                _array(_obj("one runtime frame", {"frame": _ref("size"),
+                                                                  "nosplit": {"type": "boolean"}}, ("frame",)))]},
+    }, ("name", "program"), allOf=[
+        {"if": {"properties": {"arrival": {"properties": {"process": {"const": "burst"}}}}},
+         "then": {"required": ["count"]}},
+        {"if": {"properties": {"arrival": {"properties": {"process": {"enum": ["spawned", "trace"]}},
+                                           "required": ["process"]}}, "required": ["arrival"]},
+         "then": {"not": {"required": ["count"]}}}]),
+}
+
+SCHEMA = _obj("a simstack scenario (format v1)", {
+    "name": {"type": "string", "minLength": 1, "description": "short identifier (default: file stem)"},
+    "description": {"type": "string"},
+    "seed": {"type": "integer", "minimum": 0},
+    "duration": {**_ref("time"), "description": "simulated time horizon (default: run to completion)"},
+    "runtime": _ref("runtime"),
+    "gc": _ref("gc"),
+    "goroutines": _array(_ref("goroutine_class"), "goroutine classes", minItems=1),
+    "checkpoints": _array(_obj("a full metric snapshot", {
+        "label": {"type": "string", "minLength": 1}, "at": _ref("time"),
+        "via": _enum("memstats flushes the stack caches like ReadMemStats; metrics changes nothing",
+                     "memstats", "metrics")}, ("label", "at"))),
+    "record": _obj("what to record", {
+        "sample_every": {**_ref("time"), "description": "footprint period (default duration/1000)"},
+        "events": {"oneOf": [{"const": "all"}, _array({"enum": list(EVENT_KINDS)})]},
+        "goroutine_table": {"type": "boolean"}}),
+}, ("goroutines",), **{"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "simstack scenario",
+                       "$defs": _DEFS})
+
+
+def scenario_json_schema() -> dict:
+    """The JSON Schema of the scenario YAML format (a fresh copy)."""
+    return copy.deepcopy(SCHEMA)
+
+
+def keys_at(path: tuple) -> set[str]:
+    """The keys the schema allows in the mapping at ``path`` (e.g. ('goroutines', 0, 'program', 1))."""
+    nodes = [SCHEMA]
+    for part in path:
+        if isinstance(part, int):
+            nodes = [n["items"] for n in _expand(nodes) if "items" in n]
+        else:
+            nodes = [n["properties"][part] for n in _expand(nodes) if part in n.get("properties", {})]
+    return {k for n in _expand(nodes) for k in n.get("properties", {})}
+
+
+def _expand(nodes: list) -> list:
+    """Resolve $ref and flatten oneOf/allOf alternatives into plain schema nodes."""
+    out = []
+    for n in nodes:
+        if "$ref" in n:
+            n = {**n, **_DEFS[n["$ref"].rsplit("/", 1)[1]]}
+        out.append(n)
+        out += _expand(n.get("oneOf", []) + n.get("allOf", []))
+    return out
