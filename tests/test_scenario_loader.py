@@ -278,9 +278,9 @@ EXPECTED = {
     "bad_steps": [
         "bad_steps.yaml:4:5: goroutines[0].program: expected at least 1 entry, got none",
         "bad_steps.yaml:8:30: goroutines[1].program[0].block: a step takes exactly one of run, block, "
-        "block_until, spawn; this one has run and block",
+        "block_until, wait, spawn; this one has run and block",
         "bad_steps.yaml:9:9: goroutines[1].program[1]: a step takes exactly one of run, block, block_until, "
-        "spawn; this one has none",
+        "wait, spawn; this one has none",
         "bad_steps.yaml:10:9: goroutines[1].program[2].depth: a run step needs a depth",
         "bad_steps.yaml:11:25: goroutines[1].program[3].depth: 'depth' does not apply to a spawn step",
     ],

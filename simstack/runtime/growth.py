@@ -80,7 +80,7 @@ class GrowthMixin:
                 if not seg[1]:
                     gp.segments.pop()
             gp.depth = depth
-        gp.sp_used = gp.top
+        self.set_used(gp, gp.top)
 
     def enter(self, gp: G, p: P) -> None:
         """The goroutine starts: its entry function's prologue runs on the fresh stack."""
@@ -89,7 +89,7 @@ class GrowthMixin:
         # gogo jumps to the entry function with hi - SP = newproc_reserve (goexit's PC pushed)
         gp.top = self.profile.newproc_reserve - self.profile.call_slot
         self.call(gp, p, gp.entry_frame)
-        gp.sp_used = gp.top
+        self.set_used(gp, gp.top)
 
     def park(self, gp: G, p: P, park_frames=(), transient: int | None = None, park_path=None) -> None:
         """Block at the current depth: user frames, a transient call, the runtime's park path."""
@@ -102,7 +102,7 @@ class GrowthMixin:
             gp.top = saved
         for fr in (self.profile.park_path if park_path is None else park_path):
             self.call(gp, p, fr.frame, fr.nosplit)
-        gp.sp_used = gp.top  # gopark's SP: mcall saves it in g.sched
+        self.set_used(gp, gp.top)  # gopark's SP: mcall saves it in g.sched
         gp.top = base
         gp.status = "waiting"
 
@@ -138,6 +138,8 @@ class GrowthMixin:
         new = self.stacks.stackalloc(newsize, cache, gp.goid, pid)
         self.stacks.stackfree(old, cache, gp.goid, pid)
         gp.stack = new
+        if gp.status != "dead":
+            self.live_stack_bytes += newsize - old.size
         gp.bytes_copied += used
         self.totals[kind] += 1
         self.totals["bytes_copied"] += used

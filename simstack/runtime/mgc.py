@@ -43,7 +43,8 @@ class GCMixin:
         """gcBgMarkStartWorkers: one gcBgMarkWorker goroutine per P, created from the caller's P."""
         for _ in range(len(self.allp)):
             gp = self.newproc1(p, -1, 0, kind="markworker")
-            gp.top = gp.sp_used = self.profile.mark_worker_used
+            gp.top = self.profile.mark_worker_used
+            self.set_used(gp, gp.top)
             gp.status = "waiting"
             self.mark_workers.append(gp)
 

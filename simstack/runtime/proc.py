@@ -103,15 +103,22 @@ class ProcMixin:
         gp.depth = 0
         # hi - SP at the entry function's first instruction (newproc1's reserve, goexit's PC)
         gp.top = self.profile.newproc_reserve
-        gp.sp_used = gp.top
+        gp.sp_used = 0
         gp.created = self.now()
         gp.exited = -1.0
         gp.grows = gp.shrinks = gp.bytes_copied = 0
         gp.max_size = gp.stack.size
         gp.gc_cycle_shrunk = -1
         self.live[gp.goid] = gp
+        self.live_stack_bytes += gp.stack.size
+        self.set_used(gp, gp.top)
         self.emit("spawn", gp.goid, p.id, 0, gp.stack.size, gp.top, 0, site, -1, 0)
         return gp
+
+    def set_used(self, gp: G, used: int) -> None:
+        """Record a live G's hi - sched.sp, keeping the running total the sampler reads."""
+        self.live_used += used - gp.sp_used
+        gp.sp_used = used
 
     def starting_size(self, site: int = -1) -> int:
         """startingStackSize (global, or per spawning site under the per_site policy)."""
@@ -165,6 +172,9 @@ class ProcMixin:
         gp.segments = []
         gp.depth = 0
         self.live.pop(gp.goid, None)
+        self.live_stack_bytes -= size
+        self.live_used -= gp.sp_used
+        gp.sp_used = 0
         self.emit("exit", gp.goid, p.id, size, 0, gp.top, 0, gp.site, -1, 0)
         self.on_exit(gp)
         self.gfput(p, gp)

@@ -46,6 +46,8 @@ class Runtime(ProcMixin, SchedMixin, GrowthMixin, GCMixin):
         self.m_stacks: list = []  # g0, gsignal and gcrash stacks held by Ms
         self.user_size_counts: Counter = Counter()  # live user goroutines by stack size
         self.user_stack_bytes = 0
+        self.live_stack_bytes = 0  # stacks of live goroutines (all kinds)
+        self.live_used = 0  # hi - SP summed over live goroutines
         self.allp = [P(i, profile.num_stack_orders) for i in range(gomaxprocs)]
         self.main: G | None = None
         self.totals = Counter()  # grow, shrink, bytes_copied over the whole run
@@ -71,11 +73,13 @@ class Runtime(ProcMixin, SchedMixin, GrowthMixin, GCMixin):
         while self.main.stack.size < prof.main_stack:
             self.copystack(self.main, p0, self.main.stack.size * 2, 0, "grow")
         self.main.status = "running"
-        self.main.top = self.main.sp_used = prof.main_gc_wait_used
+        self.main.top = prof.main_gc_wait_used
+        self.set_used(self.main, self.main.top)
         for _name in prof.system_goroutines:
             gp = self.newproc1(p0, -1, 0, kind="system")
             gp.status = "waiting"
-            gp.top = gp.sp_used = prof.system_goroutine_used
+            gp.top = prof.system_goroutine_used
+            self.set_used(gp, gp.top)
         threads = prof.baseline_threads[min(gomaxprocs, len(prof.baseline_threads)) - 1]
         for _ in range(threads - 1):
             self.newm(p0)
@@ -153,18 +157,15 @@ class Runtime(ProcMixin, SchedMixin, GrowthMixin, GCMixin):
         return out
 
     def observe(self) -> dict:
-        """Footprint figures at this instant, without side effects (the sampler's view)."""
+        """Footprint figures at this instant, without side effects (the sampler's view); O(1)."""
         st = self.stacks
-        used = 0
-        for gp in self.live.values():
-            used += gp.top if gp.status == "running" else gp.sp_used
         return {
             "stack_inuse": self.mheap.in_stacks,
             "stack_sys": self.mheap.in_stacks + self.mheap.stacks_sys,
-            "stack_in_goroutines": sum(gp.stack.size for gp in self.live.values()),
-            "stack_used": used,
-            "cached_bytes": sum(pp.stackcache.bytes for pp in self.allp),
-            "pool_free_bytes": st.pool_free_bytes(),
+            "stack_in_goroutines": self.live_stack_bytes,
+            "stack_used": self.live_used,
+            "cached_bytes": st.cached_bytes,
+            "pool_free_bytes": st.pool_free_bytes,
             "large_free_bytes": st.large_free_bytes,
             "goroutines": len(self.live),
             "starting_size": self.starting_stack_size,
@@ -196,6 +197,17 @@ class Runtime(ProcMixin, SchedMixin, GrowthMixin, GCMixin):
         total = sum(s.nbytes for s in spans.values())
         if total != self.mheap.in_stacks:
             raise AssertionError(f"StackInuse {self.mheap.in_stacks} != bytes of held spans {total}")
+        checks = {
+            "cached_bytes": (st.cached_bytes, sum(pp.stackcache.bytes for pp in self.allp)),
+            "pool_free_bytes": (st.pool_free_bytes, sum(len(s.free) * s.elemsize for s in
+                                                        {x.id: x for pool in st.stackpool for x in pool.values()}
+                                                        .values())),
+            "stack_in_goroutines": (self.live_stack_bytes, sum(gp.stack.size for gp in self.live.values())),
+            "stack_used": (self.live_used, sum(gp.sp_used for gp in self.live.values())),
+        }
+        for name, (kept, actual) in checks.items():
+            if kept != actual or kept < 0:
+                raise AssertionError(f"{name}: running total {kept} != recomputed {actual}")
         for pool in st.stackpool:
             for s in pool.values():
                 held = s.nbytes // s.elemsize - len(s.free)

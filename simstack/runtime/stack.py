@@ -73,6 +73,8 @@ class StackAllocator:
         self.large_free_bytes = 0
         self.pool_span_bytes = 0  # bytes of live pool spans
         self.stacks_in_use_bytes = 0  # stacks handed out (not in a cache or free list)
+        self.cached_bytes = 0  # stacks sitting in per-P caches
+        self.pool_free_bytes = 0  # free stacks inside live pool spans (fragmentation)
 
     # --- pool -----------------------------------------------------------------------
     def stackpoolalloc(self, order: int) -> Stack:
@@ -91,8 +93,10 @@ class StackAllocator:
             pool[span.id] = span
             pool.move_to_end(span.id, last=False)
             self.pool_span_bytes += span.nbytes
+            self.pool_free_bytes += span.nbytes
             self.emit("span_alloc", -1, -1, 0, span.elemsize, 0, 0, order, span.id, span.nbytes)
         slot = span.free.pop()
+        self.pool_free_bytes -= span.elemsize
         if span.alloc_count == 0:
             self.empty_pool_spans.pop(span.id, None)
         span.alloc_count += 1
@@ -110,6 +114,7 @@ class StackAllocator:
             pool.move_to_end(span.id, last=False)
             span.in_pool = True
         span.free.append(stk.slot)
+        self.pool_free_bytes += span.elemsize
         span.alloc_count -= 1
         if span.alloc_count == 0:
             if not self.gc_running:
@@ -121,6 +126,7 @@ class StackAllocator:
 
     def _free_pool_span(self, span: Span) -> None:
         self.pool_span_bytes -= span.nbytes
+        self.pool_free_bytes -= span.nbytes
         self.mheap.free_manual(span)
         self.emit("span_free", -1, -1, span.elemsize, 0, 0, 0, span.order, span.id, span.nbytes)
 
@@ -135,6 +141,7 @@ class StackAllocator:
             lst.append(stk)
             size += stk.size
             n += 1
+        self.cached_bytes += size - c.size[order]
         c.size[order] = size
         self.emit("cache_refill", -1, p, 0, self.profile.fixed_stack << order, 0, 0, order, -1, size)
 
@@ -149,6 +156,7 @@ class StackAllocator:
             size -= stk.size
             released += stk.size
         c.size[order] = size
+        self.cached_bytes -= released
         self.emit("cache_release", -1, p, self.profile.fixed_stack << order, 0, 0, 0, order, -1, released)
 
     def stackcache_clear(self, c: StackCache, p: int = -1) -> None:
@@ -160,6 +168,7 @@ class StackAllocator:
             while lst:
                 self.stackpoolfree(lst.pop(), order)
             c.size[order] = 0
+            self.cached_bytes -= released
             self.emit("cache_release", -1, p, self.profile.fixed_stack << order, 0, 0, 0, order, -1, released)
 
     # --- stackalloc / stackfree -----------------------------------------------------
@@ -176,6 +185,7 @@ class StackAllocator:
                     self.stackcacherefill(cache, order, p)
                 stk = lst.pop()
                 cache.size[order] -= n
+                self.cached_bytes -= n
         else:
             npages = n // prof.page_size
             bucket = self.stack_large.get(npages)
@@ -207,6 +217,7 @@ class StackAllocator:
                 self.stackcacherelease(cache, order, p)
             cache.lists[order].append(stk)
             cache.size[order] += n
+            self.cached_bytes += n
         else:
             span = stk.span
             span.alloc_count = 0
@@ -236,9 +247,3 @@ class StackAllocator:
         self.stack_large.clear()
         self.large_free_bytes = 0
         return freed
-
-    # --- observation ----------------------------------------------------------------
-    def pool_free_bytes(self) -> int:
-        """Bytes of free stacks inside pool spans (not in caches): fragmentation."""
-        return sum(len(s.free) * s.elemsize for pool in self.stackpool for s in pool.values()) + \
-            sum(s.nbytes for s in self.empty_pool_spans.values() if not s.in_pool)

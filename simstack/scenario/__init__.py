@@ -14,10 +14,10 @@
 """
 from .distributions import Dist, draw_int, draw_time
 from .loader import load_scenario, parse_scenario, scenario_from_dict
-from .model import (Arrival, Checkpoint, GCSpec, GoroutineClass, Overrides, ParkFrame, RecordSpec, RuntimeSpec,
+from .model import (Arrival, Checkpoint, Gate, GCSpec, GoroutineClass, Overrides, ParkFrame, RecordSpec, RuntimeSpec,
                     Scenario, Step)
 from .schema import scenario_json_schema
 
-__all__ = ["Arrival", "Checkpoint", "Dist", "GCSpec", "GoroutineClass", "Overrides", "ParkFrame", "RecordSpec",
+__all__ = ["Arrival", "Checkpoint", "Dist", "Gate", "GCSpec", "GoroutineClass", "Overrides", "ParkFrame", "RecordSpec",
            "RuntimeSpec", "Scenario", "Step", "draw_int", "draw_time", "load_scenario", "parse_scenario",
            "scenario_from_dict", "scenario_json_schema"]

@@ -31,7 +31,7 @@ PLATFORMS = ("linux/amd64", "linux/arm64", "linux/386", "windows/amd64", "darwin
 GODEBUG_SWITCHES = ("adaptivestackstart", "gcshrinkstackoff")
 EVENT_KINDS = ("spawn", "stackalloc", "stackfree", "grow", "shrink", "cache_refill", "cache_release",
                "span_alloc", "span_free", "gc_start", "gc_end", "exit", "overflow")
-STEP_ACTIONS = ("run", "block", "block_until", "spawn")
+STEP_ACTIONS = ("run", "block", "block_until", "wait", "spawn")
 
 Size = Annotated[int, BeforeValidator(parse_size)]
 Time = Annotated[float, BeforeValidator(parse_time)]
@@ -234,6 +234,7 @@ class Step(_Model):
     run: TimeDist | None = None
     block: BlockTime | None = None
     block_until: Time | None = None
+    wait: str | None = None  # EXTENSION: park until the named gate opens
     spawn: str | None = None
     count: IntDist | None = None
     frame: Size | None = None
@@ -252,7 +253,7 @@ class Step(_Model):
             d[kind] = "forever" if forever else duration
         elif kind == "block_until":
             d["block_until"] = until
-        elif kind != "spawn":
+        elif kind not in ("spawn", "wait"):
             raise ValueError(f"expected kind to be one of {', '.join(STEP_ACTIONS)}, got {kind!r}")
         return d
 
@@ -348,6 +349,18 @@ class Checkpoint(_Model):
     via: CheckpointVia = "memstats"
 
 
+class Gate(_Model):
+    """EXTENSION: a gate (like a channel that is closed) that releases its waiters when it opens.
+
+    At each time in ``open_at`` every goroutine then parked in a ``wait`` step on this
+    gate becomes runnable, in the order in which they parked, on P 0 (as ``close(ch)``
+    from the main goroutine readies a channel's receivers).
+    """
+
+    name: Annotated[str, BeforeValidator(_identifier)]
+    open_at: list[Time] = []
+
+
 class RecordSpec(_Model):
     sample_every: PositiveTime | None = None  # filled with duration/1000 when duration is set
     events: EventSelection = "all"
@@ -368,6 +381,7 @@ class Scenario(_Model):
     gc: GCSpec = Field(default_factory=GCSpec)
     goroutines: list[GoroutineClass] = Field(min_length=1)
     checkpoints: list[Checkpoint] = []
+    gates: list[Gate] = []  # EXTENSION
     record: RecordSpec = Field(default_factory=RecordSpec)
     _source: str | None = PrivateAttr(None)
 
@@ -389,7 +403,7 @@ class Scenario(_Model):
 
     @model_validator(mode="after")
     def _resolve(self, info: ValidationInfo):
-        _fail(_class_problems(self) + _time_problems(self) + _spawn_cycle_problems(self))
+        _fail(_class_problems(self) + _time_problems(self) + _spawn_cycle_problems(self) + _gate_problems(self))
         if self.name is None:
             object.__setattr__(self, "name", (info.context or {}).get("name") or "scenario")
         if self.record.sample_every is None and self.duration is not None:
@@ -421,6 +435,22 @@ def _class_problems(s: Scenario) -> list:
         if c.arrival.process == "spawned" and c.name not in spawned:
             problems.append((("goroutines", i, "arrival", "process"),
                              f"class {c.name!r} has arrival process 'spawned' but no spawn step names it"))
+    return problems
+
+
+def _gate_problems(s: Scenario) -> list:
+    """Duplicate gate names; wait steps naming no gate."""
+    problems, names = [], {}
+    for k, g in enumerate(s.gates):
+        if g.name in names:
+            problems.append((("gates", k, "name"), f"duplicate gate name {g.name!r}"))
+        names.setdefault(g.name, k)
+    for i, c in enumerate(s.goroutines):
+        for j, step in enumerate(c.program):
+            if step.wait is not None and step.wait not in names:
+                problems.append((("goroutines", i, "program", j, "wait"),
+                                 f"no gate named {step.wait!r}{did_you_mean(step.wait, names)}; "
+                                 "declare it under gates"))
     return problems
 
 

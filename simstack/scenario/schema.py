@@ -129,6 +129,7 @@ _DEFS = {
         "block": {"description": "park for this long, or forever",
                   "oneOf": [{"const": "forever"}, _ref("time_dist")]},
         "block_until": {**_ref("time"), "description": "park until this absolute time"},
+        "wait": {"type": "string", "description": "EXTENSION: park until the named gate opens"},
         "spawn": {"type": "string", "description": "class to start (go f())"},
         "count": {**_ref("int_dist"), "description": "how many to spawn (default 1)"},
         "frame": {**_ref("size"), "description": "frame size of the frames this step adds"},
@@ -136,7 +137,8 @@ _DEFS = {
                                                      "from at the deepest frame before the action"},
         "park_frames": _array(_ref("size"), "EXTENSION: user frames kept on the stack while parked"),
     }, oneOf=[{"required": ["depth", "run"]}, {"required": ["depth", "block"]},
-              {"required": ["depth", "block_until"]}, {"required": ["spawn"]}]),
+              {"required": ["depth", "block_until"]}, {"required": ["depth", "wait"]},
+              {"required": ["spawn"]}]),
     "goroutine_class": _obj("a class of goroutines that behave alike", {
         "name": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_.-]*$"},
         "count": {"type": "integer", "minimum": 0, "description": "how many to start"},
@@ -171,6 +173,9 @@ SCHEMA = _obj("a simstack scenario (format v1)", {
         "label": {"type": "string", "minLength": 1}, "at": _ref("time"),
         "via": _enum("memstats flushes the stack caches like ReadMemStats; metrics changes nothing",
                      "memstats", "metrics")}, ("label", "at"))),
+    "gates": _array(_obj("EXTENSION: a gate whose waiters all become runnable when it opens", {
+        "name": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_.-]*$"},
+        "open_at": _array(_ref("time"), "times at which the gate opens")}, ("name",))),
     "record": _obj("what to record", {
         "sample_every": {**_ref("time"), "description": "footprint period (default duration/1000)"},
         "events": {"oneOf": [{"const": "all"}, _array({"enum": list(EVENT_KINDS)})]},

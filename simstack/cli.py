@@ -1,0 +1,131 @@
+"""The ``simstack`` command line: run, check, schema, reference."""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+import yaml
+
+from .errors import ScenarioError
+
+
+def _user_errors(fn):
+    """Bad input: one line per problem on stderr, exit status 2, no traceback."""
+    @functools.wraps(fn)
+    def wrapper(*a, **kw):
+        try:
+            return fn(*a, **kw)
+        except ScenarioError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(2)
+    return wrapper
+
+
+@click.group()
+@click.version_option(package_name="simstack")
+def main():
+    """Simulate how the Go runtime manages goroutine stack memory."""
+
+
+@main.command("run")
+@click.argument("file", type=click.Path(dir_okay=True, path_type=Path))
+@click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=None,
+              help="Output directory (default: runs/<scenario name>).")
+@click.option("--no-charts", is_flag=True, help="Skip the PNG charts.")
+@click.option("--check-invariants", is_flag=True, help="Verify allocator invariants after every operation.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
+@_user_errors
+def run_cmd(file, out, no_charts, check_invariants, quiet):
+    """Simulate FILE and write its frames, summary and charts to a directory."""
+    from tqdm import tqdm
+
+    from .api import run
+    from .recording.writer import write_results
+    from .scenario import load_scenario
+
+    sc = load_scenario(file)
+    out = out or Path("runs") / sc.name
+    bar = None
+    if not quiet:
+        total = sc.duration if sc.duration is not None else None
+        bar = tqdm(total=total, unit="s", unit_scale=False, desc=sc.name, leave=False,
+                   bar_format="{l_bar}{bar}| {n:.3g}/{total_fmt} sim-s [{elapsed}]" if total else None)
+
+    def progress(t):
+        if bar is not None:
+            bar.n = t if bar.total is None else min(t, bar.total)
+            bar.refresh()
+
+    res = run(sc, check_invariants=check_invariants, progress=progress)
+    if bar is not None:
+        bar.close()
+    write_results(res, out, charts=not no_charts)
+    if not quiet:
+        h = res.summary["headline"]
+        click.echo(f"{sc.name}: peak StackInuse {h['peak_stack_inuse']:,} B, final {h['final_stack_inuse']:,} B, "
+                   f"{h['grows']:,} grows, {h['shrinks']:,} shrinks, {h['bytes_copied']:,} B copied, "
+                   f"{h['events']:,} events in {h['wall_time_s']:.2f} s -> {out}")
+        if "overflow" in res.summary:
+            click.echo(res.summary["overflow"]["message"], err=True)
+
+
+@main.command("check")
+@click.argument("file", type=click.Path(dir_okay=True, path_type=Path))
+@_user_errors
+def check_cmd(file):
+    """Validate FILE and print the resolved scenario (units in bytes and seconds, defaults filled)."""
+    from .scenario import load_scenario
+
+    sc = load_scenario(file)
+    click.echo(yaml.safe_dump(sc.to_yaml_dict(), sort_keys=False), nl=False)
+
+
+@main.command("schema")
+def schema_cmd():
+    """Print the JSON Schema of the scenario format (for editors)."""
+    from .scenario import scenario_json_schema
+
+    click.echo(json.dumps(scenario_json_schema(), indent=2))
+
+
+@main.command("reference")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--report", type=click.Path(path_type=Path), default=None, help="Write the per-row report (CSV).")
+@click.option("--emit-scenarios", type=click.Path(path_type=Path), default=None,
+              help="Write each record's scenario YAML into this directory.")
+@click.option("--only", default=None, help="Only configurations whose id starts with this prefix.")
+@_user_errors
+def reference_cmd(file, report, emit_scenarios, only):
+    """Simulate each reference record's plan and compare every checkpoint with the measurements."""
+    from tqdm import tqdm
+
+    from .reference.plan import load_records, record_to_scenario
+    from .reference.runner import compare_records, group_records, summarize
+
+    records = load_records(file)
+    if only:
+        records = [r for r in records if r["config_id"].startswith(only)]
+    if emit_scenarios:
+        emit_scenarios.mkdir(parents=True, exist_ok=True)
+        for (cid, ver), recs in group_records(records).items():
+            doc = record_to_scenario(recs[0])
+            (emit_scenarios / f"{doc['name']}.yaml").write_text(
+                f"# reference configuration {cid} on {ver} (simstack reference --emit-scenarios)\n"
+                + yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=120))
+    groups = len(group_records(records))
+    with tqdm(total=groups, desc="configurations", leave=False, disable=None) as bar:
+        rep = compare_records(records, progress=bar.update)
+    if report:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        tmp = report.with_name(f".{report.name}.tmp")
+        rep.to_csv(tmp, index=False)
+        tmp.replace(report)
+    click.echo(summarize(rep))
+    sys.exit(0 if rep["ok"].all() else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,392 @@
+"""The SimPy engine: time, Ps running goroutines, arrivals, GC cycles, gates, sampling.
+
+SimPy only decides *when*; the runtime model decides what happens to memory.  Each P
+is a SimPy process running the scheduler loop: it takes the next goroutine from the
+run queues (``Runtime.schedule``) and executes that goroutine's program until it
+blocks or exits; ``run: T`` holds the P for T (preempted every 10 ms when others
+wait, as sysmon does).  A blocked goroutine is readied onto a run queue by a timer
+(its own P) or a gate (the opener's P, as ``close(ch)`` readies waiters).
+"""
+from __future__ import annotations
+
+import math
+import time as _time
+
+import numpy as np
+import simpy
+
+from ..runtime.growth import StackOverflow
+from ..runtime.profiles import Frame, resolve_profile
+from ..runtime.runtime import Runtime
+from ..scenario.distributions import draw_int as _draw_int
+from ..scenario.distributions import draw_time as _draw_time
+
+PREEMPT_SLICE = 0.010  # sysmon's forcePreemptNS
+
+
+class GoroutineCtx:
+    """Where a goroutine is in its program (the engine's side of a G)."""
+
+    __slots__ = ("cls", "pc", "rep", "started", "remaining")
+
+    def __init__(self, cls):
+        self.cls = cls
+        self.pc = 0
+        self.rep = 0
+        self.started = False
+        self.remaining = 0.0  # rest of a preempted run step
+
+
+class ClassInfo:
+    """A goroutine class resolved for the engine: its spec, index and random stream."""
+
+    __slots__ = ("spec", "site", "rng", "spawned", "park_path", "program", "repeat")
+
+    def __init__(self, spec, site, rng, park_path):
+        self.spec = spec
+        self.site = site
+        self.rng = rng
+        self.spawned = 0
+        self.park_path = park_path
+        self.program = list(spec.program)
+        self.repeat = spec.repeat
+
+
+class Simulation:
+    """Run one scenario: build the runtime, start the SimPy processes, record everything."""
+
+    def __init__(self, scenario, recorder, *, check_invariants: bool = False, progress=None):
+        self.scenario = scenario
+        self.rec = recorder
+        self.check = check_invariants
+        self.progress = progress
+        self.env = simpy.Environment()
+        rs = scenario.runtime
+        ov = rs.overrides.model_dump() if hasattr(rs.overrides, "model_dump") else dict(rs.overrides or {})
+        self.profile = resolve_profile(rs.version, rs.platform, godebug=rs.godebug,
+                                       max_stack=rs.max_stack, overrides=ov)
+        self.rt = Runtime(self.profile, rs.gomaxprocs, baseline=rs.baseline == "auto",
+                          emit=recorder.emit, clock=lambda: self.env.now)
+        self.rt.on_exit_hook = self._goroutine_done
+        seed = np.random.SeedSequence(scenario.seed)
+        streams = seed.spawn(len(scenario.goroutines) + 1)
+        self.arrival_rng = np.random.default_rng(streams[-1])
+        self.classes = {}
+        for i, cls in enumerate(scenario.goroutines):
+            self.classes[cls.name] = ClassInfo(cls, i, np.random.default_rng(streams[i]), self._park_path(cls))
+        self.idle = {}  # p.id -> event an idle P waits on
+        self.gates = {g.name: [] for g in getattr(scenario, "gates", None) or []}
+        self.overflow = None
+        self.finished = False
+        self.allocated = 0.0  # heap bytes allocated since the last GC (gogc trigger)
+        self.gc_active = False
+
+    # --- set-up -----------------------------------------------------------------------
+    def _park_path(self, cls):
+        pp = getattr(cls, "park_path", "auto")
+        if pp in (None, "auto"):
+            return None
+        if pp == "none":
+            return ()
+        return tuple(Frame(f["frame"] if isinstance(f, dict) else f.frame,
+                           f.get("nosplit", False) if isinstance(f, dict) else f.nosplit) for f in pp)
+
+    def run(self):
+        """Run to ``duration`` (or until nothing is left to do); returns wall seconds."""
+        sc = self.scenario
+        env = self.env
+        t0 = _time.perf_counter()
+        for pp in self.rt.allp:
+            env.process(self.p_loop(pp))
+        for info in self.classes.values():
+            if info.spec.arrival.process != "spawned":
+                env.process(self.arrivals(info))
+        env.process(self.gc_schedule())
+        for cp in sc.checkpoints:
+            env.process(self.checkpoint(cp))
+        for gate in getattr(sc, "gates", None) or []:
+            env.process(self.gate(gate))
+        env.process(self.sampler())
+        try:
+            if sc.duration is not None:
+                env.run(until=sc.duration)
+            else:
+                env.run()
+        except StackOverflow as exc:
+            self.overflow = {"goroutine": exc.goid, "size": exc.newsize, "limit": exc.limit,
+                             "depth": exc.depth, "time": env.now, "message": str(exc)}
+        self.finished = True
+        self._sample()
+        for gp in list(self.rt.live.values()):
+            if gp.kind == "user":
+                self._goroutine_done(gp)
+        return _time.perf_counter() - t0
+
+    # --- Ps -------------------------------------------------------------------------------
+    def p_loop(self, pp):
+        """One P: schedule, execute the goroutine until it blocks or exits, repeat."""
+        rt, env = self.rt, self.env
+        while True:
+            gp = rt.schedule(pp)
+            if gp is None:
+                ev = self.idle[pp.id] = env.event()
+                yield ev
+                continue
+            yield from self.execute(gp, pp)
+            if len(self.rt.allp) > 1:
+                # let the other Ps run between two goroutines: Ps execute in parallel, so
+                # with zero-length steps they interleave goroutine by goroutine
+                yield env.timeout(0)
+
+    def wake(self, pp=None):
+        """wakep: wake the given P if idle, else any idle P (it will steal)."""
+        if pp is not None and pp.id in self.idle:
+            self.idle.pop(pp.id).succeed()
+            return
+        if self.idle:
+            pid = min(self.idle)
+            self.idle.pop(pid).succeed()
+
+    def ready(self, gp, pp):
+        """goready: put gp on pp's run queue (runnext) and wake a P."""
+        self.rt.runqput(pp, gp, True)
+        self.wake(pp)
+
+    # --- goroutines -----------------------------------------------------------------------
+    def newproc(self, info, pp):
+        """The ``go`` statement from P ``pp``: create a goroutine of ``info``'s class and queue it."""
+        cls = info.spec
+        gp = self.rt.newproc(pp, info.site, cls.entry_frame, info.spawned)
+        gp.ctx = GoroutineCtx(info)
+        info.spawned += 1
+        self.rt.runqput(pp, gp, True)
+        self.wake(pp)
+        if self.check:
+            self.rt.check_invariants()
+        return gp
+
+    def execute(self, gp, pp):
+        """Run gp's program on pp until it parks, is preempted or exits."""
+        rt, env = self.rt, self.env
+        ctx = gp.ctx
+        info = ctx.cls
+        cls = info.spec
+        if not ctx.started:
+            rt.enter(gp, pp)
+            ctx.started = True
+        if ctx.remaining > 0:
+            done = yield from self._run_for(gp, pp, ctx.remaining)
+            if not done:
+                return
+        prog = info.program
+        while True:
+            if ctx.pc >= len(prog):
+                ctx.rep += 1
+                if info.repeat is not None and ctx.rep >= info.repeat:
+                    rt.goexit(gp, pp)
+                    if self.check:
+                        rt.check_invariants()
+                    return
+                ctx.pc = 0
+            step = prog[ctx.pc]
+            ctx.pc += 1
+            kind = step.kind
+            if kind == "spawn":
+                target = self.classes[step.spawn]
+                n = _draw_int(step.count, info.rng, gp.index)
+                for _ in range(n):
+                    self.newproc(target, pp)
+                continue
+            frame = step.frame if step.frame is not None else cls.frame
+            if step.depth is not None:
+                rt.move_to_depth(gp, pp, _draw_int(step.depth, info.rng, gp.index), frame)
+            if self.check:
+                rt.check_invariants()
+            if kind == "run":
+                if step.transient:
+                    rt.run_transient(gp, pp, step.transient)
+                t = _draw_time(step.duration, info.rng, gp.index)
+                if t > 0:
+                    done = yield from self._run_for(gp, pp, t)
+                    if not done:
+                        return
+                continue
+            # a blocking step: park on the runtime's receive path, then arrange the wake-up
+            rt.park(gp, pp, step.park_frames or (), step.transient, info.park_path)
+            if kind == "block":
+                if getattr(step, "forever", False) or step.duration is None:
+                    return
+                self._timer(gp, pp, _draw_time(step.duration, info.rng, gp.index))
+            elif kind == "block_until":
+                self._timer(gp, pp, max(0.0, step.until - env.now))
+            elif kind == "wait":
+                self.gates[step.wait].append(gp)
+            return
+
+    def _run_for(self, gp, pp, t):
+        """Hold the P for t seconds, yielding it every 10 ms to waiting goroutines (preemption)."""
+        env, rt = self.env, self.rt
+        info = gp.ctx.cls
+        while t > 0:
+            slice_ = t if not rt.runnable_anywhere() else min(t, PREEMPT_SLICE)
+            yield env.timeout(slice_)
+            t -= slice_
+            self._allocate(info.spec.alloc_rate * slice_)
+            if t > 1e-15 and rt.runnable_anywhere():
+                gp.ctx.remaining = t
+                rt.global_runq.append(gp)  # goschedImpl: preempted Gs go to the global queue
+                gp.status = "runnable"
+                return False
+        gp.ctx.remaining = 0.0
+        return True
+
+    def _timer(self, gp, pp, delay):
+        ev = self.env.timeout(delay)
+        ev.callbacks.append(lambda _ev, gp=gp, pp=pp: self.ready(gp, pp))
+
+    def _goroutine_done(self, gp):
+        self.rec.goroutine_row(gp.goid, gp.ctx.cls.spec.name if gp.ctx else gp.kind, gp.created,
+                               gp.exited if gp.exited >= 0 else math.nan, gp.max_size, gp.grows,
+                               gp.shrinks, gp.bytes_copied)
+
+    # --- arrivals --------------------------------------------------------------------------
+    def arrivals(self, info):
+        """Create the class's goroutines as its arrival process says, from P0 (like main)."""
+        env = self.env
+        arr = info.spec.arrival
+        count = info.spec.count
+        p0 = self.rt.allp[0]
+        until = arr.until if arr.until is not None else math.inf
+        made = 0
+
+        def more():
+            return (count is None or made < count) and env.now <= until
+
+        if arr.process == "burst":
+            yield env.timeout(max(0.0, arr.at - env.now))
+            for _ in range(count or 0):
+                self.newproc(info, p0)
+            return
+        if arr.process == "trace":
+            for t in sorted(arr.times):
+                if count is not None and made >= count:
+                    return
+                yield env.timeout(max(0.0, t - env.now))
+                self.newproc(info, p0)
+                made += 1
+            return
+        yield env.timeout(max(0.0, arr.start - env.now))
+        rng = self.arrival_rng
+        while more():
+            self.newproc(info, p0)
+            made += 1
+            gap = arr.every if arr.process == "uniform" else rng.exponential(1.0 / arr.rate)
+            yield env.timeout(gap)
+
+    # --- GC ------------------------------------------------------------------------------
+    def gc_schedule(self):
+        """Start GC cycles at ``gc.at`` times and, for trigger: interval, periodically."""
+        env, gc = self.env, self.scenario.gc
+        times = sorted(gc.at)
+        if gc.trigger == "interval" and gc.interval:
+            horizon = self.scenario.duration if self.scenario.duration is not None else (times[-1] if times else 0)
+            k = 1
+            while k * gc.interval <= horizon:
+                times.append(k * gc.interval)
+                k += 1
+            times.sort()
+        for t in times:
+            yield env.timeout(max(0.0, t - env.now))
+            yield from self.gc_cycle()
+
+    def gc_cycle(self):
+        """One cycle: mark (with its simulated length), then mark termination."""
+        if self.gc_active:
+            return
+        self.gc_active = True
+        rt = self.rt
+        rt.gc_start(rt.allp[0])
+        md = self.scenario.gc.mark_duration
+        if md > 0:
+            yield self.env.timeout(md)
+        stats = rt.gc_end()
+        self.allocated = 0.0
+        self.gc_active = False
+        self.rec.gc_row(dict(stats))
+        if self.check:
+            rt.check_invariants()
+
+    def _allocate(self, nbytes):
+        """Heap allocation by running goroutines; starts a cycle when the GOGC goal is reached."""
+        gc = self.scenario.gc
+        if gc.trigger != "gogc" or gc.gogc is None or nbytes <= 0:
+            return
+        self.allocated += nbytes
+        # 1.18+ pacer: the goal counts last cycle's scanned stack bytes (spec §6.4)
+        stacks = self.rt.last_stack_scan if self.profile.stacks_in_gc_goal else 0
+        goal = (gc.live_heap + stacks) * gc.gogc / 100.0
+        if self.allocated >= goal and not self.gc_active:
+            self.env.process(self.gc_cycle())
+
+    # --- observation -----------------------------------------------------------------------
+    def checkpoint(self, cp):
+        yield self.env.timeout(max(0.0, cp.at - self.env.now))
+        rt = self.rt
+        fig = rt.read_memstats() if cp.via == "memstats" else rt.read_metrics()
+        full = rt.observe()
+        full.update(fig)
+        extra = {"goroutine_stacks": self.class_histograms()}
+        if "stack_inuse_before_flush" in fig:
+            extra["stack_inuse_before_flush"] = fig["stack_inuse_before_flush"]
+        self.rec.checkpoint(cp.label, self.env.now, cp.via, full, rt.goroutine_sizes(), extra)
+
+    def class_histograms(self) -> dict:
+        """Live user goroutines by class and stack size: {class: {size: count}}."""
+        out: dict = {}
+        for gp in self.rt.live.values():
+            if gp.kind == "user" and gp.ctx is not None:
+                d = out.setdefault(gp.ctx.cls.spec.name, {})
+                d[gp.stack.size] = d.get(gp.stack.size, 0) + 1
+        return out
+
+    def gate(self, gate):
+        """Open a gate at each of its times: its waiters become runnable on P0 in arrival order."""
+        for t in sorted(gate.open_at):
+            yield self.env.timeout(max(0.0, t - self.env.now))
+            waiters, self.gates[gate.name] = self.gates[gate.name], []
+            p0 = self.rt.allp[0]
+            for gp in waiters:
+                self.rt.runqput(p0, gp, True)
+            for _ in waiters[:len(self.rt.allp)]:
+                self.wake(p0)
+
+    def sample_every(self) -> float:
+        sc = self.scenario
+        if sc.record.sample_every:
+            return sc.record.sample_every
+        horizon = sc.duration or self.horizon_hint()
+        return horizon / 1000 if horizon else 0.001
+
+    def horizon_hint(self) -> float:
+        sc = self.scenario
+        ts = list(sc.gc.at) + [c.at for c in sc.checkpoints]
+        for g in getattr(sc, "gates", None) or []:
+            ts += list(g.open_at)
+        for c in sc.goroutines:
+            a = c.arrival
+            ts += [a.at or 0, a.start or 0] + list(a.times or []) + ([a.until] if a.until else [])
+        return max(ts) if ts else 0.0
+
+    def sampler(self):
+        env = self.env
+        dt = self.sample_every()
+        while True:
+            self._sample()
+            if self.scenario.duration is None and not env._queue:
+                return
+            yield env.timeout(dt)
+            if self.progress is not None:
+                self.progress(env.now)
+
+    def _sample(self):
+        self.rec.sample(self.env.now, self.rt.observe(), self.rt.goroutine_sizes())
