@@ -51,13 +51,14 @@ def run_cmd(file, out, no_charts, check_invariants, quiet):
     bar = None
     if not quiet:
         total = sc.duration if sc.duration is not None else None
-        bar = tqdm(total=total, unit="s", unit_scale=False, desc=sc.name, leave=False,
-                   bar_format="{l_bar}{bar}| {n:.3g}/{total_fmt} sim-s [{elapsed}]" if total else None)
+        # disable=None: no bar when stderr is not a terminal (CI logs, pipes)
+        bar = tqdm(total=total, unit="sim-s", desc=sc.name, leave=False, disable=None, mininterval=0.25,
+                   bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.4g}/{total:.4g} sim-s [{elapsed}]"
+                   if total else "{desc}: {n:.4g} sim-s [{elapsed}]")
 
     def progress(t):
-        if bar is not None:
-            bar.n = t if bar.total is None else min(t, bar.total)
-            bar.refresh()
+        if bar is not None and t > bar.n:
+            bar.update(t - bar.n)  # tqdm redraws at most every mininterval
 
     res = run(sc, check_invariants=check_invariants, progress=progress)
     if bar is not None:

@@ -110,6 +110,8 @@ class ProcMixin:
         gp.max_size = gp.stack.size
         gp.gc_cycle_shrunk = -1
         self.live[gp.goid] = gp
+        if kind in ("system", "markworker"):
+            self.runtime_goroutines += 1
         self.live_stack_bytes += gp.stack.size
         self.set_used(gp, gp.top)
         self.emit("spawn", gp.goid, p.id, 0, gp.stack.size, gp.top, 0, site, -1, 0)

@@ -48,6 +48,7 @@ class Runtime(ProcMixin, SchedMixin, GrowthMixin, GCMixin):
         self.user_stack_bytes = 0
         self.live_stack_bytes = 0  # stacks of live goroutines (all kinds)
         self.live_used = 0  # hi - SP summed over live goroutines
+        self.runtime_goroutines = 0  # live system goroutines and mark workers (not in NumGoroutine)
         self.allp = [P(i, profile.num_stack_orders) for i in range(gomaxprocs)]
         self.main: G | None = None
         self.totals = Counter()  # grow, shrink, bytes_copied over the whole run
@@ -167,7 +168,7 @@ class Runtime(ProcMixin, SchedMixin, GrowthMixin, GCMixin):
             "cached_bytes": st.cached_bytes,
             "pool_free_bytes": st.pool_free_bytes,
             "large_free_bytes": st.large_free_bytes,
-            "goroutines": len(self.live),
+            "goroutines": len(self.live) - self.runtime_goroutines,  # as runtime.NumGoroutine counts
             "starting_size": self.starting_stack_size,
         }
 

@@ -1,0 +1,152 @@
+"""Charts of a run: footprint over time, stacks by size, growth and shrink events.
+
+Each function takes a Result (anything with the frames as attributes) and an optional
+matplotlib Axes, draws on it and returns it; ``write_charts`` saves the standard set.
+Figures are made with ``matplotlib.figure.Figure`` directly, so no pyplot state leaks.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+_UNITS = ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB"), (1, "B"))
+
+
+def format_bytes(n: float) -> str:
+    """1572864 -> '1.5 MiB'."""
+    for scale, unit in _UNITS:
+        if abs(n) >= scale:
+            v = n / scale
+            return f"{v:.0f} {unit}" if v == int(v) else f"{v:.1f} {unit}"
+    return "0 B"
+
+
+def byte_scale(max_value: float) -> tuple[float, str]:
+    """The unit to label an axis whose largest value is ``max_value``."""
+    for scale, unit in _UNITS:
+        if max_value >= scale:
+            return scale, unit
+    return 1, "B"
+
+
+def time_scale(max_t: float) -> tuple[float, str]:
+    """Seconds, milliseconds or microseconds for a time axis."""
+    if max_t >= 2:
+        return 1.0, "s"
+    if max_t >= 2e-3:
+        return 1e-3, "ms"
+    return 1e-6, "µs"
+
+
+def _axes(ax):
+    if ax is None:
+        ax = Figure(figsize=(9, 4.5)).add_subplot()
+    return ax
+
+
+def _mark_gc(ax, result, tscale):
+    for _, row in result.gc.iterrows():
+        start, end = row["start"] / tscale, row["end"] / tscale
+        if end > start:
+            ax.axvspan(start, end, color="tab:gray", alpha=0.2, lw=0)
+        else:
+            ax.axvline(start, color="tab:gray", alpha=0.5, lw=0.8, ls=":")
+
+
+def plot_footprint(result, ax=None):
+    """StackInuse, StackSys, the sum of goroutine stacks and the bytes in use, over time."""
+    ax = _axes(ax)
+    fp = result.footprint
+    cols = [("stack_inuse", "StackInuse"), ("stack_sys", "StackSys"),
+            ("stack_in_goroutines", "goroutine stacks"), ("stack_used", "bytes in use")]
+    top = max([fp[c].max() for c, _ in cols] + [1]) if len(fp) else 1
+    scale, unit = byte_scale(top)
+    tscale, tunit = time_scale(fp["time"].max() if len(fp) else 0)
+    styles = {"stack_sys": dict(ls="--", lw=1)}
+    for col, label in cols:
+        ax.plot(fp["time"] / tscale, fp[col] / scale, label=label, **styles.get(col, {}))
+    _mark_gc(ax, result, tscale)
+    ax.set_xlabel(f"simulated time ({tunit})")
+    ax.set_ylabel(f"bytes ({unit})")
+    ax.set_title("Stack memory over time (dotted: GC cycles)")
+    ax.legend(loc="best", fontsize="small")
+    return ax
+
+
+def size_columns(frame) -> list[str]:
+    """The n_<size> columns of a footprint or checkpoints frame, smallest size first."""
+    return sorted((c for c in frame.columns if c.startswith("n_")), key=lambda c: int(c[2:]))
+
+
+def plot_stacks_by_size(result, ax=None):
+    """Live goroutines by stack size over time, as a stacked area."""
+    ax = _axes(ax)
+    fp = result.footprint
+    cols = size_columns(fp)
+    tscale, tunit = time_scale(fp["time"].max() if len(fp) else 0)
+    if cols:
+        ax.stackplot(fp["time"] / tscale, *[fp[c].to_numpy() for c in cols],
+                     labels=[format_bytes(int(c[2:])) for c in cols])
+        ax.legend(loc="upper left", fontsize="small", title="stack size")
+    _mark_gc(ax, result, tscale)
+    ax.set_xlabel(f"simulated time ({tunit})")
+    ax.set_ylabel("goroutines")
+    ax.set_title("Goroutines by stack size")
+    return ax
+
+
+def growth_shrink_series(result, bins: int = 100):
+    """(bin edges, grows per bin, shrinks per bin, cumulative bytes copied at each bin end)."""
+    ev = result.events
+    tmax = max(float(result.footprint["time"].max()) if len(result.footprint) else 0.0,
+               float(ev["time"].max()) if len(ev) else 0.0, 1e-9)
+    edges = np.linspace(0.0, tmax, bins + 1)
+    grow = ev[ev["kind"] == "grow"]
+    shrink = ev[ev["kind"] == "shrink"]
+    g, _ = np.histogram(grow["time"], bins=edges)
+    s, _ = np.histogram(shrink["time"], bins=edges)
+    copies = ev[ev["kind"].isin(["grow", "shrink"])]
+    c, _ = np.histogram(copies["time"], bins=edges, weights=copies["bytes_copied"])
+    return edges, g, s, np.cumsum(c)
+
+
+def plot_growth_shrink(result, ax=None, bins: int = 100):
+    """Grow and shrink events per time bin (bars) and cumulative bytes copied (line, right axis)."""
+    ax = _axes(ax)
+    edges, g, s, cum = growth_shrink_series(result, bins)
+    tscale, tunit = time_scale(edges[-1])
+    x = edges[:-1] / tscale
+    w = (edges[1] - edges[0]) / tscale
+    ax.bar(x, g, width=w, align="edge", label="grow (morestack)", color="tab:red", alpha=0.8)
+    ax.bar(x, -s, width=w, align="edge", label="shrink (GC)", color="tab:blue", alpha=0.8)
+    ax.set_xlabel(f"simulated time ({tunit})")
+    ax.set_ylabel("events per bin (shrinks below 0)")
+    ax2 = ax.twinx()
+    scale, unit = byte_scale(cum[-1] if len(cum) else 0)
+    ax2.plot(edges[1:] / tscale, cum / scale, color="black", lw=1.2, label="bytes copied (cumulative)")
+    ax2.set_ylabel(f"bytes copied ({unit})")
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, loc="upper left", fontsize="small")
+    ax.set_title("Stack growth and shrinking")
+    return ax
+
+
+CHARTS = {"footprint.png": plot_footprint, "stacks_by_size.png": plot_stacks_by_size,
+          "growth_shrink.png": plot_growth_shrink}
+
+
+def write_charts(result, directory) -> list[Path]:
+    """Save the standard charts as PNG files in ``directory``."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, fn in CHARTS.items():
+        ax = fn(result)
+        fig = ax.figure
+        fig.tight_layout()
+        fig.savefig(d / name, dpi=110)
+        out.append(d / name)
+    return out

@@ -1,0 +1,143 @@
+"""Columnar recording of everything the runtime model reports.
+
+``Recorder.emit`` is called for every allocator operation (millions in a large run),
+so it only appends to preallocated numpy columns that double when full; the pandas
+frames of the output contract are built once, by ``frames()``, at the end.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+
+EVENT_KINDS = ("spawn", "stackalloc", "stackfree", "grow", "shrink", "cache_refill", "cache_release",
+               "span_alloc", "span_free", "gc_start", "gc_end", "exit", "overflow")
+KIND_CODE = {k: i for i, k in enumerate(EVENT_KINDS)}
+# emit's integer arguments, in order, and the events columns they become
+EVENT_INT_COLUMNS = ("goroutine", "p", "old_size", "new_size", "used", "bytes_copied", "order", "span", "bytes")
+FIGURES = ("stack_inuse", "stack_sys", "stack_in_goroutines", "stack_used", "cached_bytes", "pool_free_bytes",
+           "large_free_bytes", "goroutines", "starting_size")
+
+
+class _Columns:
+    """A growable int64 matrix (one row per event) plus a float64 time column."""
+
+    def __init__(self, width: int, capacity: int = 1 << 14):
+        self.n = 0
+        self.ints = np.empty((capacity, width), dtype=np.int64)
+        self.time = np.empty(capacity, dtype=np.float64)
+
+    def append(self, t: float, row: tuple) -> None:
+        n = self.n
+        if n == len(self.time):
+            self.ints = np.concatenate([self.ints, np.empty_like(self.ints)])
+            self.time = np.concatenate([self.time, np.empty_like(self.time)])
+        self.ints[n] = row
+        self.time[n] = t
+        self.n = n + 1
+
+
+class Recorder:
+    """Receives the runtime's events, the sampler's footprint and checkpoints; builds frames."""
+
+    def __init__(self, clock, kinds=None, goroutine_table: bool = True):
+        self.clock = clock
+        self.goroutine_table = goroutine_table
+        self._events = _Columns(1 + len(EVENT_INT_COLUMNS))
+        self._samples: list[tuple] = []
+        self._checkpoints: list[dict] = []
+        self._goroutines: list[tuple] = []
+        self._gc: list[dict] = []
+        if kinds is None:
+            self.emit = self._emit_all
+        else:
+            keep = frozenset(kinds)
+            unknown = keep - set(EVENT_KINDS)
+            if unknown:
+                raise ValueError(f"unknown event kinds: {sorted(unknown)}")
+
+            def emit(kind, *args, _keep=keep, _all=self._emit_all):
+                if kind in _keep:
+                    _all(kind, *args)
+            self.emit = emit
+
+    def _emit_all(self, kind, g, p, old_size, new_size, used, bytes_copied, order, span, nbytes):
+        self._events.append(self.clock(), (KIND_CODE[kind], g, p, old_size, new_size, used, bytes_copied,
+                                           order, span, nbytes))
+
+    @property
+    def n_events(self) -> int:
+        return self._events.n
+
+    def sample(self, time: float, fig: dict, sizes: dict) -> None:
+        """One footprint row: the figures plus live user goroutines by stack size."""
+        self._samples.append((time, tuple(fig[k] for k in FIGURES), dict(sizes)))
+
+    def checkpoint(self, label: str, time: float, via: str, fig: dict, sizes: dict, extra: dict | None = None):
+        row = {"label": label, "time": time, "via": via, **{k: fig[k] for k in FIGURES}}
+        row.update({f"n_{s}": c for s, c in sorted(sizes.items())})
+        for k, v in (extra or {}).items():
+            row[k] = json.dumps(_jsonable(v), sort_keys=True) if isinstance(v, dict) else v
+        self._checkpoints.append(row)
+
+    def goroutine_row(self, goroutine, cls, created, exited, max_stack, grows, shrinks, bytes_copied):
+        if self.goroutine_table:
+            self._goroutines.append((goroutine, cls, created, exited, max_stack, grows, shrinks, bytes_copied))
+
+    def gc_row(self, row: dict) -> None:
+        self._gc.append(dict(row))
+
+    # --- frames ---------------------------------------------------------------------------
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """The output contract's tables, built once."""
+        return {"events": self._events_frame(), "footprint": self._footprint_frame(),
+                "checkpoints": self._checkpoints_frame(), "goroutines": self._goroutines_frame(),
+                "gc": self._gc_frame()}
+
+    def _events_frame(self) -> pd.DataFrame:
+        ev = self._events
+        n = ev.n
+        cols = {"time": ev.time[:n].copy(),
+                "kind": pd.Categorical.from_codes(ev.ints[:n, 0].astype(np.int8), categories=list(EVENT_KINDS))}
+        for j, name in enumerate(EVENT_INT_COLUMNS, start=1):
+            cols[name] = ev.ints[:n, j].copy()
+        return pd.DataFrame(cols)
+
+    def _footprint_frame(self) -> pd.DataFrame:
+        sizes = sorted({s for _, _, d in self._samples for s in d})
+        data = {"time": np.array([t for t, _, _ in self._samples], dtype=np.float64)}
+        figs = np.array([f for _, f, _ in self._samples], dtype=np.int64).reshape(-1, len(FIGURES))
+        for j, k in enumerate(FIGURES):
+            data[k] = figs[:, j]
+        for s in sizes:
+            data[f"n_{s}"] = np.array([d.get(s, 0) for _, _, d in self._samples], dtype=np.int64)
+        return pd.DataFrame(data)
+
+    def _checkpoints_frame(self) -> pd.DataFrame:
+        cols = ["label", "time", "via", *FIGURES]
+        df = pd.DataFrame(self._checkpoints, columns=None if self._checkpoints else cols)
+        sized = sorted((c for c in df.columns if c.startswith("n_")), key=lambda c: int(c[2:]))
+        rest = [c for c in df.columns if c not in cols and c not in sized]
+        df = df.reindex(columns=cols + sized + rest)
+        if sized:
+            df[sized] = df[sized].fillna(0).astype(np.int64)
+        return df
+
+    def _goroutines_frame(self) -> pd.DataFrame:
+        cols = ["goroutine", "class", "created", "exited", "max_stack", "grows", "shrinks", "bytes_copied"]
+        df = pd.DataFrame(self._goroutines, columns=cols)
+        df = df.astype({"goroutine": np.int64, "created": np.float64, "exited": np.float64, "max_stack": np.int64,
+                        "grows": np.int64, "shrinks": np.int64, "bytes_copied": np.int64})
+        return df.sort_values("goroutine", kind="stable").reset_index(drop=True)
+
+    def _gc_frame(self) -> pd.DataFrame:
+        cols = ["cycle", "start", "end", "stacks_shrunk", "bytes_released", "spans_freed", "starting_size"]
+        return pd.DataFrame([{k: r.get(k, math.nan) for k in cols} for r in self._gc], columns=cols)
+
+
+def _jsonable(v):
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    return v

@@ -1,0 +1,54 @@
+"""A run's results: the frames of the output contract, the summary, and reading them back."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+FILES = {"events": "events.parquet", "footprint": "footprint.parquet", "checkpoints": "checkpoints.csv",
+         "goroutines": "goroutines.parquet", "gc": "gc.parquet"}
+
+
+@dataclass
+class Result:
+    """Frames of one simulated run (``simstack.run`` or ``read_results``)."""
+
+    events: pd.DataFrame
+    footprint: pd.DataFrame
+    checkpoints: pd.DataFrame
+    goroutines: pd.DataFrame
+    gc: pd.DataFrame
+    summary: dict = field(default_factory=dict)
+    scenario: object | None = None
+
+    def headline(self) -> dict:
+        """Peak and final StackInuse, growths, shrinks, bytes copied, events, wall time."""
+        return dict(self.summary.get("headline", {}))
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.summary.get("complete", False))
+
+    def __repr__(self):
+        h = self.headline()
+        name = self.summary.get("scenario", {}).get("name", "?")
+        return (f"<Result {name}: {len(self.events):,} events, peak StackInuse {h.get('peak_stack_inuse', 0):,} B, "
+                f"{h.get('grows', 0):,} grows, {h.get('shrinks', 0):,} shrinks>")
+
+
+def read_results(directory) -> Result:
+    """Read what ``simstack run -o DIR`` (``write_results``) wrote."""
+    d = Path(directory)
+    summary_path = d / "summary.json"
+    if not summary_path.is_file():
+        raise FileNotFoundError(f"{d}: not a simstack result directory (no summary.json)")
+    frames = {}
+    for key, name in FILES.items():
+        path = d / name
+        if not path.is_file():
+            raise FileNotFoundError(f"{d}: missing {name}")
+        frames[key] = pd.read_csv(path) if name.endswith(".csv") else pd.read_parquet(path)
+    summary = json.loads(summary_path.read_text())
+    return Result(summary=summary, **frames)
