@@ -16,9 +16,12 @@ from .profiles import Frame
 class StackOverflow(Exception):
     """The runtime's fatal error: ``goroutine stack exceeds N-byte limit`` / ``stack overflow``."""
 
-    def __init__(self, gp: G, newsize: int, limit: int, depth: int):
-        self.goid, self.newsize, self.limit, self.depth = gp.goid, newsize, limit, depth
-        super().__init__(f"runtime: goroutine stack exceeds {limit}-byte limit\nfatal error: stack overflow")
+    def __init__(self, goid: int, newsize: int, limit: int, depth: int):
+        super().__init__(goid, newsize, limit, depth)  # plain args: SimPy re-raises with type(e)(*e.args)
+        self.goid, self.newsize, self.limit, self.depth = goid, newsize, limit, depth
+
+    def __str__(self) -> str:
+        return f"runtime: goroutine stack exceeds {self.limit}-byte limit\nfatal error: stack overflow"
 
 
 class GrowthMixin:
@@ -126,7 +129,7 @@ class GrowthMixin:
             limit = min(limit, prof.max_stack_ceiling)
         if newsize > limit:
             self.emit("overflow", gp.goid, p.id, old, newsize, used, 0, -1, -1, limit)
-            raise StackOverflow(gp, newsize, limit, gp.depth)
+            raise StackOverflow(gp.goid, newsize, limit, gp.depth)
         self.copystack(gp, p, newsize, used, "grow")
         gp.grows += 1
 

@@ -1,0 +1,116 @@
+"""The engine end to end on small scenarios: arrivals, programs, GC, determinism, invariants."""
+import hashlib
+
+import numpy as np
+import pytest
+
+import simstack
+from simstack.scenario import parse_scenario
+
+SMALL = """
+name: small
+seed: 3
+duration: 50ms
+runtime: {version: go1.27, gomaxprocs: 2}
+gc: {trigger: interval, interval: 10ms}
+goroutines:
+  - name: srv
+    count: 300
+    arrival: {process: poisson, rate: 10000/s}
+    frame: 104B
+    program:
+      - {depth: {dist: uniform, low: 0, high: 120}, run: 100us}
+      - {depth: 2, block: 1ms}
+      - {spawn: child, count: 2}
+  - name: child
+    arrival: {process: spawned}
+    frame: 296B
+    program:
+      - {depth: {dist: geometric, mean: 8}, run: 20us}
+checkpoints:
+  - {label: mid, at: 20ms}
+  - {label: mid_metrics, at: 20ms, via: metrics}
+"""
+
+
+def _digest(res):
+    h = hashlib.sha256()
+    for name in ("events", "footprint", "checkpoints", "goroutines", "gc"):
+        h.update(getattr(res, name).to_csv(index=False).encode())
+    return h.hexdigest()
+
+
+def test_runs_and_records_every_table():
+    res = simstack.run(parse_scenario(SMALL), check_invariants=True)
+    h = res.headline()
+    assert h["goroutines"] == 300 * 3
+    assert set(res.goroutines["class"]) == {"srv", "child"} and len(res.goroutines) == 900
+    assert h["grows"] == res.goroutines["grows"].sum() == (res.events["kind"] == "grow").sum() - 3  # main's init
+    assert len(res.gc) == 4 and (res.gc["start"] <= res.gc["end"]).all()  # 10..40 ms; 50 ms is the end
+    assert res.footprint["stack_inuse"].max() <= h["peak_stack_inuse"]
+    assert (res.footprint["stack_inuse"] % 8192 == 0).all()
+    sizes = [c for c in res.footprint.columns if c.startswith("n_")]
+    assert all(int(c[2:]) & (int(c[2:]) - 1) == 0 for c in sizes)
+    # a memstats checkpoint flushes the caches: nothing cached right after it
+    mid = res.checkpoints.set_index("label")
+    assert mid.loc["mid", "cached_bytes"] == 0
+
+
+def test_same_seed_same_results_bit_for_bit():
+    a = simstack.run(parse_scenario(SMALL))
+    b = simstack.run(parse_scenario(SMALL))
+    assert _digest(a) == _digest(b)
+    c = simstack.run(parse_scenario(SMALL.replace("seed: 3", "seed: 4")))
+    assert _digest(a) != _digest(c)
+
+
+def test_overflow_ends_the_run_like_the_runtime():
+    res = simstack.run(parse_scenario("""
+runtime: {version: go1.19, max_stack: 1MB}
+goroutines:
+  - {name: deep, count: 1, frame: 1064B, program: [{depth: 100000, run: 1ms}]}
+"""))
+    ov = res.summary["overflow"]
+    assert "goroutine stack exceeds 1000000-byte limit" in ov["message"]
+    assert ov["size"] == 1 << 20 and (res.events["kind"] == "overflow").sum() == 1
+
+
+@pytest.mark.parametrize("policy,expect_start", [("fixed", 2048), ("average", 16384)])
+def test_starting_stack_policy_override(policy, expect_start):
+    res = simstack.run(parse_scenario(f"""
+runtime: {{version: go1.19, overrides: {{starting_stack_policy: {policy}}}}}
+gc: {{at: [2ms]}}
+goroutines:
+  - {{name: w, count: 200, frame: 104B, program: [{{depth: 90, block_until: 5ms}}]}}
+checkpoints: [{{label: after, at: 3ms}}]
+"""))
+    assert int(res.checkpoints.set_index("label").loc["after", "starting_size"]) == expect_start
+
+
+def test_keep_grown_stacks_lets_dead_goroutines_keep_their_stacks():
+    doc = """
+runtime: {version: go1.27, gomaxprocs: 1%s}
+goroutines:
+  - {name: a, count: 50, frame: 104B, arrival: {process: burst, at: 0}, program: [{depth: 60, run: 0}]}
+  - {name: b, count: 50, frame: 104B, arrival: {process: burst, at: 1ms}, program: [{depth: 60, block_until: 2ms}]}
+"""
+    plain = simstack.run(parse_scenario(doc % ""))
+    kept = simstack.run(parse_scenario(doc % ", overrides: {keep_grown_stacks: 128KiB}"))
+    assert kept.headline()["grows"] < plain.headline()["grows"]
+    assert kept.headline()["bytes_copied"] < plain.headline()["bytes_copied"]
+
+
+def test_platform_profiles_change_the_numbers():
+    # depth 20 of 112-byte frames: 2248 bytes used at the last call; windows' 8 KiB fixed stack with its
+    # 5024-byte guard holds it, linux needs 4 KiB (2 KiB - 928 is too small)
+    doc = """
+runtime: {version: go1.27, platform: %s}
+goroutines:
+  - {name: w, count: 100, frame: 104B, program: [{depth: 20, block: forever}]}
+checkpoints: [{label: c, at: 1ms}]
+"""
+    win = simstack.run(parse_scenario(doc % "windows/amd64"))
+    lin = simstack.run(parse_scenario(doc % "linux/amd64"))
+    assert set(int(c[2:]) for c in win.checkpoints.columns if c.startswith("n_") and win.checkpoints[c].iloc[0]) \
+        == {8192}
+    assert np.any(lin.checkpoints.filter(like="n_4096").to_numpy() == 100)
