@@ -16,10 +16,13 @@ def _as_scenario(scenario_or_path):
     return scenario_or_path
 
 
-def run(scenario_or_path, *, check_invariants: bool = False, progress=None) -> Result:
+def run(scenario_or_path, *, check_invariants: bool = False, progress=None, max_goroutines: int | None = None,
+        max_events: int | None = None) -> Result:
     """Simulate a scenario (object or YAML path) and return its frames and summary.
 
     ``progress`` is an optional callable receiving the simulated time as it advances.
+    A run stopped early (a limit, or Ctrl-C) still returns what was recorded, with
+    ``summary["complete"]`` false and ``summary["stopped"]`` saying why and when.
     """
     sc = _as_scenario(scenario_or_path)
     rec_spec = sc.record
@@ -27,14 +30,15 @@ def run(scenario_or_path, *, check_invariants: bool = False, progress=None) -> R
     sim = None
     recorder = Recorder(lambda: sim.env.now if sim is not None else 0.0, kinds=kinds,
                         goroutine_table=rec_spec.goroutine_table)
-    sim = Simulation(sc, recorder, check_invariants=check_invariants, progress=progress)
+    sim = Simulation(sc, recorder, check_invariants=check_invariants, progress=progress,
+                     max_goroutines=max_goroutines, max_events=max_events)
     wall = sim.run()
     frames = recorder.frames()
     rt = sim.rt
     summary = {
         "scenario": sc.to_yaml_dict(),
         "model_version": __version__,
-        "complete": True,
+        "complete": sim.stopped is None,
         "sim_time": float(sim.env.now),
         "headline": {
             "peak_stack_inuse": int(rt.mheap.peak_in_stacks),
@@ -51,5 +55,7 @@ def run(scenario_or_path, *, check_invariants: bool = False, progress=None) -> R
     }
     if sim.overflow:
         summary["overflow"] = sim.overflow
+    if sim.stopped:
+        summary["stopped"] = sim.stopped
     return Result(events=frames["events"], footprint=frames["footprint"], checkpoints=frames["checkpoints"],
                   goroutines=frames["goroutines"], gc=frames["gc"], summary=summary, scenario=sc)

@@ -24,6 +24,14 @@ from ..scenario.distributions import draw_time as _draw_time
 PREEMPT_SLICE = 0.010  # sysmon's forcePreemptNS
 
 
+class RunStopped(Exception):
+    """The run cannot go on: a limit (``max_goroutines``, ``max_events``) was reached."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
 class GoroutineCtx:
     """Where a goroutine is in its program (the engine's side of a G)."""
 
@@ -55,8 +63,13 @@ class ClassInfo:
 class Simulation:
     """Run one scenario: build the runtime, start the SimPy processes, record everything."""
 
-    def __init__(self, scenario, recorder, *, check_invariants: bool = False, progress=None):
+    def __init__(self, scenario, recorder, *, check_invariants: bool = False, progress=None,
+                 max_goroutines: int | None = None, max_events: int | None = None):
         self.scenario = scenario
+        self.max_goroutines = max_goroutines
+        self.max_events = max_events
+        self.spawned = 0
+        self.stopped = None  # {"reason", "time"} when the run ended early
         self.rec = recorder
         self.check = check_invariants
         self.progress = progress
@@ -115,6 +128,10 @@ class Simulation:
         except StackOverflow as exc:
             self.overflow = {"goroutine": exc.goid, "size": exc.newsize, "limit": exc.limit,
                              "depth": exc.depth, "time": env.now, "message": str(exc)}
+        except RunStopped as exc:
+            self.stopped = {"reason": exc.reason, "time": env.now}
+        except KeyboardInterrupt as exc:  # SIGINT (or a handler raising a subclass, e.g. for SIGTERM)
+            self.stopped = {"reason": "interrupted", "signal": type(exc).__name__, "time": env.now}
         self.finished = True
         self._sample()
         for gp in list(self.rt.live.values()):
@@ -159,6 +176,13 @@ class Simulation:
         gp = self.rt.newproc(pp, info.site, cls.entry_frame, info.spawned)
         gp.ctx = GoroutineCtx(info)
         info.spawned += 1
+        self.spawned += 1
+        if self.max_goroutines is not None and self.spawned >= self.max_goroutines:
+            raise RunStopped(f"stopped at {self.spawned:,} goroutines: the limit is {self.max_goroutines:,} "
+                             "(--max-goroutines)")
+        if self.max_events is not None and self.rec.n_events >= self.max_events:
+            raise RunStopped(f"stopped at {self.rec.n_events:,} events: the limit is {self.max_events:,} "
+                             "(--max-events)")
         self.rt.runqput(pp, gp, True)
         self.wake(pp)
         if self.check:
@@ -389,4 +413,7 @@ class Simulation:
                 self.progress(env.now)
 
     def _sample(self):
+        if self.max_events is not None and self.rec.n_events >= self.max_events and not self.finished:
+            raise RunStopped(f"stopped at {self.rec.n_events:,} events: the limit is {self.max_events:,} "
+                             "(--max-events)")
         self.rec.sample(self.env.now, self.rt.observe(), self.rt.goroutine_sizes())
