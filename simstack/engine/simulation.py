@@ -70,6 +70,9 @@ class Simulation:
         self.max_events = max_events
         self.spawned = 0
         self.stopped = None  # {"reason", "time"} when the run ended early
+        # on_draw(class, goroutine index, repeat, step index, field, value): every per-goroutine
+        # draw, in the order made (simstack validate replays them in a real Go program)
+        self.on_draw = None
         self.rec = recorder
         self.check = check_invariants
         self.progress = progress
@@ -217,19 +220,19 @@ class Simulation:
             kind = step.kind
             if kind == "spawn":
                 target = self.classes[step.spawn]
-                n = _draw_int(step.count, info.rng, gp.index)
+                n = self._draw(_draw_int, step.count, "count", info, gp, ctx)
                 for _ in range(n):
                     self.newproc(target, pp)
                 continue
             frame = step.frame if step.frame is not None else cls.frame
             if step.depth is not None:
-                rt.move_to_depth(gp, pp, _draw_int(step.depth, info.rng, gp.index), frame)
+                rt.move_to_depth(gp, pp, self._draw(_draw_int, step.depth, "depth", info, gp, ctx), frame)
             if self.check:
                 rt.check_invariants()
             if kind == "run":
                 if step.transient:
                     rt.run_transient(gp, pp, step.transient)
-                t = _draw_time(step.duration, info.rng, gp.index)
+                t = self._draw(_draw_time, step.duration, "run", info, gp, ctx)
                 if t > 0:
                     done = yield from self._run_for(gp, pp, t)
                     if not done:
@@ -240,12 +243,19 @@ class Simulation:
             if kind == "block":
                 if getattr(step, "forever", False) or step.duration is None:
                     return
-                self._timer(gp, pp, _draw_time(step.duration, info.rng, gp.index))
+                self._timer(gp, pp, self._draw(_draw_time, step.duration, "block", info, gp, ctx))
             elif kind == "block_until":
                 self._timer(gp, pp, max(0.0, step.until - env.now))
             elif kind == "wait":
                 self.gates[step.wait].append(gp)
             return
+
+    def _draw(self, fn, dist, field, info, gp, ctx):
+        """One per-goroutine draw from the class's stream (reported to ``on_draw``)."""
+        v = fn(dist, info.rng, gp.index)
+        if self.on_draw is not None:
+            self.on_draw(info.spec.name, gp.index, ctx.rep, ctx.pc - 1, field, v)
+        return v
 
     def _run_for(self, gp, pp, t):
         """Hold the P for t seconds, yielding it every 10 ms to waiting goroutines (preemption)."""
