@@ -1,0 +1,160 @@
+"""Scale benchmark: simstack against a bare-SimPy skeleton of the same workload.
+
+    python benchmarks/scale.py                      # 10k, 100k and 1M goroutines
+    python benchmarks/scale.py --sizes 10000 100000 # a quicker look
+
+For each size the workload of ``scenarios/perf-1m.yaml`` is scaled to that many
+goroutines (same arrival rates, so the same concurrency) and measured three ways, each
+in a fresh subprocess so that peak RSS is the run's own:
+
+* **bare**: a SimPy skeleton with one process per goroutine, arriving as the scenario
+  says and holding the same timeouts (``run`` and ``block`` steps, drawn from the same
+  distributions), with no runtime model and no recording: SimPy's own cost;
+* **simstack**: ``simstack.run`` of the scaled scenario, frames built, full event recording;
+* **norec**: the same with the recorder's methods replaced by no-ops, to measure the
+  share of run time spent in recording.
+
+It prints wall time, events per second (SimPy events processed), peak RSS, the
+simstack/bare ratio, the cost per goroutine relative to the smallest size, and the
+recording share.  Figures are whole-process wall time and ``ru_maxrss``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIO = ROOT / "scenarios" / "perf-1m.yaml"
+
+
+def scaled(n: int):
+    """perf-1m.yaml with its class counts scaled to ``n`` goroutines in total."""
+    from simstack.scenario import load_scenario, scenario_from_dict
+
+    doc = load_scenario(SCENARIO).to_yaml_dict()
+    total = sum(c["count"] for c in doc["goroutines"])
+    for c in doc["goroutines"]:
+        c["count"] = max(1, round(c["count"] * n / total))
+    return scenario_from_dict(doc)
+
+
+def bare(n: int) -> dict:
+    """The SimPy skeleton: processes and timeouts only."""
+    import numpy as np
+    import simpy
+
+    sc = scaled(n)
+    env = simpy.Environment()
+    ss = np.random.SeedSequence(sc.seed)
+    rngs = [np.random.default_rng(s) for s in ss.spawn(len(sc.goroutines) + 1)]
+    arrival_rng = rngs[-1]
+
+    def goroutine(cls, rng, index):
+        for step in cls.program:
+            if step.kind == "run":
+                yield env.timeout(step.duration.sample(rng, index))
+            elif step.kind == "block":
+                yield env.timeout(step.duration.sample(rng, index))
+
+    def arrivals(cls, rng):
+        for i in range(cls.count):
+            env.process(goroutine(cls, rng, i))
+            yield env.timeout(arrival_rng.exponential(1.0 / cls.arrival.rate))
+
+    for cls, rng in zip(sc.goroutines, rngs):
+        env.process(arrivals(cls, rng))
+    events = 0
+    t0 = time.perf_counter()
+    while True:
+        try:
+            env.step()
+        except simpy.core.EmptySchedule:
+            break
+        events += 1
+    return {"wall": time.perf_counter() - t0, "events": events, "goroutines": n}
+
+
+def simstack_run(n: int, record: bool = True) -> dict:
+    """simstack.run on the scaled scenario (frames built at the end)."""
+    import simpy
+
+    import simstack
+    from simstack.recording import recorder as rec_mod
+
+    if not record:
+        def _noop(self, *a, **k):
+            pass
+        rec_mod.Recorder._emit_all = _noop
+        rec_mod.Recorder.sample = _noop
+    sc = scaled(n)
+    counter = {"events": 0}
+    step = simpy.Environment.step
+
+    def counting_step(self):
+        counter["events"] += 1
+        return step(self)
+
+    simpy.Environment.step = counting_step
+    t0 = time.perf_counter()
+    res = simstack.run(sc)
+    wall = time.perf_counter() - t0
+    return {"wall": wall, "events": counter["events"], "goroutines": res.summary["headline"]["goroutines"],
+            "recorded_events": res.summary["headline"]["events"]}
+
+
+def child(kind: str, n: int) -> None:
+    out = {"bare": lambda: bare(n), "simstack": lambda: simstack_run(n),
+           "norec": lambda: simstack_run(n, record=False)}[kind]()
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(out))
+
+
+def measure(kind: str, n: int) -> dict:
+    t0 = time.perf_counter()
+    p = subprocess.run([sys.executable, __file__, "--child", kind, str(n)], capture_output=True, text=True)
+    if p.returncode:
+        raise SystemExit(f"{kind} {n} failed:\n{p.stderr}")
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    out["process_wall"] = time.perf_counter() - t0
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(args.child[0], int(args.child[1]))
+        return
+    rows = []
+    print(f"{'goroutines':>11} {'kind':>9} {'wall s':>8} {'process s':>9} {'events/s':>11} {'peak RSS MB':>11} "
+          f"{'us/goroutine':>12}")
+    for n in args.sizes:
+        for kind in ("bare", "simstack", "norec"):
+            m = measure(kind, n)
+            m.update(kind=kind, n=n)
+            rows.append(m)
+            print(f"{n:>11,} {kind:>9} {m['wall']:>8.2f} {m['process_wall']:>9.2f} "
+                  f"{m['events'] / m['wall']:>11,.0f} {m['peak_rss_mb']:>11,.0f} {1e6 * m['wall'] / n:>12.1f}",
+                  flush=True)
+    print()
+    by = {(r["kind"], r["n"]): r for r in rows}
+    first = args.sizes[0]
+    for n in args.sizes:
+        s, b, nr = by[("simstack", n)], by[("bare", n)], by[("norec", n)]
+        per = s["wall"] / n
+        per0 = by[("simstack", first)]["wall"] / first
+        rec_share = max(0.0, (s["wall"] - nr["wall"]) / s["wall"])
+        print(f"{n:>11,}: simstack/bare {s['wall'] / b['wall']:.2f}x   cost per goroutine vs {first:,}: "
+              f"{per / per0:.2f}x   recording {100 * rec_share:.1f}% of run time   "
+              f"peak RSS {s['peak_rss_mb']:,.0f} MB   ({s['recorded_events']:,} events recorded)")
+
+
+if __name__ == "__main__":
+    main()
