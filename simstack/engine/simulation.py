@@ -18,8 +18,7 @@ import simpy
 from ..runtime.growth import StackOverflow
 from ..runtime.profiles import Frame, resolve_profile
 from ..runtime.runtime import Runtime
-from ..scenario.distributions import draw_int as _draw_int
-from ..scenario.distributions import draw_time as _draw_time
+from .draws import CStep
 
 PREEMPT_SLICE = 0.010  # sysmon's forcePreemptNS
 
@@ -46,18 +45,23 @@ class GoroutineCtx:
 
 
 class ClassInfo:
-    """A goroutine class resolved for the engine: its spec, index and random stream."""
+    """A goroutine class resolved for the engine: its spec, index, random stream and steps."""
 
-    __slots__ = ("spec", "site", "rng", "spawned", "park_path", "program", "repeat")
+    __slots__ = ("spec", "name", "site", "rng", "spawned", "park_path", "program", "repeat", "frame",
+                 "entry_frame", "alloc_rate")
 
     def __init__(self, spec, site, rng, park_path):
         self.spec = spec
+        self.name = spec.name
         self.site = site
         self.rng = rng
         self.spawned = 0
         self.park_path = park_path
-        self.program = list(spec.program)
+        self.program = [CStep(step, j, rng) for j, step in enumerate(spec.program)]
         self.repeat = spec.repeat
+        self.frame = spec.frame
+        self.entry_frame = spec.entry_frame
+        self.alloc_rate = spec.alloc_rate
 
 
 class Simulation:
@@ -146,16 +150,17 @@ class Simulation:
     def p_loop(self, pp):
         """One P: schedule, execute the goroutine until it blocks or exits, repeat."""
         rt, env = self.rt, self.env
+        multi = len(rt.allp) > 1
         while True:
             gp = rt.schedule(pp)
             if gp is None:
                 ev = self.idle[pp.id] = env.event()
                 yield ev
                 continue
-            yield from self.execute(gp, pp)
-            if len(self.rt.allp) > 1:
-                # let the other Ps run between two goroutines: Ps execute in parallel, so
-                # with zero-length steps they interleave goroutine by goroutine
+            timed = yield from self.execute(gp, pp)
+            if multi and not timed:
+                # Ps run in parallel: after a zero-time slice let the others take their turn,
+                # so that goroutines released at one instant interleave across Ps
                 yield env.timeout(0)
 
     def wake(self, pp=None):
@@ -175,8 +180,7 @@ class Simulation:
     # --- goroutines -----------------------------------------------------------------------
     def newproc(self, info, pp):
         """The ``go`` statement from P ``pp``: create a goroutine of ``info``'s class and queue it."""
-        cls = info.spec
-        gp = self.rt.newproc(pp, info.site, cls.entry_frame, info.spawned)
+        gp = self.rt.newproc(pp, info.site, info.entry_frame, info.spawned)
         gp.ctx = GoroutineCtx(info)
         info.spawned += 1
         self.spawned += 1
@@ -193,19 +197,24 @@ class Simulation:
         return gp
 
     def execute(self, gp, pp):
-        """Run gp's program on pp until it parks, is preempted or exits."""
-        rt, env = self.rt, self.env
+        """Run gp's program on pp until it parks, is preempted or exits.
+
+        Returns True when simulated time passed while it ran (the P already interleaved
+        with the others), False for a zero-time slice.
+        """
+        rt = self.rt
         ctx = gp.ctx
         info = ctx.cls
-        cls = info.spec
+        timed = False
         if not ctx.started:
             rt.enter(gp, pp)
             ctx.started = True
         if ctx.remaining > 0:
-            done = yield from self._run_for(gp, pp, ctx.remaining)
-            if not done:
-                return
+            timed = True
+            if not (yield from self._run_for(gp, pp, ctx.remaining)):
+                return timed
         prog = info.program
+        on_draw = self.on_draw
         while True:
             if ctx.pc >= len(prog):
                 ctx.rep += 1
@@ -213,59 +222,63 @@ class Simulation:
                     rt.goexit(gp, pp)
                     if self.check:
                         rt.check_invariants()
-                    return
+                    return timed
                 ctx.pc = 0
             step = prog[ctx.pc]
             ctx.pc += 1
             kind = step.kind
             if kind == "spawn":
+                n = step.count(gp.index)
+                if on_draw is not None:
+                    on_draw(info.name, gp.index, ctx.rep, step.index, "count", n)
                 target = self.classes[step.spawn]
-                n = self._draw(_draw_int, step.count, "count", info, gp, ctx)
                 for _ in range(n):
                     self.newproc(target, pp)
                 continue
-            frame = step.frame if step.frame is not None else cls.frame
             if step.depth is not None:
-                rt.move_to_depth(gp, pp, self._draw(_draw_int, step.depth, "depth", info, gp, ctx), frame)
+                depth = step.depth(gp.index)
+                if on_draw is not None:
+                    on_draw(info.name, gp.index, ctx.rep, step.index, "depth", depth)
+                rt.move_to_depth(gp, pp, depth, step.frame if step.frame is not None else info.frame)
             if self.check:
                 rt.check_invariants()
             if kind == "run":
                 if step.transient:
                     rt.run_transient(gp, pp, step.transient)
-                t = self._draw(_draw_time, step.duration, "run", info, gp, ctx)
+                t = step.duration(gp.index)
+                if on_draw is not None:
+                    on_draw(info.name, gp.index, ctx.rep, step.index, "run", t)
                 if t > 0:
-                    done = yield from self._run_for(gp, pp, t)
-                    if not done:
-                        return
+                    timed = True
+                    if not (yield from self._run_for(gp, pp, t)):
+                        return timed
                 continue
             # a blocking step: park on the runtime's receive path, then arrange the wake-up
-            rt.park(gp, pp, step.park_frames or (), step.transient, info.park_path)
+            rt.park(gp, pp, step.park_frames, step.transient, info.park_path)
             if kind == "block":
-                if getattr(step, "forever", False) or step.duration is None:
-                    return
-                self._timer(gp, pp, self._draw(_draw_time, step.duration, "block", info, gp, ctx))
+                if step.forever:
+                    return timed
+                t = step.duration(gp.index)
+                if on_draw is not None:
+                    on_draw(info.name, gp.index, ctx.rep, step.index, "block", t)
+                self._timer(gp, pp, t)
             elif kind == "block_until":
-                self._timer(gp, pp, max(0.0, step.until - env.now))
+                self._timer(gp, pp, max(0.0, step.until - self.env.now))
             elif kind == "wait":
                 self.gates[step.wait].append(gp)
-            return
-
-    def _draw(self, fn, dist, field, info, gp, ctx):
-        """One per-goroutine draw from the class's stream (reported to ``on_draw``)."""
-        v = fn(dist, info.rng, gp.index)
-        if self.on_draw is not None:
-            self.on_draw(info.spec.name, gp.index, ctx.rep, ctx.pc - 1, field, v)
-        return v
+            return timed
 
     def _run_for(self, gp, pp, t):
         """Hold the P for t seconds, yielding it every 10 ms to waiting goroutines (preemption)."""
         env, rt = self.env, self.rt
         info = gp.ctx.cls
+        rate = info.alloc_rate
         while t > 0:
             slice_ = t if not rt.runnable_anywhere() else min(t, PREEMPT_SLICE)
             yield env.timeout(slice_)
             t -= slice_
-            self._allocate(info.spec.alloc_rate * slice_)
+            if rate:
+                self._allocate(rate * slice_)
             if t > 1e-15 and rt.runnable_anywhere():
                 gp.ctx.remaining = t
                 rt.global_runq.append(gp)  # goschedImpl: preempted Gs go to the global queue

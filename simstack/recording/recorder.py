@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import struct
 
 import numpy as np
 import pandas as pd
@@ -21,22 +22,12 @@ FIGURES = ("stack_inuse", "stack_sys", "stack_in_goroutines", "stack_used", "cac
            "large_free_bytes", "goroutines", "starting_size")
 
 
-class _Columns:
-    """A growable int64 matrix (one row per event) plus a float64 time column."""
-
-    def __init__(self, width: int, capacity: int = 1 << 14):
-        self.n = 0
-        self.ints = np.empty((capacity, width), dtype=np.int64)
-        self.time = np.empty(capacity, dtype=np.float64)
-
-    def append(self, t: float, row: tuple) -> None:
-        n = self.n
-        if n == len(self.time):
-            self.ints = np.concatenate([self.ints, np.empty_like(self.ints)])
-            self.time = np.concatenate([self.time, np.empty_like(self.time)])
-        self.ints[n] = row
-        self.time[n] = t
-        self.n = n + 1
+# one event as packed bytes: time, kind, goroutine, p, old_size, new_size, used, bytes_copied, order, span, bytes
+EVENT_DTYPE = np.dtype([("time", "<f8"), ("kind", "i1"), ("goroutine", "<i8"), ("p", "<i2"), ("old_size", "<i8"),
+                        ("new_size", "<i8"), ("used", "<i8"), ("bytes_copied", "<i8"), ("order", "i1"),
+                        ("span", "<i8"), ("bytes", "<i8")])
+_PACK = struct.Struct("<dbqhqqqqbqq").pack
+assert struct.calcsize("<dbqhqqqqbqq") == EVENT_DTYPE.itemsize
 
 
 class Recorder:
@@ -45,7 +36,7 @@ class Recorder:
     def __init__(self, clock, kinds=None, goroutine_table: bool = True):
         self.clock = clock
         self.goroutine_table = goroutine_table
-        self._events = _Columns(1 + len(EVENT_INT_COLUMNS))
+        self._events = bytearray()  # packed EVENT_DTYPE records: one C-level append per event
         self._samples: list[tuple] = []
         self._checkpoints: list[dict] = []
         self._goroutines: list[tuple] = []
@@ -63,13 +54,14 @@ class Recorder:
                     _all(kind, *args)
             self.emit = emit
 
-    def _emit_all(self, kind, g, p, old_size, new_size, used, bytes_copied, order, span, nbytes):
-        self._events.append(self.clock(), (KIND_CODE[kind], g, p, old_size, new_size, used, bytes_copied,
-                                           order, span, nbytes))
+    def _emit_all(self, kind, g, p, old_size, new_size, used, bytes_copied, order, span, nbytes,
+                  _pack=_PACK, _code=KIND_CODE):
+        self._events += _pack(self.clock(), _code[kind], g, p, old_size, new_size, used, bytes_copied, order,
+                              span, nbytes)
 
     @property
     def n_events(self) -> int:
-        return self._events.n
+        return len(self._events) // EVENT_DTYPE.itemsize
 
     def sample(self, time: float, fig: dict, sizes: dict) -> None:
         """One footprint row: the figures plus live user goroutines by stack size."""
@@ -97,12 +89,11 @@ class Recorder:
                 "gc": self._gc_frame()}
 
     def _events_frame(self) -> pd.DataFrame:
-        ev = self._events
-        n = ev.n
-        cols = {"time": ev.time[:n].copy(),
-                "kind": pd.Categorical.from_codes(ev.ints[:n, 0].astype(np.int8), categories=list(EVENT_KINDS))}
-        for j, name in enumerate(EVENT_INT_COLUMNS, start=1):
-            cols[name] = ev.ints[:n, j].copy()
+        rec = np.frombuffer(self._events, dtype=EVENT_DTYPE)
+        cols = {"time": rec["time"].copy(),
+                "kind": pd.Categorical.from_codes(rec["kind"], categories=list(EVENT_KINDS))}
+        for name in EVENT_INT_COLUMNS:
+            cols[name] = rec[name].astype(np.int64)
         return pd.DataFrame(cols)
 
     def _footprint_frame(self) -> pd.DataFrame:

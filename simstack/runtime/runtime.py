@@ -205,6 +205,7 @@ class Runtime(ProcMixin, SchedMixin, GrowthMixin, GCMixin):
                                                         .values())),
             "stack_in_goroutines": (self.live_stack_bytes, sum(gp.stack.size for gp in self.live.values())),
             "stack_used": (self.live_used, sum(gp.sp_used for gp in self.live.values())),
+            "local_runnable": (self.local_runnable, sum(len(pp.runq) + (pp.runnext is not None) for pp in self.allp)),
         }
         for name, (kept, actual) in checks.items():
             if kept != actual or kept < 0:

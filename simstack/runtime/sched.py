@@ -18,6 +18,7 @@ class SchedMixin:
 
     def sched_init(self) -> None:
         self.global_runq: deque = deque()  # sched.runq
+        self.local_runnable = 0  # goroutines in all Ps' runnext and local queues
         for pp in self.allp:
             pp.runnext = None
             pp.runq = deque()
@@ -26,6 +27,7 @@ class SchedMixin:
     def runqput(self, pp, gp, next_: bool = True) -> None:
         """runqput: make gp runnable on pp; with ``next_`` it takes runnext, kicking the old one out."""
         gp.status = "runnable"
+        self.local_runnable += 1
         if next_:
             old, pp.runnext = pp.runnext, gp
             if old is None:
@@ -40,14 +42,17 @@ class SchedMixin:
         """runqputslow: move half the local queue plus gp to the global queue."""
         batch = [pp.runq.popleft() for _ in range(len(pp.runq) // 2)]
         batch.append(gp)
+        self.local_runnable -= len(batch)
         self.global_runq.extend(batch)
 
     def runqget(self, pp):
         """runqget: runnext first (inheriting the time slice), then the head of the local queue."""
         if pp.runnext is not None:
             gp, pp.runnext = pp.runnext, None
+            self.local_runnable -= 1
             return gp, True
         if pp.runq:
+            self.local_runnable -= 1
             return pp.runq.popleft(), False
         return None, False
 
@@ -72,14 +77,18 @@ class SchedMixin:
             if victim.runnext is None:
                 return None
             gp, victim.runnext = victim.runnext, None
+            self.local_runnable -= 1
             return gp
         stolen = [victim.runq.popleft() for _ in range(n)]
         gp = stolen.pop()
         pp.runq.extend(stolen)
+        self.local_runnable -= 1
         return gp
 
     def schedule(self, pp):
         """schedule/findRunnable: the next goroutine pp runs, or None if there is none anywhere."""
+        if not self.local_runnable and not self.global_runq:
+            return None  # nothing runnable anywhere: the P goes idle
         gp, inherit = None, False
         if pp.schedtick % 61 == 0 and self.global_runq:
             gp = self.globrunqget(pp, 1)
@@ -87,7 +96,7 @@ class SchedMixin:
             gp, inherit = self.runqget(pp)
         if gp is None:
             gp = self.globrunqget(pp, 0)
-        if gp is None:
+        if gp is None and self.local_runnable:
             n = len(self.allp)
             for i in range(1, n):
                 gp = self.runqsteal(pp, self.allp[(pp.id + i) % n])
@@ -102,4 +111,4 @@ class SchedMixin:
         return gp
 
     def runnable_anywhere(self) -> bool:
-        return bool(self.global_runq) or any(pp.runnext is not None or pp.runq for pp in self.allp)
+        return bool(self.global_runq) or self.local_runnable > 0
