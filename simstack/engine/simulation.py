@@ -85,6 +85,8 @@ class Simulation:
         ov = rs.overrides.model_dump() if hasattr(rs.overrides, "model_dump") else dict(rs.overrides or {})
         self.profile = resolve_profile(rs.version, rs.platform, godebug=rs.godebug,
                                        max_stack=rs.max_stack, overrides=ov)
+        if hasattr(recorder, "bind"):
+            recorder.bind(self.env)
         self.rt = Runtime(self.profile, rs.gomaxprocs, baseline=rs.baseline == "auto",
                           emit=recorder.emit, clock=lambda: self.env.now)
         self.rt.on_exit_hook = self._goroutine_done

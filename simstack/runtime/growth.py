@@ -34,9 +34,12 @@ class GrowthMixin:
 
     def call(self, gp: G, p: P, frame: int, nosplit: bool = False) -> None:
         """Enter one function of ``frame`` bytes: push the return slot, run its prologue, allocate."""
-        used = gp.top + self.profile.call_slot
+        prof = self.profile
+        used = gp.top + prof.call_slot
         if not nosplit:
-            while self.morestack_needed(used, frame, gp.stack.size):
+            # morestack_needed, inlined: this runs for every frame on every park path
+            extra = frame - prof.stack_small if frame > prof.stack_small else 0
+            while used + extra >= gp.stack.size - prof.stack_guard:
                 self.newstack(gp, p, used, frame)
         gp.top = used + frame
 
