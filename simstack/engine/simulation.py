@@ -124,6 +124,10 @@ class Simulation:
             if info.spec.arrival.process != "spawned":
                 env.process(self.arrivals(info))
         env.process(self.gc_schedule())
+        self.daemons = 1  # the sampler
+        if sc.gc.trigger == "interval" and sc.gc.interval:
+            self.daemons += 1
+            env.process(self.gc_interval())
         for cp in sc.checkpoints:
             env.process(self.checkpoint(cp))
         for gate in getattr(sc, "gates", None) or []:
@@ -334,19 +338,25 @@ class Simulation:
 
     # --- GC ------------------------------------------------------------------------------
     def gc_schedule(self):
-        """Start GC cycles at ``gc.at`` times and, for trigger: interval, periodically."""
-        env, gc = self.env, self.scenario.gc
-        times = sorted(gc.at)
-        if gc.trigger == "interval" and gc.interval:
-            horizon = self.scenario.duration if self.scenario.duration is not None else (times[-1] if times else 0)
-            k = 1
-            while k * gc.interval <= horizon:
-                times.append(k * gc.interval)
-                k += 1
-            times.sort()
-        for t in times:
+        """Start GC cycles at the ``gc.at`` times (like runtime.GC())."""
+        env = self.env
+        for t in sorted(self.scenario.gc.at):
             yield env.timeout(max(0.0, t - env.now))
             yield from self.gc_cycle()
+
+    def gc_interval(self):
+        """trigger: interval: a cycle every ``interval`` while the program has work (a daemon)."""
+        env, dt = self.env, self.scenario.gc.interval
+        while True:
+            yield env.timeout(dt)
+            if self._only_daemons_left():
+                return
+            yield from self.gc_cycle()
+
+    def _only_daemons_left(self) -> bool:
+        """Without a duration the run ends when nothing but the periodic daemons (sampler,
+        interval GC) is scheduled: each has one pending event, except the one asking."""
+        return self.scenario.duration is None and len(self.env._queue) <= self.daemons - 1
 
     def gc_cycle(self):
         """One cycle: mark (with its simulated length), then mark termination."""
@@ -431,7 +441,7 @@ class Simulation:
         dt = self.sample_every()
         while True:
             self._sample()
-            if self.scenario.duration is None and not env._queue:
+            if self._only_daemons_left():
                 return
             yield env.timeout(dt)
             if self.progress is not None:
