@@ -32,8 +32,12 @@ def run(scenario_or_path, *, check_invariants: bool = False, progress=None, max_
                         goroutine_table=rec_spec.goroutine_table)
     sim = Simulation(sc, recorder, check_invariants=check_invariants, progress=progress,
                      max_goroutines=max_goroutines, max_events=max_events)
+    if check_invariants:  # wraps this runtime's allocator and entry points; nothing is wrapped otherwise
+        from .invariants import install
+        install(sim.rt)
     wall = sim.run()
-    frames = recorder.frames()
+    n_events = recorder.n_events
+    frames = recorder.frames(release=True)
     rt = sim.rt
     summary = {
         "scenario": sc.to_yaml_dict(),
@@ -46,7 +50,7 @@ def run(scenario_or_path, *, check_invariants: bool = False, progress=None, max_
             "grows": int(rt.totals["grow"]),
             "shrinks": int(rt.totals["shrink"]),
             "bytes_copied": int(rt.totals["bytes_copied"]),
-            "events": int(recorder.n_events),
+            "events": int(n_events),
             "goroutines": int(sum(c.spawned for c in sim.classes.values())),
             "gc_cycles": int(rt.gc_cycle),
             "final_starting_size": int(rt.starting_stack_size),

@@ -23,11 +23,12 @@ FIGURES = ("stack_inuse", "stack_sys", "stack_in_goroutines", "stack_used", "cac
 
 
 # one event as packed bytes: time, kind, goroutine, p, old_size, new_size, used, bytes_copied, order, span, bytes
-EVENT_DTYPE = np.dtype([("time", "<f8"), ("kind", "i1"), ("goroutine", "<i8"), ("p", "<i2"), ("old_size", "<i8"),
+# (goroutine and span ids fit 32 bits; sizes and byte counts keep 64, since max_stack may be raised)
+EVENT_DTYPE = np.dtype([("time", "<f8"), ("kind", "i1"), ("goroutine", "<i4"), ("p", "<i2"), ("old_size", "<i8"),
                         ("new_size", "<i8"), ("used", "<i8"), ("bytes_copied", "<i8"), ("order", "i1"),
-                        ("span", "<i8"), ("bytes", "<i8")])
-_PACK = struct.Struct("<dbqhqqqqbqq").pack
-assert struct.calcsize("<dbqhqqqqbqq") == EVENT_DTYPE.itemsize
+                        ("span", "<i4"), ("bytes", "<i8")])
+_PACK = struct.Struct("<dbihqqqqbiq").pack
+assert struct.calcsize("<dbihqqqqbiq") == EVENT_DTYPE.itemsize
 
 
 class Recorder:
@@ -87,19 +88,22 @@ class Recorder:
         self._gc.append(dict(row))
 
     # --- frames ---------------------------------------------------------------------------
-    def frames(self) -> dict[str, pd.DataFrame]:
-        """The output contract's tables, built once."""
-        return {"events": self._events_frame(), "footprint": self._footprint_frame(),
-                "checkpoints": self._checkpoints_frame(), "goroutines": self._goroutines_frame(),
-                "gc": self._gc_frame()}
+    def frames(self, release: bool = False) -> dict[str, pd.DataFrame]:
+        """The output contract's tables, built once; ``release`` frees the event buffer after."""
+        out = {"events": self._events_frame()}
+        if release:
+            self._events = bytearray()  # the frame holds its own copy: halve peak memory
+        out.update(footprint=self._footprint_frame(), checkpoints=self._checkpoints_frame(),
+                   goroutines=self._goroutines_frame(), gc=self._gc_frame())
+        return out
 
     def _events_frame(self) -> pd.DataFrame:
         rec = np.frombuffer(self._events, dtype=EVENT_DTYPE)
         cols = {"time": rec["time"].copy(),
-                "kind": pd.Categorical.from_codes(rec["kind"], categories=list(EVENT_KINDS))}
+                "kind": pd.Categorical.from_codes(rec["kind"].copy(), categories=list(EVENT_KINDS))}
         for name in EVENT_INT_COLUMNS:
-            cols[name] = rec[name].astype(np.int64)
-        return pd.DataFrame(cols)
+            cols[name] = rec[name].copy()  # contiguous columns in the packed record's own dtype
+        return pd.DataFrame(cols, copy=False)
 
     def _footprint_frame(self) -> pd.DataFrame:
         sizes = sorted({s for _, _, d in self._samples for s in d})

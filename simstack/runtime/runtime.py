@@ -177,41 +177,12 @@ class Runtime(ProcMixin, SchedMixin, GrowthMixin, GCMixin):
         return Counter(self.user_size_counts)
 
     def check_invariants(self) -> None:
-        """StackInuse equals the bytes of stack spans held, and every stack is in one place."""
-        st = self.stacks
-        spans = {}
-        for gp in self.allgs:
-            if gp.stack is not None:
-                spans.setdefault(gp.stack.span.id, gp.stack.span)
-        for s in self.m_stacks:
-            spans.setdefault(s.span.id, s.span)
-        for pp in self.allp:
-            for lst in pp.stackcache.lists:
-                for s in lst:
-                    spans.setdefault(s.span.id, s.span)
-        for pool in st.stackpool:
-            for s in pool.values():
-                spans.setdefault(s.id, s)
-        for bucket in st.stack_large.values():
-            for s in bucket:
-                spans.setdefault(s.id, s)
-        total = sum(s.nbytes for s in spans.values())
-        if total != self.mheap.in_stacks:
-            raise AssertionError(f"StackInuse {self.mheap.in_stacks} != bytes of held spans {total}")
-        checks = {
-            "cached_bytes": (st.cached_bytes, sum(pp.stackcache.bytes for pp in self.allp)),
-            "pool_free_bytes": (st.pool_free_bytes, sum(len(s.free) * s.elemsize for s in
-                                                        {x.id: x for pool in st.stackpool for x in pool.values()}
-                                                        .values())),
-            "stack_in_goroutines": (self.live_stack_bytes, sum(gp.stack.size for gp in self.live.values())),
-            "stack_used": (self.live_used, sum(gp.sp_used for gp in self.live.values())),
-            "local_runnable": (self.local_runnable, sum(len(pp.runq) + (pp.runnext is not None) for pp in self.allp)),
-        }
-        for name, (kept, actual) in checks.items():
-            if kept != actual or kept < 0:
-                raise AssertionError(f"{name}: running total {kept} != recomputed {actual}")
-        for pool in st.stackpool:
-            for s in pool.values():
-                held = s.nbytes // s.elemsize - len(s.free)
-                if held != s.alloc_count:
-                    raise AssertionError(f"{s}: allocCount {s.alloc_count} != stacks out {held}")
+        """StackInuse equals the bytes of stack spans held, every byte of them is in exactly one
+        place, and every running total matches a recount (``simstack.invariants.check_state``;
+        with an installed ``InvariantChecker``, also against its ledger of stacks handed out)."""
+        from ..invariants import check_state
+        checker = getattr(self, "_invariant_checker", None)
+        if checker is not None:
+            checker.full_check("check_invariants")
+        else:
+            check_state(self)
