@@ -17,13 +17,14 @@ BLOCK = 1024
 class Draw:
     """The values of one per-goroutine field (a step's depth, duration or spawn count)."""
 
-    __slots__ = ("dist", "rng", "integer", "const", "buf", "pos")
+    __slots__ = ("dist", "rng", "integer", "const", "buf", "pos", "seq")
 
     def __init__(self, dist, rng, integer: bool):
         self.dist, self.rng, self.integer = dist, rng, integer
         self.const = None
         self.buf: list = []
         self.pos = 0
+        self.seq = isinstance(dist, Sequence)
         if dist.is_constant and not isinstance(dist, Sequence):
             self.const = self._clip(np.asarray([dist.support()[0]]))[0]
 
@@ -36,7 +37,7 @@ class Draw:
     def __call__(self, index: int):
         if self.const is not None:
             return self.const
-        if isinstance(self.dist, Sequence):
+        if self.seq:
             return self._clip(self.dist.sample_many(self.rng, 1, index))[0]
         if self.pos == len(self.buf):
             self.buf = self._clip(self.dist.sample_many(self.rng, BLOCK))

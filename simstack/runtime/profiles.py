@@ -8,6 +8,7 @@ what-if overrides into one frozen :class:`Profile`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 PAGE_SIZE = 8192  # _PageSize: 1 << _PageShift (13) in every version
 
@@ -93,17 +94,23 @@ class Profile:
     baseline_threads: tuple = (3, 4, 5)
     name_suffix: str = ""
 
-    @property
+    @cached_property
     def small_stack_limit(self) -> int:
         """Sizes below this come from stackpool through the per-P caches."""
         return min(self.fixed_stack << self.num_stack_orders, self.stack_cache_size)
 
+    @cached_property
+    def _orders(self) -> dict:
+        return {self.fixed_stack << o: o for o in range(self.num_stack_orders)}
+
     def order_of(self, n: int) -> int:
         """stackalloc's order loop: log2(n / _FixedStack)."""
-        order, n2 = 0, n
-        while n2 > self.fixed_stack:
-            order += 1
-            n2 >>= 1
+        order = self._orders.get(n)
+        if order is None:
+            order, n2 = 0, n
+            while n2 > self.fixed_stack:
+                order += 1
+                n2 >>= 1
         return order
 
     @property

@@ -99,9 +99,11 @@ class SchedMixin:
         if gp is None and self.local_runnable:
             n = len(self.allp)
             for i in range(1, n):
-                gp = self.runqsteal(pp, self.allp[(pp.id + i) % n])
-                if gp is not None:
-                    break
+                victim = self.allp[(pp.id + i) % n]
+                if victim.runq or victim.runnext is not None:
+                    gp = self.runqsteal(pp, victim)
+                    if gp is not None:
+                        break
         if gp is None:
             return None
         if not inherit:
