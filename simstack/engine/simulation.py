@@ -6,6 +6,9 @@ run queues (``Runtime.schedule``) and executes that goroutine's program until it
 blocks or exits; ``run: T`` holds the P for T (preempted every 10 ms when others
 wait, as sysmon does).  A blocked goroutine is readied onto a run queue by a timer
 (its own P) or a gate (the opener's P, as ``close(ch)`` readies waiters).
+
+The other processes live beside this module: arrivals and gates (``arrivals.py``),
+GC cycles (``gc.py``), checkpoints and the footprint sampler (``observe.py``).
 """
 from __future__ import annotations
 
@@ -18,17 +21,13 @@ import simpy
 from ..runtime.growth import StackOverflow
 from ..runtime.profiles import Frame, resolve_profile
 from ..runtime.runtime import Runtime
+from .arrivals import ArrivalsMixin
 from .draws import CStep
+from .gc import GCMixin
+from .observe import ObserveMixin
+from .stop import RunStopped
 
 PREEMPT_SLICE = 0.010  # sysmon's forcePreemptNS
-
-
-class RunStopped(Exception):
-    """The run cannot go on: a limit (``max_goroutines``, ``max_events``) was reached."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
 
 
 class GoroutineCtx:
@@ -64,7 +63,7 @@ class ClassInfo:
         self.alloc_rate = spec.alloc_rate
 
 
-class Simulation:
+class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
     """Run one scenario: build the runtime, start the SimPy processes, record everything."""
 
     def __init__(self, scenario, recorder, *, check_invariants: bool = False, progress=None,
@@ -301,162 +300,3 @@ class Simulation:
         self.rec.goroutine_row(gp.goid, gp.ctx.cls.spec.name if gp.ctx else gp.kind, gp.created,
                                gp.exited if gp.exited >= 0 else math.nan, gp.max_size, gp.grows,
                                gp.shrinks, gp.bytes_copied)
-
-    # --- arrivals --------------------------------------------------------------------------
-    def arrivals(self, info):
-        """Create the class's goroutines as its arrival process says, from P0 (like main)."""
-        env = self.env
-        arr = info.spec.arrival
-        count = info.spec.count
-        p0 = self.rt.allp[0]
-        until = arr.until if arr.until is not None else math.inf
-        made = 0
-
-        def more():
-            return (count is None or made < count) and env.now <= until
-
-        if arr.process == "burst":
-            yield env.timeout(max(0.0, arr.at - env.now))
-            for _ in range(count or 0):
-                self.newproc(info, p0)
-            return
-        if arr.process == "trace":
-            for t in sorted(arr.times):
-                if count is not None and made >= count:
-                    return
-                yield env.timeout(max(0.0, t - env.now))
-                self.newproc(info, p0)
-                made += 1
-            return
-        yield env.timeout(max(0.0, arr.start - env.now))
-        rng = self.arrival_rng
-        while more():
-            self.newproc(info, p0)
-            made += 1
-            gap = arr.every if arr.process == "uniform" else rng.exponential(1.0 / arr.rate)
-            yield env.timeout(gap)
-
-    # --- GC ------------------------------------------------------------------------------
-    def gc_schedule(self):
-        """Start GC cycles at the ``gc.at`` times (like runtime.GC())."""
-        env = self.env
-        for t in sorted(self.scenario.gc.at):
-            yield env.timeout(max(0.0, t - env.now))
-            yield from self.gc_cycle()
-
-    def gc_interval(self):
-        """trigger: interval: a cycle every ``interval`` while the program has work (a daemon)."""
-        env, dt = self.env, self.scenario.gc.interval
-        while True:
-            yield env.timeout(dt)
-            if self._only_daemons_left():
-                return
-            yield from self.gc_cycle()
-
-    def _only_daemons_left(self) -> bool:
-        """Without a duration the run ends when nothing but the periodic daemons (sampler,
-        interval GC) is scheduled: each has one pending event, except the one asking."""
-        return self.scenario.duration is None and len(self.env._queue) <= self.daemons - 1
-
-    def gc_cycle(self):
-        """One cycle: mark (with its simulated length), then mark termination."""
-        if self.gc_active:
-            return
-        self.gc_active = True
-        rt = self.rt
-        rt.gc_start(rt.allp[0])
-        md = self.scenario.gc.mark_duration
-        if md > 0:
-            yield self.env.timeout(md)
-        stats = rt.gc_end()
-        self.allocated = 0.0
-        self.gc_active = False
-        self.rec.gc_row(dict(stats))
-        if self.check:
-            rt.check_invariants()
-
-    def _allocate(self, nbytes):
-        """Heap allocation by running goroutines; starts a cycle when the GOGC goal is reached."""
-        gc = self.scenario.gc
-        if gc.trigger != "gogc" or gc.gogc is None or nbytes <= 0:
-            return
-        self.allocated += nbytes
-        # 1.18+ pacer: the goal counts last cycle's scanned stack bytes (spec §6.4)
-        stacks = self.rt.last_stack_scan if self.profile.stacks_in_gc_goal else 0
-        goal = (gc.live_heap + stacks) * gc.gogc / 100.0
-        if self.allocated >= goal and not self.gc_active:
-            self.env.process(self.gc_cycle())
-
-    # --- observation -----------------------------------------------------------------------
-    def checkpoint(self, cp):
-        yield self.env.timeout(max(0.0, cp.at - self.env.now))
-        rt = self.rt
-        fig = rt.read_memstats() if cp.via == "memstats" else rt.read_metrics()
-        full = rt.observe()
-        full.update(fig)
-        extra = {"goroutine_stacks": self.class_histograms()}
-        if "stack_inuse_before_flush" in fig:
-            extra["stack_inuse_before_flush"] = fig["stack_inuse_before_flush"]
-        self.rec.checkpoint(cp.label, self.env.now, cp.via, full, rt.goroutine_sizes(), extra)
-
-    def class_histograms(self) -> dict:
-        """Live user goroutines by class and stack size: {class: {size: count}}."""
-        out: dict = {}
-        for gp in self.rt.live.values():
-            if gp.kind == "user" and gp.ctx is not None:
-                d = out.setdefault(gp.ctx.cls.spec.name, {})
-                d[gp.stack.size] = d.get(gp.stack.size, 0) + 1
-        return out
-
-    def gate(self, gate):
-        """Open a gate at each of its times: its waiters become runnable on P0 in arrival order.
-
-        Open question, measured rather than read: closechan collects the waiters onto a
-        gList (a stack) and readies them from it, i.e. last parked first; readying them in
-        park order instead is what reproduces the reference runs' free-list retention
-        exactly (W3 at GOMAXPROCS 1 on all three versions; LIFO leaves 3 spans too few), so
-        something between close and the goroutines' exits that the model lacks reverses
-        the order again.
-        """
-        for t in sorted(gate.open_at):
-            yield self.env.timeout(max(0.0, t - self.env.now))
-            waiters, self.gates[gate.name] = self.gates[gate.name], []
-            p0 = self.rt.allp[0]
-            for gp in waiters:
-                self.rt.runqput(p0, gp, True)
-            for _ in waiters[:len(self.rt.allp)]:
-                self.wake(p0)
-
-    def sample_every(self) -> float:
-        sc = self.scenario
-        if sc.record.sample_every:
-            return sc.record.sample_every
-        horizon = sc.duration or self.horizon_hint()
-        return horizon / 1000 if horizon else 0.001
-
-    def horizon_hint(self) -> float:
-        sc = self.scenario
-        ts = list(sc.gc.at) + [c.at for c in sc.checkpoints]
-        for g in getattr(sc, "gates", None) or []:
-            ts += list(g.open_at)
-        for c in sc.goroutines:
-            a = c.arrival
-            ts += [a.at or 0, a.start or 0] + list(a.times or []) + ([a.until] if a.until else [])
-        return max(ts) if ts else 0.0
-
-    def sampler(self):
-        env = self.env
-        dt = self.sample_every()
-        while True:
-            self._sample()
-            if self._only_daemons_left():
-                return
-            yield env.timeout(dt)
-            if self.progress is not None:
-                self.progress(env.now)
-
-    def _sample(self):
-        if self.max_events is not None and self.rec.n_events >= self.max_events and not self.finished:
-            raise RunStopped(f"stopped at {self.rec.n_events:,} events: the limit is {self.max_events:,} "
-                             "(--max-events)")
-        self.rec.sample(self.env.now, self.rt.observe(), self.rt.goroutine_sizes())

@@ -1,0 +1,61 @@
+"""When GC cycles run: at given times (runtime.GC()), periodically, or paced by GOGC.
+
+A cycle is ``gc_start`` (mark phase: dead Gs' stacks freed, stacks scanned and shrunk),
+``mark_duration`` of simulated time in which frees keep their spans, then ``gc_end``
+(starting size, freeStackSpans, per-P caches cleared).
+"""
+from __future__ import annotations
+
+
+class GCMixin:
+    """SimPy processes that run GC cycles (part of ``Simulation``)."""
+
+    def gc_schedule(self):
+        """Start GC cycles at the ``gc.at`` times (like runtime.GC())."""
+        env = self.env
+        for t in sorted(self.scenario.gc.at):
+            yield env.timeout(max(0.0, t - env.now))
+            yield from self.gc_cycle()
+
+    def gc_interval(self):
+        """trigger: interval: a cycle every ``interval`` while the program has work (a daemon)."""
+        env, dt = self.env, self.scenario.gc.interval
+        while True:
+            yield env.timeout(dt)
+            if self._only_daemons_left():
+                return
+            yield from self.gc_cycle()
+
+    def _only_daemons_left(self) -> bool:
+        """Without a duration the run ends when nothing but the periodic daemons (sampler,
+        interval GC) is scheduled: each has one pending event, except the one asking."""
+        return self.scenario.duration is None and len(self.env._queue) <= self.daemons - 1
+
+    def gc_cycle(self):
+        """One cycle: mark (with its simulated length), then mark termination."""
+        if self.gc_active:
+            return
+        self.gc_active = True
+        rt = self.rt
+        rt.gc_start(rt.allp[0])
+        md = self.scenario.gc.mark_duration
+        if md > 0:
+            yield self.env.timeout(md)
+        stats = rt.gc_end()
+        self.allocated = 0.0
+        self.gc_active = False
+        self.rec.gc_row(dict(stats))
+        if self.check:
+            rt.check_invariants()
+
+    def _allocate(self, nbytes):
+        """Heap allocation by running goroutines; starts a cycle when the GOGC goal is reached."""
+        gc = self.scenario.gc
+        if gc.trigger != "gogc" or gc.gogc is None or nbytes <= 0:
+            return
+        self.allocated += nbytes
+        # 1.18+ pacer: the goal counts last cycle's scanned stack bytes (spec §6.4)
+        stacks = self.rt.last_stack_scan if self.profile.stacks_in_gc_goal else 0
+        goal = (gc.live_heap + stacks) * gc.gogc / 100.0
+        if self.allocated >= goal and not self.gc_active:
+            self.env.process(self.gc_cycle())

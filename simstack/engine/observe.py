@@ -1,0 +1,67 @@
+"""What the run records besides events: checkpoints and the footprint time series.
+
+A ``via: memstats`` checkpoint reads as ``runtime.ReadMemStats`` does (flushing every
+P's stack cache first, so it changes the state as in a real program); ``via: metrics``
+and the periodic sampler observe without side effects.
+"""
+from __future__ import annotations
+
+from .stop import RunStopped
+
+
+class ObserveMixin:
+    """Checkpoints and the footprint sampler (part of ``Simulation``)."""
+
+    def checkpoint(self, cp):
+        yield self.env.timeout(max(0.0, cp.at - self.env.now))
+        rt = self.rt
+        fig = rt.read_memstats() if cp.via == "memstats" else rt.read_metrics()
+        full = rt.observe()
+        full.update(fig)
+        extra = {"goroutine_stacks": self.class_histograms()}
+        if "stack_inuse_before_flush" in fig:
+            extra["stack_inuse_before_flush"] = fig["stack_inuse_before_flush"]
+        self.rec.checkpoint(cp.label, self.env.now, cp.via, full, rt.goroutine_sizes(), extra)
+
+    def class_histograms(self) -> dict:
+        """Live user goroutines by class and stack size: {class: {size: count}}."""
+        out: dict = {}
+        for gp in self.rt.live.values():
+            if gp.kind == "user" and gp.ctx is not None:
+                d = out.setdefault(gp.ctx.cls.spec.name, {})
+                d[gp.stack.size] = d.get(gp.stack.size, 0) + 1
+        return out
+
+    def sample_every(self) -> float:
+        sc = self.scenario
+        if sc.record.sample_every:
+            return sc.record.sample_every
+        horizon = sc.duration or self.horizon_hint()
+        return horizon / 1000 if horizon else 0.001
+
+    def horizon_hint(self) -> float:
+        sc = self.scenario
+        ts = list(sc.gc.at) + [c.at for c in sc.checkpoints]
+        for g in getattr(sc, "gates", None) or []:
+            ts += list(g.open_at)
+        for c in sc.goroutines:
+            a = c.arrival
+            ts += [a.at or 0, a.start or 0] + list(a.times or []) + ([a.until] if a.until else [])
+        return max(ts) if ts else 0.0
+
+    def sampler(self):
+        env = self.env
+        dt = self.sample_every()
+        while True:
+            self._sample()
+            if self._only_daemons_left():
+                return
+            yield env.timeout(dt)
+            if self.progress is not None:
+                self.progress(env.now)
+
+    def _sample(self):
+        if self.max_events is not None and self.rec.n_events >= self.max_events and not self.finished:
+            raise RunStopped(f"stopped at {self.rec.n_events:,} events: the limit is {self.max_events:,} "
+                             "(--max-events)")
+        self.rec.sample(self.env.now, self.rt.observe(), self.rt.goroutine_sizes())
