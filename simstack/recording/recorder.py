@@ -31,12 +31,23 @@ _PACK = struct.Struct("<dbihqqqqbiq").pack
 assert struct.calcsize("<dbihqqqqbiq") == EVENT_DTYPE.itemsize
 
 
+class _Clock:
+    """Adapts a clock callable to the ``_now`` attribute ``_emit_all`` reads."""
+
+    def __init__(self, clock):
+        self._clock = clock
+
+    @property
+    def _now(self):
+        return self._clock()
+
+
 class Recorder:
     """Receives the runtime's events, the sampler's footprint and checkpoints; builds frames."""
 
     def __init__(self, clock, kinds=None, goroutine_table: bool = True):
         self.clock = clock
-        self._now = clock
+        self._clock_src = _Clock(clock)
         self.goroutine_table = goroutine_table
         self._events = bytearray()  # packed EVENT_DTYPE records: one C-level append per event
         self._samples: list[tuple] = []
@@ -58,12 +69,13 @@ class Recorder:
 
     def _emit_all(self, kind, g, p, old_size, new_size, used, bytes_copied, order, span, nbytes,
                   _pack=_PACK, _code=KIND_CODE):
-        self._events += _pack(self._now(), _code[kind], g, p, old_size, new_size, used, bytes_copied, order,
-                              span, nbytes)
+        self._events += _pack(self._clock_src._now, _code[kind], g, p, old_size, new_size, used, bytes_copied,
+                              order, span, nbytes)
 
     def bind(self, env) -> None:
-        """Read time straight from a SimPy environment (cheaper than a clock callable)."""
-        self._now = type(env).now.fget.__get__(env)
+        """Read time straight from a SimPy environment: its ``_now`` attribute, which is what
+        the public ``now`` property returns, without a call per event (millions of them)."""
+        self._clock_src = env
 
     @property
     def n_events(self) -> int:
