@@ -91,3 +91,31 @@ def test_overflow_is_the_runtimes_fatal_error():
     assert "goroutine stack exceeds 1000000-byte limit" in str(exc.value)
     assert "fatal error: stack overflow" in str(exc.value)
     assert g.stack.size == 524288  # 512 KiB is the largest stack under a 1e6 limit
+
+
+def test_what_if_overrides_change_the_mechanism():
+    # growth_factor 4: one newstack takes 2 KiB straight to 8 KiB
+    rt, p, g = make("go1.19", overrides={"growth_factor": 4})
+    rt.move_to_depth(g, p, 22, 40)
+    assert g.stack.size == 8192 and g.grows == 1
+    # shrink_below 1/2: GC halves a stack while less than half of it is used
+    rt, p, g = make("go1.19", overrides={"shrink_below": 0.5})
+    rt.move_to_depth(g, p, 60, 104)  # 8 KiB
+    rt.move_to_depth(g, p, 0, 104)
+    rt.park(g, p)  # 328 + 800 used: under half of 4 KiB, not under a quarter
+    for _ in range(3):
+        rt.gc(p)
+    assert g.stack.size == 2048
+    # starting_stack 8 KiB replaces _StackMin: fresh goroutines start at 8 KiB, the floor follows
+    rt, p, g = make("go1.19", overrides={"starting_stack": 8192})
+    assert g.stack.size == 8192 and rt.profile.fixed_stack == 8192
+
+
+def test_stack_cache_size_and_orders_overrides():
+    from simstack.runtime.profiles import resolve_profile
+    prof = resolve_profile("go1.19", overrides={"stack_cache_size": 65536, "num_stack_orders": 5})
+    assert prof.small_stack_limit == 65536 and prof.stacks_per_span[4] == 2
+    rt = Runtime(prof, 1, baseline=False)
+    p = rt.allp[0]
+    s = rt.stacks.stackalloc(32768, p.stackcache)  # now a small, cached size (order 4)
+    assert s.span.order == 4 and rt.mheap.in_stacks == 65536
