@@ -58,6 +58,22 @@ def test_empty_frames_still_have_their_columns():
     assert {"goroutine", "class", "max_stack"} <= set(fr["goroutines"].columns)
 
 
+def test_goroutine_and_gc_tables_are_typed():
+    rec, _ = recorder()
+    rec.goroutine_row(2, "w", 0.5, None, 8192, 2, 1, 6144)
+    rec.goroutine_row(1, "w", 0.0, 1.0, 2048, 0, 0, 0)
+    rec.gc_row({"cycle": 1, "start": 0.25, "end": 0.5, "stacks_shrunk": 3, "bytes_released": 4096, "spans_freed": 1,
+                "starting_size": 2048, "not_in_the_contract": 0})
+    fr = rec.frames()
+    g, gc = fr["goroutines"], fr["gc"]
+    assert g["goroutine"].tolist() == [1, 2] and np.isnan(g.loc[1, "exited"])  # sorted; alive at end: NaN
+    assert g["max_stack"].dtype == np.int64 and g["exited"].dtype == np.float64
+    assert list(gc.columns) == ["cycle", "start", "end", "stacks_shrunk", "bytes_released", "spans_freed",
+                                "starting_size"]
+    assert gc["cycle"].dtype == np.int64 and gc["end"].dtype == np.float64 and gc.loc[0, "bytes_released"] == 4096
+    assert Recorder(lambda: 0.0, goroutine_table=False).frames()["goroutines"].empty
+
+
 def _result(rec):
     fr = rec.frames()
     return Result(summary={"complete": True, "headline": {"events": rec.n_events}}, **fr)
@@ -74,8 +90,8 @@ def test_write_then_read_round_trip(tmp_path):
     res = _result(rec)
     out = write_results(res, tmp_path / "run", charts=False)
     back = read_results(out)
-    pd.testing.assert_frame_equal(back.events, res.events)
-    pd.testing.assert_frame_equal(back.goroutines, res.goroutines)
+    for name in ("events", "footprint", "goroutines", "gc", "checkpoints"):
+        pd.testing.assert_frame_equal(getattr(back, name), getattr(res, name), check_dtype=name != "checkpoints")
     assert json.loads(back.checkpoints.loc[0, "goroutine_stacks"]) == {"w": {"2048": 1}}
     assert back.summary["complete"] is True
 
@@ -84,13 +100,18 @@ def test_a_failed_write_leaves_nothing(tmp_path, monkeypatch):
     rec, _ = recorder()
     res = _result(rec)
 
-    def boom(*a, **k):
-        raise RuntimeError("disk full")
+    real, calls = pd.DataFrame.to_parquet, []
+
+    def boom(self, path, **k):  # the second parquet file fails, after the first was written
+        calls.append(path)
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        return real(self, path, **k)
 
     monkeypatch.setattr(pd.DataFrame, "to_parquet", boom)
     with pytest.raises(RuntimeError):
         write_results(res, tmp_path / "run", charts=False)
-    assert list(tmp_path.iterdir()) == []
+    assert len(calls) == 2 and list(tmp_path.iterdir()) == []
 
 
 def test_refuses_to_replace_a_directory_that_is_not_a_result(tmp_path):
@@ -99,3 +120,37 @@ def test_refuses_to_replace_a_directory_that_is_not_a_result(tmp_path):
     with pytest.raises(OutputError):
         write_results(_result(recorder()[0]), tmp_path / "mine", charts=False)
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+def test_replaces_a_previous_result_and_writes_deterministic_json(tmp_path):
+    res = _result(recorder()[0])
+    res.summary = {"b": 1, "a": {"z": np.int64(2), "y": 1.5}}
+    out = write_results(res, tmp_path / "run", charts=False)
+    first = (out / "summary.json").read_text()
+    (out / "stale.txt").write_text("from the older run")
+    write_results(res, out, charts=True)
+    assert (out / "summary.json").read_text() == first and first.index('"a"') < first.index('"b"')
+    assert not (out / "stale.txt").exists() and sorted(p.name for p in (out / "charts").iterdir()) == \
+        ["footprint.png", "growth_shrink.png", "stacks_by_size.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no temp or old directory left
+
+
+def test_a_failed_swap_puts_the_previous_result_back(tmp_path, monkeypatch):
+    res = _result(recorder()[0])
+    out = write_results(res, tmp_path / "run", charts=False)
+    real_rename = type(out).rename
+
+    def rename(self, target):
+        if self.name.startswith(".run.tmp-"):
+            raise OSError("interrupted")
+        return real_rename(self, target)
+
+    monkeypatch.setattr(type(out), "rename", rename)
+    with pytest.raises(OSError):
+        write_results(res, out, charts=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"] and (out / "summary.json").is_file()
+
+
+def test_reading_a_directory_without_results_says_so(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a simstack result directory"):
+        read_results(tmp_path)

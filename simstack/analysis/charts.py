@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
 
 _UNITS = ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB"), (1, "B"))
@@ -47,12 +48,21 @@ def _axes(ax):
 
 
 def _mark_gc(ax, result, tscale):
-    for _, row in result.gc.iterrows():
-        start, end = row["start"] / tscale, row["end"] / tscale
-        if end > start:
-            ax.axvspan(start, end, color="tab:gray", alpha=0.2, lw=0)
-        else:
-            ax.axvline(start, color="tab:gray", alpha=0.5, lw=0.8, ls=":")
+    """GC cycles from ``result.gc``: a shaded band per cycle with a simulated mark phase,
+    a dotted vertical line per instantaneous one. Each kind is one collection (thousands
+    of cycles draw fast), spans the axes' full height and has gid "gc" and a legend label."""
+    gc = result.gc
+    start, end = gc["start"].to_numpy(float) / tscale, gc["end"].to_numpy(float) / tscale
+    spans, lines = end > start, end <= start
+    where = ax.get_xaxis_transform()  # x in data units, y in axes fraction (0..1)
+    if spans.any():
+        boxes = [[(a, 0), (a, 1), (b, 1), (b, 0)] for a, b in zip(start[spans], end[spans])]
+        ax.add_collection(PolyCollection(boxes, transform=where, facecolor="tab:gray", alpha=0.2, lw=0,
+                                         gid="gc", label="GC cycle"), autolim=False)
+    if lines.any():
+        ax.add_collection(LineCollection([[(x, 0), (x, 1)] for x in start[lines]], transform=where,
+                                         color="tab:gray", alpha=0.6, lw=0.8, ls=":", gid="gc",
+                                         label="GC cycle" if not spans.any() else None), autolim=False)
 
 
 def plot_footprint(result, ax=None):
@@ -70,7 +80,7 @@ def plot_footprint(result, ax=None):
     _mark_gc(ax, result, tscale)
     ax.set_xlabel(f"simulated time ({tunit})")
     ax.set_ylabel(f"bytes ({unit})")
-    ax.set_title("Stack memory over time (dotted: GC cycles)")
+    ax.set_title("Stack memory over time")
     ax.legend(loc="best", fontsize="small")
     return ax
 
@@ -89,8 +99,9 @@ def plot_stacks_by_size(result, ax=None):
     if cols:
         ax.stackplot(fp["time"] / tscale, *[fp[c].to_numpy() for c in cols],
                      labels=[format_bytes(int(c[2:])) for c in cols])
-        ax.legend(loc="upper left", fontsize="small", title="stack size")
     _mark_gc(ax, result, tscale)
+    if cols:
+        ax.legend(loc="upper left", fontsize="small", title="stack size")
     ax.set_xlabel(f"simulated time ({tunit})")
     ax.set_ylabel("goroutines")
     ax.set_title("Goroutines by stack size")
@@ -121,6 +132,7 @@ def plot_growth_shrink(result, ax=None, bins: int = 100):
     w = (edges[1] - edges[0]) / tscale
     ax.bar(x, g, width=w, align="edge", label="grow (morestack)", color="tab:red", alpha=0.8)
     ax.bar(x, -s, width=w, align="edge", label="shrink (GC)", color="tab:blue", alpha=0.8)
+    _mark_gc(ax, result, tscale)
     ax.set_xlabel(f"simulated time ({tunit})")
     ax.set_ylabel("events per bin (shrinks below 0)")
     ax2 = ax.twinx()

@@ -1,13 +1,15 @@
 """Columnar recording of everything the runtime model reports.
 
 ``Recorder.emit`` is called for every allocator operation (millions in a large run),
-so it only appends to preallocated numpy columns that double when full; the pandas
-frames of the output contract are built once, by ``frames()``, at the end.
+so it does one C-level thing: append the event, packed as one fixed-size record
+(``EVENT_DTYPE``), to a ``bytearray`` (which grows geometrically, like a doubling
+buffer). At the end ``frames()`` views that buffer as a numpy structured array and
+copies each field out as a contiguous column: the pandas frames of the output
+contract are built once, never appended to.
 """
 from __future__ import annotations
 
 import json
-import math
 import struct
 
 import numpy as np
@@ -20,6 +22,7 @@ KIND_CODE = {k: i for i, k in enumerate(EVENT_KINDS)}
 EVENT_INT_COLUMNS = ("goroutine", "p", "old_size", "new_size", "used", "bytes_copied", "order", "span", "bytes")
 FIGURES = ("stack_inuse", "stack_sys", "stack_in_goroutines", "stack_used", "cached_bytes", "pool_free_bytes",
            "large_free_bytes", "goroutines", "starting_size")
+GC_COLUMNS = ("cycle", "start", "end", "stacks_shrunk", "bytes_released", "spans_freed", "starting_size")
 
 
 # one event as packed bytes: time, kind, goroutine, p, old_size, new_size, used, bytes_copied, order, span, bytes
@@ -43,17 +46,22 @@ class _Clock:
 
 
 class Recorder:
-    """Receives the runtime's events, the sampler's footprint and checkpoints; builds frames."""
+    """Receives the runtime's events, the sampler's footprint and checkpoints; builds frames.
+
+    ``clock()`` gives the simulated time stamped on each event (``bind`` replaces it with a
+    SimPy environment). ``kinds`` (None = all) lists the event kinds kept: ``emit`` is then
+    a filter in front of the real append, so dropped kinds cost one set lookup. With
+    ``goroutine_table`` false, ``goroutine_row`` keeps nothing (huge runs).
+    """
 
     def __init__(self, clock, kinds=None, goroutine_table: bool = True):
-        self.clock = clock
         self._clock_src = _Clock(clock)
         self.goroutine_table = goroutine_table
         self._events = bytearray()  # packed EVENT_DTYPE records: one C-level append per event
         self._samples: list[tuple] = []
         self._checkpoints: list[dict] = []
         self._goroutines: list[tuple] = []
-        self._gc: list[dict] = []
+        self._gc: list[tuple] = []
         if kinds is None:
             self.emit = self._emit_all
         else:
@@ -86,6 +94,7 @@ class Recorder:
         self._samples.append((time, tuple(fig[k] for k in FIGURES), dict(sizes)))
 
     def checkpoint(self, label: str, time: float, via: str, fig: dict, sizes: dict, extra: dict | None = None):
+        """One checkpoint row: as ``sample`` plus ``label``/``via``; dicts in ``extra`` become JSON strings."""
         row = {"label": label, "time": time, "via": via, **{k: fig[k] for k in FIGURES}}
         row.update({f"n_{s}": c for s, c in sorted(sizes.items())})
         for k, v in (extra or {}).items():
@@ -93,11 +102,13 @@ class Recorder:
         self._checkpoints.append(row)
 
     def goroutine_row(self, goroutine, cls, created, exited, max_stack, grows, shrinks, bytes_copied):
+        """One goroutine's life; ``exited`` is NaN (or None) for one still alive at the end."""
         if self.goroutine_table:
             self._goroutines.append((goroutine, cls, created, exited, max_stack, grows, shrinks, bytes_copied))
 
     def gc_row(self, row: dict) -> None:
-        self._gc.append(dict(row))
+        """One GC cycle; ``row`` must have every ``GC_COLUMNS`` key (extra keys are ignored)."""
+        self._gc.append(tuple(row[k] for k in GC_COLUMNS))
 
     # --- frames ---------------------------------------------------------------------------
     def frames(self, release: bool = False) -> dict[str, pd.DataFrame]:
@@ -145,8 +156,8 @@ class Recorder:
         return df.sort_values("goroutine", kind="stable").reset_index(drop=True)
 
     def _gc_frame(self) -> pd.DataFrame:
-        cols = ["cycle", "start", "end", "stacks_shrunk", "bytes_released", "spans_freed", "starting_size"]
-        return pd.DataFrame([{k: r.get(k, math.nan) for k in cols} for r in self._gc], columns=cols)
+        df = pd.DataFrame(self._gc, columns=list(GC_COLUMNS))
+        return df.astype({k: np.float64 if k in ("start", "end") else np.int64 for k in GC_COLUMNS})
 
 
 def _jsonable(v):

@@ -3,8 +3,8 @@ which replaces the target in one rename once every file is complete."""
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
-import tempfile
 from pathlib import Path
 
 from .results import FILES, Result
@@ -19,12 +19,19 @@ def _replaceable(d: Path) -> bool:
 
 
 def write_results(result: Result, directory, charts: bool = True) -> Path:
-    """Write every file of the output contract into ``directory`` (replacing an older run)."""
+    """Write every file of the output contract into ``directory`` (replacing an older run).
+
+    Files are written into a hidden sibling ``.NAME.tmp-XXXX`` that becomes ``directory``
+    by rename only when complete; on any error it is deleted, so ``directory`` is either
+    the old content or the whole new result. ``OutputError`` if ``directory`` holds
+    something other than a simstack result (no ``summary.json``) and is not empty.
+    """
     target = Path(directory)
     if not _replaceable(target):
         raise OutputError(f"{target}: exists and is not a simstack result directory; not overwriting it")
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    tmp = target.with_name(f".{target.name}.tmp-{secrets.token_hex(4)}")
+    tmp.mkdir()  # not tempfile.mkdtemp: that makes it 0700, and it becomes the output directory
     try:
         for key, name in FILES.items():
             df = getattr(result, key)
@@ -37,17 +44,29 @@ def write_results(result: Result, directory, charts: bool = True) -> Path:
             write_charts(result, tmp / "charts")
         # summary.json last: its presence marks a complete result
         (tmp / "summary.json").write_text(json.dumps(result.summary, indent=2, sort_keys=True, default=_default))
-        old = None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _swap_in(tmp, target)
+    return target
+
+
+def _swap_in(tmp: Path, target: Path) -> None:
+    """Rename ``tmp`` to ``target``; an older result is renamed away first, deleted only
+    once the new one is in place, and put back if that rename fails."""
+    old = None
+    try:
         if target.exists():
             old = target.with_name(f".{target.name}.old-{tmp.name.rsplit('-', 1)[-1]}")
             target.rename(old)
         tmp.rename(target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
+        if old is not None and not target.exists():
+            old.rename(target)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return target
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _default(o):
