@@ -10,6 +10,7 @@ import click
 import yaml
 
 from .errors import ScenarioError
+from .recording.writer import OutputError, check_output_dir
 
 
 def _user_errors(fn):
@@ -18,7 +19,7 @@ def _user_errors(fn):
     def wrapper(*a, **kw):
         try:
             return fn(*a, **kw)
-        except ScenarioError as exc:
+        except (ScenarioError, OutputError) as exc:
             click.echo(str(exc), err=True)
             sys.exit(2)
     return wrapper
@@ -48,6 +49,7 @@ def run_cmd(file, out, no_charts, check_invariants, quiet):
 
     sc = load_scenario(file)
     out = out or Path("runs") / sc.name
+    check_output_dir(out)  # refuse a directory we would not replace before simulating, not after
     bar = None
     if not quiet:
         total = sc.duration if sc.duration is not None else None

@@ -85,3 +85,10 @@ def test_reference_command_report_and_emitted_scenarios(tmp_path):
     assert len(rows)
     got = {lab: int(sim_cps.loc[lab, "stack_inuse"]) for lab in rows["label"]}
     assert {lab: int(v) for lab, v in zip(rows["label"], rows["simulated"])} == got
+
+
+def test_refuses_an_output_directory_that_is_not_a_result_before_simulating(tmp_path):
+    (tmp_path / "keep.txt").write_text("mine")
+    r = sim("run", ROOT / "scenarios" / "walkthrough.yaml", "-o", tmp_path, "-q")
+    assert r.returncode == 2 and "not a simstack result directory" in r.stderr and "Traceback" not in r.stderr
+    assert (tmp_path / "keep.txt").read_text() == "mine" and len(list(tmp_path.iterdir())) == 1

@@ -18,6 +18,13 @@ def _replaceable(d: Path) -> bool:
     return not d.exists() or (d.is_dir() and ((d / "summary.json").is_file() or not any(d.iterdir())))
 
 
+def check_output_dir(directory) -> None:
+    """Raise OutputError if ``directory`` exists and is not something ``write_results`` may replace."""
+    d = Path(directory)
+    if not _replaceable(d):
+        raise OutputError(f"{d}: exists and is not a simstack result directory; not overwriting it")
+
+
 def write_results(result: Result, directory, charts: bool = True) -> Path:
     """Write every file of the output contract into ``directory`` (replacing an older run).
 
@@ -27,8 +34,7 @@ def write_results(result: Result, directory, charts: bool = True) -> Path:
     something other than a simstack result (no ``summary.json``) and is not empty.
     """
     target = Path(directory)
-    if not _replaceable(target):
-        raise OutputError(f"{target}: exists and is not a simstack result directory; not overwriting it")
+    check_output_dir(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp-{secrets.token_hex(4)}")
     tmp.mkdir()  # not tempfile.mkdtemp: that makes it 0700, and it becomes the output directory
