@@ -130,5 +130,13 @@ def reference_cmd(file, report, emit_scenarios, only):
     sys.exit(0 if rep["ok"].all() else 1)
 
 
+from .analysis.commands import compare_cmd, plot_cmd, report_cmd  # noqa: E402  (analysis: issue #4)
+from .sweep.command import sweep_cmd  # noqa: E402
+
+main.add_command(plot_cmd)
+main.add_command(report_cmd)
+main.add_command(compare_cmd)
+main.add_command(sweep_cmd)
+
 if __name__ == "__main__":
     main()

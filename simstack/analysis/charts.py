@@ -43,8 +43,20 @@ def time_scale(max_t: float) -> tuple[float, str]:
 
 def _axes(ax):
     if ax is None:
-        ax = Figure(figsize=(9, 4.5)).add_subplot()
+        ax = _new_figure().add_subplot()
     return ax
+
+
+def _new_figure(figsize=(9, 4.5)):
+    """A Figure of its own (no pyplot state), except in a notebook with the inline backend,
+    where a pyplot figure is made so that it is shown under the cell."""
+    import sys
+    if "matplotlib.pyplot" in sys.modules:
+        import matplotlib
+        if "inline" in str(matplotlib.get_backend()):
+            import matplotlib.pyplot as plt
+            return plt.figure(figsize=figsize)
+    return Figure(figsize=figsize)
 
 
 def _mark_gc(ax, result, tscale):
@@ -134,7 +146,7 @@ def plot_growth_shrink(result, ax=None, bins: int = 100):
     ax.bar(x, -s, width=w, align="edge", label="shrink (GC)", color="tab:blue", alpha=0.8)
     _mark_gc(ax, result, tscale)
     ax.set_xlabel(f"simulated time ({tunit})")
-    ax.set_ylabel("events per bin (shrinks below 0)")
+    ax.set_ylabel(f"events per {w:.3g} {tunit} (shrinks below 0)")
     ax2 = ax.twinx()
     scale, unit = byte_scale(cum[-1] if len(cum) else 0)
     ax2.plot(edges[1:] / tscale, cum / scale, color="black", lw=1.2, label="bytes copied (cumulative)")
@@ -150,13 +162,33 @@ CHARTS = {"footprint.png": plot_footprint, "stacks_by_size.png": plot_stacks_by_
           "growth_shrink.png": plot_growth_shrink}
 
 
-def write_charts(result, directory) -> list[Path]:
-    """Save the standard charts as PNG files in ``directory``."""
+def extra_charts() -> dict:
+    """The charts ``simstack plot`` adds to the standard set (see ``simstack.analysis.plots``)."""
+    from . import plots
+    return {"stack_sizes.png": plots.plot_stack_sizes, "cache_occupancy.png": plots.plot_cache_occupancy,
+            "free_bytes.png": plots.plot_free_bytes, "class_summary.png": plots.plot_class_summary}
+
+
+def write_charts(result, directory, names=None, skip_unavailable: bool = False) -> list[Path]:
+    """Save charts as PNG files in ``directory``: the standard ones (``CHARTS``, what
+    ``simstack run`` writes) by default, ``names="all"`` for those and ``extra_charts()``,
+    or a list of file names.  With ``skip_unavailable`` a chart whose data the run did not
+    record (ValueError) is left out instead of raising."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
+    available = dict(CHARTS)
+    if names is not None:
+        available.update(extra_charts())
+    chosen = list(CHARTS) if names is None else list(available) if names == "all" else list(names)
     out = []
-    for name, fn in CHARTS.items():
-        ax = fn(result)
+    for name in chosen:
+        fn = available[name]
+        try:
+            ax = fn(result)
+        except ValueError:
+            if skip_unavailable:
+                continue
+            raise
         fig = ax.figure
         fig.tight_layout()
         fig.savefig(d / name, dpi=110)

@@ -31,6 +31,12 @@ class Result:
     def complete(self) -> bool:
         return bool(self.summary.get("complete", False))
 
+    @property
+    def plot(self):
+        """This run's charts (``simstack.plot``): ``result.plot.footprint()``, ``.stack_sizes(at=...)`` ..."""
+        from ..plot import PlotAccessor
+        return PlotAccessor(self)
+
     def __repr__(self):
         h = self.headline()
         name = self.summary.get("scenario", {}).get("name", "?")

@@ -1,0 +1,81 @@
+"""``simstack sweep`` (registered in ``simstack.cli``)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.command("sweep")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--set", "sets", multiple=True, metavar="KEY=V1,V2,...",
+              help="A scenario field and the values to sweep it over (repeatable; the grid is their product), "
+                   "e.g. --set runtime.version=go1.12,go1.27 --set runtime.overrides.starting_stack=2KB,8KB.")
+@click.option("-r", "--replications", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Runs per grid point, with seeds derived from the scenario's seed and the replication index.")
+@click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=None,
+              help="Output directory (default: runs/<scenario name>-sweep).")
+@click.option("-j", "--jobs", default=None, type=click.IntRange(min=1),
+              help="Local worker processes (default: one per CPU; 1 runs in this process).")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+              help="Run on this Dask scheduler (dask.distributed) instead of local processes.")
+@click.option("--resume", is_flag=True, help="Finish an interrupted sweep in DIR: runs already done are kept.")
+@click.option("--overwrite", is_flag=True, help="Replace a sweep already in DIR.")
+@click.option("--no-footprints", is_flag=True, help="Do not keep each run's footprint (runs/<id>/footprint.parquet).")
+@click.option("--no-charts", is_flag=True, help="Skip the charts of each figure against each parameter.")
+@click.option("--max-goroutines", type=click.IntRange(min=1), default=None,
+              help="Stop each run after this many goroutines (its row says 'incomplete').")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
+def sweep_cmd(file, sets, replications, out, jobs, scheduler, resume, overwrite, no_footprints, no_charts,
+              max_goroutines, quiet):
+    """Run the scenario FILE over a grid of parameter values, each point REPLICATIONS times.
+
+    Writes DIR/sweep.parquet (one row per run: parameters, seed, status, headline figures),
+    DIR/sweep.json, DIR/runs/<id>/ and DIR/charts/.  A failed run is reported with its
+    parameters and the others go on (exit status 1 at the end); Ctrl-C keeps the finished
+    runs (exit status 130; --resume continues).
+    """
+    from ..errors import ScenarioError
+    from ..scenario import load_scenario
+    from .params import SweepError, parse_set
+    from .runner import SweepOutputError, run_sweep
+
+    try:
+        grid = {}
+        for s in sets:
+            key, values = parse_set(s)
+            if key in grid:
+                raise SweepError(f"--set {key}: given twice")
+            grid[key] = values
+        sc = load_scenario(file)
+        out = out or Path("runs") / f"{sc.name}-sweep"
+        sweep = run_sweep(sc, grid=grid, replications=replications, out=out, jobs=jobs, scheduler=scheduler,
+                          footprints=not no_footprints, charts=not no_charts, progress=not quiet, resume=resume,
+                          overwrite=overwrite, max_goroutines=max_goroutines)
+    except (ScenarioError, SweepError, SweepOutputError) as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    except KeyboardInterrupt as exc:
+        sw = exc.args[0] if exc.args and hasattr(exc.args[0], "frame") else None
+        if sw is not None:
+            click.echo(f"interrupted: {len(sw.frame)} finished runs kept in {sw.directory}/sweep.parquet "
+                       f"(simstack sweep ... --resume to finish)", err=True)
+        else:
+            click.echo("interrupted", err=True)
+        sys.exit(130)
+    except OSError as exc:
+        if scheduler is not None:
+            click.echo(f"cannot reach the Dask scheduler {scheduler}: {exc}", err=True)
+            sys.exit(2)
+        raise
+    if not quiet:
+        counts = sweep.frame["status"].value_counts().to_dict()
+        click.echo(f"{sc.name}: {len(sweep.frame)} runs ({', '.join(f'{n} {k}' for k, n in counts.items())}) "
+                   f"in {sweep.wall_time_s:.1f} s -> {out}")
+    if len(sweep.failed):
+        click.echo(f"{len(sweep.failed)} runs failed:", err=True)
+        for _, row in sweep.failed.iterrows():
+            params = ", ".join(f"{p}={row[p]}" for p in sweep.params)
+            click.echo(f"  {row['run_id']} ({params}; replication {row['replication']}): {row['error']}", err=True)
+        sys.exit(1)

@@ -1,0 +1,451 @@
+"""Running a sweep: the grid × replications on an executor, rows written as runs finish.
+
+Output directory (``simstack sweep -o DIR``):
+
+* ``runs/<run_id>/row.json`` – one per finished run, written (atomically) the moment its
+  result arrives: parameters, seed, status, figures, wall time, worker; and, unless
+  footprints are off, ``runs/<run_id>/footprint.parquet``;
+* ``sweep.parquet`` – the tidy frame, one row per run (all rows combined, sorted by
+  point and replication), written at the end and also when the sweep is interrupted;
+* ``sweep.json`` – what was swept (base scenario, grid or points, replications, seeds),
+  status counts, whether the sweep completed, the executor, timings;
+* ``charts/<figure>__<parameter>.png`` – each headline figure against each swept parameter.
+
+``sweep.parquet`` holds only deterministic columns (no wall times), so the same sweep
+gives the same file whichever executor ran it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import signal
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .params import Point, expand, replication_seed
+from .worker import FIGURES, run_one
+
+CHART_FIGURES = ("peak_stack_inuse", "mean_stack_inuse", "grows", "bytes_copied", "shrinks")
+
+
+class SweepOutputError(Exception):
+    """The output directory cannot be used as asked."""
+
+
+@dataclass
+class Sweep:
+    """A finished (or interrupted) sweep: the tidy frame and where it was written."""
+
+    frame: pd.DataFrame
+    directory: Path | None
+    params: list[str]
+    complete: bool
+    failed: pd.DataFrame = field(default_factory=pd.DataFrame)
+    wall_time_s: float = 0.0
+
+    def __repr__(self):
+        return (f"<Sweep {len(self.frame)} runs, {len(self.failed)} failed, params {self.params}, "
+                f"{'complete' if self.complete else 'INCOMPLETE'}{f' in {self.directory}' if self.directory else ''}>")
+
+
+def make_tasks(points: list[Point], replications: int, footprint: bool, limits: dict | None = None) -> list[dict]:
+    wp = max(3, len(str(max(len(points) - 1, 0))))
+    wr = max(2, len(str(max(replications - 1, 0))))
+    tasks = []
+    for pt in points:
+        for r in range(replications):
+            seed = replication_seed(pt.scenario.get("seed", 0), r)
+            doc = dict(pt.scenario, seed=seed)
+            tasks.append({"run_id": f"p{pt.index:0{wp}d}r{r:0{wr}d}", "point": pt.index, "replication": r,
+                          "seed": seed, "label": pt.label, "values": pt.values, "assignments": pt.assignments,
+                          "scenario": doc, "footprint": footprint, **(limits or {})})
+    return tasks
+
+
+# --- executors -----------------------------------------------------------------------
+class SerialExecutor:
+    """Runs in this process, one after another (``-j 1``)."""
+
+    name = "in-process"
+
+    def run(self, tasks, on_result):
+        for t in tasks:
+            on_result(t, run_one(t))
+
+    def shutdown(self, kill=False):
+        pass
+
+
+class LocalExecutor:
+    """``-j N`` local worker processes (forkserver where available, else spawn)."""
+
+    def __init__(self, jobs: int):
+        self.jobs = jobs
+        self.name = f"{jobs} local processes"
+        self.pool = None
+
+    def _pool(self):
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+        method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+        ctx = mp.get_context(method)
+        if method == "forkserver":
+            ctx.set_forkserver_preload(["simstack.sweep.worker", "simstack.api"])
+        return ProcessPoolExecutor(max_workers=self.jobs, mp_context=ctx, initializer=_worker_init)
+
+    def run(self, tasks, on_result):
+        from concurrent.futures import FIRST_COMPLETED, wait
+        from concurrent.futures.process import BrokenProcessPool
+        pending_tasks = list(tasks)
+        retried = set()
+        while pending_tasks:
+            self.pool = self._pool()
+            futures = {self.pool.submit(run_one, t): t for t in pending_tasks}
+            pending_tasks = []
+            waiting = set(futures)
+            while waiting:
+                done, waiting = wait(waiting, return_when=FIRST_COMPLETED)
+                for f in done:
+                    t = futures[f]
+                    try:
+                        res = f.result()
+                    except BrokenProcessPool:
+                        # a worker died (killed, out of memory): retry each run caught in it once,
+                        # in a fresh pool; a run that breaks a pool twice is reported as failed
+                        if t["run_id"] in retried:
+                            on_result(t, _failure(t, "the worker process running it died (twice)"))
+                        else:
+                            retried.add(t["run_id"])
+                            pending_tasks.append(t)
+                        continue
+                    except Exception as exc:  # noqa: BLE001
+                        res = _failure(t, f"{type(exc).__name__}: {exc}")
+                    on_result(t, res)
+            self.pool.shutdown(wait=True)
+            self.pool = None
+
+    def shutdown(self, kill=False):
+        pool, self.pool = self.pool, None
+        if pool is None:
+            return
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        if kill:
+            for p in procs:
+                if p.is_alive():
+                    p.terminate()
+            for p in procs:
+                p.join(timeout=5)
+
+
+class DaskExecutor:
+    """Runs on a Dask cluster: a scheduler address (``tcp://host:port``) or a ``distributed.Client``."""
+
+    def __init__(self, scheduler):
+        from distributed import Client
+        if isinstance(scheduler, Client):
+            self.client, self.own = scheduler, False
+        else:
+            self.client, self.own = Client(scheduler, timeout="30s"), True
+        self.name = f"dask {self.client.scheduler.address}"
+        self.futures = []
+
+    def run(self, tasks, on_result):
+        from distributed import as_completed
+        token = hashlib.sha1(os.urandom(8)).hexdigest()[:8]
+        by_key = {}
+        for t in tasks:
+            f = self.client.submit(run_one, t, key=f"simstack-sweep-{token}-{t['run_id']}", pure=False)
+            by_key[f.key] = t
+            self.futures.append(f)
+        for f in as_completed(self.futures):
+            t = by_key[f.key]
+            try:
+                res = f.result()
+            except Exception as exc:  # noqa: BLE001  (e.g. KilledWorker)
+                res = _failure(t, f"{type(exc).__name__}: {exc}")
+            on_result(t, res)
+            f.release()
+
+    def shutdown(self, kill=False):
+        if self.futures:
+            try:
+                self.client.cancel(self.futures)
+            except Exception:  # noqa: BLE001
+                pass
+            self.futures = []
+        if self.own:
+            self.client.close()
+
+
+def _worker_init():
+    from .worker import ignore_sigint
+    ignore_sigint()
+
+
+def _failure(task, message):
+    return {"run_id": task["run_id"], "status": "failed", "error": message, "figures": {}, "footprint": None,
+            "wall_time_s": math.nan, "worker": None}
+
+
+def executor_for(jobs: int | None = None, scheduler=None):
+    if scheduler is not None:
+        return DaskExecutor(scheduler)
+    jobs = jobs or os.cpu_count() or 1
+    return SerialExecutor() if jobs <= 1 else LocalExecutor(jobs)
+
+
+# --- files ---------------------------------------------------------------------------
+def _atomic_write(path: Path, data: bytes | str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    if isinstance(data, str):
+        tmp.write_text(data, encoding="utf-8")
+    else:
+        tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def _row(task: dict, res: dict) -> dict:
+    return {"run_id": task["run_id"], "point": task["point"], "label": task["label"],
+            "replication": task["replication"], "seed": task["seed"], "params": task["values"],
+            "assignments": task["assignments"], "status": res["status"], "error": res.get("error"),
+            "figures": res.get("figures", {}), "wall_time_s": res.get("wall_time_s"), "worker": res.get("worker")}
+
+
+def rows_frame(rows: list[dict], params: list[str]) -> pd.DataFrame:
+    """The tidy frame: one row per run, parameters and figures as columns, in run order."""
+    rows = sorted(rows, key=lambda r: (r["point"], r["replication"]))
+    cols = {"run_id": pd.array([r["run_id"] for r in rows], dtype="string"),
+            "point": pd.array([r["point"] for r in rows], dtype="int64"),
+            "label": pd.array([r["label"] for r in rows], dtype="string"),
+            "replication": pd.array([r["replication"] for r in rows], dtype="int64"),
+            "seed": pd.array([r["seed"] for r in rows], dtype="int64")}
+    for p in params:
+        cols[p] = _column([r["params"].get(p) for r in rows])
+    cols["status"] = pd.array([r["status"] for r in rows], dtype="string")
+    cols["error"] = pd.array([r["error"] for r in rows], dtype="string")
+    for f in FIGURES:
+        cols[f] = _column([r["figures"].get(f) for r in rows], numeric=True)
+    return pd.DataFrame(cols)
+
+
+def _column(values, numeric=False):
+    present = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    if present and all(isinstance(v, bool) for v in present):
+        return pd.array(values, dtype="boolean")
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+        return pd.array(values, dtype="Int64")
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+        return pd.array([math.nan if v is None else float(v) for v in values], dtype="float64")
+    if numeric:
+        raise TypeError(f"non-numeric figure values: {present[:3]}")
+    return pd.array([None if v is None else v if isinstance(v, str) else json.dumps(v, sort_keys=True)
+                     for v in values], dtype="string")
+
+
+def _spec_hash(spec: dict) -> str:
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def prepare_directory(out: Path, spec_hash: str, resume: bool, overwrite: bool) -> dict[str, dict]:
+    """Make ``out`` ready; return the rows already there when resuming (by run id)."""
+    meta = out / "sweep.json"
+    if out.exists() and not out.is_dir():
+        raise SweepOutputError(f"{out}: exists and is not a directory")
+    if out.exists() and any(out.iterdir()):
+        if not meta.is_file():
+            raise SweepOutputError(f"{out}: exists, is not empty and holds no sweep (no sweep.json); not using it")
+        if resume:
+            old = json.loads(meta.read_text())
+            if old.get("spec_hash") != spec_hash:
+                raise SweepOutputError(f"{out}: holds a different sweep (other scenario, parameters or "
+                                       "replications); cannot resume it")
+            done = {}
+            for p in sorted((out / "runs").glob("*/row.json")):
+                row = json.loads(p.read_text())
+                if row.get("status") != "failed":
+                    done[row["run_id"]] = row
+            return done
+        if not overwrite:
+            raise SweepOutputError(f"{out}: holds a sweep already; --resume to finish it, --overwrite to replace it")
+        for name in ("runs", "charts"):
+            shutil.rmtree(out / name, ignore_errors=True)
+        for name in ("sweep.parquet", "sweep.json", "sweep.csv", "scenario.yaml"):
+            (out / name).unlink(missing_ok=True)
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    return {}
+
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM (a job scheduler stopping us) ends the sweep like Ctrl-C: finished runs are kept."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    try:
+        old = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def run_sweep(scenario, grid: dict | None = None, points=None, replications: int = 1, out=None,
+              jobs: int | None = 1, scheduler=None, footprints: bool = True, charts: bool = True,
+              progress: bool = True, resume: bool = False, overwrite: bool = False,
+              max_goroutines: int | None = None, max_events: int | None = None) -> Sweep:
+    """Run ``scenario`` (a Scenario, a path, or scenario data) over a grid or list of points.
+
+    ``grid``: {key: [values]} (the product is run); ``points``: a list of {key: value}
+    or {label: {key: value}}.  Each point runs ``replications`` times with seeds
+    derived from the point's seed and the replication index.  ``jobs``: local
+    processes (1: in this process; None: one per CPU); ``scheduler``: a Dask scheduler
+    address or a ``distributed.Client`` instead.  ``out``: the output directory
+    (None: nothing is written).  Ctrl-C (or SIGTERM) stops it: finished runs are
+    combined into ``sweep.parquet`` and KeyboardInterrupt is raised again.
+    """
+    from tqdm import tqdm
+
+    from ..scenario import Scenario, load_scenario, scenario_from_dict
+
+    t_start = time.perf_counter()
+    if isinstance(scenario, (str, Path)):
+        source = str(scenario)
+        scenario = load_scenario(scenario)
+    else:
+        source = getattr(scenario, "source", None)
+        if isinstance(scenario, dict):
+            scenario = scenario_from_dict(scenario)
+    assert isinstance(scenario, Scenario)
+    if replications < 1:
+        raise ValueError("replications must be at least 1")
+    base = scenario.to_yaml_dict()
+    pts = expand(base, grid=grid, points=points)
+    params = list(dict.fromkeys(k for p in pts for k in p.assignments))
+    limits = {k: v for k, v in (("max_goroutines", max_goroutines), ("max_events", max_events)) if v}
+    tasks = make_tasks(pts, replications, footprint=footprints and out is not None, limits=limits)
+    spec = {"scenario": base, "grid": grid, "points": points if points is None or isinstance(points, list)
+            else {str(k): v for k, v in points.items()}, "replications": replications, "limits": limits}
+    spec_hash = _spec_hash(spec)
+    out = Path(out) if out is not None else None
+    done = prepare_directory(out, spec_hash, resume, overwrite) if out is not None else {}
+    rows = {rid: row for rid, row in done.items()}
+    todo = [t for t in tasks if t["run_id"] not in done]
+
+    executor = executor_for(jobs, scheduler) if todo else SerialExecutor()
+    meta = {"source": source, "scenario_name": scenario.name, "spec_hash": spec_hash, **spec,
+            "params": params, "runs": len(tasks), "executor": executor.name,
+            "seeds": sorted({t["seed"] for t in tasks}), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    if out is not None:
+        import yaml
+        _atomic_write(out / "scenario.yaml", yaml.safe_dump(base, sort_keys=False))
+        _atomic_write(out / "sweep.json", json.dumps({**meta, "complete": False}, indent=2, default=str))
+
+    bar = tqdm(total=len(tasks), initial=len(done), unit="run", desc=f"sweep {scenario.name}", leave=False,
+               disable=None if progress else True, mininterval=0.25)
+    failures = []
+
+    def on_result(task, res):
+        row = _row(task, res)
+        rows[task["run_id"]] = row
+        if out is not None:
+            d = out / "runs" / task["run_id"]
+            d.mkdir(parents=True, exist_ok=True)
+            if res.get("footprint"):
+                _atomic_write(d / "footprint.parquet", res["footprint"])
+            _atomic_write(d / "row.json", json.dumps(row, indent=1, default=str))
+        if res["status"] == "failed":
+            failures.append(row)
+            where = ", ".join(f"{k}={v}" for k, v in task["assignments"].items()) or "base scenario"
+            msg = (f"run {task['run_id']} failed ({where}; replication {task['replication']}, seed {task['seed']}): "
+                   f"{res['error']}")
+            if progress:
+                bar.write(msg, file=sys.stderr)
+        bar.update(1)
+
+    interrupted = None
+    try:
+        with _sigterm_as_interrupt():
+            executor.run(todo, on_result)
+    except KeyboardInterrupt as exc:
+        interrupted = exc
+        executor.shutdown(kill=True)
+    else:
+        executor.shutdown()
+    finally:
+        bar.close()
+    frame = rows_frame(list(rows.values()), params)
+    complete = interrupted is None and len(rows) == len(tasks)
+    wall = time.perf_counter() - t_start
+    if out is not None:
+        buf = _parquet_bytes(frame)
+        _atomic_write(out / "sweep.parquet", buf)
+        counts = frame["status"].value_counts().to_dict()
+        run_times = {r["run_id"]: r.get("wall_time_s") for r in sorted(rows.values(), key=lambda r: r["run_id"])}
+        _atomic_write(out / "sweep.json", json.dumps(
+            {**meta, "complete": complete, "finished_runs": len(rows), "status": {str(k): int(v) for k, v in
+                                                                                   counts.items()},
+             "interrupted": interrupted is not None, "wall_time_s": round(wall, 3), "run_wall_time_s": run_times},
+            indent=2, default=str))
+        if charts and interrupted is None:
+            write_sweep_charts(frame, params, out / "charts")
+    sweep = Sweep(frame=frame, directory=out, params=params, complete=complete,
+                  failed=frame[frame["status"] == "failed"].reset_index(drop=True), wall_time_s=wall)
+    if interrupted is not None:
+        raise KeyboardInterrupt(sweep) from None
+    return sweep
+
+
+def _parquet_bytes(frame: pd.DataFrame) -> bytes:
+    import io
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+def write_sweep_charts(frame: pd.DataFrame, params: list[str], directory: Path) -> list[Path]:
+    """``<figure>__<param>.png`` for each chart figure and each parameter with more than one value
+    (the runs' labels when nothing varies on its own, e.g. a list of points)."""
+    from ..analysis.plots import plot_sweep
+
+    directory.mkdir(parents=True, exist_ok=True)
+    varying = [p for p in params if frame[p].nunique(dropna=False) > 1]
+    axes_params = varying or ["label"]
+    if len(frame) and frame["label"].nunique() > 1 and len(varying) > 1:
+        grid_like = frame.groupby(varying, dropna=False)["point"].nunique().max() == 1
+        if not grid_like:
+            axes_params = ["label"]
+    ok = frame[frame["status"] != "failed"]
+    written = []
+    if not len(ok):
+        return written
+    for fig_name in CHART_FIGURES:
+        for p in axes_params:
+            by = [q for q in varying if q != p] if p != "label" else []
+            ax = plot_sweep(frame, fig_name, p, by=by)
+            path = directory / f"{fig_name}__{p.rsplit('.', 1)[-1]}.png"
+            ax.figure.tight_layout()
+            ax.figure.savefig(path, dpi=100)
+            written.append(path)
+    return written
+
+
+def read_sweep(directory) -> pd.DataFrame:
+    """``sweep.parquet`` of a sweep directory; if the sweep never got to write it (killed), the
+    frame is rebuilt from the per-run row files."""
+    d = Path(directory)
+    if (d / "sweep.parquet").is_file():
+        return pd.read_parquet(d / "sweep.parquet")
+    meta = json.loads((d / "sweep.json").read_text())
+    rows = [json.loads(p.read_text()) for p in sorted((d / "runs").glob("*/row.json"))]
+    return rows_frame(rows, meta.get("params", []))
