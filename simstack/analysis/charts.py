@@ -6,11 +6,15 @@ Figures are made with ``matplotlib.figure.Figure`` directly, so no pyplot state 
 """
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
+
+from .data import as_frames
 
 _UNITS = ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB"), (1, "B"))
 
@@ -47,11 +51,25 @@ def _axes(ax):
     return ax
 
 
+_OFFSCREEN = threading.local()
+
+
+@contextmanager
+def offscreen():
+    """Within it, charts are plain Figures even in a notebook (files and reports, not cell output)."""
+    before = getattr(_OFFSCREEN, "on", False)
+    _OFFSCREEN.on = True
+    try:
+        yield
+    finally:
+        _OFFSCREEN.on = before
+
+
 def _new_figure(figsize=(9, 4.5)):
     """A Figure of its own (no pyplot state), except in a notebook with the inline backend,
-    where a pyplot figure is made so that it is shown under the cell."""
+    where a pyplot figure is made so that it is shown under the cell (not within ``offscreen()``)."""
     import sys
-    if "matplotlib.pyplot" in sys.modules:
+    if "matplotlib.pyplot" in sys.modules and not getattr(_OFFSCREEN, "on", False):
         import matplotlib
         if "inline" in str(matplotlib.get_backend()):
             import matplotlib.pyplot as plt
@@ -79,6 +97,7 @@ def _mark_gc(ax, result, tscale):
 
 def plot_footprint(result, ax=None):
     """StackInuse, StackSys, the sum of goroutine stacks and the bytes in use, over time."""
+    result = as_frames(result)
     ax = _axes(ax)
     fp = result.footprint
     cols = [("stack_inuse", "StackInuse"), ("stack_sys", "StackSys"),
@@ -104,6 +123,7 @@ def size_columns(frame) -> list[str]:
 
 def plot_stacks_by_size(result, ax=None):
     """Live goroutines by stack size over time, as a stacked area."""
+    result = as_frames(result)
     ax = _axes(ax)
     fp = result.footprint
     cols = size_columns(fp)
@@ -137,6 +157,7 @@ def growth_shrink_series(result, bins: int = 100):
 
 def plot_growth_shrink(result, ax=None, bins: int = 100):
     """Grow and shrink events per time bin (bars) and cumulative bytes copied (line, right axis)."""
+    result = as_frames(result)
     ax = _axes(ax)
     edges, g, s, cum = growth_shrink_series(result, bins)
     tscale, tunit = time_scale(edges[-1])
@@ -184,7 +205,8 @@ def write_charts(result, directory, names=None, skip_unavailable: bool = False) 
     for name in chosen:
         fn = available[name]
         try:
-            ax = fn(result)
+            with offscreen():
+                ax = fn(result)
         except ValueError:
             if skip_unavailable:
                 continue

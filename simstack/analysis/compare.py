@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from pathlib import Path
 
 import pandas as pd
@@ -95,8 +96,8 @@ def format_table(table: pd.DataFrame, relative: bool = True, max_rows: int | Non
         cells = [fig]
         for j, v in enumerate(vals):
             text = format_figure(str(fig), v)
-            if relative and j > 0 and fig not in ("wall_time_s", "events") and isinstance(v, (int, float)) \
-                    and isinstance(first, (int, float)) and not math.isnan(v) and not math.isnan(first) and first:
+            if relative and j > 0 and fig not in ("wall_time_s", "events") and _number(v) and _number(first) \
+                    and not math.isnan(v) and not math.isnan(first) and first:
                 text += f" [{(v - first) / abs(first) * 100:+.1f}%]"
             cells.append(text)
         rows.append(cells)
@@ -109,9 +110,13 @@ def format_table(table: pd.DataFrame, relative: bool = True, max_rows: int | Non
     return "\n".join(lines)
 
 
+def _number(v) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
 def compare(dirs_or_results, labels=None, chart=None, column: str = "stack_inuse"):
     """Read runs, return (headline table, scenario differences); draw overlaid footprints to ``chart``."""
-    from .charts import _new_figure
+    from .charts import _new_figure, offscreen
     from .plots import plot_compare_footprints
 
     items = list(dirs_or_results)
@@ -122,7 +127,8 @@ def compare(dirs_or_results, labels=None, chart=None, column: str = "stack_inuse
     table = headline_table(results, labels)
     diffs = scenario_differences(results, labels)
     if chart is not None:
-        fig = _new_figure((9, 5))
+        with offscreen():
+            fig = _new_figure((9, 5))
         axes = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
         plot_compare_footprints(results, labels, column=column, ax=axes[0])
         plot_compare_footprints(results, labels, column="stack_in_goroutines", ax=axes[1])

@@ -75,10 +75,10 @@ def plot_cache_occupancy(result, ax=None):
     tscale = _time_axis(ax, occ["time"])
     if ps:
         ax.stackplot(occ["time"] / tscale, *[occ[p].to_numpy() / scale for p in ps],
-                     labels=[f"P{p}" for p in ps], step="post", alpha=0.85)
+                     labels=[f"P{p}" for p in ps], alpha=0.85)
     if len(fp):
         ax.plot(fp["time"] / tscale, fp["cached_bytes"] / scale, color="black", ls="--", lw=1,
-                label="all Ps (footprint)", drawstyle="steps-post")
+                label="all Ps (footprint)")
     _mark_gc(ax, r, tscale)
     ax.set_ylabel(f"cached stacks ({unit})")
     ax.set_title("Per-P stack cache occupancy")

@@ -11,8 +11,10 @@ import datetime as _dt
 import html
 import io
 import math
+import numbers
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -51,13 +53,11 @@ def format_figure(name: str, value) -> str:
         return f"{format_bytes(float(value))} ({int(round(value)):,} B)" if abs(value) >= 1024 else f"{int(value)} B"
     if name in TIME_FIGURES:
         return f"{float(value):.4g} s"
-    if isinstance(value, bool):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         return str(value)
-    if isinstance(value, float) and not value.is_integer():
-        return f"{value:,.3f}"
-    if isinstance(value, (int, float)):
-        return f"{int(value):,}"
-    return str(value)
+    if not float(value).is_integer():
+        return f"{float(value):,.3f}"
+    return f"{int(value):,}"
 
 
 def figure_png(ax, dpi: int = 100) -> bytes:
@@ -81,7 +81,7 @@ def _table(df: pd.DataFrame, formats: dict | None = None, index: bool = False, c
         cells = [f"<th>{html.escape(str(idx))}</th>"] if index else []
         for c in df.columns:
             v = row[c]
-            text = formats[c](v) if c in formats else format_figure(str(c), v) if isinstance(v, (int, float)) \
+            text = formats[c](v) if c in formats else format_figure(str(c), v) if isinstance(v, numbers.Real) \
                 else ("" if v is None else str(v))
             cells.append(f"<td>{html.escape(text)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
@@ -119,6 +119,12 @@ CAPTIONS = {
 
 def build_report(result, title: str | None = None) -> str:
     """The report of one run as an HTML string."""
+    from .charts import offscreen
+    with offscreen():
+        return _build_report(result, title)
+
+
+def _build_report(result, title):
     from ..plot import RUN_CHARTS
 
     r = data.as_frames(result)

@@ -9,9 +9,15 @@
 
 ``simstack sweep FILE --set KEY=V1,V2 ... -o DIR`` is the same from the command line.
 """
-from .params import SweepError, expand, parse_set, replication_seed
-from .runner import Sweep, SweepOutputError, read_sweep, run_sweep, write_sweep_charts
-from .worker import FIGURES
+_NAMES = {"SweepError": "params", "expand": "params", "parse_set": "params", "replication_seed": "params",
+          "with_settings": "params", "Sweep": "runner", "SweepOutputError": "runner", "read_sweep": "runner",
+          "run_sweep": "runner", "write_sweep_charts": "runner", "FIGURES": "worker"}
 
-__all__ = ["FIGURES", "Sweep", "SweepError", "SweepOutputError", "expand", "parse_set", "read_sweep",
-           "replication_seed", "run_sweep", "write_sweep_charts"]
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name):  # loaded on first use: `simstack --help` does not import the sweep machinery
+    if name in _NAMES:
+        import importlib
+        return getattr(importlib.import_module(f".{_NAMES[name]}", __name__), name)
+    raise AttributeError(f"module 'simstack.sweep' has no attribute {name!r}")

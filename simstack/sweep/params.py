@@ -226,3 +226,16 @@ def replication_seed(seed: int, replication: int) -> int:
     numbers (common random numbers: differences between points come from the parameters).
     """
     return int(np.random.SeedSequence(int(seed), spawn_key=(int(replication),)).generate_state(1, np.uint32)[0])
+
+
+def with_settings(scenario, settings: dict):
+    """A copy of ``scenario`` (a Scenario or a path) with ``settings`` ({key: value}, keys as
+    for ``--set``, values as in YAML: ``{"duration": "500ms", "goroutines.request.count": 5000}``)
+    applied and validated."""
+    from pathlib import Path
+
+    from ..scenario import load_scenario
+    if isinstance(scenario, (str, Path)):
+        scenario = load_scenario(scenario)
+    sc = apply(scenario.to_yaml_dict(), dict(settings))
+    return sc

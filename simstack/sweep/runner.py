@@ -108,7 +108,8 @@ class LocalExecutor:
         retried = set()
         while pending_tasks:
             self.pool = self._pool()
-            futures = {self.pool.submit(run_one, t): t for t in pending_tasks}
+            with _main_not_reimported():  # worker processes start here, on the first submits
+                futures = {self.pool.submit(run_one, t): t for t in pending_tasks}
             pending_tasks = []
             waiting = set(futures)
             while waiting:
@@ -184,6 +185,24 @@ class DaskExecutor:
             self.futures = []
         if self.own:
             self.client.close()
+
+
+@contextmanager
+def _main_not_reimported():
+    """Start worker processes without re-running the caller's script in them.
+
+    forkserver and spawn workers import the parent's ``__main__`` from its file, which
+    runs a script's top level again (and fails in a script with no ``if __name__ ==
+    "__main__"`` guard).  Workers only need ``simstack.sweep.worker``, so while they
+    start ``__main__`` is an empty module."""
+    import types
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
 
 
 def _worker_init():
@@ -416,6 +435,7 @@ def _parquet_bytes(frame: pd.DataFrame) -> bytes:
 def write_sweep_charts(frame: pd.DataFrame, params: list[str], directory: Path) -> list[Path]:
     """``<figure>__<param>.png`` for each chart figure and each parameter with more than one value
     (the runs' labels when nothing varies on its own, e.g. a list of points)."""
+    from ..analysis.charts import offscreen
     from ..analysis.plots import plot_sweep
 
     directory.mkdir(parents=True, exist_ok=True)
@@ -432,7 +452,8 @@ def write_sweep_charts(frame: pd.DataFrame, params: list[str], directory: Path) 
     for fig_name in CHART_FIGURES:
         for p in axes_params:
             by = [q for q in varying if q != p] if p != "label" else []
-            ax = plot_sweep(frame, fig_name, p, by=by)
+            with offscreen():
+                ax = plot_sweep(frame, fig_name, p, by=by)
             path = directory / f"{fig_name}__{p.rsplit('.', 1)[-1]}.png"
             ax.figure.tight_layout()
             ax.figure.savefig(path, dpi=100)

@@ -36,6 +36,8 @@ def run_one(task: dict) -> dict:
 
         sc = scenario_from_dict(task["scenario"], source=task["run_id"])
         res = run(sc, max_goroutines=task.get("max_goroutines"), max_events=task.get("max_events"))
+        if (res.summary.get("stopped") or {}).get("reason") == "interrupted":
+            raise KeyboardInterrupt  # the engine stops a run cleanly on Ctrl-C; the sweep must stop too
         h = headline(res)
         out["figures"] = {k: _plain(h[k]) for k in FIGURES if k in h}
         if "overflow" in res.summary:

@@ -1,0 +1,217 @@
+"""simstack sweep: --set validation, seeds, the same sweep.parquet whichever executor runs it
+(in-process, local processes, a Dask LocalCluster), failed runs, interruption and resume."""
+import hashlib
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import simstack
+from simstack.cli import main
+from simstack.sweep import parse_set, replication_seed, run_sweep, with_settings
+from simstack.sweep.params import SweepError, split_path, split_values
+
+SMALL = """\
+name: small
+seed: 7
+duration: 100ms
+runtime: {version: go1.27, gomaxprocs: 2}
+gc: {trigger: interval, interval: 20ms}
+goroutines:
+  - name: req
+    count: 800
+    arrival: {process: poisson, rate: 10000/s}
+    frame: 184B
+    program:
+      - {depth: {dist: lognormal, mean: 2.3, sigma: 0.6}, run: {dist: exponential, mean: 150us}}
+      - {depth: 4, block: {dist: exponential, mean: 2ms}}
+record: {sample_every: 1ms}
+"""
+GRID = ["--set", "runtime.version=go1.12,go1.27", "--set", "runtime.overrides.starting_stack=2KiB,4KiB"]
+
+
+def sim(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "simstack.cli", *map(str, args)], capture_output=True, text=True,
+                          **kw)
+
+
+def sha(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory):
+    p = tmp_path_factory.mktemp("sweep") / "small.yaml"
+    p.write_text(SMALL)
+    return p
+
+
+@pytest.fixture(scope="module")
+def reference(scenario):
+    """The sweep run in-process (-j 1): 2 x 2 grid x 2 replications."""
+    out = scenario.parent / "j1"
+    r = sim("sweep", scenario, *GRID, "-r", "2", "-j", "1", "-o", out)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+# --- parameters ----------------------------------------------------------------------
+def test_set_options_parse_keys_and_yaml_values():
+    assert parse_set("runtime.overrides.starting_stack=2KiB,8KiB") == ("runtime.overrides.starting_stack",
+                                                                        ["2KiB", "8KiB"])
+    assert parse_set("gc.gogc=50,off,100")[1] == [50, "off", 100]
+    assert parse_set("x=true,false")[1] == [True, False]
+    assert split_values("[1, 2],{a: 1, b: 2},'x,y'") == ["[1, 2]", "{a: 1, b: 2}", "'x,y'"]
+    assert split_path("goroutines[0].program[1].depth") == ["goroutines", 0, "program", 1, "depth"]
+    assert split_path("goroutines.req.count") == ["goroutines", "req", "count"]
+    for bad in ("noequals", "a..b=1", "a=", "a[x]=1"):
+        with pytest.raises(SweepError):
+            parse_set(bad)
+
+
+@pytest.mark.parametrize("option, message", [
+    ("runtime.versoin=go1.12", "--set runtime.versoin=go1.12: runtime.versoin: unknown field 'versoin'; "
+                               "did you mean 'version'?"),
+    ("runtime.version=go1.13", "--set runtime.version=go1.13: runtime.version: expected a modelled Go version"),
+    ("runtime.overrides.starting_stack=3KiB", "--set runtime.overrides.starting_stack=3KiB: "
+                                              "runtime.overrides.starting_stack: expected a power of two"),
+    ("runtime.overrides.starting_stack=2KB", "2KB is 2,000 bytes (KB, MB, GB are 1000-based); the binary unit is 2KiB"),
+    ("goroutines.nope.count=3", "--set goroutines.nope.count=3: goroutines.nope.count: no item named 'nope' "
+                                "(names: req)"),
+    ("runtime.overrides.starting_stack_policy=avg", "expected one of fixed, average, per_site, got 'avg'"),
+    ("seed.x=1", "cannot set a field inside a int value"),
+])
+def test_bad_set_exits_2_naming_the_option_before_running_anything(scenario, tmp_path, option, message):
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["sweep", str(scenario), "--set", option, "-o", str(out)])
+    assert r.exit_code == 2, r.output
+    assert message in r.output
+    assert not out.exists()
+
+
+def test_each_bad_value_is_reported_at_once(scenario, tmp_path):
+    r = CliRunner().invoke(main, ["sweep", str(scenario), "--set", "runtime.version=go1.12,go1.2",
+                                  "--set", "runtime.gomaxprocs=2,0", "-o", str(tmp_path / "o")])
+    assert r.exit_code == 2
+    assert "runtime.version=go1.2:" in r.output and "runtime.gomaxprocs=0:" in r.output
+
+
+def test_with_settings_validates_like_the_loader(scenario):
+    sc = with_settings(scenario, {"runtime.version": "go1.12", "goroutines.req.count": 10})
+    assert sc.runtime.version == "go1.12" and sc.runtime.version_full == "go1.12" and sc.goroutines[0].count == 10
+
+
+# --- running -------------------------------------------------------------------------
+def test_sweep_writes_a_tidy_frame_charts_and_runs(reference, scenario):
+    df = pd.read_parquet(reference / "sweep.parquet")
+    assert len(df) == 8 and (df["status"] == "ok").all()
+    assert list(df.columns[:7]) == ["run_id", "point", "label", "replication", "seed", "runtime.version",
+                                    "runtime.overrides.starting_stack"]
+    assert {"peak_stack_inuse", "mean_stack_inuse", "grows", "shrinks", "bytes_copied", "goroutines"} <= set(df)
+    assert "wall_time_s" not in df  # timings are not results: kept in sweep.json and the row files
+    assert df["runtime.overrides.starting_stack"].tolist() == [2048, 2048, 4096, 4096] * 2  # resolved bytes
+    assert df["runtime.version"].tolist() == ["go1.12"] * 4 + ["go1.27"] * 4
+    # seeds: from the scenario's seed and the replication only (common random numbers across points)
+    assert df.groupby("replication")["seed"].nunique().tolist() == [1, 1]
+    assert df.loc[df["replication"] == 1, "seed"].iloc[0] == replication_seed(7, 1) != replication_seed(7, 0)
+    # a row is what simstack.run gives for that point and seed
+    row = df.iloc[5]
+    res = simstack.run(with_settings(scenario, {
+        "runtime.version": row["runtime.version"], "seed": int(row["seed"]),
+        "runtime.overrides.starting_stack": int(row["runtime.overrides.starting_stack"])}))
+    for k in ("peak_stack_inuse", "grows", "shrinks", "bytes_copied", "events"):
+        assert row[k] == res.summary["headline"][k], k
+    meta = json.loads((reference / "sweep.json").read_text())
+    assert meta["complete"] and meta["runs"] == 8 and meta["status"] == {"ok": 8}
+    assert meta["grid"] == {"runtime.version": ["go1.12", "go1.27"],
+                            "runtime.overrides.starting_stack": ["2KiB", "4KiB"]}
+    fp = pd.read_parquet(reference / "runs" / row["run_id"] / "footprint.parquet")
+    pd.testing.assert_frame_equal(fp, res.footprint)
+    charts = sorted(p.name for p in (reference / "charts").glob("*.png"))
+    assert "bytes_copied__version.png" in charts and "grows__starting_stack.png" in charts and len(charts) == 10
+
+
+def test_same_sweep_parquet_in_process_in_local_processes_and_on_a_dask_cluster(reference, scenario, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    r = sim("sweep", scenario, *GRID, "-r", "2", "-j", "2", "--no-charts", "-q", "-o", tmp_path / "j2")
+    assert r.returncode == 0, r.stderr
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=40) as cluster:
+        r = sim("sweep", scenario, *GRID, "-r", "2", "--scheduler", cluster.scheduler_address, "--no-charts", "-q",
+                "-o", tmp_path / "dask")
+        assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "dask" / "sweep.json").read_text())["executor"].startswith("dask tcp://")
+    assert sha(reference / "sweep.parquet") == sha(tmp_path / "j2" / "sweep.parquet") == \
+        sha(tmp_path / "dask" / "sweep.parquet")
+
+
+def test_a_failed_run_is_reported_with_its_parameters_and_the_others_are_kept(scenario, tmp_path):
+    # a stack cache that is not a whole number of pages passes validation but stops stackinit
+    r = sim("sweep", scenario, "--set", "runtime.overrides.stack_cache_size=32KiB,12345", "-j", "2", "-o",
+            tmp_path / "f")
+    assert r.returncode == 1
+    assert "runtime.overrides.stack_cache_size=12345" in r.stderr and "multiple of the page size" in r.stderr
+    df = pd.read_parquet(tmp_path / "f" / "sweep.parquet")
+    assert df["status"].tolist() == ["ok", "failed"]
+    assert df["error"].iloc[1] == "ValueError: stack cache size must be a multiple of the page size"
+    assert df["grows"].iloc[0] > 0 and pd.isna(df["grows"].iloc[1])
+    assert (tmp_path / "f" / "charts" / "grows__stack_cache_size.png").is_file()
+
+
+def test_interrupt_keeps_finished_runs_and_resume_gives_the_same_result(reference, scenario, tmp_path):
+    out = tmp_path / "intr"
+    proc = subprocess.Popen([sys.executable, "-m", "simstack.cli", "sweep", str(scenario), *GRID, "-r", "2",
+                             "-j", "1", "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not list(out.glob("runs/*/row.json")) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "finished runs kept" in err and "Traceback" not in err
+    part = pd.read_parquet(out / "sweep.parquet")
+    assert 1 <= len(part) < 8 and (part["status"] == "ok").all()
+    meta = json.loads((out / "sweep.json").read_text())
+    assert meta["interrupted"] and not meta["complete"] and meta["finished_runs"] == len(part)
+    r = CliRunner().invoke(main, ["sweep", str(scenario), *GRID, "-r", "2", "-o", str(out)])
+    assert r.exit_code == 2 and "--resume" in r.output  # not silently replaced
+    r = sim("sweep", scenario, *GRID, "-r", "2", "-j", "1", "-o", out, "--resume", "-q")
+    assert r.returncode == 0, r.stderr
+    assert sha(out / "sweep.parquet") == sha(reference / "sweep.parquet")
+    r = CliRunner().invoke(main, ["sweep", str(scenario), "--set", "seed=1,2", "-o", str(out), "--resume"])
+    assert r.exit_code == 2 and "different sweep" in r.output
+
+
+def test_refuses_a_directory_that_holds_something_else(scenario, tmp_path):
+    (tmp_path / "mine.txt").write_text("not a sweep")
+    r = CliRunner().invoke(main, ["sweep", str(scenario), "--set", "seed=1", "-o", str(tmp_path)])
+    assert r.exit_code == 2 and "holds no sweep" in r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.txt"]
+
+
+def test_python_api_with_named_points_in_memory(scenario):
+    sw = run_sweep(scenario, points={"2 KiB": {"runtime.overrides.starting_stack": "2KiB"},
+                                     "4 KiB, go1.12": {"runtime.overrides.starting_stack": "4KiB",
+                                                       "runtime.version": "go1.12"}},
+                   replications=2, progress=False)
+    df = sw.frame
+    assert sw.complete and sw.directory is None and len(df) == 4
+    assert df["label"].tolist() == ["2 KiB", "2 KiB", "4 KiB, go1.12", "4 KiB, go1.12"]
+    assert df["runtime.version"].tolist() == ["go1.27", "go1.27", "go1.12", "go1.12"]  # the default filled in
+    assert df.groupby("label")["grows"].mean().loc["2 KiB"] > df.groupby("label")["grows"].mean().loc["4 KiB, go1.12"]
+
+
+def test_a_script_without_a_main_guard_can_use_worker_processes(scenario, tmp_path):
+    script = tmp_path / "script.py"
+    script.write_text("from simstack.sweep import run_sweep\n"
+                      f"sw = run_sweep({str(scenario)!r}, grid={{'seed': [1, 2, 3]}}, jobs=2, progress=False)\n"
+                      "print(sw.frame['status'].tolist())\n")
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "['ok', 'ok', 'ok']"
