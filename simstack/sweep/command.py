@@ -74,8 +74,11 @@ def sweep_cmd(file, sets, replications, out, jobs, scheduler, resume, overwrite,
         click.echo(f"{sc.name}: {len(sweep.frame)} runs ({', '.join(f'{n} {k}' for k, n in counts.items())}) "
                    f"in {sweep.wall_time_s:.1f} s -> {out}")
     if len(sweep.failed):
-        click.echo(f"{len(sweep.failed)} runs failed:", err=True)
-        for _, row in sweep.failed.iterrows():
-            params = ", ".join(f"{p}={row[p]}" for p in sweep.params)
-            click.echo(f"  {row['run_id']} ({params}; replication {row['replication']}): {row['error']}", err=True)
+        if quiet:  # otherwise each was reported as it happened
+            for _, row in sweep.failed.iterrows():
+                params = ", ".join(f"{p}={row[p]}" for p in sweep.params)
+                click.echo(f"run {row['run_id']} failed ({params}; replication {row['replication']}): "
+                           f"{row['error']}", err=True)
+        click.echo(f"{len(sweep.failed)} of {len(sweep.frame)} runs failed (the error column of "
+                   f"{out}/sweep.parquet)", err=True)
         sys.exit(1)

@@ -151,7 +151,10 @@ class DaskExecutor:
     """Runs on a Dask cluster: a scheduler address (``tcp://host:port``) or a ``distributed.Client``."""
 
     def __init__(self, scheduler):
-        from distributed import Client
+        try:
+            from distributed import Client
+        except ImportError:
+            raise SweepOutputError("--scheduler needs dask.distributed: pip install 'dask[distributed]'") from None
         if isinstance(scheduler, Client):
             self.client, self.own = scheduler, False
         else:
@@ -417,7 +420,10 @@ def run_sweep(scenario, grid: dict | None = None, points=None, replications: int
              "interrupted": interrupted is not None, "wall_time_s": round(wall, 3), "run_wall_time_s": run_times},
             indent=2, default=str))
         if charts and interrupted is None:
-            write_sweep_charts(frame, params, out / "charts")
+            try:
+                write_sweep_charts(frame, params, out / "charts")
+            except KeyboardInterrupt as exc:  # every run is in sweep.parquet; only charts are missing
+                interrupted = exc
     sweep = Sweep(frame=frame, directory=out, params=params, complete=complete,
                   failed=frame[frame["status"] == "failed"].reset_index(drop=True), wall_time_s=wall)
     if interrupted is not None:
