@@ -215,3 +215,11 @@ def test_a_script_without_a_main_guard_can_use_worker_processes(scenario, tmp_pa
     r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "['ok', 'ok', 'ok']"
+
+
+def test_sweeping_the_seed_keeps_both_the_swept_and_the_derived_seed(scenario):
+    sw = run_sweep(scenario, grid={"seed": [1, 2]}, replications=2, progress=False)
+    df = sw.frame
+    assert sw.params == ["scenario.seed"]
+    assert df["scenario.seed"].tolist() == [1, 1, 2, 2]
+    assert df["seed"].tolist() == [replication_seed(s, r) for s in (1, 2) for r in (0, 1)]

@@ -242,6 +242,15 @@ def _row(task: dict, res: dict) -> dict:
             "figures": res.get("figures", {}), "wall_time_s": res.get("wall_time_s"), "worker": res.get("worker")}
 
 
+RESERVED = ("run_id", "point", "label", "replication", "seed", "status", "error", *FIGURES)
+
+
+def column_name(key: str) -> str:
+    """The frame column of a swept key: the key itself, or ``scenario.<key>`` where it would
+    clash with a column of every sweep (``--set seed=...`` gives ``scenario.seed``)."""
+    return f"scenario.{key}" if key in RESERVED else key
+
+
 def rows_frame(rows: list[dict], params: list[str]) -> pd.DataFrame:
     """The tidy frame: one row per run, parameters and figures as columns, in run order."""
     rows = sorted(rows, key=lambda r: (r["point"], r["replication"]))
@@ -251,7 +260,7 @@ def rows_frame(rows: list[dict], params: list[str]) -> pd.DataFrame:
             "replication": pd.array([r["replication"] for r in rows], dtype="int64"),
             "seed": pd.array([r["seed"] for r in rows], dtype="int64")}
     for p in params:
-        cols[p] = _column([r["params"].get(p) for r in rows])
+        cols[column_name(p)] = _column([r["params"].get(p) for r in rows])
     cols["status"] = pd.array([r["status"] for r in rows], dtype="string")
     cols["error"] = pd.array([r["error"] for r in rows], dtype="string")
     for f in FIGURES:
@@ -421,10 +430,10 @@ def run_sweep(scenario, grid: dict | None = None, points=None, replications: int
             indent=2, default=str))
         if charts and interrupted is None:
             try:
-                write_sweep_charts(frame, params, out / "charts")
+                write_sweep_charts(frame, [column_name(p) for p in params], out / "charts")
             except KeyboardInterrupt as exc:  # every run is in sweep.parquet; only charts are missing
                 interrupted = exc
-    sweep = Sweep(frame=frame, directory=out, params=params, complete=complete,
+    sweep = Sweep(frame=frame, directory=out, params=[column_name(p) for p in params], complete=complete,
                   failed=frame[frame["status"] == "failed"].reset_index(drop=True), wall_time_s=wall)
     if interrupted is not None:
         raise KeyboardInterrupt(sweep) from None
@@ -439,7 +448,7 @@ def _parquet_bytes(frame: pd.DataFrame) -> bytes:
 
 
 def write_sweep_charts(frame: pd.DataFrame, params: list[str], directory: Path) -> list[Path]:
-    """``<figure>__<param>.png`` for each chart figure and each parameter with more than one value
+    """``<figure>__<param>.png`` for each chart figure and each parameter column with more than one value
     (the runs' labels when nothing varies on its own, e.g. a list of points)."""
     from ..analysis.charts import offscreen
     from ..analysis.plots import plot_sweep
