@@ -258,3 +258,10 @@ def test_headline_adds_time_weighted_mean_and_peaks(res):
     assert h["mean_stack_inuse"] == pytest.approx(np.sum(v[:-1] * np.diff(t)) / (t[-1] - t[0]))
     assert h["peak_stack_sys"] == fp["stack_sys"].max()
     assert h["grows"] == res.summary["headline"]["grows"]
+
+
+def test_an_empty_run_still_draws_every_chart(tmp_path):
+    from simstack.analysis.charts import write_charts
+    from simstack.recording import Recorder, Result
+    empty = Result(**Recorder(lambda: 0.0).frames())
+    assert len(write_charts(empty, tmp_path, names="all")) == len(simstack.plot.RUN_CHARTS)
