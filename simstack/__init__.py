@@ -9,7 +9,7 @@ loaded on first use so that importing the model does not pull in SimPy or pandas
 """
 __version__ = "0.1.0"
 
-__all__ = ["load_scenario", "run", "read_results", "__version__"]
+__all__ = ["load_scenario", "run", "read_results", "plot", "__version__"]
 
 
 def __getattr__(name):
@@ -19,4 +19,7 @@ def __getattr__(name):
     if name == "load_scenario":
         from .scenario import load_scenario
         return load_scenario
+    if name == "plot":
+        import importlib
+        return importlib.import_module(".plot", __name__)
     raise AttributeError(f"module 'simstack' has no attribute {name!r}")

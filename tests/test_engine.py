@@ -114,3 +114,18 @@ checkpoints: [{label: c, at: 1ms}]
     assert set(int(c[2:]) for c in win.checkpoints.columns if c.startswith("n_") and win.checkpoints[c].iloc[0]) \
         == {8192}
     assert np.any(lin.checkpoints.filter(like="n_4096").to_numpy() == 100)
+
+
+@pytest.mark.parametrize("version", ["go1.12", "go1.19", "go1.27"])
+@pytest.mark.parametrize("start", ["16KiB", "32KiB"])
+def test_large_starting_stack_what_if_runs(version, start):
+    # g0 stacks (8 or 16 KiB) are then smaller than _FixedStack: they get a _FixedStack stack
+    res = simstack.run(parse_scenario(f"""
+runtime: {{version: {version}, gomaxprocs: 2, overrides: {{starting_stack: {start}}}}}
+goroutines:
+  - {{name: w, count: 50, frame: 104B, program: [{{depth: 40, block_until: 2ms}}]}}
+checkpoints: [{{label: c, at: 1ms}}]
+"""), check_invariants=True)
+    row = res.checkpoints.iloc[0]
+    size = {"16KiB": 16384, "32KiB": 32768}[start]
+    assert row[f"n_{size}"] == 50 and res.headline()["grows"] == 0

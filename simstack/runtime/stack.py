@@ -175,6 +175,10 @@ class StackAllocator:
     def stackalloc(self, n: int, cache: StackCache | None = None, g: int = -1, p: int = -1) -> Stack:
         """stackalloc: a stack of ``n`` bytes (a power of two) from the cache, pool or heap."""
         prof = self.profile
+        if n < prof.fixed_stack:
+            # only reachable under a what-if starting_stack above a per-M stack's size (g0's 8 KiB):
+            # the order loop would hand out a _FixedStack stack anyway, so account for that size
+            n = prof.fixed_stack
         if n < prof.small_stack_limit:
             order = prof.order_of(n)
             if cache is None:  # no P (m.p == 0): straight from the pool
