@@ -174,6 +174,31 @@ def check_state(rt, handed_out: dict | None = None, held_spans: dict | None = No
     if not st.gc_running and st.stack_large:
         _fail("stackLarge holds spans while GC is off")
 
+    # the ledgers: spans the heap handed out and did not get back, stacks stackalloc handed out
+    if held_spans is not None:
+        missing, extra = set(held_spans) - set(spans), set(spans) - set(held_spans)
+        if extra:
+            sid = min(extra)
+            places = ", ".join(sorted({w for (i, _), w in where.items() if i == sid})) or "a pool list"
+            _fail(f"span #{sid} is used by {places} but was returned to the heap (use after free)")
+        if missing:
+            _fail(f"span #{min(missing)} ({held_spans[min(missing)].nbytes} bytes) is held (counted in "
+                  "StackInuse) but no stack, cache, pool or free list has it (leaked)")
+    if handed_out is not None:
+        if set(held) != set(handed_out):
+            extra, missing = set(held) - set(handed_out), set(handed_out) - set(held)
+            if extra:
+                k = min(extra)
+                _fail(f"{held[k]} holds span #{k[0]} slot {k[1]}, which stackalloc never handed out or "
+                      "which was freed (use after free)")
+            k = min(missing)
+            _fail(f"the stack at span #{k[0]} slot {k[1]} was handed out by stackalloc and never freed, but "
+                  "no goroutine or M holds it (lost)")
+        for k, size in held_size.items():
+            if handed_out[k] != size:
+                _fail(f"the stack at span #{k[0]} slot {k[1]} was handed out with {handed_out[k]} bytes but is "
+                      f"held as {size}")
+
     # every byte of every span in exactly one place
     by_span: dict[int, list[int]] = {}
     for sid, slot in where:
@@ -228,30 +253,6 @@ def check_state(rt, handed_out: dict | None = None, held_spans: dict | None = No
     if len(spans) != rt.mheap.spans_allocated - rt.mheap.spans_freed:
         _fail(f"{len(spans)} stack spans held but the heap has {rt.mheap.spans_allocated} allocated - "
               f"{rt.mheap.spans_freed} freed")
-    if held_spans is not None:
-        missing, extra = set(held_spans) - set(spans), set(spans) - set(held_spans)
-        if extra:
-            sid = min(extra)
-            places = ", ".join(sorted({where[(sid, slot)] for slot in by_span.get(sid, [])})) or "a pool list"
-            _fail(f"span #{sid} is used by {places} but was returned to the heap (use after free)")
-        if missing:
-            _fail(f"span #{min(missing)} ({held_spans[min(missing)].nbytes} bytes) is held (counted in "
-                  "StackInuse) but no stack, cache, pool or free list has it (leaked)")
-    if handed_out is not None:
-        if set(held) != set(handed_out):
-            extra, missing = set(held) - set(handed_out), set(handed_out) - set(held)
-            if extra:
-                k = min(extra)
-                _fail(f"{held[k]} holds span #{k[0]} slot {k[1]}, which stackalloc never handed out or "
-                      "which was freed (use after free)")
-            k = min(missing)
-            _fail(f"the stack at span #{k[0]} slot {k[1]} was handed out by stackalloc and never freed, but "
-                  "no goroutine or M holds it (lost)")
-        for k, size in held_size.items():
-            if handed_out[k] != size:
-                _fail(f"the stack at span #{k[0]} slot {k[1]} was handed out with {handed_out[k]} bytes but is "
-                      f"held as {size}")
-
     # running totals against recounts
     live = rt.live
     if set(live) != live_ids:
@@ -319,6 +320,7 @@ class InvariantChecker:
         self.depth = 0  # nesting of runtime operations
         self.op = "start"  # the outermost operation in progress (for messages)
         self.counts = Counter()  # operations and events seen (the tests check the checker saw them)
+        self.dirty = True  # something ran since the last full check
 
     # --- installation -----------------------------------------------------------------
     def install(self) -> InvariantChecker:
@@ -379,7 +381,11 @@ class InvariantChecker:
         except InvariantError as e:
             self.fail(f"after {what}: {e}")
 
-    def full_check(self, what: str) -> None:
+    def full_check(self, what: str, force: bool = True) -> None:
+        """check_state against the ledgers; with ``force=False`` only if anything ran since the last one."""
+        if not force and not self.dirty:
+            return
+        self.dirty = False
         self.counts["full_check"] += 1
         try:
             check_state(self.rt, self.handed_out, self.held_spans)
@@ -420,14 +426,14 @@ class InvariantChecker:
             stk = fn(n, *a, **kw)
             self.counts["stackalloc"] += 1
             k = _key(stk)
-            if stk.size != n:
+            if stk.size != max(n, self.rt.profile.fixed_stack):  # a request below _FixedStack gets one
                 self.fail(f"stackalloc({n}) returned a {stk.size}-byte stack")
             if stk.span.id not in self.held_spans:
                 self.fail(f"stackalloc({n}) returned {stk!r} from span #{stk.span.id}, which the heap does "
                           "not hand to stacks (freed or never allocated)")
             if k in self.handed_out:
                 self.fail(f"stackalloc({n}) handed out span #{k[0]} slot {k[1]} a second time without a free")
-            self.handed_out[k] = n
+            self.handed_out[k] = stk.size
             self._cheap(f"stackalloc({n})")
             return stk
         return stackalloc
@@ -464,6 +470,7 @@ class InvariantChecker:
         def emit(kind, g, p, old, new, used, copied, order, span, nbytes):
             fn(kind, g, p, old, new, used, copied, order, span, nbytes)
             self.counts["events"] += 1
+            self.dirty = True
             if kind in ("stackalloc", "stackfree", "span_alloc") and span not in held:
                 self.fail(f"event {kind} names span #{span}, which the heap does not hand to stacks")
             if kind == "span_free" and span in held:
@@ -481,6 +488,7 @@ class InvariantChecker:
         @functools.wraps(fn)
         def entry(*a, **kw):
             outer = self.depth == 0
+            self.dirty = True
             if outer:
                 self.op = name
             self.depth += 1

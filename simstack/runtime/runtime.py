@@ -183,6 +183,6 @@ class Runtime(ProcMixin, SchedMixin, GrowthMixin, GCMixin):
         from ..invariants import check_state
         checker = getattr(self, "_invariant_checker", None)
         if checker is not None:
-            checker.full_check("check_invariants")
+            checker.full_check("check_invariants", force=False)  # skipped if nothing ran since
         else:
             check_state(self)

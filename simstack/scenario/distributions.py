@@ -31,7 +31,7 @@ from functools import partial
 from typing import Annotated, Any, Generic, Literal, TypeVar, Union
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_serializer, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_serializer, model_validator
 
 from ..errors import did_you_mean
 from .units import SIZE_HELP, TIME_HELP, parse_size, parse_time
@@ -265,6 +265,34 @@ def _as_dist(kind: str, v: Any) -> Any:
     return v
 
 
+# integer fields (depth, count) are drawn as float64 and used as exact integers: draws must stay below this
+MAX_INT_DRAW = 2**53
+
+
+def _largest_likely_draw(d: Dist) -> float:
+    """A value draws practically never exceed (about 1e-22 odds or less), for the integer bound."""
+    try:
+        if isinstance(d, Normal):
+            return d.mean_ + 12 * d.std
+        if isinstance(d, LogNormal):
+            return math.exp(d.mean_ + 12 * d.sigma)
+        if isinstance(d, (Exponential, Geometric)):
+            return 50 * d.mean_
+    except OverflowError:
+        return math.inf
+    return d.support()[1]
+
+
+def _bounded_int(d: Dist) -> Dist:
+    top = _largest_likely_draw(d)
+    if isinstance(d, Constant) and not top < MAX_INT_DRAW:
+        raise ValueError(f"expected an integer below 2^53 ({MAX_INT_DRAW}), got {d.value}")
+    if not top < MAX_INT_DRAW:
+        raise ValueError(f"expected integer draws below 2^53 ({MAX_INT_DRAW}); this {d.dist} distribution can "
+                         f"draw {top:.3g}")
+    return d
+
+
 def dist_type(kind: str) -> Any:
     """The pydantic field type of a distribution over values of ``kind`` (int, time or size)."""
     parse_value, parse_param, _ = KINDS[kind]
@@ -272,7 +300,8 @@ def dist_type(kind: str) -> Any:
     param_t = Annotated[float if kind != "size" else int, BeforeValidator(parse_param)]
     union = Union[Constant[value_t], Uniform[param_t], Normal[param_t], LogNormal, Exponential[param_t],
                   Geometric[param_t], Empirical[value_t], Sequence[value_t]]
-    return Annotated[union, Field(discriminator="dist"), BeforeValidator(partial(_as_dist, kind))]
+    checks = [AfterValidator(_bounded_int)] if kind == "int" else []
+    return Annotated[union, Field(discriminator="dist"), BeforeValidator(partial(_as_dist, kind)), *checks]
 
 
 IntDist = dist_type("int")

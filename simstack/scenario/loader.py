@@ -112,7 +112,15 @@ def _construct(node, path: tuple, loader, positions: Positions, problems: list, 
         return [_construct(item, path + (i,), loader, positions, problems, source, active)
                 for i, item in enumerate(node.value)]
     if not isinstance(node, MappingNode):
-        return loader.construct_object(node, deep=True)
+        try:
+            return loader.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError):  # e.g. '!!int 248B'
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            known = node.tag in loader.yaml_constructors
+            problems.append(Problem(source, *_mark(node), format_path(path),
+                                    f"expected a value its tag {tag} can read, got {node.value!r}" if known else
+                                    f"unknown tag {tag}; scenario files use plain YAML values"))
+            return None
     first_line: dict[str, int] = {}
     for key, _ in node.value:
         if isinstance(key, ScalarNode) and key.tag != _MERGE:
@@ -157,8 +165,10 @@ def _validate(data: Any, positions: Positions, source: str, problems: list[Probl
     try:
         scenario = Scenario.model_validate(data, context={"name": None if pseudo else Path(source).stem})
     except ValidationError as e:
+        reported = {p.path for p in problems}  # a value YAML could not read is reported once, not again as null
         raise ScenarioError(problems + [p for err in e.errors(include_url=False)
-                                        for p in _problems(err, data, positions, source)]) from None
+                                        for p in _problems(err, data, positions, source)
+                                        if p.path not in reported]) from None
     if problems:
         raise ScenarioError(problems)
     scenario._source = None if pseudo else source

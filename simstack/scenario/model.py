@@ -32,6 +32,9 @@ GODEBUG_SWITCHES = ("adaptivestackstart", "gcshrinkstackoff")
 EVENT_KINDS = ("spawn", "stackalloc", "stackfree", "grow", "shrink", "cache_refill", "cache_release",
                "span_alloc", "span_free", "gc_start", "gc_end", "exit", "overflow")
 STEP_ACTIONS = ("run", "block", "block_until", "wait", "spawn")
+MAX_GOMAXPROCS = 1024  # Ps are simulated one by one; _MaxGomaxprocs of Go <= 1.9
+MAX_STACK_CACHE = 16 * 2**20  # what-if bound on _StackCacheSize: a pool span's slots are listed one by one
+MAX_PERIODIC = 1_000_000  # most GC cycles (trigger: interval) or footprint rows (sample_every) in a run
 
 Size = Annotated[int, BeforeValidator(parse_size)]
 Time = Annotated[float, BeforeValidator(parse_time)]
@@ -133,7 +136,7 @@ class RuntimeSpec(_Model):
     version: Annotated[Literal[VERSIONS], BeforeValidator(_version_key)] = "go1.27"
     version_full: str = "go1.27"  # the release as written ('go1.19.8'); ``version`` is its profile
     platform: PlatformName = "linux/amd64"
-    gomaxprocs: Annotated[int, Field(ge=1)] = 1
+    gomaxprocs: Annotated[int, Field(ge=1, le=MAX_GOMAXPROCS)] = 1
     max_stack: PositiveSize | None = None
     godebug: dict[GodebugSwitch, ZeroOrOne] = {}
     baseline: Baseline = "auto"
@@ -152,7 +155,29 @@ class RuntimeSpec(_Model):
         if not m or m.group(1) != self.version:
             _fail([(("version_full",), f"expected a release of {self.version} such as {self.version}.1, "
                                        f"got {self.version_full!r}")])
+        _fail(_profile_problems(self))
         return self
+
+
+def _profile_problems(rs: RuntimeSpec) -> list:
+    """What-if overrides that leave no working stack allocator for this version and platform."""
+    from ..runtime.profiles import resolve_profile
+
+    ov = rs.overrides
+    problems = []
+    if ov.stack_cache_size is not None and (ov.stack_cache_size % 8192 or ov.stack_cache_size > MAX_STACK_CACHE):
+        problems.append((("overrides", "stack_cache_size"), f"expected a multiple of 8KiB (8192 bytes, the page "
+                         f"size: stack spans are whole pages) of at most 16MiB, got {ov.stack_cache_size}"))
+        return problems
+    prof = resolve_profile(rs.version, rs.platform, godebug=dict(rs.godebug), max_stack=rs.max_stack,
+                           overrides=ov.model_dump())
+    where = f"on {rs.version}/{rs.platform}"
+    if prof.fixed_stack << prof.num_stack_orders < prof.page_size:
+        problems.append((("overrides", "num_stack_orders"),
+                         f"expected at least {(prof.page_size // prof.fixed_stack).bit_length() - 1} stack orders "
+                         f"{where} with {prof.fixed_stack}-byte fixed stacks: pool stacks must reach the 8 KiB "
+                         f"page, since larger stacks are whole pages; got {prof.num_stack_orders}"))
+    return problems
 
 
 class GCSpec(_Model):
@@ -403,7 +428,8 @@ class Scenario(_Model):
 
     @model_validator(mode="after")
     def _resolve(self, info: ValidationInfo):
-        _fail(_class_problems(self) + _time_problems(self) + _spawn_cycle_problems(self) + _gate_problems(self))
+        _fail(_class_problems(self) + _time_problems(self) + _spawn_cycle_problems(self) + _gate_problems(self)
+              + _forever_problems(self))
         if self.name is None:
             object.__setattr__(self, "name", (info.context or {}).get("name") or "scenario")
         if self.record.sample_every is None and self.duration is not None:
@@ -465,7 +491,24 @@ def _time_problems(s: Scenario) -> list:
         late = [(("gc", "at", k), t) for k, t in enumerate(s.gc.at) if t > s.duration]
         late += [(("checkpoints", k, "at"), cp.at) for k, cp in enumerate(s.checkpoints) if cp.at > s.duration]
         problems += [(loc, f"time {t:g}s is after the end of the run (duration {s.duration:g}s)") for loc, t in late]
+        periodic = [(("gc", "interval"), s.gc.interval, "GC cycles"),
+                    (("record", "sample_every"), s.record.sample_every, "footprint rows")]
+        for loc, every, what in periodic:
+            if every is not None and s.duration / every > MAX_PERIODIC:
+                problems.append((loc, f"expected at most {MAX_PERIODIC:,} {what} in the run: every {every:g}s "
+                                      f"for {s.duration:g}s gives {s.duration / every:,.0f}"))
     return problems
+
+
+def _forever_problems(s: Scenario) -> list:
+    """Without a duration, a class repeating forever must be able to stop: park for good somewhere."""
+    if s.duration is not None:
+        return []
+    return [(("goroutines", i, "repeat"), f"class {c.name!r} repeats forever and the scenario has no duration, "
+                                          "so the run would never end; set a duration, or give the program a "
+                                          "'block: forever' or 'wait' step")
+            for i, c in enumerate(s.goroutines)
+            if c.repeat is None and not any(st.forever or st.wait is not None for st in c.program)]
 
 
 def _spawn_cycle_problems(s: Scenario) -> list:

@@ -27,6 +27,9 @@ SIZE_HELP = "a size such as 2KiB or 2048 (bytes; units B, KB, KiB, MB, MiB, GB, 
 TIME_HELP = "a time such as 1.5ms or 0.2 (seconds; units ns, us, ms, s, min)"
 RATE_HELP = "a rate such as 1000/s or 50/ms (a bare number is per second)"
 BYTE_RATE_HELP = "a byte rate such as 10MiB/s or 1048576 (bytes per second)"
+# the largest size a scenario may give: a 48-bit address space (stacks, frames and caches
+# beyond it cannot exist, and every size times the growth factor must still fit an int64)
+MAX_SIZE = 2**48
 
 
 def _got(v: object) -> str:
@@ -60,6 +63,8 @@ def parse_size(v: object) -> int:
     n = _quantity(v, SIZE_UNITS, SIZE_HELP)
     if n.denominator != 1:
         raise ValueError(f"expected {SIZE_HELP} that comes to whole bytes, {_got(v)}")
+    if n > MAX_SIZE:
+        raise ValueError(f"expected a size of at most 2^48 bytes (256 TiB, a 48-bit address space), {_got(v)}")
     return int(n)
 
 
