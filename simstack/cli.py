@@ -137,6 +137,8 @@ main.add_command(plot_cmd)
 main.add_command(report_cmd)
 main.add_command(compare_cmd)
 main.add_command(sweep_cmd)
+from .validate.command import validate_cmd  # noqa: E402  (issue #3)
+main.add_command(validate_cmd)
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,224 @@
+"""Comparing the model's checkpoints with the real program's, and writing the report.
+
+The figure compared is StackInuse minus the baseline (the model's own baseline: a
+ReadMemStats before anything; the program's: its baseline checkpoint). Each run of the
+real program is also *corrected for threads*: an M the runtime starts after the
+baseline brings a 32 KiB signal stack, a stack span of its own that the model does not
+predict (it models the threads of a fresh process only), so ``corrected`` subtracts
+32 KiB per thread started since the baseline (the new M's g0 stack, which comes from
+the stack pools, is not subtracted). A checkpoint passes when the simulated delta is
+within ``max(tolerance x |measured|, tolerance_bytes)`` of the nearest run's corrected
+delta: the runs' own spread counts as measured, and StackInuse moves in 32 KiB spans,
+so a relative tolerance smaller than a span cannot be told from noise (the default floor,
+64 KiB, is the one the reference comparison of issue #2 uses for the same figure).
+
+Per-goroutine stack sizes (by class), the adaptive starting size, the main goroutine's
+stack and the thread counts are reported beside it; they do not decide the verdict.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+SIGNAL_STACK = 32768  # gsignal: malg(32 KiB), a large stack with a span of its own (linux)
+
+
+def _hist(h) -> dict:
+    return {str(c): {int(s): int(n) for s, n in d.items() if n} for c, d in (h or {}).items() if d}
+
+
+def compare(plan, runs: list[dict], tolerance: float = 0.02, tolerance_bytes: int = 65536) -> pd.DataFrame:
+    """One row per checkpoint: simulated and measured deltas, difference, relative error, verdict."""
+    rows = []
+    base_sim = plan.baseline["stack_inuse"]
+    for k, sim in enumerate(plan.checkpoints):
+        sim_delta = sim["stack_inuse"] - base_sim
+        meas, corr, threads, hists, ss, mains, ngo = [], [], [], [], [], [], []
+        for r in runs:
+            cp, b = r["checkpoints"][k], r["baseline"]
+            d = cp["stack_inuse"] - b["stack_inuse"]
+            extra = max(0, cp["num_threads"] - b["num_threads"])
+            meas.append(d)
+            corr.append(d - extra * SIGNAL_STACK)
+            threads.append(f"{b['num_threads']}->{cp['num_threads']}")
+            hists.append(_hist(cp.get("goroutine_stacks")))
+            ss.append(cp.get("starting_size"))
+            mains.append(cp.get("main_stack"))
+            ngo.append(cp.get("num_goroutine"))
+        row = {"checkpoint": sim["label"], "time_s": sim["time"], "via": sim["via"], "simulated_delta": sim_delta,
+               "simulated_stack_inuse": sim["stack_inuse"]}
+        if runs:
+            nearest = min(corr, key=lambda v: (abs(v - sim_delta), v))
+            diff = sim_delta - nearest
+            allowed = max(tolerance * abs(nearest), tolerance_bytes)
+            rel = abs(diff) / abs(nearest) if nearest else (0.0 if diff == 0 else math.inf)
+            sim_hist = _hist(sim["goroutine_stacks"])
+            row.update({
+                "measured_delta_min": min(meas), "measured_delta_max": max(meas),
+                "measured_deltas": meas, "threads": threads, "corrected_deltas": corr,
+                "nearest_measured": nearest, "difference": diff, "relative_error": rel, "allowed": allowed,
+                "ok": abs(diff) <= allowed,
+                "simulated_goroutine_stacks": sim_hist, "measured_goroutine_stacks": hists,
+                "goroutine_stacks_match": any(h == sim_hist for h in hists),
+                "simulated_starting_size": sim["starting_size"], "measured_starting_size": ss,
+                "starting_size_match": all(v == sim["starting_size"] for v in ss if v is not None),
+                "simulated_main_stack": sim["main_stack"], "measured_main_stack": mains,
+                "simulated_goroutines": sim["goroutines"], "measured_goroutines": ngo,
+            })
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def stacks_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Per-goroutine stack sizes, long form: checkpoint, class, size, simulated count, count per run."""
+    out = []
+    if "simulated_goroutine_stacks" not in table:
+        return pd.DataFrame(out)
+    for _, r in table.iterrows():
+        sim, meas = r["simulated_goroutine_stacks"], r["measured_goroutine_stacks"]
+        keys = {(c, s) for c, d in sim.items() for s in d} | {(c, s) for h in meas for c, d in h.items() for s in d}
+        for c, s in sorted(keys):
+            row = {"checkpoint": r["checkpoint"], "class": c, "stack_size": s, "simulated": sim.get(c, {}).get(s, 0)}
+            for i, h in enumerate(meas, start=1):
+                row[f"run{i}"] = h.get(c, {}).get(s, 0)
+            out.append(row)
+    return pd.DataFrame(out)
+
+
+def format_bytes(n: float) -> str:
+    from ..analysis.charts import format_bytes as fb
+    return ("-" if n < 0 else "") + fb(abs(n)) if n else "0 B"
+
+
+def render(table: pd.DataFrame) -> str:
+    """The per-checkpoint table as text (what ``simstack validate`` prints)."""
+    if "ok" not in table:
+        return table[["checkpoint", "time_s", "simulated_delta"]].to_string(index=False)
+    lines = []
+    hdr = (f"{'checkpoint':<16} {'simulated':>11} {'measured (runs)':>25} {'threads':>9} {'difference':>11} "
+           f"{'rel.err':>8} {'':>3} {'stacks':>6} {'start':>5}")
+    lines.append(hdr)
+    lines.append("-" * len(hdr))
+    for _, r in table.iterrows():
+        lo, hi = r["measured_delta_min"], r["measured_delta_max"]
+        meas = format_bytes(lo) if lo == hi else f"{format_bytes(lo)} .. {format_bytes(hi)}"
+        thr = sorted(set(r["threads"]))
+        rel = "inf" if math.isinf(r["relative_error"]) else f"{100 * r['relative_error']:.2f}%"
+        lines.append(f"{str(r['checkpoint'])[:16]:<16} {format_bytes(r['simulated_delta']):>11} {meas:>25} "
+                     f"{','.join(thr)[:9]:>9} {format_bytes(r['difference']):>11} {rel:>8} "
+                     f"{'ok' if r['ok'] else 'BAD':>3} {'=' if r['goroutine_stacks_match'] else '!=':>6} "
+                     f"{'=' if r['starting_size_match'] else '!=':>5}")
+    return "\n".join(lines)
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """The per-checkpoint table as Markdown (for README and reports)."""
+    lines = ["| checkpoint | simulated Δ | measured Δ (runs) | threads | difference | rel. error | ok | "
+             "goroutine stacks |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for _, r in table.iterrows():
+        lo, hi = r["measured_delta_min"], r["measured_delta_max"]
+        meas = f"{lo:,}" if lo == hi else f"{lo:,} – {hi:,}"
+        rel = "inf" if math.isinf(r["relative_error"]) else f"{100 * r['relative_error']:.2f} %"
+        stacks = ", ".join(f"{c}: " + " ".join(f"{n}×{format_bytes(s)}" for s, n in sorted(d.items()))
+                           for c, d in r["simulated_goroutine_stacks"].items()) or "—"
+        same = "equal" if r["goroutine_stacks_match"] else "differ"
+        lines.append(f"| {r['checkpoint']} | {r['simulated_delta']:,} | {meas} | "
+                     f"{', '.join(sorted(set(r['threads'])))} | {r['difference']:,} | {rel} | "
+                     f"{'yes' if r['ok'] else 'no'} | {stacks} ({same}) |")
+    return "\n".join(lines)
+
+
+def _jsonable(v):
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, float) and math.isinf(v):
+        return None
+    if hasattr(v, "item"):
+        return v.item()
+    return v
+
+
+def write_report(out: Path, table: pd.DataFrame, meta: dict, plan, runs: list[dict]) -> list[Path]:
+    """validation.csv, validation_stacks.csv, validation.json and validation.png in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    csv = table.copy()
+    for c in csv.columns:
+        if csv[c].map(lambda v: isinstance(v, (list, dict))).any():
+            csv[c] = csv[c].map(lambda v: json.dumps(_jsonable(v), sort_keys=True))
+    _atomic(out / "validation.csv", lambda p: csv.to_csv(p, index=False))
+    written.append(out / "validation.csv")
+    st = stacks_table(table)
+    if len(st):
+        _atomic(out / "validation_stacks.csv", lambda p: st.to_csv(p, index=False))
+        written.append(out / "validation_stacks.csv")
+    doc = {**meta, "checkpoints": [_jsonable(r) for r in table.to_dict("records")],
+           "model_baseline": plan.baseline, "runs": [{"header": r["header"], "baseline": r["baseline"],
+                                                      "checkpoints": r["checkpoints"]} for r in runs]}
+    _atomic(out / "validation.json", lambda p: p.write_text(json.dumps(_jsonable(doc), indent=1, sort_keys=False)))
+    written.append(out / "validation.json")
+    if runs:
+        _atomic(out / "validation.png", lambda p: chart(plan, table, runs, meta).savefig(p, format="png", dpi=110))
+        written.append(out / "validation.png")
+    return written
+
+
+def _atomic(path: Path, write):
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    tmp.replace(path)
+
+
+def chart(plan, table: pd.DataFrame, runs: list[dict], meta: dict):
+    """Overlay: the model's StackInuse − baseline over simulated time, each run at the checkpoints;
+    below, each checkpoint's difference against its allowance."""
+    from matplotlib.figure import Figure
+
+    from ..analysis.charts import byte_scale, time_scale
+
+    fig = Figure(figsize=(9, 6.5), layout="constrained")
+    ax, ax2 = fig.subplots(2, 1, height_ratios=[3, 1.3])
+    fp = plan.footprint
+    base = plan.baseline["stack_inuse"]
+    tmax = max([float(fp["time"].max()) if len(fp) else 0.0] + list(table["time_s"]))
+    ts, tu = time_scale(tmax or 1.0)
+    peak = max([abs(float((fp["stack_inuse"] - base).max())) if len(fp) else 0.0]
+               + [abs(v) for v in table["simulated_delta"]] + [abs(v) for v in table["measured_delta_max"]])
+    bs, bu = byte_scale(peak or 1)
+    if len(fp):
+        ax.step(fp["time"] / ts, (fp["stack_inuse"] - base) / bs, where="post", color="tab:blue", lw=1.2,
+                label="model (footprint)")
+    ax.plot(table["time_s"] / ts, table["simulated_delta"] / bs, "o", color="tab:blue", ms=7, mfc="none",
+            label="model at checkpoints")
+    for i in range(len(runs)):
+        ys = [r["measured_deltas"][i] / bs for _, r in table.iterrows()]
+        ax.plot(table["time_s"] / ts, ys, "x", color="tab:red", ms=7, alpha=0.8,
+                label="real program (each run)" if i == 0 else None)
+    for _, r in table.iterrows():
+        ax.annotate(str(r["checkpoint"]), (r["time_s"] / ts, r["simulated_delta"] / bs), fontsize=7,
+                    xytext=(3, 5), textcoords="offset points")
+    ax.set_xlabel(f"simulated time ({tu}); the program runs these as phases")
+    ax.set_ylabel(f"StackInuse − baseline ({bu})")
+    ax.set_title(f"{meta.get('scenario', '')}: model vs {meta.get('toolchain', {}).get('version', 'Go')} "
+                 f"({len(runs)} runs)", fontsize=10)
+    ax.legend(fontsize=8, loc="best")
+    ax.grid(alpha=0.3)
+    x = range(len(table))
+    diffs = [r["difference"] / 1024 for _, r in table.iterrows()]
+    allowed = [r["allowed"] / 1024 for _, r in table.iterrows()]
+    colors = ["tab:green" if r["ok"] else "tab:red" for _, r in table.iterrows()]
+    ax2.bar(x, diffs, color=colors)
+    ax2.plot(x, allowed, "_", color="k", ms=14, label="tolerance")
+    ax2.plot(x, [-a for a in allowed], "_", color="k", ms=14)
+    ax2.axhline(0, color="k", lw=0.6)
+    ax2.set_xticks(list(x), [str(c) for c in table["checkpoint"]], rotation=30, ha="right", fontsize=7)
+    ax2.set_ylabel("model − real (KiB)")
+    ax2.legend(fontsize=7, loc="best")
+    ax2.grid(alpha=0.3, axis="y")
+    return fig
