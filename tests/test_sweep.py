@@ -151,17 +151,35 @@ def test_same_sweep_parquet_in_process_in_local_processes_and_on_a_dask_cluster(
         sha(tmp_path / "dask" / "sweep.parquet")
 
 
-def test_a_failed_run_is_reported_with_its_parameters_and_the_others_are_kept(scenario, tmp_path):
-    # a stack cache that is not a whole number of pages passes validation but stops stackinit
-    r = sim("sweep", scenario, "--set", "runtime.overrides.stack_cache_size=32KiB,12345", "-j", "2", "-o",
-            tmp_path / "f")
+FAILING = """
+runtime: {version: go1.27}
+goroutines:
+  - name: parent
+    count: 1
+    program:
+      - {spawn: child, count: 2}
+      - {depth: 1, run: 1ms}
+  - name: child
+    arrival: {process: spawned}
+    frame: 104B
+    program:
+      - {depth: {dist: sequence, values: [10, 20, 30]}, run: 1ms}
+"""
+
+
+def test_a_failed_run_is_reported_with_its_parameters_and_the_others_are_kept(tmp_path):
+    # a spawned class's depth sequence cannot be checked against a count known only at run
+    # time: spawning 5 children with 3 values passes validation and fails in the run
+    scen = tmp_path / "failing.yaml"
+    scen.write_text(FAILING)
+    r = sim("sweep", scen, "--set", "goroutines[0].program[0].count=2,5", "-j", "2", "-o", tmp_path / "f")
     assert r.returncode == 1
-    assert "runtime.overrides.stack_cache_size=12345" in r.stderr and "multiple of the page size" in r.stderr
+    assert "goroutines[0].program[0].count=5" in r.stderr and "sequence has 3 values" in r.stderr
     df = pd.read_parquet(tmp_path / "f" / "sweep.parquet")
     assert df["status"].tolist() == ["ok", "failed"]
-    assert df["error"].iloc[1] == "ValueError: stack cache size must be a multiple of the page size"
+    assert df["error"].iloc[1].startswith("IndexError: goroutines[1].program[0].depth: sequence has 3 values")
     assert df["grows"].iloc[0] > 0 and pd.isna(df["grows"].iloc[1])
-    assert (tmp_path / "f" / "charts" / "grows__stack_cache_size.png").is_file()
+    assert (tmp_path / "f" / "charts" / "grows__count.png").is_file()
 
 
 def test_interrupt_keeps_finished_runs_and_resume_gives_the_same_result(reference, scenario, tmp_path):
