@@ -10,6 +10,39 @@ from .recording.results import Result, read_results  # noqa: F401  (re-exported)
 from .scenario import load_scenario
 
 
+# what one goroutine (its G, context and goroutines-table row) and one event (its packed record,
+# then its DataFrame and parquet copies) cost at most, measured on the example scenarios
+BYTES_PER_GOROUTINE = 2048
+BYTES_PER_EVENT = 400
+
+
+def memory_budget() -> int:
+    """Bytes a run may use: half of this machine's memory (or of the cgroup's limit, if lower)."""
+    import os
+
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            limit = int(Path(limit_file).read_text().split()[0])
+        except (OSError, ValueError, IndexError):  # absent, or 'max'
+            continue
+        total = min(total, limit)
+    return total // 2
+
+
+def default_limits() -> dict:
+    """``simstack run``'s default ``max_goroutines`` and ``max_events``: together they fit
+    :func:`memory_budget`, half of it for each (rounded down to two significant digits)."""
+    budget = memory_budget()
+
+    def two_digits(n: int) -> int:
+        scale = 10 ** max(0, len(str(n)) - 2)
+        return max(1000, n // scale * scale)
+
+    return {"max_goroutines": two_digits(budget // 2 // BYTES_PER_GOROUTINE),
+            "max_events": two_digits(budget // 2 // BYTES_PER_EVENT)}
+
+
 def _as_scenario(scenario_or_path):
     if isinstance(scenario_or_path, (str, Path)):
         return load_scenario(scenario_or_path)

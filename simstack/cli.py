@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -13,15 +15,42 @@ from .errors import ScenarioError
 from .recording.writer import OutputError, check_output_dir
 
 
+# exit statuses (tests/README.md lists them with the tests that prove them)
+EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_LIMIT, EXIT_SIGINT, EXIT_SIGTERM = 1, 2, 3, 130, 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt so that the same clean-up runs (exit 143)."""
+
+
+_MAIN_PID = os.getpid()
+
+
+def _on_sigterm(signum, frame):
+    if os.getpid() != _MAIN_PID:  # a forked worker: die as SIGTERM says, do not unwind the parent's code
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    raise Terminated()
+
+
+def _interrupt_status(signal_name) -> int:
+    return EXIT_SIGTERM if signal_name in ("Terminated", Terminated) else EXIT_SIGINT
+
+
 def _user_errors(fn):
-    """Bad input: one line per problem on stderr, exit status 2, no traceback."""
+    """Bad input: one line per problem on stderr, exit status 2, no traceback; Ctrl-C or SIGTERM:
+    exit status 130 or 143."""
     @functools.wraps(fn)
     def wrapper(*a, **kw):
         try:
             return fn(*a, **kw)
         except (ScenarioError, OutputError) as exc:
             click.echo(str(exc), err=True)
-            sys.exit(2)
+            sys.exit(EXIT_BAD_INPUT)
+        except KeyboardInterrupt as exc:
+            click.echo("interrupted", err=True)
+            sys.exit(_interrupt_status(type(exc)))
     return wrapper
 
 
@@ -29,6 +58,10 @@ def _user_errors(fn):
 @click.version_option(package_name="simstack")
 def main():
     """Simulate how the Go runtime manages goroutine stack memory."""
+    global _MAIN_PID
+    _MAIN_PID = os.getpid()
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, _on_sigterm)  # SIGTERM unwinds like Ctrl-C: partial results stay valid
 
 
 @main.command("run")
@@ -36,20 +69,40 @@ def main():
 @click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=None,
               help="Output directory (default: runs/<scenario name>).")
 @click.option("--no-charts", is_flag=True, help="Skip the PNG charts.")
-@click.option("--check-invariants", is_flag=True, help="Verify allocator invariants after every operation.")
+@click.option("--check-invariants", is_flag=True,
+              help="Verify allocator invariants after every operation (slow; for tests and debugging).")
+@click.option("--max-goroutines", type=click.IntRange(min=0), default=None,
+              help="Stop after creating this many goroutines, keeping what was recorded (exit status 3); "
+                   "0: no limit.  Default: what fits half of this machine's memory.")
+@click.option("--max-events", type=click.IntRange(min=0), default=None,
+              help="Stop after recording this many events, keeping what was recorded (exit status 3); "
+                   "0: no limit.  Default: what fits half of this machine's memory.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
 @_user_errors
-def run_cmd(file, out, no_charts, check_invariants, quiet):
-    """Simulate FILE and write its frames, summary and charts to a directory."""
+def run_cmd(file, out, no_charts, check_invariants, max_goroutines, max_events, quiet):
+    """Simulate FILE and write its frames, summary and charts to a directory.
+
+    \b
+    Exit status: 0 the run finished (a simulated "fatal error: stack overflow" included:
+    the modelled program died, summary.json says where); 1 internal error (an invariant
+    check failed); 2 bad input (nothing written); 3 stopped at --max-goroutines or
+    --max-events (the frames recorded so far are written, summary.json says
+    "complete": false); 130/143 interrupted by Ctrl-C/SIGTERM (the frames recorded so far
+    are written without charts, "complete": false; if it comes while writing, nothing is).
+    """
     from tqdm import tqdm
 
-    from .api import run
+    from .api import default_limits, run
+    from .invariants import InvariantError
     from .recording.writer import write_results
     from .scenario import load_scenario
 
     sc = load_scenario(file)
     out = out or Path("runs") / sc.name
     check_output_dir(out)  # refuse a directory we would not replace before simulating, not after
+    limits = default_limits()
+    max_goroutines = limits["max_goroutines"] if max_goroutines is None else (max_goroutines or None)
+    max_events = limits["max_events"] if max_events is None else (max_events or None)
     bar = None
     if not quiet:
         total = sc.duration if sc.duration is not None else None
@@ -62,17 +115,39 @@ def run_cmd(file, out, no_charts, check_invariants, quiet):
         if bar is not None and t > bar.n:
             bar.update(t - bar.n)  # tqdm redraws at most every mininterval
 
-    res = run(sc, check_invariants=check_invariants, progress=progress)
-    if bar is not None:
-        bar.close()
-    write_results(res, out, charts=not no_charts)
+    try:
+        res = run(sc, check_invariants=check_invariants, progress=progress, max_goroutines=max_goroutines,
+                  max_events=max_events)
+    except InvariantError as exc:
+        click.echo(f"simstack: internal error (a bug in the model, please report it): {exc}", err=True)
+        sys.exit(EXIT_INTERNAL)
+    finally:
+        if bar is not None:
+            bar.close()
+    stopped = res.summary.get("stopped")
+    interrupted = stopped is not None and stopped.get("reason") == "interrupted"
+    try:
+        write_results(res, out, charts=not no_charts and not interrupted)
+    except KeyboardInterrupt as exc:  # a (second) signal while writing: the writer left nothing half-written
+        click.echo(f"interrupted while writing {out}: this run's results were not written", err=True)
+        sys.exit(_interrupt_status(type(exc)))
+    if interrupted:
+        click.echo(f"interrupted at simulated time {stopped['time']:.6g} s: the frames recorded so far are in "
+                   f"{out} (summary.json says \"complete\": false)", err=True)
+        sys.exit(_interrupt_status(stopped.get("signal")))
     if not quiet:
         h = res.summary["headline"]
         click.echo(f"{sc.name}: peak StackInuse {h['peak_stack_inuse']:,} B, final {h['final_stack_inuse']:,} B, "
                    f"{h['grows']:,} grows, {h['shrinks']:,} shrinks, {h['bytes_copied']:,} B copied, "
                    f"{h['events']:,} events in {h['wall_time_s']:.2f} s -> {out}")
-        if "overflow" in res.summary:
-            click.echo(res.summary["overflow"]["message"], err=True)
+    if "overflow" in res.summary:
+        ov = res.summary["overflow"]
+        click.echo(f"{ov['message']}\n(goroutine {ov['goroutine']} at depth {ov['depth']}, simulated time "
+                   f"{ov['time']:.6g} s: the modelled program died here; results in {out})", err=True)
+    if stopped is not None:
+        click.echo(f"{stopped['reason']} at simulated time {stopped['time']:.6g} s; the frames recorded so far "
+                   f"are in {out} (summary.json says \"complete\": false)", err=True)
+        sys.exit(EXIT_LIMIT)
 
 
 @main.command("check")
