@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -32,6 +33,11 @@ def _on_sigterm(signum, frame):
         os.kill(os.getpid(), signal.SIGTERM)
         return
     raise Terminated()
+
+
+# the one check on input that only the run can make: a `sequence` on a class whose number of
+# goroutines is drawn at run time (spawned) runs out of values (raised as IndexError by Sequence)
+_SEQUENCE_EXHAUSTED = re.compile(r"^goroutines\[\d+\]\.program\[\d+\]\.\w+: sequence has \d+ values")
 
 
 def _interrupt_status(signal_name) -> int:
@@ -121,6 +127,11 @@ def run_cmd(file, out, no_charts, check_invariants, max_goroutines, max_events, 
     except InvariantError as exc:
         click.echo(f"simstack: internal error (a bug in the model, please report it): {exc}", err=True)
         sys.exit(EXIT_INTERNAL)
+    except IndexError as exc:
+        if not _SEQUENCE_EXHAUSTED.match(str(exc)):
+            raise
+        click.echo(f"{file}: {exc} (found while running: nothing written)", err=True)
+        sys.exit(EXIT_BAD_INPUT)
     finally:
         if bar is not None:
             bar.close()

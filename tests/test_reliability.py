@@ -464,3 +464,24 @@ def test_an_invariant_violation_is_an_internal_error_exit_1(tmp_path, monkeypatc
     assert r.exit_code == 1
     assert "internal error" in r.output and "StackInuse 1 != 2" in r.output
     _no_output(tmp_path)
+
+
+def test_a_sequence_that_runs_out_at_run_time_is_bad_input(tmp_path):
+    """The one input check only the run can make: spawned goroutines outnumber a sequence's values."""
+    scen = tmp_path / "seq.yaml"
+    scen.write_text(textwrap.dedent("""
+        goroutines:
+          - name: parent
+            count: 1
+            program:
+              - {spawn: child, count: 5}
+              - {depth: 1, run: 1ms}
+          - name: child
+            arrival: {process: spawned}
+            program:
+              - {depth: {dist: sequence, values: [10, 20, 30]}, run: 1ms}
+        """))
+    r = _sim("run", scen, "-o", tmp_path / "out", cwd=ROOT)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.startswith(f"{scen}: goroutines[1].program[0].depth: sequence has 3 values")
+    _no_output(tmp_path)
