@@ -346,8 +346,6 @@ def test_unbounded_recursion_is_the_runtimes_fatal_stack_overflow():
     assert res.summary["complete"]  # the simulated program ran to its (fatal) end
 
 
-@pytest.mark.xfail(strict=True, reason="engine: growth.call_run updates gp.depth only after the whole run of "
-                   "calls, so StackOverflow reports the depth before the step (0 here)")
 def test_overflow_records_the_depth_reached():
     ov = simstack.run(parse_scenario(RECURSION)).summary["overflow"]
     step = 200 + 8  # frame + return address on linux/amd64
@@ -355,8 +353,6 @@ def test_overflow_records_the_depth_reached():
     assert abs(ov["depth"] - 2**20 // step) <= 16, ov
 
 
-@pytest.mark.xfail(strict=True, reason="engine: a StackOverflow in one P's SimPy process only surfaces when SimPy "
-                   "processes that failed Process event; the other Ps' events at the same instant run first")
 def test_overflow_on_one_p_ends_the_run_on_every_p():
     doc = RECURSION.replace("max_stack: 1MiB}", "max_stack: 1MiB, gomaxprocs: 4}").replace(
         "    count: 1\n    arrival: {at: 2ms}", "    count: 4\n    arrival: {at: 2ms}")

@@ -162,11 +162,24 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
                 ev = self.idle[pp.id] = env.event()
                 yield ev
                 continue
-            timed = yield from self.execute(gp, pp)
+            try:
+                timed = yield from self.execute(gp, pp)
+            except StackOverflow as exc:
+                self.fatal(exc)  # the process dies here, on every P
+                return
             if multi and not timed:
                 # Ps run in parallel: after a zero-time slice let the others take their turn,
                 # so that goroutines released at one instant interleave across Ps
                 yield env.timeout(0)
+
+    def fatal(self, exc: StackOverflow) -> None:
+        """The runtime's fatal error: record it and stop the whole simulation at this instant."""
+        self.overflow = {"goroutine": exc.goid, "size": exc.newsize, "limit": exc.limit,
+                         "depth": exc.depth, "time": self.env.now, "message": str(exc)}
+        stop = self.env.event()
+        stop._ok, stop._value = True, None
+        stop.callbacks.append(simpy.core.StopSimulation.callback)
+        self.env.schedule(stop, simpy.core.URGENT)  # before any other event of this instant
 
     def wake(self, pp=None):
         """wakep: wake the given P if idle, else any idle P (it will steal)."""

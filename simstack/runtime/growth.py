@@ -59,7 +59,10 @@ class GrowthMixin:
                 break
             gp.top += j * step
             done += j
-            self.call(gp, p, frame)  # grows (one or more doublings) and enters the frame
+            try:
+                self.call(gp, p, frame)  # grows (one or more doublings) and enters the frame
+            except StackOverflow as exc:  # report the depth of the call that could not grow
+                raise StackOverflow(exc.goid, exc.newsize, exc.limit, gp.depth + done + 1) from None
             done += 1
         self._push_segment(gp, frame, count)
 
