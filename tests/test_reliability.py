@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import struct
 import subprocess
 import sys
 import textwrap
@@ -481,3 +482,21 @@ def test_a_sequence_that_runs_out_at_run_time_is_bad_input(tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.startswith(f"{scen}: goroutines[1].program[0].depth: sequence has 3 values")
     _no_output(tmp_path)
+
+
+@pytest.mark.xfail(strict=True, raises=struct.error, reason="recording: the packed event record stores 'order' (the GC cycle of gc_start/"
+                   "gc_end, the class index of spawn/exit) in one signed byte: struct.error past 127")
+@pytest.mark.parametrize("what", ["gc_cycles", "classes"])
+def test_long_runs_and_many_classes_record_without_overflow(what):
+    if what == "gc_cycles":
+        doc = "duration: 1s\ngc: {trigger: interval, interval: 2ms}\n" \
+              "goroutines: [{name: a, count: 1, program: [{depth: 1, run: 1s}]}]\n"
+    else:
+        doc = "goroutines:\n" + "".join(f"  - {{name: c{i}, count: 1, program: [{{depth: 1, run: 1ms}}]}}\n"
+                                        for i in range(200))
+    res = simstack.run(parse_scenario(doc))
+    assert res.complete
+    if what == "gc_cycles":
+        assert res.summary["headline"]["gc_cycles"] == 499 and res.events["order"].max() == 499
+    else:
+        assert len(res.goroutines) == 200
