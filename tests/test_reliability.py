@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import json
-import struct
 import subprocess
 import sys
 import textwrap
@@ -484,8 +483,6 @@ def test_a_sequence_that_runs_out_at_run_time_is_bad_input(tmp_path):
     _no_output(tmp_path)
 
 
-@pytest.mark.xfail(strict=True, raises=struct.error, reason="recording: the packed event record stores 'order' (the GC cycle of gc_start/"
-                   "gc_end, the class index of spawn/exit) in one signed byte: struct.error past 127")
 @pytest.mark.parametrize("what", ["gc_cycles", "classes"])
 def test_long_runs_and_many_classes_record_without_overflow(what):
     if what == "gc_cycles":

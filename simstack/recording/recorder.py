@@ -28,10 +28,10 @@ GC_COLUMNS = ("cycle", "start", "end", "stacks_shrunk", "bytes_released", "spans
 # one event as packed bytes: time, kind, goroutine, p, old_size, new_size, used, bytes_copied, order, span, bytes
 # (goroutine and span ids fit 32 bits; sizes and byte counts keep 64, since max_stack may be raised)
 EVENT_DTYPE = np.dtype([("time", "<f8"), ("kind", "i1"), ("goroutine", "<i4"), ("p", "<i2"), ("old_size", "<i8"),
-                        ("new_size", "<i8"), ("used", "<i8"), ("bytes_copied", "<i8"), ("order", "i1"),
+                        ("new_size", "<i8"), ("used", "<i8"), ("bytes_copied", "<i8"), ("order", "<i4"),
                         ("span", "<i4"), ("bytes", "<i8")])
-_PACK = struct.Struct("<dbihqqqqbiq").pack
-assert struct.calcsize("<dbihqqqqbiq") == EVENT_DTYPE.itemsize
+_PACK = struct.Struct("<dbihqqqqiiq").pack
+assert struct.calcsize("<dbihqqqqiiq") == EVENT_DTYPE.itemsize
 
 
 class _Clock:
