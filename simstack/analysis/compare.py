@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..recording.results import FILES, Result
+from ..recording.results import Result, read_results
 from . import data
 from .report import format_figure
 
@@ -16,20 +16,9 @@ from .report import format_figure
 def read_light(directory) -> Result:
     """A result directory's summary, footprint, checkpoints, goroutines and gc, without the
     (possibly very large) events table, which comparing runs does not need."""
-    d = Path(directory)
-    summary_path = d / "summary.json"
-    if not summary_path.is_file():
-        raise FileNotFoundError(f"{d}: not a simstack result directory (no summary.json)")
-    frames = {}
-    for key, name in FILES.items():
-        path = d / name
-        if key == "events":
-            frames[key] = data._empty("events")
-        elif not path.is_file():
-            raise FileNotFoundError(f"{d}: missing {name}")
-        else:
-            frames[key] = pd.read_csv(path) if name.endswith(".csv") else pd.read_parquet(path)
-    return Result(summary=json.loads(summary_path.read_text()), **frames)
+    res = read_results(directory, skip=("events",))
+    res.events = data._empty("events")
+    return res
 
 
 def flatten(d, prefix: str = "") -> dict:

@@ -44,8 +44,9 @@ class Result:
                 f"{h.get('grows', 0):,} grows, {h.get('shrinks', 0):,} shrinks>")
 
 
-def read_results(directory) -> Result:
-    """Read what ``simstack run -o DIR`` (``write_results``) wrote."""
+def read_results(directory, skip=()) -> Result:
+    """Read what ``simstack run -o DIR`` (``write_results``) wrote; tables named in ``skip``
+    (e.g. the possibly huge ``events``) are not read and come back as None."""
     d = Path(directory)
     summary_path = d / "summary.json"
     if not summary_path.is_file():
@@ -53,6 +54,9 @@ def read_results(directory) -> Result:
     frames = {}
     for key, name in FILES.items():
         path = d / name
+        if key in skip:
+            frames[key] = None
+            continue
         if not path.is_file():
             raise FileNotFoundError(f"{d}: missing {name}")
         frames[key] = pd.read_csv(path) if name.endswith(".csv") else pd.read_parquet(path)
