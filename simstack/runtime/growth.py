@@ -150,8 +150,9 @@ class GrowthMixin:
         if gp.status != "dead":
             self.live_stack_bytes += newsize - old.size
         gp.bytes_copied += used
-        self.totals[kind] += 1
-        self.totals["bytes_copied"] += used
+        if gp.kind == "user":  # the headline counts the workload's copies, not the runtime's own
+            self.totals[kind] += 1
+            self.totals["bytes_copied"] += used
         if newsize > gp.max_size:
             gp.max_size = newsize
         self.emit(kind, gp.goid, pid, old.size, newsize, used, used, -1, -1, 0)

@@ -38,6 +38,10 @@ class GCMixin:
             if gp.status != GDEAD and gp.stack is not None:
                 if self.scanstack(gp, worker_p):
                     stats["stacks_shrunk"] += 1
+        growth = self.profile.mark_worker_growth
+        if growth and self.mark_workers[0].stack.size < growth[0]:
+            # 1.27: the marking worker's drain loop is deeper than _FixedStack allows
+            self.copystack(self.mark_workers[0], worker_p, growth[0], growth[1], "grow")
 
     def gcBgMarkStartWorkers(self, p: P) -> None:
         """gcBgMarkStartWorkers: one gcBgMarkWorker goroutine per P, created from the caller's P."""

@@ -74,19 +74,23 @@ class Profile:
     gcshrinkstackoff: bool
     shrink_below: float  # shrink when used < size * shrink_below (runtime: 1/4)
     gfget_frees_mismatch: bool  # 1.19+: gfget frees a kept stack of the wrong size
-    mark_worker_no_shrink: bool  # 1.12/1.19: shrinkstack skips gcBgMarkWorker
+    # mark workers are never shrunk: 1.12/1.19 shrinkstack skips gcBgMarkWorker; 1.27 scans them
+    # while they wait with waitReasonGCWorkerActive, which isShrinkStackSafe refuses
+    mark_worker_no_shrink: bool
     stacks_in_gc_goal: bool  # 1.18+: the GOGC goal counts scannable stack bytes
     # per-M stacks
     g0_stack: int  # 0 where the OS allocates g0 stacks
     gsignal_stack: int  # 0 where there is no gsignal (windows)
     gcrash_stack: int  # 1.27: schedinit's stackalloc(16384)
-    # runtime goroutines alive before main.main runs (each gets fixed_stack)
+    # runtime goroutines alive before main.main runs (each gets fixed_stack):
+    # (start function, hi - sched.sp while parked, which GC scans into the adaptive average)
     system_goroutines: tuple = ()
     # the runtime's frames on the channel-receive park path, outermost first
     park_path: tuple = ()
-    # hi - sched.sp of parked runtime goroutines (scanned by GC, counted in the average)
-    system_goroutine_used: int = 0
+    # a parked mark worker's hi - sched.sp; 1.27: the worker that marks a cycle outgrows
+    # _FixedStack (newstack at hi - sp = 1128): mark_worker_growth = (new size, bytes copied)
     mark_worker_used: int = 0
+    mark_worker_growth: tuple = ()
     # the main goroutine: stack after package init, hi-sp while waiting in runtime.GC
     main_stack: int = 16384
     main_gc_wait_used: int = 0
@@ -148,10 +152,12 @@ class VersionData:
     gcrash_stack: int
     system_goroutines: tuple
     park_path: tuple
-    system_goroutine_used: int
     mark_worker_used: int
     main_gc_wait_used: int
     windows_stack_system: int | None = None  # 1.27: 4096 on every windows arch
+    mark_worker_growth: tuple = ()
+    # runtime goroutines a GODEBUG setting starts: (setting, default, start function, hi - sp)
+    godebug_goroutines: tuple = ()
     extra: dict = field(default_factory=dict)
 
 
@@ -160,28 +166,33 @@ VERSIONS = {
         guard_base=880, guard_extra=0, limit_base=752, newstack_fits_frame=False,
         max_stack_ceiling=False, adaptive_start_available=False, gfget_frees_mismatch=False,
         mark_worker_no_shrink=True, stacks_in_gc_goal=False, g0_stack=8192, gcrash_stack=0,
-        system_goroutines=("forcegchelper", "bgsweep", "runfinq"),
+        # not measured on 1.12 (no toolchain here); 1.12 has no adaptive start, and 2 KiB stacks
+        # never shrink, so these figures decide nothing
+        system_goroutines=(("forcegchelper", 256), ("bgsweep", 256), ("runfinq", 256)),
         park_path=(Frame(40, True, "runtime.chanrecv1"), Frame(136, False, "runtime.chanrecv"),
                    Frame(24, False, "runtime.gopark")),
-        system_goroutine_used=256, mark_worker_used=256, main_gc_wait_used=2048,
+        mark_worker_used=256, main_gc_wait_used=2048,
     ),
     "go1.19": VersionData(
         guard_base=928, guard_extra=0, limit_base=800, newstack_fits_frame=True,
         max_stack_ceiling=True, adaptive_start_available=True, gfget_frees_mismatch=True,
         mark_worker_no_shrink=True, stacks_in_gc_goal=True, g0_stack=8192, gcrash_stack=0,
-        system_goroutines=("forcegchelper", "bgsweep", "bgscavenge", "runfinq"),
+        # hi - sp as scanstack sees it (measured: runtime built with a println in scanstack)
+        system_goroutines=(("forcegchelper", 112), ("bgsweep", 144), ("bgscavenge", 176), ("runfinq", 504)),
         park_path=(Frame(32, True, "runtime.chanrecv1"), Frame(136, False, "runtime.chanrecv"),
                    Frame(24, False, "runtime.gopark")),
-        system_goroutine_used=256, mark_worker_used=256, main_gc_wait_used=2048,
+        mark_worker_used=184, main_gc_wait_used=4096,
     ),
     "go1.27": VersionData(
         guard_base=800, guard_extra=128, limit_base=800, newstack_fits_frame=True,
         max_stack_ceiling=True, adaptive_start_available=True, gfget_frees_mismatch=True,
-        mark_worker_no_shrink=False, stacks_in_gc_goal=True, g0_stack=16384, gcrash_stack=16384,
-        system_goroutines=("forcegchelper", "bgsweep", "bgscavenge", "runFinalizers"),
+        mark_worker_no_shrink=True, stacks_in_gc_goal=True, g0_stack=16384, gcrash_stack=16384,
+        system_goroutines=(("forcegchelper", 120), ("bgsweep", 152), ("bgscavenge", 168),
+                           ("runFinalizers", 512)),
+        godebug_goroutines=(("updatemaxprocs", 1, "updateMaxProcsGoroutine", 152),),
         park_path=(Frame(32, True, "runtime.chanrecv1"), Frame(112, False, "runtime.chanrecv"),
                    Frame(24, False, "runtime.gopark")),
-        system_goroutine_used=256, mark_worker_used=256, main_gc_wait_used=4096,
+        mark_worker_used=208, mark_worker_growth=(4096, 1128), main_gc_wait_used=4096,
         windows_stack_system=4096,
     ),
 }
@@ -255,8 +266,11 @@ def resolve_profile(version: str = "go1.27", platform: str = "linux/amd64", *, g
         stacks_in_gc_goal=v.stacks_in_gc_goal,
         g0_stack=0 if plat.os_g0 else _round2(stack_system + v.g0_stack),
         gsignal_stack=_round2(stack_system + 32768) if plat.has_gsignal else 0,
-        gcrash_stack=v.gcrash_stack, system_goroutines=v.system_goroutines, park_path=v.park_path,
-        system_goroutine_used=v.system_goroutine_used, mark_worker_used=v.mark_worker_used,
+        gcrash_stack=v.gcrash_stack, park_path=v.park_path,
+        system_goroutines=v.system_goroutines + tuple(
+            (name, used) for setting, default, name, used in v.godebug_goroutines
+            if godebug.get(setting, default)),
+        mark_worker_used=v.mark_worker_used, mark_worker_growth=v.mark_worker_growth,
         main_gc_wait_used=v.main_gc_wait_used,
     )
 

@@ -76,10 +76,10 @@ class Runtime(ProcMixin, SchedMixin, GrowthMixin, GCMixin):
         self.main.status = "running"
         self.main.top = prof.main_gc_wait_used
         self.set_used(self.main, self.main.top)
-        for _name in prof.system_goroutines:
+        for _name, used in prof.system_goroutines:
             gp = self.newproc1(p0, -1, 0, kind="system")
             gp.status = "waiting"
-            gp.top = prof.system_goroutine_used
+            gp.top = used
             self.set_used(gp, gp.top)
         threads = prof.baseline_threads[min(gomaxprocs, len(prof.baseline_threads)) - 1]
         for _ in range(threads - 1):
