@@ -301,6 +301,18 @@ def test_threads_started_after_the_baseline_are_corrected_and_reported():
     assert t["measured_deltas"][0] == [196608]
 
 
+def test_an_extra_m_accounts_for_its_signal_span_and_at_most_one_g0_span():
+    plan = _Plan([1048576, 1048576, 1048576])
+    # one extra M: its gsignal span, and a new pool span for its g0 (or not); never more
+    runs = [_run([1048576 + 32768, 1048576 + 65536, 1048576 + 98304], threads=(4, 5))]
+    t = C.compare(plan, runs, tolerance=0.0, tolerance_bytes=0)
+    assert [c[0] for c in t["corrected_deltas"]] == [1048576, 1048576, 1048576 + 32768]
+    assert list(t["ok"]) == [True, True, False]
+    # without an extra M nothing is subtracted
+    t = C.compare(plan, [_run([1048576 + 32768] * 3)], tolerance=0.0, tolerance_bytes=0)
+    assert not any(t["ok"])
+
+
 def test_zero_measured_delta_gives_infinite_relative_error_and_histogram_mismatch_is_flagged():
     plan = _Plan([32768])
     t = C.compare(plan, [_run([0], hist={"w": {"8192": 3}})], tolerance=0.02, tolerance_bytes=0)

@@ -74,7 +74,7 @@ class Validation(Generated):
     table: object = None
     runs: list = field(default_factory=list)
     tolerance: float = 0.02
-    tolerance_bytes: int = 65536
+    tolerance_bytes: int = 0
 
     @property
     def ok(self) -> bool:
@@ -149,7 +149,7 @@ def generate(scenario_or_path, *, go=None, toolchain: Toolchain | None = None, p
 
 
 def validate(scenario_or_path, *, go=None, toolchain: Toolchain | None = None, runs: int = 3,
-             tolerance: float = 0.02, tolerance_bytes: int = 65536, program_dir=None, cache_dir=None,
+             tolerance: float = 0.02, tolerance_bytes: int = 0, program_dir=None, cache_dir=None,
              timeout: float = 1800, log=None) -> Validation:
     """Generate the program for a scenario, run it ``runs`` times, and compare every checkpoint."""
     log = log or (lambda _m: None)
