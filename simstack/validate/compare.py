@@ -125,9 +125,9 @@ def render(table: pd.DataFrame) -> str:
 
 def markdown(table: pd.DataFrame) -> str:
     """The per-checkpoint table as Markdown (for README and reports)."""
-    lines = ["| checkpoint | simulated Δ | measured Δ (runs) | threads | difference | rel. error | ok | "
-             "goroutine stacks |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| checkpoint | simulated Δ | measured Δ (runs) | threads | nearest run, thread-corrected | difference | "
+             "rel. error | ok | goroutine stacks |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for _, r in table.iterrows():
         lo, hi = r["measured_delta_min"], r["measured_delta_max"]
         meas = f"{lo:,}" if lo == hi else f"{lo:,} – {hi:,}"
@@ -136,7 +136,7 @@ def markdown(table: pd.DataFrame) -> str:
                            for c, d in r["simulated_goroutine_stacks"].items()) or "—"
         same = "equal" if r["goroutine_stacks_match"] else "differ"
         lines.append(f"| {r['checkpoint']} | {r['simulated_delta']:,} | {meas} | "
-                     f"{', '.join(sorted(set(r['threads'])))} | {r['difference']:,} | {rel} | "
+                     f"{', '.join(sorted(set(r['threads'])))} | {r['nearest_measured']:,} | {r['difference']:,} | {rel} | "
                      f"{'yes' if r['ok'] else 'no'} | {stacks} ({same}) |")
     return "\n".join(lines)
 
