@@ -165,7 +165,7 @@ EXPECTED = {
         ":3:3: gc.triger: unknown field 'triger'; did you mean 'trigger'?",
     ],
     'unknown_godebug.yaml': [
-        ":3:13: runtime.godebug.asyncpreemptoff: expected one of adaptivestackstart, gcshrinkstackoff, got 'asyncpreemptoff'",
+        ":3:13: runtime.godebug.asyncpreemptoff: expected one of adaptivestackstart, gcshrinkstackoff, updatemaxprocs, got 'asyncpreemptoff'",
     ],
     'unknown_platform.yaml': [
         ":3:3: runtime.platform: expected one of linux/amd64, linux/arm64, linux/386, windows/amd64, darwin/arm64, got 'plan9/amd64'; did you mean 'linux/amd64'?",

@@ -86,3 +86,40 @@ def test_baseline_matches_the_measured_start_up_composition():
     for version, expected in (("go1.12", 163840 + 32768), ("go1.19", 196608), ("go1.27", 196608)):
         rt = Runtime(resolve_profile(version, "linux/amd64"), 1)
         assert rt.read_memstats()["stack_inuse"] == expected, version  # 1.12: main 16 KiB, not 8
+
+
+def test_startm_adds_an_m_per_running_p_beyond_the_baseline_threads():
+    # GOMAXPROCS 8 starts with 5 Ms (m0, sysmon, three more): 8 running Ps need 8 + sysmon
+    rt = Runtime(resolve_profile("go1.19", "linux/amd64"), 8)
+    assert rt.threads == 5
+    before = rt.mheap.in_stacks
+    rt.startm(rt.allp[0], 4)
+    assert rt.threads == 5 and rt.mheap.in_stacks == before
+    rt.startm(rt.allp[0], 8)
+    assert rt.threads == 9
+    grew = rt.mheap.in_stacks - before
+    # four gsignal spans of their own, and the four 8 KiB g0s come from the pools (0–2 new spans)
+    assert 4 * 32768 <= grew <= 4 * 32768 + 2 * 32768 and grew % 32768 == 0
+    # with GOMAXPROCS 2 the baseline (4 Ms) already covers both Ps; without a baseline Ms are not modelled
+    rt2 = Runtime(resolve_profile("go1.19", "linux/amd64"), 2)
+    rt2.startm(rt2.allp[0], 2)
+    assert rt2.threads == 4
+    rt3 = rt_(procs=8)
+    rt3.startm(rt3.allp[0], 8)
+    assert rt3.threads is None and rt3.mheap.in_stacks == 0
+
+
+def test_runtime_goroutines_scanned_hi_sp_is_the_measured_one():
+    # go1.27: forcegc 120, bgsweep 152, bgscavenge 168, runFinalizers 512, updater 152 (updatemaxprocs on)
+    rt = Runtime(resolve_profile("go1.27", "linux/amd64"), 1)
+    sys_used = sorted(g.sp_used for g in rt.allgs if g.kind == "system")
+    assert sys_used == [120, 152, 152, 168, 512]
+    off = Runtime(resolve_profile("go1.27", "linux/amd64", godebug={"updatemaxprocs": 0}), 1)
+    assert sorted(g.sp_used for g in off.allgs if g.kind == "system") == [120, 152, 168, 512]
+    # the first GC's marking worker outgrows 2 KiB on 1.27 and keeps 4 KiB through later cycles
+    rt.gc()
+    rt.gc()
+    assert [g.stack.size for g in rt.mark_workers] == [4096]
+    rt19 = Runtime(resolve_profile("go1.19", "linux/amd64"), 1)
+    rt19.gc()
+    assert [g.stack.size for g in rt19.mark_workers] == [2048]

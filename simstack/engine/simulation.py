@@ -183,12 +183,14 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
 
     def wake(self, pp=None):
         """wakep: wake the given P if idle, else any idle P (it will steal)."""
-        if pp is not None and pp.id in self.idle:
-            self.idle.pop(pp.id).succeed()
+        idle = self.idle
+        if pp is not None and pp.id in idle:
+            idle.pop(pp.id).succeed()
+        elif idle:
+            idle.pop(min(idle)).succeed()
+        else:
             return
-        if self.idle:
-            pid = min(self.idle)
-            self.idle.pop(pid).succeed()
+        self.rt.startm(pp or self.rt.allp[0], len(self.rt.allp) - len(idle))
 
     def ready(self, gp, pp):
         """goready: put gp on pp's run queue (runnext) and wake a P."""

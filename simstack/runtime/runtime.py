@@ -51,6 +51,7 @@ class Runtime(ProcMixin, SchedMixin, GrowthMixin, GCMixin):
         self.runtime_goroutines = 0  # live system goroutines and mark workers (not in NumGoroutine)
         self.allp = [P(i, profile.num_stack_orders) for i in range(gomaxprocs)]
         self.main: G | None = None
+        self.threads = None  # Ms (OS threads) when the baseline is modelled: m0, the baseline's, startm's
         self.totals = Counter()  # grow, shrink, bytes_copied over the whole run
         self.on_exit_hook = None  # called with each user goroutine that exits
         self.last_stack_scan = 0  # stack bytes scanned by the last cycle (GC pacer input)
@@ -82,12 +83,20 @@ class Runtime(ProcMixin, SchedMixin, GrowthMixin, GCMixin):
             gp.top = used
             self.set_used(gp, gp.top)
         threads = prof.baseline_threads[min(gomaxprocs, len(prof.baseline_threads)) - 1]
+        self.threads = 1  # m0
         for _ in range(threads - 1):
             self.newm(p0)
+
+    def startm(self, p: P, running: int) -> None:
+        """startm: ``running`` Ps now need an M each and sysmon holds one; with none idle, newm."""
+        while self.threads is not None and running + 1 > self.threads:
+            self.newm(p)
 
     def newm(self, p: P) -> None:
         """newm/allocm: a new M with a g0 stack (from p's cache) and a gsignal stack (own span)."""
         prof = self.profile
+        if self.threads is not None:
+            self.threads += 1
         if prof.g0_stack:
             self.m_stacks.append(self.stacks.stackalloc(prof.g0_stack, p.stackcache, -1, p.id))
         if prof.gsignal_stack:

@@ -28,7 +28,7 @@ from .units import parse_byte_rate, parse_rate, parse_size, parse_time
 
 VERSIONS = ("go1.12", "go1.19", "go1.27")
 PLATFORMS = ("linux/amd64", "linux/arm64", "linux/386", "windows/amd64", "darwin/arm64")
-GODEBUG_SWITCHES = ("adaptivestackstart", "gcshrinkstackoff")
+GODEBUG_SWITCHES = ("adaptivestackstart", "gcshrinkstackoff", "updatemaxprocs")
 EVENT_KINDS = ("spawn", "stackalloc", "stackfree", "grow", "shrink", "cache_refill", "cache_release",
                "span_alloc", "span_free", "gc_start", "gc_end", "exit", "overflow")
 STEP_ACTIONS = ("run", "block", "block_until", "wait", "spawn")
