@@ -273,7 +273,7 @@ EXPECTED = {
         "bad_runtime.yaml:4:3: runtime.gomaxprocs: expected a value >= 1, got 0",
         "bad_runtime.yaml:6:5: runtime.godebug.gcshrinkstackoff: expected 0 or 1, got 2",
         "bad_runtime.yaml:7:5: runtime.godebug.asyncpreemptoff: expected one of adaptivestackstart, "
-        "gcshrinkstackoff, got 'asyncpreemptoff'",
+        "gcshrinkstackoff, updatemaxprocs, got 'asyncpreemptoff'",
     ],
     "bad_steps": [
         "bad_steps.yaml:4:5: goroutines[0].program: expected at least 1 entry, got none",
