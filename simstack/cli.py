@@ -12,16 +12,12 @@ from pathlib import Path
 import click
 import yaml
 
-from .errors import ScenarioError
+from .errors import ScenarioError, Terminated
 from .recording.writer import OutputError, check_output_dir
 
 
 # exit statuses (tests/README.md lists them with the tests that prove them)
 EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_LIMIT, EXIT_SIGINT, EXIT_SIGTERM = 1, 2, 3, 130, 143
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt so that the same clean-up runs (exit 143)."""
 
 
 _MAIN_PID = os.getpid()

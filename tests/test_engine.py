@@ -132,3 +132,20 @@ checkpoints: [{{label: c, at: 1ms}}]
     row = res.checkpoints.iloc[0]
     size = {"16KiB": 16384, "32KiB": 32768}[start]
     assert row[f"n_{size}"] == 50 and res.headline()["grows"] == 0
+
+
+def test_draws_bound_inf_and_nan_before_the_integer_cast():
+    # the loader refuses distributions that can reach 2^53; the engine still never wraps to a negative depth
+    import numpy as np
+    from simstack.engine.draws import INT_CAP, Draw
+
+    class Wild:
+        is_constant = False
+
+        def sample_many(self, rng, n, index=None):
+            return np.array([np.inf, np.nan, 1e30, -np.inf, 3.5, 2.49])
+
+    ints = Draw(Wild(), None, True)
+    assert [ints(0) for _ in range(6)] == [int(INT_CAP), 0, int(INT_CAP), 0, 4, 2]
+    times = Draw(Wild(), None, False)
+    assert [times(0) for _ in range(6)] == [np.inf, 0.0, 1e30, 0.0, 3.5, 2.49]

@@ -12,6 +12,7 @@ import numpy as np
 from ..scenario.distributions import Sequence
 
 BLOCK = 1024
+INT_CAP = float(2**62)  # largest integer draw (depths, counts)
 
 
 class Draw:
@@ -31,8 +32,10 @@ class Draw:
     def _clip(self, a: np.ndarray) -> list:
         """The contract's rounding: integers to nearest (halves up) and at least 0; times at least 0."""
         if self.integer:
-            return np.maximum(0, np.floor(a + 0.5)).astype(np.int64).tolist()
-        return np.maximum(0.0, a).tolist()
+            # bounded before the cast: a heavy tail (lognormal, pareto) can pass int64; such a depth
+            # overflows any stack anyway, and the loader refuses inf/NaN parameters
+            return np.clip(np.nan_to_num(np.floor(a + 0.5), nan=0.0, posinf=INT_CAP), 0, INT_CAP).astype(np.int64).tolist()
+        return np.maximum(0.0, np.nan_to_num(a, nan=0.0, posinf=np.inf)).tolist()
 
     def __call__(self, index: int):
         if self.const is not None:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ..errors import Terminated
+
 
 @click.command("sweep")
 @click.argument("file", type=click.Path(path_type=Path))
@@ -34,7 +36,7 @@ def sweep_cmd(file, sets, replications, out, jobs, scheduler, resume, overwrite,
     Writes DIR/sweep.parquet (one row per run: parameters, seed, status, headline figures),
     DIR/sweep.json, DIR/runs/<id>/ and DIR/charts/.  A failed run is reported with its
     parameters and the others go on (exit status 1 at the end); Ctrl-C keeps the finished
-    runs (exit status 130; --resume continues).
+    runs (exit status 130, SIGTERM 143; --resume continues).
     """
     from ..errors import ScenarioError
     from ..scenario import load_scenario
@@ -63,7 +65,7 @@ def sweep_cmd(file, sets, replications, out, jobs, scheduler, resume, overwrite,
                        f"(simstack sweep ... --resume to finish)", err=True)
         else:
             click.echo("interrupted", err=True)
-        sys.exit(130)
+        sys.exit(143 if isinstance(exc, Terminated) else 130)
     except OSError as exc:
         if scheduler is not None:
             click.echo(f"cannot reach the Dask scheduler {scheduler}: {exc}", err=True)

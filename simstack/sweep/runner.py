@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..errors import Terminated
 from .params import Point, expand, replication_seed
 from .worker import FIGURES, run_one
 
@@ -319,7 +320,7 @@ def prepare_directory(out: Path, spec_hash: str, resume: bool, overwrite: bool) 
 def _sigterm_as_interrupt():
     """SIGTERM (a job scheduler stopping us) ends the sweep like Ctrl-C: finished runs are kept."""
     def handler(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
+        raise Terminated(f"signal {signum}")
     try:
         old = signal.signal(signal.SIGTERM, handler)
     except ValueError:  # not the main thread
@@ -436,7 +437,7 @@ def run_sweep(scenario, grid: dict | None = None, points=None, replications: int
     sweep = Sweep(frame=frame, directory=out, params=[column_name(p) for p in params], complete=complete,
                   failed=frame[frame["status"] == "failed"].reset_index(drop=True), wall_time_s=wall)
     if interrupted is not None:
-        raise KeyboardInterrupt(sweep) from None
+        raise type(interrupted)(sweep) from None  # Terminated (SIGTERM) stays Terminated
     return sweep
 
 
