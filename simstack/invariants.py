@@ -326,6 +326,11 @@ class InvariantChecker:
     def install(self) -> InvariantChecker:
         """Wrap the runtime's allocator, emit and entry points (this instance only) and check now."""
         rt = self.rt
+        from .runtime.hookable import is_hookable
+        if not all(is_hookable(o) for o in (rt, rt.mheap, rt.stacks)):
+            raise TypeError("the invariant checker wraps methods of one runtime, which a compiled Runtime does "
+                            "not allow: build it as simstack.runtime.hookable.HookableRuntime (Simulation does "
+                            "with check_invariants=True or hooks=True)")
         self._seed()
         mh, st = rt.mheap, rt.stacks
         mh.alloc_manual = self._wrap_alloc_manual(mh.alloc_manual)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 import simstack
 from simstack.invariants import InvariantError, check_state, install
 from simstack.runtime.profiles import resolve_profile
+from simstack.runtime.hookable import HookableRuntime
 from simstack.runtime.runtime import Runtime
 from simstack.scenario import parse_scenario, scenario_from_dict
 
@@ -93,7 +94,7 @@ def test_checking_does_not_change_results():
 # --- the checker has teeth: each corruption is caught --------------------------------
 
 def _runtime(procs=2, version="go1.19"):
-    rt = Runtime(resolve_profile(version, "linux/amd64"), procs, baseline=True)
+    rt = HookableRuntime(resolve_profile(version, "linux/amd64"), procs, baseline=True)  # compiled: not wrappable
     return rt, install(rt), rt.allp[0]
 
 

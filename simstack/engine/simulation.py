@@ -20,6 +20,7 @@ import simpy
 
 from ..runtime.growth import StackOverflow
 from ..runtime.profiles import Frame, resolve_profile
+from ..runtime.hookable import HookableRuntime
 from ..runtime.runtime import Runtime
 from .arrivals import ArrivalsMixin
 from .draws import CStep
@@ -67,7 +68,9 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
     """Run one scenario: build the runtime, start the SimPy processes, record everything."""
 
     def __init__(self, scenario, recorder, *, check_invariants: bool = False, progress=None,
-                 max_goroutines: int | None = None, max_events: int | None = None):
+                 max_goroutines: int | None = None, max_events: int | None = None, hooks: bool = False):
+        """``hooks``: the runtime's methods will be wrapped per instance (``check_invariants`` implies
+        it; ``simstack validate`` sets it): a :class:`HookableRuntime` instead of the compiled one."""
         self.scenario = scenario
         self.max_goroutines = max_goroutines
         self.max_events = max_events
@@ -86,7 +89,8 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
                                        max_stack=rs.max_stack, overrides=ov)
         if hasattr(recorder, "bind"):
             recorder.bind(self.env)
-        self.rt = Runtime(self.profile, rs.gomaxprocs, baseline=rs.baseline == "auto",
+        rt_class = HookableRuntime if (hooks or check_invariants) else Runtime
+        self.rt = rt_class(self.profile, rs.gomaxprocs, baseline=rs.baseline == "auto",
                           emit=recorder.emit, clock=lambda: self.env.now)
         self.rt.on_exit_hook = self._goroutine_done
         seed = np.random.SeedSequence(scenario.seed)

@@ -9,8 +9,14 @@ division, so a goroutine going 10,000 frames deep costs one step per doubling.
 """
 from __future__ import annotations
 
+from collections import Counter
+from typing import Any, Callable
+
+from mypy_extensions import mypyc_attr, trait
+
 from .proc import G, P
-from .profiles import Frame
+from .profiles import Frame, Profile
+from .stack import StackAllocator
 
 
 class StackOverflow(Exception):
@@ -24,8 +30,23 @@ class StackOverflow(Exception):
         return f"runtime: goroutine stack exceeds {self.limit}-byte limit\nfatal error: stack overflow"
 
 
+@trait
+@mypyc_attr(allow_interpreted_subclasses=True)
 class GrowthMixin:
     """Moving a goroutine's call stack, growing and shrinking its stack, as Runtime methods."""
+
+    # the Runtime's state this part reads (declared for mypyc, which compiles the mixins as traits)
+    profile: Profile
+    stacks: StackAllocator
+    emit: Callable[..., Any]
+    totals: Counter[str]
+    live_stack_bytes: int
+
+    def set_used(self, gp: G, used: int) -> None:
+        raise NotImplementedError  # ProcMixin's
+
+    def on_resize(self, gp: G, old: int, new: int) -> None:
+        raise NotImplementedError  # Runtime's
 
     def morestack_needed(self, used: int, frame: int, size: int) -> bool:
         """The prologue check (stacksplit): does entering ``frame`` at ``used`` need morestack?"""
@@ -139,7 +160,7 @@ class GrowthMixin:
         self.copystack(gp, p, newsize, used, "grow")
         gp.grows += 1
 
-    def copystack(self, gp: G, p: P, newsize: int, used: int, kind: str) -> None:
+    def copystack(self, gp: G, p: P | None, newsize: int, used: int, kind: str) -> None:
         """copystack: allocate the new stack, copy ``used`` bytes, then free the old one."""
         old = gp.stack
         cache = p.stackcache if p is not None else None
@@ -158,7 +179,7 @@ class GrowthMixin:
         self.emit(kind, gp.goid, pid, old.size, newsize, used, used, -1, -1, 0)
         self.on_resize(gp, old.size, newsize)
 
-    def shrinkstack(self, gp: G, p: P) -> bool:
+    def shrinkstack(self, gp: G, p: P | None) -> bool:
         """shrinkstack: halve the stack if less than a quarter (with the nosplit slack) is used."""
         prof = self.profile
         if prof.gcshrinkstackoff or gp.stack is None:

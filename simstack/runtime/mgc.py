@@ -9,7 +9,14 @@ gcMarkDone: ``gcComputeStartingStackSize``.  Mark termination: gcphase = _GCoff,
 """
 from __future__ import annotations
 
-from .proc import GDEAD, P
+from typing import Any, Callable
+
+from mypy_extensions import mypyc_attr, trait
+
+from .mheap import MHeap
+from .proc import GDEAD, G, P
+from .profiles import Profile
+from .stack import StackAllocator
 
 
 def _round2(n: int) -> int:
@@ -19,8 +26,39 @@ def _round2(n: int) -> int:
     return r
 
 
+@trait
+@mypyc_attr(allow_interpreted_subclasses=True)
 class GCMixin:
     """gcStart, markrootFreeGStacks, scanstack, gcComputeStartingStackSize, gcMarkTermination."""
+
+    # the Runtime's state this part reads (declared for mypyc, which compiles the mixins as traits)
+    profile: Profile
+    stacks: StackAllocator
+    mheap: MHeap
+    emit: Callable[..., Any]
+    now: Callable[[], float]
+    allp: list[P]
+    allgs: list[G]
+    gc_cycle: int
+    cycle_stats: dict[str, Any]
+    gc_log: list[dict]
+    mark_workers: list[G]
+    gfree_stack: list[G]
+    gfree_nostack: list[G]
+    site_scan: dict[int, list[int]]
+    site_starting_size: dict[int, int]
+    starting_stack_size: int
+    last_stack_scan: int
+    _inuse_at_start: int
+
+    def newproc1(self, p: P, site: int = -1, entry_frame: int = 0, kind: str = "user", index: int = 0) -> G:
+        raise NotImplementedError  # ProcMixin's
+
+    def set_used(self, gp: G, used: int) -> None:
+        raise NotImplementedError  # ProcMixin's
+
+    def shrinkstack(self, gp: G, p: P | None) -> bool:
+        raise NotImplementedError  # GrowthMixin's
 
     def gc_start(self, p: P) -> None:
         """gcStart: start mark workers on the first cycle, enter the mark phase, mark roots."""
@@ -61,7 +99,7 @@ class GCMixin:
             gp.stack = None
         self.gfree_nostack.extend(lst)
 
-    def scanstack(self, gp, p: P) -> bool:
+    def scanstack(self, gp: G, p: P) -> bool:
         """scanstack: sample hi - sched.sp for the starting size, then try shrinkstack."""
         p.scanned_stack_size += gp.sp_used
         p.scanned_stacks += 1

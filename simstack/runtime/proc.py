@@ -6,7 +6,13 @@ are reused by ``gfget`` before a new G is made with ``malg``.
 """
 from __future__ import annotations
 
-from .stack import Stack, StackCache
+from collections import deque
+from typing import Any, Callable
+
+from mypy_extensions import mypyc_attr, trait
+
+from .profiles import Profile
+from .stack import Stack, StackAllocator, StackCache
 
 # G status, as in runtime2.go
 GIDLE, GRUNNABLE, GRUNNING, GWAITING, GDEAD = "idle", "runnable", "running", "waiting", "dead"
@@ -44,7 +50,7 @@ class G:
         self.bytes_copied = 0
         self.max_size = 0
         self.gc_cycle_shrunk = -1
-        self.ctx = None  # the engine's program state for this goroutine
+        self.ctx: Any = None  # the engine's program state for this goroutine
 
     @property
     def size(self) -> int:
@@ -66,13 +72,34 @@ class P:
         self.gfree: list[G] = []  # pp.gFree: push/pop at the end (LIFO)
         self.scanned_stack_size = 0
         self.scanned_stacks = 0
-        self.runnext = None  # set up by SchedMixin.sched_init
-        self.runq = None
+        self.runnext: G | None = None  # set up by SchedMixin.sched_init
+        self.runq: deque[G] = deque()
         self.schedtick = 0
 
 
+@trait
+@mypyc_attr(allow_interpreted_subclasses=True)
 class ProcMixin:
     """newproc1, malg, gfput, gfget, goexit0 and gfpurge, as methods of the Runtime."""
+
+    # the Runtime's state this part reads (declared for mypyc, which compiles the mixins as traits)
+    profile: Profile
+    stacks: StackAllocator
+    emit: Callable[..., Any]
+    now: Callable[[], float]
+    goid_seq: int
+    allgs: list[G]
+    live: dict[int, G]
+    gfree_stack: list[G]
+    gfree_nostack: list[G]
+    starting_stack_size: int
+    site_starting_size: dict[int, int]
+    runtime_goroutines: int
+    live_stack_bytes: int
+    live_used: int
+
+    def on_exit(self, gp: G) -> None:
+        raise NotImplementedError  # Runtime's
 
     def malg(self, stacksize: int, p: P | None, kind: str = "user", exact: int | None = None) -> G:
         """malg: a new G with a stack of round2(_StackSystem + stacksize) bytes (none if < 0)."""

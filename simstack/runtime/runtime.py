@@ -8,6 +8,9 @@ order, span, nbytes)``, which the recorder turns into the events table.
 from __future__ import annotations
 
 from collections import Counter
+from typing import Callable
+
+from mypy_extensions import mypyc_attr
 
 from .growth import GrowthMixin
 from .mgc import GCMixin
@@ -22,6 +25,7 @@ def _noop(*_a):
     pass
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # HookableRuntime (hookable.py) subclasses it
 class Runtime(ProcMixin, SchedMixin, GrowthMixin, GCMixin):
     """One Go process's stack memory: ``schedinit``'s state plus everything that touches stacks."""
 
@@ -30,8 +34,8 @@ class Runtime(ProcMixin, SchedMixin, GrowthMixin, GCMixin):
         self.profile = profile
         self.emit = emit
         self.now = clock
-        self.mheap = MHeap(profile.page_size)
-        self.stacks = StackAllocator(profile, self.mheap, emit)
+        self.mheap = self._new_mheap(profile.page_size)
+        self.stacks = self._new_stacks(profile, self.mheap, emit)
         self.allgs: list[G] = []
         self.live: dict[int, G] = {}
         self.goid_seq = 0
@@ -53,12 +57,18 @@ class Runtime(ProcMixin, SchedMixin, GrowthMixin, GCMixin):
         self.main: G | None = None
         self.threads = None  # Ms (OS threads) when the baseline is modelled: m0, the baseline's, startm's
         self.totals = Counter()  # grow, shrink, bytes_copied over the whole run
-        self.on_exit_hook = None  # called with each user goroutine that exits
+        self.on_exit_hook: Callable[[G], None] | None = None  # called with each user goroutine that exits
         self.last_stack_scan = 0  # stack bytes scanned by the last cycle (GC pacer input)
         self.sched_init()
         if baseline:
             self.start_baseline(gomaxprocs)
             self.totals.clear()  # count the workload's growth, not package init's
+
+    def _new_mheap(self, page_size: int) -> MHeap:
+        return MHeap(page_size)
+
+    def _new_stacks(self, profile: Profile, mheap: MHeap, emit) -> StackAllocator:
+        return StackAllocator(profile, mheap, emit)
 
     # --- the runtime's own stacks at start -----------------------------------------
     def start_baseline(self, gomaxprocs: int) -> None:

@@ -10,21 +10,31 @@ from __future__ import annotations
 
 from collections import deque
 
+from mypy_extensions import mypyc_attr, trait
+
+from .proc import G, P
+
 LOCAL_RUNQ = 256  # len(p.runq)
 
 
+@trait
+@mypyc_attr(allow_interpreted_subclasses=True)
 class SchedMixin:
     """runqput, runqputslow, runqget, globrunqget, runqsteal and schedule as Runtime methods."""
 
+    allp: list[P]  # the Runtime's (declared for mypyc, which compiles the mixins as traits)
+    global_runq: deque[G]
+    local_runnable: int
+
     def sched_init(self) -> None:
-        self.global_runq: deque = deque()  # sched.runq
+        self.global_runq = deque()  # sched.runq
         self.local_runnable = 0  # goroutines in all Ps' runnext and local queues
         for pp in self.allp:
             pp.runnext = None
             pp.runq = deque()
             pp.schedtick = 0
 
-    def runqput(self, pp, gp, next_: bool = True) -> None:
+    def runqput(self, pp: P, gp: G, next_: bool = True) -> None:
         """runqput: make gp runnable on pp; with ``next_`` it takes runnext, kicking the old one out."""
         gp.status = "runnable"
         self.local_runnable += 1
@@ -38,14 +48,14 @@ class SchedMixin:
         else:
             self.runqputslow(pp, gp)
 
-    def runqputslow(self, pp, gp) -> None:
+    def runqputslow(self, pp: P, gp: G) -> None:
         """runqputslow: move half the local queue plus gp to the global queue."""
         batch = [pp.runq.popleft() for _ in range(len(pp.runq) // 2)]
         batch.append(gp)
         self.local_runnable -= len(batch)
         self.global_runq.extend(batch)
 
-    def runqget(self, pp):
+    def runqget(self, pp: P) -> tuple[G | None, bool]:
         """runqget: runnext first (inheriting the time slice), then the head of the local queue."""
         if pp.runnext is not None:
             gp, pp.runnext = pp.runnext, None
@@ -56,7 +66,7 @@ class SchedMixin:
             return pp.runq.popleft(), False
         return None, False
 
-    def globrunqget(self, pp, max_: int = 0):
+    def globrunqget(self, pp: P, max_: int = 0) -> G | None:
         """globrunqget: take a fair share of the global queue into pp's local queue, return one."""
         q = self.global_runq
         if not q:
@@ -70,7 +80,7 @@ class SchedMixin:
             self.runqput(pp, q.popleft(), False)
         return gp
 
-    def runqsteal(self, pp, victim):
+    def runqsteal(self, pp: P, victim: P) -> G | None:
         """runqsteal: take half of the victim's local queue (its runnext if the queue is empty)."""
         n = len(victim.runq) - len(victim.runq) // 2
         if n == 0:
@@ -85,7 +95,7 @@ class SchedMixin:
         self.local_runnable -= 1
         return gp
 
-    def schedule(self, pp):
+    def schedule(self, pp: P) -> G | None:
         """schedule/findRunnable: the next goroutine pp runs, or None if there is none anywhere."""
         if not self.local_runnable and not self.global_runq:
             return None  # nothing runnable anywhere: the P goes idle

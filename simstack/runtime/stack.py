@@ -9,6 +9,9 @@ slot, so fragmentation (a span kept alive by one stack) follows stack identity.
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Any, Callable
+
+from mypy_extensions import mypyc_attr
 
 from .mheap import MHeap, Span
 from .profiles import Profile
@@ -51,10 +54,11 @@ def _noop(*_a):
     pass
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # hookable.py subclasses it
 class StackAllocator:
     """stackinit's state and the functions of runtime/stack.go that act on it."""
 
-    def __init__(self, profile: Profile, mheap: MHeap, emit=_noop):
+    def __init__(self, profile: Profile, mheap: MHeap, emit: Callable[..., Any] = _noop):
         self.profile = profile
         self.mheap = mheap
         self.emit = emit

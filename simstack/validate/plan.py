@@ -452,7 +452,7 @@ def build_plan(sc: Scenario, static: list[str] | None = None) -> Plan:
     sim = None
     recorder = Recorder(lambda: sim.env.now if sim is not None else 0.0, kinds=["gc_start", "gc_end"],
                         goroutine_table=False)
-    sim = Simulation(sc, recorder)
+    sim = Simulation(sc, recorder, hooks=True)  # PlanRecorder wraps runtime methods
     # the program's baseline: a ReadMemStats before anything (it flushes the per-P stack caches)
     fig = sim.rt.read_memstats()
     baseline = {"stack_inuse": int(fig["stack_inuse"]), "stack_sys": int(fig["stack_sys"]),
