@@ -10,6 +10,7 @@ contract are built once, never appended to.
 from __future__ import annotations
 
 import json
+import math
 import struct
 
 import numpy as np
@@ -25,13 +26,21 @@ FIGURES = ("stack_inuse", "stack_sys", "stack_in_goroutines", "stack_used", "cac
 GC_COLUMNS = ("cycle", "start", "end", "stacks_shrunk", "bytes_released", "spans_freed", "starting_size")
 
 
-# one event as packed bytes: time, kind, goroutine, p, old_size, new_size, used, bytes_copied, order, span, bytes
-# (goroutine and span ids fit 32 bits; sizes and byte counts keep 64, since max_stack may be raised)
-EVENT_DTYPE = np.dtype([("time", "<f8"), ("kind", "i1"), ("goroutine", "<i4"), ("p", "<i2"), ("old_size", "<i8"),
-                        ("new_size", "<i8"), ("used", "<i8"), ("bytes_copied", "<i8"), ("order", "<i4"),
-                        ("span", "<i4"), ("bytes", "<i8")])
-_PACK = struct.Struct("<dbihqqqqiiq").pack
-assert struct.calcsize("<dbihqqqqiiq") == EVENT_DTYPE.itemsize
+# one event as packed bytes, 64 per event, every field at its natural alignment (so that the
+# columns come out of the buffer with aligned strided copies): time, the five 64-bit sizes and
+# byte counts (max_stack may be raised), the 32-bit goroutine, order and span, p, kind, one pad
+EVENT_DTYPE = np.dtype([("time", "<f8"), ("old_size", "<i8"), ("new_size", "<i8"), ("used", "<i8"),
+                        ("bytes_copied", "<i8"), ("bytes", "<i8"), ("goroutine", "<i4"), ("order", "<i4"),
+                        ("span", "<i4"), ("p", "<i2"), ("kind", "i1"), ("_pad", "i1")])
+_PACK = struct.Struct("<dqqqqqiiihbx").pack
+assert struct.calcsize("<dqqqqqiiihbx") == EVENT_DTYPE.itemsize == 64
+_CHUNK = 1 << 15  # events per slice when splitting the buffer into columns (2 MiB: stays in cache)
+# one goroutines-table row as packed bytes: goroutine, created, exited, max_stack, grows, shrinks,
+# bytes_copied, and the class as an index into the recorder's list of class names
+GOROUTINE_DTYPE = np.dtype([("goroutine", "<i8"), ("created", "<f8"), ("exited", "<f8"), ("max_stack", "<i8"),
+                            ("grows", "<i8"), ("shrinks", "<i8"), ("bytes_copied", "<i8"), ("class", "<i8")])
+_PACK_G = struct.Struct("<qddqqqqq").pack
+assert struct.calcsize("<qddqqqqq") == GOROUTINE_DTYPE.itemsize
 
 
 class _Clock:
@@ -60,7 +69,8 @@ class Recorder:
         self._events = bytearray()  # packed EVENT_DTYPE records: one C-level append per event
         self._samples: list[tuple] = []
         self._checkpoints: list[dict] = []
-        self._goroutines: list[tuple] = []
+        self._goroutines = bytearray()  # packed GOROUTINE_DTYPE rows
+        self._classes: dict = {}  # class name -> index stored in a row
         self._gc: list[tuple] = []
         if kinds is None:
             self.emit = self._emit_all
@@ -77,8 +87,8 @@ class Recorder:
 
     def _emit_all(self, kind, g, p, old_size, new_size, used, bytes_copied, order, span, nbytes,
                   _pack=_PACK, _code=KIND_CODE):
-        self._events += _pack(self._clock_src._now, _code[kind], g, p, old_size, new_size, used, bytes_copied,
-                              order, span, nbytes)
+        self._events += _pack(self._clock_src._now, old_size, new_size, used, bytes_copied, nbytes, g, order, span,
+                              p, _code[kind])
 
     def bind(self, env) -> None:
         """Read time straight from a SimPy environment: its ``_now`` attribute, which is what
@@ -104,7 +114,11 @@ class Recorder:
     def goroutine_row(self, goroutine, cls, created, exited, max_stack, grows, shrinks, bytes_copied):
         """One goroutine's life; ``exited`` is NaN (or None) for one still alive at the end."""
         if self.goroutine_table:
-            self._goroutines.append((goroutine, cls, created, exited, max_stack, grows, shrinks, bytes_copied))
+            code = self._classes.get(cls)
+            if code is None:
+                code = self._classes[cls] = len(self._classes)
+            self._goroutines += _PACK_G(goroutine, created, math.nan if exited is None else exited, max_stack, grows,
+                                        shrinks, bytes_copied, code)
 
     def gc_row(self, row: dict) -> None:
         """One GC cycle; ``row`` must have every ``GC_COLUMNS`` key (extra keys are ignored)."""
@@ -122,11 +136,16 @@ class Recorder:
 
     def _events_frame(self) -> pd.DataFrame:
         rec = np.frombuffer(self._events, dtype=EVENT_DTYPE)
-        cols = {"time": rec["time"].copy(),
-                "kind": pd.Categorical.from_codes(rec["kind"].copy(), categories=list(EVENT_KINDS))}
-        for name in EVENT_INT_COLUMNS:
-            cols[name] = rec[name].copy()  # contiguous columns in the packed record's own dtype
-        return pd.DataFrame(cols, copy=False)
+        names = ("time", "kind", *EVENT_INT_COLUMNS)
+        # contiguous columns in the packed record's own dtype, filled a cache-sized slice of
+        # the buffer at a time (one pass over it instead of one per column)
+        out = {name: np.empty(len(rec), dtype=EVENT_DTYPE.fields[name][0]) for name in names}
+        for lo in range(0, len(rec), _CHUNK):
+            part = rec[lo:lo + _CHUNK]
+            for name in names:
+                out[name][lo:lo + _CHUNK] = part[name]
+        out["kind"] = pd.Categorical.from_codes(out["kind"], categories=list(EVENT_KINDS))
+        return pd.DataFrame({name: out[name] for name in names}, copy=False)
 
     def _footprint_frame(self) -> pd.DataFrame:
         sizes = sorted({s for _, _, d in self._samples for s in d})
@@ -150,9 +169,16 @@ class Recorder:
 
     def _goroutines_frame(self) -> pd.DataFrame:
         cols = ["goroutine", "class", "created", "exited", "max_stack", "grows", "shrinks", "bytes_copied"]
-        df = pd.DataFrame(self._goroutines, columns=cols)
-        df = df.astype({"goroutine": np.int64, "created": np.float64, "exited": np.float64, "max_stack": np.int64,
-                        "grows": np.int64, "shrinks": np.int64, "bytes_copied": np.int64})
+        rows = np.frombuffer(self._goroutines, dtype=GOROUTINE_DTYPE)
+        if not len(rows):
+            df = pd.DataFrame([], columns=cols).astype({c: GOROUTINE_DTYPE.fields[c][0] for c in cols if c != "class"})
+        else:
+            names = np.empty(len(self._classes), dtype=object)
+            for name, code in self._classes.items():
+                names[code] = name
+            data = {c: rows[c].copy() for c in cols if c != "class"}
+            data["class"] = names[rows["class"]].tolist()
+            df = pd.DataFrame({c: data[c] for c in cols})
         return df.sort_values("goroutine", kind="stable").reset_index(drop=True)
 
     def _gc_frame(self) -> pd.DataFrame:
