@@ -34,14 +34,19 @@ def _note(msg: str) -> None:
 def _ext_modules() -> list:
     if not set(sys.argv[1:]) & {"build_ext", "build", "bdist_wheel", "editable_wheel", "develop", "install"}:
         return []  # metadata only (egg_info, dist_info, sdist): nothing to compile
+    in_place = bool(set(sys.argv[1:]) & {"editable_wheel", "develop", "--inplace", "-i"})
     if os.environ.get("SIMSTACK_NO_COMPILE", "").strip().lower() not in ("", "0", "false", "no"):
         _note("SIMSTACK_NO_COMPILE is set: the runtime model stays plain Python")
+        if in_place and BUILD_INFO.exists():
+            BUILD_INFO.unlink()  # an earlier in-place build is not used any more
         return []
     try:
         from mypyc.build import mypycify
         exts = mypycify([*MYPY_OPTIONS, *(f"simstack/runtime/{m}.py" for m in COMPILED)], opt_level="3")
     except BaseException as exc:  # noqa: BLE001 - mypyc missing, or a type error: build without it
         _note(f"mypyc compilation unavailable ({type(exc).__name__}: {exc}); the runtime model stays plain Python")
+        if in_place and BUILD_INFO.exists():
+            BUILD_INFO.unlink()
         return []
     for ext in exts:
         ext.optional = True  # a C compiler error leaves plain Python, not a failed install
@@ -49,19 +54,20 @@ def _ext_modules() -> list:
 
 
 class BuildExt(build_ext):
-    """build_ext that records which sources the compiled modules were made from."""
+    """build_ext that records, beside the compiled modules, which sources they were made from."""
 
     def run(self):
-        if BUILD_INFO.exists():
-            BUILD_INFO.unlink()  # written again only when every compiled module builds
+        # in place (pip install -e): in the source tree; for a wheel: in its build directory
+        target = Path(self.get_ext_fullpath("simstack.runtime.runtime")).parent / BUILD_INFO.name
+        if target.exists():
+            target.unlink()  # written again only when every compiled module builds
         super().run()
-        built = [ext for ext in self.extensions if Path(self.get_ext_fullpath(ext.name)).exists()]
-        if self.extensions and len(built) == len(self.extensions):
+        outputs = [Path(self.get_ext_fullpath(ext.name)) for ext in self.extensions]
+        if outputs and all(o.exists() for o in outputs):
             info = {"sources": {m: hashlib.sha256((RUNTIME / f"{m}.py").read_bytes()).hexdigest() for m in COMPILED}}
-            BUILD_INFO.write_text(json.dumps(info, indent=1) + "\n")
-            if not self.inplace:  # a wheel: ship the record beside the compiled modules
-                self.copy_file(str(BUILD_INFO), str(Path(self.build_lib) / "simstack" / "runtime" / BUILD_INFO.name))
-        elif self.extensions:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(info, indent=1) + "\n")
+        elif outputs:
             _note("some compiled modules failed to build; the runtime model stays plain Python")
 
 
