@@ -92,3 +92,26 @@ def test_compiled_and_python_builds_give_the_same_frames(tmp_path):
                        env={**os.environ, "SIMSTACK_NO_COMPILE": flag})
         outs.append({p.name: p.read_bytes() for p in d.iterdir()})
     assert outs[0] == outs[1]
+
+
+
+def test_the_compiled_modules_type_check():
+    """mypyc compiles only what mypy accepts; anything else makes setup.py fall back to plain Python
+    silently (about 1.5x slower), so a type error in the runtime model fails here instead."""
+    pytest.importorskip("mypy")
+    import ast
+    tree = ast.parse((ROOT / "setup.py").read_text())
+    options = next(ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
+                   and any(getattr(t, "id", None) == "MYPY_OPTIONS" for t in node.targets))
+    files = [f"simstack/runtime/{m}.py" for m in _native.COMPILED]
+    proc = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", *options, *files], capture_output=True,
+                          text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_setup_compiles_what_the_selector_lists():
+    import ast
+    tree = ast.parse((ROOT / "setup.py").read_text())
+    listed = next(ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
+                  and any(getattr(t, "id", None) == "COMPILED" for t in node.targets))
+    assert tuple(listed) == _native.COMPILED

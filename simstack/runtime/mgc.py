@@ -60,6 +60,9 @@ class GCMixin:
     def shrinkstack(self, gp: G, p: P | None) -> bool:
         raise NotImplementedError  # GrowthMixin's
 
+    def copystack(self, gp: G, p: P | None, newsize: int, used: int, kind: str) -> None:
+        raise NotImplementedError  # GrowthMixin's
+
     def gc_start(self, p: P) -> None:
         """gcStart: start mark workers on the first cycle, enter the mark phase, mark roots."""
         self.gc_cycle += 1

@@ -55,7 +55,7 @@ class Runtime(ProcMixin, SchedMixin, GrowthMixin, GCMixin):
         self.runtime_goroutines = 0  # live system goroutines and mark workers (not in NumGoroutine)
         self.allp = [P(i, profile.num_stack_orders) for i in range(gomaxprocs)]
         self.main: G | None = None
-        self.threads = None  # Ms (OS threads) when the baseline is modelled: m0, the baseline's, startm's
+        self.threads: int | None = None  # Ms (OS threads) when the baseline is modelled: m0, the baseline's, startm's
         self.totals = Counter()  # grow, shrink, bytes_copied over the whole run
         self.on_exit_hook: Callable[[G], None] | None = None  # called with each user goroutine that exits
         self.last_stack_scan = 0  # stack bytes scanned by the last cycle (GC pacer input)
