@@ -13,6 +13,7 @@ import fcntl
 import json
 import os
 import pty
+import re
 import signal
 import struct
 import subprocess
@@ -78,6 +79,14 @@ class Cli:
             assert time.time() < deadline, f"no {marker!r} within {timeout}s: {self.err!r}"
             time.sleep(0.05)
 
+    def wait_for_progress(self, timeout: float = 60) -> None:
+        """Until the progress bar shows simulated time past 0 (the run is under way, not just set up)."""
+        deadline = time.time() + timeout
+        while not any(float(n) > 0 for n in re.findall(rb"([0-9.]+(?:e[-+]?[0-9]+)?)/[0-9.e+]+ sim-s", self.err)):
+            assert self.proc.poll() is None, self.err.decode(errors="replace")
+            assert time.time() < deadline, f"no progress within {timeout}s: {self.err!r}"
+            time.sleep(0.05)
+
     def finish(self, timeout: float = 120) -> tuple[int, str]:
         self.proc.wait(timeout=timeout)
         self.reader.join(timeout=10)
@@ -111,8 +120,7 @@ def test_run_interrupted_keeps_what_was_recorded_and_says_it_is_incomplete(tmp_p
     scen.write_text(LONG)
     out = tmp_path / "out"
     cli = Cli("run", scen, "-o", out)
-    cli.wait_for(b"sim-s")  # the progress bar: the simulation is running
-    time.sleep(0.5)
+    cli.wait_for_progress()  # the progress bar: simulated time is passing
     cli.proc.send_signal(sig)
     code, err = cli.finish()
     assert code == status, err
@@ -128,7 +136,7 @@ def test_interrupt_replaces_an_older_result_only_once_the_new_one_is_whole(tmp_p
     scen = tmp_path / "long.yaml"
     scen.write_text(LONG)
     cli = Cli("run", scen, "-o", out)
-    cli.wait_for(b"sim-s")
+    cli.wait_for_progress()
     cli.proc.send_signal(signal.SIGINT)
     code, err = cli.finish()
     assert code == 130, err

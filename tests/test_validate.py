@@ -354,3 +354,22 @@ def test_a_program_directory_with_foreign_go_files_is_refused(tmp_path):
     (tmp_path / "mine" / "tool.go").write_text("package main\n")
     with pytest.raises(G.BuildError, match="tool.go"):
         G.write_program(tmp_path / "mine", lay, tc)
+
+
+def test_each_run_is_compared_with_the_model_started_with_its_threads():
+    plan = _Plan([327680])
+    plan.baseline["threads"] = 3
+    plan.checkpoints[0]["threads"] = 3
+    four = _Plan([360448])  # the model with one more M at start: its g0 opens a span earlier
+    four.baseline["threads"] = 4
+    four.checkpoints[0]["threads"] = 4
+    runs = [_run([360448], threads=(4, 4)), _run([327680 + 32768], threads=(3, 3))]
+    t = C.compare(plan, runs, tolerance=0.0, tolerance_bytes=0, sims=[four, plan])
+    assert t["simulated_deltas"][0] == [360448, 327680] and t["model_threads"][0] == [4, 3]
+    assert t["ok"][0] and t["simulated_delta"][0] == 360448 and t["difference"][0] == 0
+    # an M the model starts (startm) and the run does not is counted the other way round
+    started = _Plan([327680 + 32768])
+    started.baseline["threads"] = 3
+    started.checkpoints[0]["threads"] = 4
+    t = C.compare(started, [_run([327680], threads=(3, 3))], tolerance=0.0, tolerance_bytes=0)
+    assert t["corrected_deltas"][0] == [327680 + 32768] and t["ok"][0]

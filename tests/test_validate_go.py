@@ -123,15 +123,17 @@ def test_exit_status_1_when_a_checkpoint_is_past_tolerance(tc, gocache, tmp_path
 
     real = V.compare_checkpoints
 
-    def off_by_a_mib(plan, runs, tol, floor):
-        return real(_Shifted(plan, 1, 1 << 20), runs, tol, floor)
+    def off_by_a_mib(plan, runs, tol, floor, sims=None):
+        shifted = _Shifted(plan, 1, 1 << 20)
+        return real(shifted, runs, tol, floor, [shifted if s is plan else _Shifted(s, 1, 1 << 20) for s in sims or []])
 
     monkeypatch.setattr(V, "compare_checkpoints", off_by_a_mib)
     monkeypatch.setattr(V, "default_cache_dir", lambda: gocache)
     res = CliRunner().invoke(validate_cmd, [str(PIPELINE), "--go", str(tc.go), "-o", str(tmp_path / "out"),
                                             "--runs", "1", "-q"])
     assert res.exit_code == 1, res.output
-    assert "past tolerance: parked_gc1" in res.output
+    failed = res.output.split("past tolerance: ", 1)[1].splitlines()[0].split(", ")
+    assert "parked_gc1" in failed  # one span of the real runtime's own noise may add another
 
 
 class _Shifted:

@@ -19,7 +19,7 @@ import numpy as np
 import simpy
 
 from ..runtime.growth import StackOverflow
-from ..runtime.profiles import Frame, resolve_profile
+from ..runtime.profiles import Frame, resolve_profile, with_overrides
 from ..runtime.hookable import HookableRuntime
 from ..runtime.runtime import Runtime
 from .arrivals import ArrivalsMixin
@@ -68,9 +68,12 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
     """Run one scenario: build the runtime, start the SimPy processes, record everything."""
 
     def __init__(self, scenario, recorder, *, check_invariants: bool = False, progress=None,
-                 max_goroutines: int | None = None, max_events: int | None = None, hooks: bool = False):
+                 max_goroutines: int | None = None, max_events: int | None = None, hooks: bool = False,
+                 profile_changes: dict | None = None):
         """``hooks``: the runtime's methods will be wrapped per instance (``check_invariants`` implies
-        it; ``simstack validate`` sets it): a :class:`HookableRuntime` instead of the compiled one."""
+        it; ``simstack validate`` sets it): a :class:`HookableRuntime` instead of the compiled one.
+        ``profile_changes``: profile fields to replace (``simstack validate`` gives the model the
+        number of threads a real run started with)."""
         self.scenario = scenario
         self.max_goroutines = max_goroutines
         self.max_events = max_events
@@ -87,6 +90,8 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
         ov = rs.overrides.model_dump() if hasattr(rs.overrides, "model_dump") else dict(rs.overrides or {})
         self.profile = resolve_profile(rs.version, rs.platform, godebug=rs.godebug,
                                        max_stack=rs.max_stack, overrides=ov)
+        if profile_changes:
+            self.profile = with_overrides(self.profile, **profile_changes)
         if hasattr(recorder, "bind"):
             recorder.bind(self.env)
         rt_class = HookableRuntime if (hooks or check_invariants) else Runtime

@@ -160,7 +160,15 @@ def validate(scenario_or_path, *, go=None, toolchain: Toolchain | None = None, r
         log(f"run {i + 1}/{runs}")
         results.append(run_program(gen.program_dir, gen.simulated, len(gen.plan.checkpoints), gen.toolchain,
                                    timeout=timeout))
-    table = compare_checkpoints(gen.plan, results, tolerance, tolerance_bytes)
+    # each run against the model started with that run's number of threads (Ms) at its baseline
+    models = {gen.plan.baseline.get("threads"): gen.plan}
+    for r in results:
+        t = r["baseline"].get("num_threads")
+        if t and t not in models:
+            log(f"simulating again with {t} threads at start, as a run had")
+            models[t] = build_plan(gen.plan.scenario, [], threads=t)
+    sims = [models.get(r["baseline"].get("num_threads"), gen.plan) for r in results]
+    table = compare_checkpoints(gen.plan, results, tolerance, tolerance_bytes, sims)
     return Validation(**gen.__dict__, table=table, runs=results, tolerance=tolerance,
                       tolerance_bytes=tolerance_bytes)
 

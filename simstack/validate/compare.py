@@ -1,17 +1,20 @@
 """Comparing the model's checkpoints with the real program's, and writing the report.
 
 The figure compared is StackInuse minus the baseline (the model's own baseline: a
-ReadMemStats before anything; the program's: its baseline checkpoint). Each run of the
-real program is also *corrected for threads*: the model has the Ms of a fresh process
-only, and when the real runtime starts another M after the baseline (timing decides
-it: a GC's worker finding no idle M, say) that M brings a 32 KiB signal stack (a span
-of its own) and a g0 stack from the stack pools, which either fits in a pool span that
-has room or opens a new 32 KiB span. So each extra M stands for 32 KiB to 64 KiB, and
-``corrected`` is the point of ``[measured − 64 KiB × extra, measured − 32 KiB × extra]``
-nearest the simulated delta (measured itself when no M was started). A checkpoint passes
-when the simulated delta is within ``max(tolerance x |corrected|, tolerance_bytes)`` of
-the nearest run's corrected delta (``tolerance_bytes`` defaults to 0: the relative
-tolerance alone).
+ReadMemStats before anything; the program's: its baseline checkpoint). Threads (Ms) are
+the one thing timing decides that changes stack memory, so the comparison takes them
+from the run. A run that *starts* with another number of Ms than the profile has for its
+GOMAXPROCS (3 or 4 at GOMAXPROCS 1, say) is compared with the model run with that many
+Ms at start (their g0 stacks change how full the pool spans are). An M started *after*
+the baseline beyond those the model starts (``startm``), when a GC's worker finds no idle
+M, say, brings a 32 KiB signal stack (a span of its own) and a g0 stack from the stack
+pools, which either fits in a pool span that has room or opens a new 32 KiB span; so each
+such M stands for 32 KiB to 64 KiB, and ``corrected`` is the point of ``[measured − 64 KiB
+× extra, measured − 32 KiB × extra]`` nearest the simulated delta (the other way round
+for Ms the model started and the run did not; ``measured`` itself when they agree). A
+checkpoint passes when the simulated delta is within ``max(tolerance x |corrected|,
+tolerance_bytes)`` of the nearest run's corrected delta (``tolerance_bytes`` defaults to
+0: the relative tolerance alone).
 
 Per-goroutine stack sizes (by class), the adaptive starting size, the main goroutine's
 stack and the thread counts are reported beside it; they do not decide the verdict.
@@ -33,25 +36,38 @@ def _hist(h) -> dict:
 
 
 def _corrected(measured: int, extra: int, target: int) -> int:
-    """The value of [measured − extra Ms' most, measured − extra Ms' least] nearest ``target``."""
-    lo = measured - extra * (SIGNAL_STACK + G0_SPAN)
-    hi = measured - extra * SIGNAL_STACK
+    """The value nearest ``target`` of what ``measured`` is without ``extra`` Ms the model did not start
+    (each: its 32 KiB signal span and at most one g0 pool span; ``extra`` < 0: Ms the model started and
+    the run did not)."""
+    if extra >= 0:
+        lo, hi = measured - extra * (SIGNAL_STACK + G0_SPAN), measured - extra * SIGNAL_STACK
+    else:
+        lo, hi = measured - extra * SIGNAL_STACK, measured - extra * (SIGNAL_STACK + G0_SPAN)
     return min(max(target, lo), hi)
 
 
-def compare(plan, runs: list[dict], tolerance: float = 0.02, tolerance_bytes: int = 0) -> pd.DataFrame:
-    """One row per checkpoint: simulated and measured deltas, difference, relative error, verdict."""
+def compare(plan, runs: list[dict], tolerance: float = 0.02, tolerance_bytes: int = 0,
+            sims: list | None = None) -> pd.DataFrame:
+    """One row per checkpoint: simulated and measured deltas, difference, relative error, verdict.
+
+    ``sims``: per run, the model run with that run's number of threads at start (default: ``plan``
+    for every run); each run is compared with its own."""
+    sims = sims or [plan] * len(runs)
     rows = []
     base_sim = plan.baseline["stack_inuse"]
     for k, sim in enumerate(plan.checkpoints):
         sim_delta = sim["stack_inuse"] - base_sim
-        meas, corr, threads, hists, ss, mains, ngo = [], [], [], [], [], [], []
-        for r in runs:
+        meas, corr, threads, hists, ss, mains, ngo, own = [], [], [], [], [], [], [], []
+        for r, model in zip(runs, sims):
             cp, b = r["checkpoints"][k], r["baseline"]
+            mcp, mb = model.checkpoints[k], model.baseline
+            own_delta = mcp["stack_inuse"] - mb["stack_inuse"]
             d = cp["stack_inuse"] - b["stack_inuse"]
-            extra = max(0, cp["num_threads"] - b["num_threads"])
+            model_added = (mcp.get("threads") or 0) - (mb.get("threads") or 0)
+            extra = cp["num_threads"] - b["num_threads"] - model_added
             meas.append(d)
-            corr.append(_corrected(d, extra, sim_delta))
+            own.append(own_delta)
+            corr.append(_corrected(d, extra, own_delta))
             threads.append(f"{b['num_threads']}->{cp['num_threads']}")
             hists.append(_hist(cp.get("goroutine_stacks")))
             ss.append(cp.get("starting_size"))
@@ -60,12 +76,15 @@ def compare(plan, runs: list[dict], tolerance: float = 0.02, tolerance_bytes: in
         row = {"checkpoint": sim["label"], "time_s": sim["time"], "via": sim["via"], "simulated_delta": sim_delta,
                "simulated_stack_inuse": sim["stack_inuse"]}
         if runs:
-            nearest = min(corr, key=lambda v: (abs(v - sim_delta), v))
+            best = min(range(len(runs)), key=lambda i: (abs(own[i] - corr[i]), corr[i]))
+            nearest, sim_delta = corr[best], own[best]
             diff = sim_delta - nearest
             allowed = max(tolerance * abs(nearest), tolerance_bytes)
             rel = abs(diff) / abs(nearest) if nearest else (0.0 if diff == 0 else math.inf)
             sim_hist = _hist(sim["goroutine_stacks"])
             row.update({
+                "simulated_delta": sim_delta, "simulated_deltas": own,
+                "model_threads": [m.baseline.get("threads") for m in sims],
                 "measured_delta_min": min(meas), "measured_delta_max": max(meas),
                 "measured_deltas": meas, "threads": threads, "corrected_deltas": corr,
                 "nearest_measured": nearest, "difference": diff, "relative_error": rel, "allowed": allowed,

@@ -430,6 +430,7 @@ class _Tracer:
             "goroutines": int(fig["goroutines"]), "main_stack": int(self.rt.main.stack.size)
             if self.rt.main is not None and self.rt.main.stack is not None else 0,
             "goroutine_stacks": {c: {int(s): int(n) for s, n in d.items()} for c, d in hist.items()},
+            "threads": self.rt.threads,
         })
         if self.n_cp_left is not None:
             self.n_cp_left -= 1
@@ -445,19 +446,21 @@ def _ms(t: float) -> str:
     return f"t={t * 1e3:.6g} ms"
 
 
-def build_plan(sc: Scenario, static: list[str] | None = None) -> Plan:
+def build_plan(sc: Scenario, static: list[str] | None = None, threads: int | None = None) -> Plan:
     """Simulate ``sc`` with the hooks and return the plan, or raise NotExpressible with every reason
-    found: ``static`` (or :func:`static_problems`) and the first moment the model is not quiet."""
+    found: ``static`` (or :func:`static_problems`) and the first moment the model is not quiet.
+    ``threads``: the Ms the process starts with (default: the profile's for its GOMAXPROCS)."""
     problems = list(static_problems(sc) if static is None else static)
     sim = None
     recorder = Recorder(lambda: sim.env.now if sim is not None else 0.0, kinds=["gc_start", "gc_end"],
                         goroutine_table=False)
-    sim = Simulation(sc, recorder, hooks=True)  # PlanRecorder wraps runtime methods
+    changes = {"baseline_threads": (threads,)} if threads else None
+    sim = Simulation(sc, recorder, hooks=True, profile_changes=changes)  # PlanRecorder wraps runtime methods
     # the program's baseline: a ReadMemStats before anything (it flushes the per-P stack caches)
     fig = sim.rt.read_memstats()
     baseline = {"stack_inuse": int(fig["stack_inuse"]), "stack_sys": int(fig["stack_sys"]),
                 "starting_size": int(fig["starting_size"]), "main_stack": int(sim.rt.main.stack.size)
-                if sim.rt.main is not None else 0}
+                if sim.rt.main is not None else 0, "threads": sim.rt.threads}
     tracer = _Tracer(sim, len(sc.checkpoints) if sc.checkpoints and not problems else None)
     tracer.install()
     try:
