@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+from .draws import BLOCK
+
 
 class ArrivalsMixin:
     """SimPy processes that create goroutines and open gates (part of ``Simulation``)."""
@@ -39,10 +41,18 @@ class ArrivalsMixin:
             return
         yield env.timeout(max(0.0, arr.start - env.now))
         rng = self.arrival_rng
+        uniform = arr.process == "uniform"
+        gaps: list = []  # Poisson gaps, drawn BLOCK at a time (one numpy call each costs a microsecond)
         while more():
             self.newproc(info, p0)
             made += 1
-            gap = arr.every if arr.process == "uniform" else rng.exponential(1.0 / arr.rate)
+            if uniform:
+                gap = arr.every
+            else:
+                if not gaps:
+                    gaps = rng.exponential(1.0 / arr.rate, BLOCK).tolist()
+                    gaps.reverse()
+                gap = gaps.pop()
             yield env.timeout(gap)
 
     def gate(self, gate):

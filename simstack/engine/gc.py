@@ -50,12 +50,20 @@ class GCMixin:
 
     def _allocate(self, nbytes):
         """Heap allocation by running goroutines; starts a cycle when the GOGC goal is reached."""
-        gc = self.scenario.gc
-        if gc.trigger != "gogc" or gc.gogc is None or nbytes <= 0:
+        if self._paced is None or nbytes <= 0:
             return
+        live_heap, gogc, stacks_in_goal = self._paced
         self.allocated += nbytes
         # 1.18+ pacer: the goal counts last cycle's scanned stack bytes (spec §6.4)
-        stacks = self.rt.last_stack_scan if self.profile.stacks_in_gc_goal else 0
-        goal = (gc.live_heap + stacks) * gc.gogc / 100.0
+        stacks = self.rt.last_stack_scan if stacks_in_goal else 0
+        goal = (live_heap + stacks) * gogc / 100.0
         if self.allocated >= goal and not self.gc_active:
             self.env.process(self.gc_cycle())
+
+    def _pacing(self):
+        """(live heap, GOGC, stacks in the goal) when cycles are paced by GOGC, else None
+        (resolved once: ``_allocate`` runs for every slice of every ``run`` step)."""
+        gc = self.scenario.gc
+        if gc.trigger != "gogc" or gc.gogc is None:
+            return None
+        return gc.live_heap, gc.gogc, self.profile.stacks_in_gc_goal

@@ -1,8 +1,8 @@
 """The SimPy engine: time, Ps running goroutines, arrivals, GC cycles, gates, sampling.
 
 SimPy only decides *when*; the runtime model decides what happens to memory.  Each P
-is a SimPy process running the scheduler loop: it takes the next goroutine from the
-run queues (``Runtime.schedule``) and executes that goroutine's program until it
+runs the scheduler loop from SimPy event callbacks: it takes the next goroutine from
+the run queues (``Runtime.schedule``) and executes that goroutine's program until it
 blocks or exits; ``run: T`` holds the P for T (preempted every 10 ms when others
 wait, as sysmon does).  A blocked goroutine is readied onto a run queue by a timer
 (its own P) or a gate (the opener's P, as ``close(ch)`` readies waiters).
@@ -34,14 +34,15 @@ PREEMPT_SLICE = 0.010  # sysmon's forcePreemptNS
 class GoroutineCtx:
     """Where a goroutine is in its program (the engine's side of a G)."""
 
-    __slots__ = ("cls", "pc", "rep", "started", "remaining")
+    __slots__ = ("cls", "pc", "rep", "started", "remaining", "slice")
 
     def __init__(self, cls):
         self.cls = cls
         self.pc = 0
         self.rep = 0
         self.started = False
-        self.remaining = 0.0  # rest of a preempted run step
+        self.remaining = 0.0  # rest of the current (or a preempted) run step
+        self.slice = 0.0  # the run slice it holds its P for now
 
 
 class ClassInfo:
@@ -98,17 +99,26 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
         self.rt = rt_class(self.profile, rs.gomaxprocs, baseline=rs.baseline == "auto",
                           emit=recorder.emit, clock=lambda: self.env.now)
         self.rt.on_exit_hook = self._goroutine_done
+        self._timer_cb = self._timer_fired  # one bound method for every timer
         seed = np.random.SeedSequence(scenario.seed)
         streams = seed.spawn(len(scenario.goroutines) + 1)
         self.arrival_rng = np.random.default_rng(streams[-1])
         self.classes = {}
         for i, cls in enumerate(scenario.goroutines):
             self.classes[cls.name] = ClassInfo(cls, i, np.random.default_rng(streams[i]), self._park_path(cls))
-        self.idle = {}  # p.id -> event an idle P waits on
+        self.idle = {}  # p.id -> P, for the Ps with nothing to run
+        n = len(self.rt.allp)
+        self.multi = n > 1
+        self.p_current = [None] * n  # the G each P runs (between its run slices)
+        self.p_timed = [False] * n  # whether the G on the P has held it for simulated time
+        # one bound callback per P (the event flow of p_loop and _slice_done)
+        self._p_callbacks = [lambda _ev, pp=pp: self.p_loop(pp) for pp in self.rt.allp]
+        self._slice_callbacks = [lambda _ev, pp=pp: self._slice_done(pp) for pp in self.rt.allp]
         self.gates = {g.name: [] for g in getattr(scenario, "gates", None) or []}
         self.overflow = None
         self.finished = False
         self.allocated = 0.0  # heap bytes allocated since the last GC (gogc trigger)
+        self._paced = self._pacing()
         self.gc_active = False
 
     # --- set-up -----------------------------------------------------------------------
@@ -127,7 +137,7 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
         env = self.env
         t0 = _time.perf_counter()
         for pp in self.rt.allp:
-            env.process(self.p_loop(pp))
+            self._p_event(pp, priority=simpy.core.URGENT)  # as a process would start
         for info in self.classes.values():
             if info.spec.arrival.process != "spawned":
                 env.process(self.arrivals(info))
@@ -161,25 +171,82 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
         return _time.perf_counter() - t0
 
     # --- Ps -------------------------------------------------------------------------------
+    # A P is driven by SimPy callbacks rather than a generator process: it yields to SimPy
+    # once per ``run`` slice and once per wake-up, and resuming a callback is much cheaper
+    # than resuming a process (millions of times in a large run).  The event flow is the
+    # one a process ``while True: schedule; execute`` would have, event for event.
+
+    def _p_event(self, pp, delay=0.0, priority=simpy.core.NORMAL):
+        """Schedule ``pp``'s loop to go on after ``delay`` (an event whose callback is p_loop)."""
+        ev = simpy.Event(self.env)
+        ev._ok, ev._value = True, None
+        ev.callbacks.append(self._p_callbacks[pp.id])
+        self.env.schedule(ev, priority, delay)
+        return ev
+
     def p_loop(self, pp):
-        """One P: schedule, execute the goroutine until it blocks or exits, repeat."""
+        """One P: schedule, execute the goroutine until it blocks or exits, repeat, until the
+        P has to wait (a run slice, a zero-time turn for the other Ps, or idleness)."""
         rt, env = self.rt, self.env
-        multi = len(rt.allp) > 1
+        pid = pp.id
+        current = self.p_current
         while True:
-            gp = rt.schedule(pp)
+            gp = current[pid]
             if gp is None:
-                ev = self.idle[pp.id] = env.event()
-                yield ev
-                continue
+                gp = rt.schedule(pp)
+                if gp is None:
+                    self.idle[pid] = pp  # wake() schedules the event that brings it back
+                    return
+                current[pid] = gp
+                self.p_timed[pid] = False
             try:
-                timed = yield from self.execute(gp, pp)
+                slice_ = self.execute(gp, pp)
             except StackOverflow as exc:
-                self.fatal(exc)  # the process dies here, on every P
+                current[pid] = None
+                self.fatal(exc)  # this P stops here; the others at the stop event, this instant
                 return
-            if multi and not timed:
+            if slice_ is not None:  # gp holds the P for slice_ seconds
+                ev = env.timeout(slice_)
+                ev.callbacks.append(self._slice_callbacks[pid])
+                return
+            current[pid] = None
+            if self.multi and not self.p_timed[pid]:
                 # Ps run in parallel: after a zero-time slice let the others take their turn,
                 # so that goroutines released at one instant interleave across Ps
-                yield env.timeout(0)
+                self._p_event(pp)
+                return
+
+    def _slice_done(self, pp):
+        """A run slice ended: account its allocation, then go on, slice again or preempt."""
+        rt = self.rt
+        gp = self.p_current[pp.id]
+        ctx = gp.ctx
+        slice_ = ctx.slice
+        t = ctx.remaining - slice_
+        rate = ctx.cls.alloc_rate
+        if rate:
+            self._allocate(rate * slice_)
+        if t > 1e-15 and rt.runnable_anywhere():
+            ctx.remaining = t
+            rt.global_runq.append(gp)  # goschedImpl: preempted Gs go to the global queue
+            gp.status = "runnable"
+            self.p_current[pp.id] = None
+        elif t > 0:
+            ev = self.env.timeout(self._start_slice(gp, pp, t))
+            ev.callbacks.append(self._slice_callbacks[pp.id])
+            return
+        else:
+            ctx.remaining = 0.0
+        self.p_loop(pp)
+
+    def _start_slice(self, gp, pp, t):
+        """Hold the P for the rest ``t`` of a run step: all of it, or 10 ms while others wait
+        (sysmon preempts a goroutine that runs longer than that)."""
+        ctx = gp.ctx
+        ctx.remaining = t
+        ctx.slice = t if not self.rt.runnable_anywhere() else min(t, PREEMPT_SLICE)
+        self.p_timed[pp.id] = True
+        return ctx.slice
 
     def fatal(self, exc: StackOverflow) -> None:
         """The runtime's fatal error: record it and stop the whole simulation at this instant."""
@@ -194,9 +261,9 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
         """wakep: wake the given P if idle, else any idle P (it will steal)."""
         idle = self.idle
         if pp is not None and pp.id in idle:
-            idle.pop(pp.id).succeed()
+            self._p_event(idle.pop(pp.id))
         elif idle:
-            idle.pop(min(idle)).succeed()
+            self._p_event(idle.pop(min(idle)))
         else:
             return
         self.rt.startm(pp or self.rt.allp[0], len(self.rt.allp) - len(idle))
@@ -226,22 +293,19 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
         return gp
 
     def execute(self, gp, pp):
-        """Run gp's program on pp until it parks, is preempted or exits.
+        """Run gp's program on pp from where it stopped until it parks, is preempted or exits.
 
-        Returns True when simulated time passed while it ran (the P already interleaved
-        with the others), False for a zero-time slice.
+        Returns the length of the run slice gp now holds the P for (``p_loop`` waits it
+        out and ``_slice_done`` goes on from there), or None when gp has left the P.
         """
         rt = self.rt
         ctx = gp.ctx
         info = ctx.cls
-        timed = False
         if not ctx.started:
             rt.enter(gp, pp)
             ctx.started = True
-        if ctx.remaining > 0:
-            timed = True
-            if not (yield from self._run_for(gp, pp, ctx.remaining)):
-                return timed
+        if ctx.remaining > 0:  # the rest of a preempted run step
+            return self._start_slice(gp, pp, ctx.remaining)
         prog = info.program
         on_draw = self.on_draw
         while True:
@@ -251,7 +315,7 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
                     rt.goexit(gp, pp)
                     if self.check:
                         rt.check_invariants()
-                    return timed
+                    return None
                 ctx.pc = 0
             step = prog[ctx.pc]
             ctx.pc += 1
@@ -278,15 +342,13 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
                 if on_draw is not None:
                     on_draw(info.name, gp.index, ctx.rep, step.index, "run", t)
                 if t > 0:
-                    timed = True
-                    if not (yield from self._run_for(gp, pp, t)):
-                        return timed
+                    return self._start_slice(gp, pp, t)
                 continue
             # a blocking step: park on the runtime's receive path, then arrange the wake-up
             rt.park(gp, pp, step.park_frames, step.transient, info.park_path)
             if kind == "block":
                 if step.forever:
-                    return timed
+                    return None
                 t = step.duration(gp.index)
                 if on_draw is not None:
                     on_draw(info.name, gp.index, ctx.rep, step.index, "block", t)
@@ -295,30 +357,15 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
                 self._timer(gp, pp, max(0.0, step.until - self.env.now))
             elif kind == "wait":
                 self.gates[step.wait].append(gp)
-            return timed
-
-    def _run_for(self, gp, pp, t):
-        """Hold the P for t seconds, yielding it every 10 ms to waiting goroutines (preemption)."""
-        env, rt = self.env, self.rt
-        info = gp.ctx.cls
-        rate = info.alloc_rate
-        while t > 0:
-            slice_ = t if not rt.runnable_anywhere() else min(t, PREEMPT_SLICE)
-            yield env.timeout(slice_)
-            t -= slice_
-            if rate:
-                self._allocate(rate * slice_)
-            if t > 1e-15 and rt.runnable_anywhere():
-                gp.ctx.remaining = t
-                rt.global_runq.append(gp)  # goschedImpl: preempted Gs go to the global queue
-                gp.status = "runnable"
-                return False
-        gp.ctx.remaining = 0.0
-        return True
+            return None
 
     def _timer(self, gp, pp, delay):
         ev = self.env.timeout(delay)
-        ev.callbacks.append(lambda _ev, gp=gp, pp=pp: self.ready(gp, pp))
+        ev.gp, ev.pp = gp, pp  # read back by _timer_fired (cheaper than a closure per timer)
+        ev.callbacks.append(self._timer_cb)
+
+    def _timer_fired(self, ev):
+        self.ready(ev.gp, ev.pp)
 
     def _goroutine_done(self, gp):
         self.rec.goroutine_row(gp.goid, gp.ctx.cls.spec.name if gp.ctx else gp.kind, gp.created,
