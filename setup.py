@@ -20,7 +20,7 @@ from setuptools.command.build_ext import build_ext
 ROOT = Path(__file__).resolve().parent
 RUNTIME = ROOT / "simstack" / "runtime"
 # the modules simstack/runtime/_native.py lists in COMPILED
-COMPILED = ("mheap", "stack", "proc", "sched", "growth", "mgc", "runtime")
+COMPILED = ("tracebuf", "mheap", "stack", "proc", "sched", "growth", "mgc", "runtime")
 BUILD_INFO = RUNTIME / "_compiled.json"
 MYPY_OPTIONS = ["--ignore-missing-imports", "--follow-imports=silent",
                 # a G's stack is None only once it is dead; None reaching these is a bug either way

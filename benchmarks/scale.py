@@ -89,7 +89,14 @@ def simstack_run(n: int, record: bool = True) -> dict:
     if not record:
         def _noop(self, *a, **k):
             pass
-        rec_mod.Recorder._emit_all = _noop
+
+        init = rec_mod.Recorder.__init__
+
+        def init_without_events(self, *a, **k):
+            init(self, *a, **k)
+            self.emit = lambda *a: None  # what the runtime model calls for every event
+
+        rec_mod.Recorder.__init__ = init_without_events
         rec_mod.Recorder.sample = _noop
     sc = scaled(n)
     counter = {"events": 0}

@@ -1,11 +1,12 @@
 """Columnar recording of everything the runtime model reports.
 
 ``Recorder.emit`` is called for every allocator operation (millions in a large run),
-so it does one C-level thing: append the event, packed as one fixed-size record
-(``EVENT_DTYPE``), to a ``bytearray`` (which grows geometrically, like a doubling
-buffer). At the end ``frames()`` views that buffer as a numpy structured array and
-copies each field out as a contiguous column: the pandas frames of the output
-contract are built once, never appended to.
+so it is the compiled :class:`~simstack.runtime.tracebuf.TraceBuf`'s ``emit``: it
+appends the event, packed as one fixed-size record (``EVENT_DTYPE``), to a
+``bytearray`` (which grows geometrically, like a doubling buffer). At the end
+``frames()`` views that buffer as a numpy structured array and copies each field out
+as a contiguous column: the pandas frames of the output contract are built once,
+never appended to.
 """
 from __future__ import annotations
 
@@ -16,9 +17,7 @@ import struct
 import numpy as np
 import pandas as pd
 
-EVENT_KINDS = ("spawn", "stackalloc", "stackfree", "grow", "shrink", "cache_refill", "cache_release",
-               "span_alloc", "span_free", "gc_start", "gc_end", "exit", "overflow")
-KIND_CODE = {k: i for i, k in enumerate(EVENT_KINDS)}
+from ..runtime.tracebuf import EVENT_KINDS, KIND_CODE, RECORD, TraceBuf  # noqa: F401  (re-exported)
 # emit's integer arguments, in order, and the events columns they become
 EVENT_INT_COLUMNS = ("goroutine", "p", "old_size", "new_size", "used", "bytes_copied", "order", "span", "bytes")
 FIGURES = ("stack_inuse", "stack_sys", "stack_in_goroutines", "stack_used", "cached_bytes", "pool_free_bytes",
@@ -32,8 +31,7 @@ GC_COLUMNS = ("cycle", "start", "end", "stacks_shrunk", "bytes_released", "spans
 EVENT_DTYPE = np.dtype([("time", "<f8"), ("old_size", "<i8"), ("new_size", "<i8"), ("used", "<i8"),
                         ("bytes_copied", "<i8"), ("bytes", "<i8"), ("goroutine", "<i4"), ("order", "<i4"),
                         ("span", "<i4"), ("p", "<i2"), ("kind", "i1"), ("_pad", "i1")])
-_PACK = struct.Struct("<dqqqqqiiihbx").pack
-assert struct.calcsize("<dqqqqqiiihbx") == EVENT_DTYPE.itemsize == 64
+assert RECORD.size == EVENT_DTYPE.itemsize == 64
 _CHUNK = 1 << 15  # events per slice when splitting the buffer into columns (2 MiB: stays in cache)
 # one goroutines-table row as packed bytes: goroutine, created, exited, max_stack, grows, shrinks,
 # bytes_copied, and the class as an index into the recorder's list of class names
@@ -44,7 +42,7 @@ assert struct.calcsize("<qddqqqqq") == GOROUTINE_DTYPE.itemsize
 
 
 class _Clock:
-    """Adapts a clock callable to the ``_now`` attribute ``_emit_all`` reads."""
+    """Adapts a clock callable to the ``_now`` attribute ``TraceBuf.emit`` reads."""
 
     def __init__(self, clock):
         self._clock = clock
@@ -64,14 +62,14 @@ class Recorder:
     """
 
     def __init__(self, clock, kinds=None, goroutine_table: bool = True):
-        self._clock_src = _Clock(clock)
         self.goroutine_table = goroutine_table
-        self._events = bytearray()  # packed EVENT_DTYPE records: one C-level append per event
+        self._buf = TraceBuf(_Clock(clock))  # packed EVENT_DTYPE records: one C-level append per event
         self._samples: list[tuple] = []
         self._checkpoints: list[dict] = []
         self._goroutines = bytearray()  # packed GOROUTINE_DTYPE rows
         self._classes: dict = {}  # class name -> index stored in a row
         self._gc: list[tuple] = []
+        self._emit_all = self._buf.emit
         if kinds is None:
             self.emit = self._emit_all
         else:
@@ -85,19 +83,14 @@ class Recorder:
                     _all(kind, *args)
             self.emit = emit
 
-    def _emit_all(self, kind, g, p, old_size, new_size, used, bytes_copied, order, span, nbytes,
-                  _pack=_PACK, _code=KIND_CODE):
-        self._events += _pack(self._clock_src._now, old_size, new_size, used, bytes_copied, nbytes, g, order, span,
-                              p, _code[kind])
-
     def bind(self, env) -> None:
         """Read time straight from a SimPy environment: its ``_now`` attribute, which is what
         the public ``now`` property returns, without a call per event (millions of them)."""
-        self._clock_src = env
+        self._buf.clock = env
 
     @property
     def n_events(self) -> int:
-        return len(self._events) // EVENT_DTYPE.itemsize
+        return len(self._buf)
 
     def sample(self, time: float, fig: dict, sizes: dict) -> None:
         """One footprint row: the figures plus live user goroutines by stack size."""
@@ -129,13 +122,13 @@ class Recorder:
         """The output contract's tables, built once; ``release`` frees the event buffer after."""
         out = {"events": self._events_frame()}
         if release:
-            self._events = bytearray()  # the frame holds its own copy: halve peak memory
+            self._buf.data = bytearray()  # the frame holds its own copy: halve peak memory
         out.update(footprint=self._footprint_frame(), checkpoints=self._checkpoints_frame(),
                    goroutines=self._goroutines_frame(), gc=self._gc_frame())
         return out
 
     def _events_frame(self) -> pd.DataFrame:
-        rec = np.frombuffer(self._events, dtype=EVENT_DTYPE)
+        rec = np.frombuffer(self._buf.data, dtype=EVENT_DTYPE)
         names = ("time", "kind", *EVENT_INT_COLUMNS)
         # contiguous columns in the packed record's own dtype, filled a cache-sized slice of
         # the buffer at a time (one pass over it instead of one per column)

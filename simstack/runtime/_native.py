@@ -21,7 +21,7 @@ import warnings
 from pathlib import Path
 
 # compiled by setup.py, in dependency order; the rest of simstack stays plain Python
-COMPILED = ("mheap", "stack", "proc", "sched", "growth", "mgc", "runtime")
+COMPILED = ("tracebuf", "mheap", "stack", "proc", "sched", "growth", "mgc", "runtime")
 PACKAGE = __name__.rpartition(".")[0]  # simstack.runtime
 HERE = Path(__file__).resolve().parent
 BUILD_INFO = HERE / "_compiled.json"

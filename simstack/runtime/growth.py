@@ -16,7 +16,7 @@ from mypy_extensions import mypyc_attr, trait
 
 from .proc import G, P
 from .profiles import Frame, Profile
-from .stack import StackAllocator
+from .stack import Limits, StackAllocator
 
 
 class StackOverflow(Exception):
@@ -37,6 +37,7 @@ class GrowthMixin:
 
     # the Runtime's state this part reads (declared for mypyc, which compiles the mixins as traits)
     profile: Profile
+    k: Limits
     stacks: StackAllocator
     emit: Callable[..., Any]
     totals: Counter[str]
@@ -55,25 +56,25 @@ class GrowthMixin:
 
     def call(self, gp: G, p: P, frame: int, nosplit: bool = False) -> None:
         """Enter one function of ``frame`` bytes: push the return slot, run its prologue, allocate."""
-        prof = self.profile
-        used = gp.top + prof.call_slot
+        k = self.k
+        used = gp.top + k.call_slot
         if not nosplit:
             # morestack_needed, inlined: this runs for every frame on every park path
-            extra = frame - prof.stack_small if frame > prof.stack_small else 0
-            while used + extra >= gp.stack.size - prof.stack_guard:
+            extra = frame - k.stack_small if frame > k.stack_small else 0
+            while used + extra >= gp.stack.size - k.stack_guard:
                 self.newstack(gp, p, used, frame)
         gp.top = used + frame
 
     def call_run(self, gp: G, p: P, frame: int, count: int) -> None:
         """``count`` nested calls of one function (recursion), solved per doubling, not per frame."""
-        prof = self.profile
-        step = frame + prof.call_slot
-        extra = max(0, frame - prof.stack_small)
+        k = self.k
+        step = frame + k.call_slot
+        extra = max(0, frame - k.stack_small)
         done = 0
         while done < count:
             # first call j (0-based, from here) whose entry U_j = top + slot + j*step fails the check
-            threshold = gp.stack.size - prof.stack_guard - extra
-            first = gp.top + prof.call_slot
+            threshold = gp.stack.size - k.stack_guard - extra
+            first = gp.top + k.call_slot
             j = 0 if first >= threshold else -((first - threshold) // step)
             if done + j >= count:
                 gp.top += (count - done) * step
@@ -100,7 +101,7 @@ class GrowthMixin:
             self.call_run(gp, p, frame, depth - gp.depth)
         elif depth < gp.depth:
             drop = gp.depth - depth
-            step_slot = self.profile.call_slot
+            step_slot = self.k.call_slot
             while drop:
                 seg = gp.segments[-1]
                 k = min(drop, seg[1])
@@ -117,7 +118,7 @@ class GrowthMixin:
         gp.status = "running"
         gp.p = p.id
         # gogo jumps to the entry function with hi - SP = newproc_reserve (goexit's PC pushed)
-        gp.top = self.profile.newproc_reserve - self.profile.call_slot
+        gp.top = self.k.newproc_reserve - self.k.call_slot
         self.call(gp, p, gp.entry_frame)
         self.set_used(gp, gp.top)
 
@@ -130,8 +131,12 @@ class GrowthMixin:
             saved = gp.top
             self.call(gp, p, transient)
             gp.top = saved
-        for fr in (self.profile.park_path if park_path is None else park_path):
-            self.call(gp, p, fr.frame, fr.nosplit)
+        if park_path is None:
+            for frame, nosplit in self.k.park_path:
+                self.call(gp, p, frame, nosplit)
+        else:
+            for fr in park_path:
+                self.call(gp, p, fr.frame, fr.nosplit)
         self.set_used(gp, gp.top)  # gopark's SP: mcall saves it in g.sched
         gp.top = base
         gp.status = "waiting"

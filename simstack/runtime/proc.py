@@ -12,7 +12,7 @@ from typing import Any, Callable
 from mypy_extensions import mypyc_attr, trait
 
 from .profiles import Profile
-from .stack import Stack, StackAllocator, StackCache
+from .stack import Limits, Stack, StackAllocator, StackCache
 
 # G status, as in runtime2.go
 GIDLE, GRUNNABLE, GRUNNING, GWAITING, GDEAD = "idle", "runnable", "running", "waiting", "dead"
@@ -84,6 +84,7 @@ class ProcMixin:
 
     # the Runtime's state this part reads (declared for mypyc, which compiles the mixins as traits)
     profile: Profile
+    k: Limits
     stacks: StackAllocator
     emit: Callable[..., Any]
     now: Callable[[], float]
@@ -129,7 +130,7 @@ class ProcMixin:
         gp.segments = []
         gp.depth = 0
         # hi - SP at the entry function's first instruction (newproc1's reserve, goexit's PC)
-        gp.top = self.profile.newproc_reserve
+        gp.top = self.k.newproc_reserve
         gp.sp_used = 0
         gp.created = self.now()
         gp.exited = -1.0
@@ -157,7 +158,7 @@ class ProcMixin:
 
     def _keeps_stack(self, gp: G) -> bool:
         size = gp.stack.size
-        return size == self.starting_size(gp.site) or 0 < size <= self.profile.keep_grown_stacks
+        return size == self.starting_size(gp.site) or 0 < size <= self.k.keep_grown_stacks
 
     def gfput(self, p: P, gp: G) -> None:
         """gfput: put a dead G on p's free list, freeing its stack unless it has the starting size."""

@@ -36,6 +36,7 @@ class Runtime(ProcMixin, SchedMixin, GrowthMixin, GCMixin):
         self.now = clock
         self.mheap = self._new_mheap(profile.page_size)
         self.stacks = self._new_stacks(profile, self.mheap, emit)
+        self.k = self.stacks.k
         self.allgs: list[G] = []
         self.live: dict[int, G] = {}
         self.goid_seq = 0

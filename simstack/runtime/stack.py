@@ -50,6 +50,36 @@ class StackCache:
         return sum(self.size)
 
 
+class Limits:
+    """The profile's constants that the hot paths read, as native ints.
+
+    ``Profile`` is a plain Python dataclass: compiled code reads its fields by name
+    lookup, and these are read for every frame a goroutine calls.
+    """
+
+    def __init__(self, prof: Profile) -> None:
+        self.fixed_stack: int = prof.fixed_stack  # _FixedStack
+        self.small_stack_limit: int = prof.small_stack_limit
+        self.stack_cache_size: int = prof.stack_cache_size  # _StackCacheSize
+        self.call_slot: int = prof.call_slot
+        self.stack_small: int = prof.stack_small  # StackSmall
+        self.stack_guard: int = prof.stack_guard  # StackGuard
+        self.newproc_reserve: int = prof.newproc_reserve
+        self.stack_min: int = prof.stack_min
+        self.keep_grown_stacks: int = prof.keep_grown_stacks
+        # the runtime's park path as (frame, nosplit) pairs
+        self.park_path: list[tuple[int, bool]] = [(f.frame, f.nosplit) for f in prof.park_path]
+
+    def order_of(self, n: int) -> int:
+        """stackalloc's order loop: log2(n / _FixedStack)."""
+        order = 0
+        n2 = n
+        while n2 > self.fixed_stack:
+            order += 1
+            n2 >>= 1
+        return order
+
+
 def _noop(*_a):
     pass
 
@@ -60,6 +90,7 @@ class StackAllocator:
 
     def __init__(self, profile: Profile, mheap: MHeap, emit: Callable[..., Any] = _noop):
         self.profile = profile
+        self.k = Limits(profile)
         self.mheap = mheap
         self.emit = emit
         self.gc_running = False  # gcphase != _GCoff
@@ -178,13 +209,13 @@ class StackAllocator:
     # --- stackalloc / stackfree -----------------------------------------------------
     def stackalloc(self, n: int, cache: StackCache | None = None, g: int = -1, p: int = -1) -> Stack:
         """stackalloc: a stack of ``n`` bytes (a power of two) from the cache, pool or heap."""
-        prof = self.profile
-        if n < prof.fixed_stack:
+        k = self.k
+        if n < k.fixed_stack:
             # only reachable under a what-if starting_stack above a per-M stack's size (g0's 8 KiB):
             # the order loop would hand out a _FixedStack stack anyway, so account for that size
-            n = prof.fixed_stack
-        if n < prof.small_stack_limit:
-            order = prof.order_of(n)
+            n = k.fixed_stack
+        if n < k.small_stack_limit:
+            order = k.order_of(n)
             if cache is None:  # no P (m.p == 0): straight from the pool
                 stk = self.stackpoolalloc(order)
             else:
@@ -195,7 +226,7 @@ class StackAllocator:
                 cache.size[order] -= n
                 self.cached_bytes -= n
         else:
-            npages = n // prof.page_size
+            npages = n // self.profile.page_size
             bucket = self.stack_large.get(npages)
             if bucket:
                 span = bucket.pop()
@@ -212,16 +243,16 @@ class StackAllocator:
 
     def stackfree(self, stk: Stack, cache: StackCache | None = None, g: int = -1, p: int = -1) -> None:
         """stackfree: give a stack back to the cache, the pool or (large) the heap or stackLarge."""
-        prof = self.profile
+        k = self.k
         n = stk.size
         self.stacks_in_use_bytes -= n
         self.emit("stackfree", g, p, n, 0, 0, 0, stk.span.order, stk.span.id, n)
-        if n < prof.small_stack_limit:
-            order = prof.order_of(n)
+        if n < k.small_stack_limit:
+            order = k.order_of(n)
             if cache is None:
                 self.stackpoolfree(stk, order)
                 return
-            if cache.size[order] >= prof.stack_cache_size:
+            if cache.size[order] >= k.stack_cache_size:
                 self.stackcacherelease(cache, order, p)
             cache.lists[order].append(stk)
             cache.size[order] += n
