@@ -23,9 +23,6 @@ class ArrivalsMixin:
         until = arr.until if arr.until is not None else math.inf
         made = 0
 
-        def more():
-            return (count is None or made < count) and env.now <= until
-
         if arr.process == "burst":
             yield env.timeout(max(0.0, arr.at - env.now))
             for _ in range(count or 0):
@@ -43,7 +40,8 @@ class ArrivalsMixin:
         rng = self.arrival_rng
         uniform = arr.process == "uniform"
         gaps: list = []  # Poisson gaps, drawn BLOCK at a time (one numpy call each costs a microsecond)
-        while more():
+        limit = math.inf if count is None else count
+        while made < limit and env.now <= until:
             self.newproc(info, p0)
             made += 1
             if uniform:

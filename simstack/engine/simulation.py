@@ -328,8 +328,9 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
                 for _ in range(n):
                     self.newproc(target, pp)
                 continue
-            if step.depth is not None:
-                depth = step.depth(gp.index)
+            draw = step.depth
+            if draw is not None:
+                depth = draw.const if draw.const is not None else draw(gp.index)  # constants without a call
                 if on_draw is not None:
                     on_draw(info.name, gp.index, ctx.rep, step.index, "depth", depth)
                 rt.move_to_depth(gp, pp, depth, step.frame if step.frame is not None else info.frame)
@@ -338,7 +339,8 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
             if kind == "run":
                 if step.transient:
                     rt.run_transient(gp, pp, step.transient)
-                t = step.duration(gp.index)
+                draw = step.duration
+                t = draw.const if draw.const is not None else draw(gp.index)
                 if on_draw is not None:
                     on_draw(info.name, gp.index, ctx.rep, step.index, "run", t)
                 if t > 0:
@@ -349,7 +351,8 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
             if kind == "block":
                 if step.forever:
                     return None
-                t = step.duration(gp.index)
+                draw = step.duration
+                t = draw.const if draw.const is not None else draw(gp.index)
                 if on_draw is not None:
                     on_draw(info.name, gp.index, ctx.rep, step.index, "block", t)
                 self._timer(gp, pp, t)
@@ -368,6 +371,6 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
         self.ready(ev.gp, ev.pp)
 
     def _goroutine_done(self, gp):
-        self.rec.goroutine_row(gp.goid, gp.ctx.cls.spec.name if gp.ctx else gp.kind, gp.created,
+        self.rec.goroutine_row(gp.goid, gp.ctx.cls.name if gp.ctx else gp.kind, gp.created,
                                gp.exited if gp.exited >= 0 else math.nan, gp.max_size, gp.grows,
                                gp.shrinks, gp.bytes_copied)
