@@ -20,11 +20,17 @@ from setuptools.command.build_ext import build_ext
 ROOT = Path(__file__).resolve().parent
 RUNTIME = ROOT / "simstack" / "runtime"
 # the modules simstack/runtime/_native.py lists in COMPILED
-COMPILED = ("tracebuf", "mheap", "stack", "proc", "sched", "growth", "mgc", "runtime")
+COMPILED = ("runtime.tracebuf", "runtime.mheap", "runtime.stack", "runtime.proc", "runtime.sched",
+            "runtime.growth", "runtime.mgc", "runtime.runtime", "engine.ps")
 BUILD_INFO = RUNTIME / "_compiled.json"
 MYPY_OPTIONS = ["--ignore-missing-imports", "--follow-imports=silent",
                 # a G's stack is None only once it is dead; None reaching these is a bug either way
                 "--disable-error-code=union-attr", "--disable-error-code=arg-type"]
+
+
+def _source(name: str) -> str:
+    """A COMPILED name's source file, relative to the project."""
+    return "simstack/" + name.replace(".", "/") + ".py"
 
 
 def _note(msg: str) -> None:
@@ -42,7 +48,7 @@ def _ext_modules() -> list:
         return []
     try:
         from mypyc.build import mypycify
-        exts = mypycify([*MYPY_OPTIONS, *(f"simstack/runtime/{m}.py" for m in COMPILED)], opt_level="3")
+        exts = mypycify([*MYPY_OPTIONS, *(_source(m) for m in COMPILED)], opt_level="3")
     except BaseException as exc:  # noqa: BLE001 - mypyc missing, or a type error: build without it
         _note(f"mypyc compilation unavailable ({type(exc).__name__}: {exc}); the runtime model stays plain Python")
         if in_place and BUILD_INFO.exists():
@@ -64,7 +70,7 @@ class BuildExt(build_ext):
         super().run()
         outputs = [Path(self.get_ext_fullpath(ext.name)) for ext in self.extensions]
         if outputs and all(o.exists() for o in outputs):
-            info = {"sources": {m: hashlib.sha256((RUNTIME / f"{m}.py").read_bytes()).hexdigest() for m in COMPILED}}
+            info = {"sources": {m: hashlib.sha256((ROOT / _source(m)).read_bytes()).hexdigest() for m in COMPILED}}
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(json.dumps(info, indent=1) + "\n")
         elif outputs:

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 import simstack.runtime as R
-import simstack.runtime.mgc  # noqa: F401  (every compiled module loaded)
+import simstack.engine.ps  # noqa: F401  (every compiled module loaded)
+import simstack.runtime.mgc  # noqa: F401
 from simstack.runtime import _native
 from simstack.runtime.hookable import HookableRuntime, is_hookable
 from simstack.runtime.profiles import resolve_profile
@@ -34,7 +35,7 @@ def _in_subprocess(code: str, **env) -> str:
 
 def test_the_selection_matches_what_is_loaded():
     for name in _native.COMPILED:
-        path = sys.modules[f"simstack.runtime.{name}"].__file__
+        path = sys.modules[f"simstack.{name}"].__file__
         assert path.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)) == R.COMPILED_IN_USE, path
 
 
@@ -103,7 +104,7 @@ def test_the_compiled_modules_type_check():
     tree = ast.parse((ROOT / "setup.py").read_text())
     options = next(ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
                    and any(getattr(t, "id", None) == "MYPY_OPTIONS" for t in node.targets))
-    files = [f"simstack/runtime/{m}.py" for m in _native.COMPILED]
+    files = [str(_native.source_path(m).relative_to(ROOT)) for m in _native.COMPILED]
     proc = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", *options, *files], capture_output=True,
                           text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -26,14 +26,14 @@ class ArrivalsMixin:
         if arr.process == "burst":
             yield env.timeout(max(0.0, arr.at - env.now))
             for _ in range(count or 0):
-                self.newproc(info, p0)
+                self.ps.newproc(info, p0)
             return
         if arr.process == "trace":
             for t in sorted(arr.times):
                 if count is not None and made >= count:
                     return
                 yield env.timeout(max(0.0, t - env.now))
-                self.newproc(info, p0)
+                self.ps.newproc(info, p0)
                 made += 1
             return
         yield env.timeout(max(0.0, arr.start - env.now))
@@ -42,7 +42,7 @@ class ArrivalsMixin:
         gaps: list = []  # Poisson gaps, drawn BLOCK at a time (one numpy call each costs a microsecond)
         limit = math.inf if count is None else count
         while made < limit and env.now <= until:
-            self.newproc(info, p0)
+            self.ps.newproc(info, p0)
             made += 1
             if uniform:
                 gap = arr.every
@@ -70,4 +70,4 @@ class ArrivalsMixin:
             for gp in waiters:
                 self.rt.runqput(p0, gp, True)
             for _ in waiters[:len(self.rt.allp)]:
-                self.wake(p0)
+                self.ps.wake(p0)

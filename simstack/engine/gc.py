@@ -33,36 +33,25 @@ class GCMixin:
 
     def gc_cycle(self):
         """One cycle: mark (with its simulated length), then mark termination."""
-        if self.gc_active:
+        ps = self.ps
+        if ps.gc_active:
             return
-        self.gc_active = True
+        ps.gc_active = True
         rt = self.rt
         rt.gc_start(rt.allp[0])
         md = self.scenario.gc.mark_duration
         if md > 0:
             yield self.env.timeout(md)
         stats = rt.gc_end()
-        self.allocated = 0.0
-        self.gc_active = False
+        ps.allocated = 0.0
+        ps.gc_active = False
         self.rec.gc_row(dict(stats))
         if self.check:
             rt.check_invariants()
 
-    def _allocate(self, nbytes):
-        """Heap allocation by running goroutines; starts a cycle when the GOGC goal is reached."""
-        if self._paced is None or nbytes <= 0:
-            return
-        live_heap, gogc, stacks_in_goal = self._paced
-        self.allocated += nbytes
-        # 1.18+ pacer: the goal counts last cycle's scanned stack bytes (spec §6.4)
-        stacks = self.rt.last_stack_scan if stacks_in_goal else 0
-        goal = (live_heap + stacks) * gogc / 100.0
-        if self.allocated >= goal and not self.gc_active:
-            self.env.process(self.gc_cycle())
-
     def _pacing(self):
         """(live heap, GOGC, stacks in the goal) when cycles are paced by GOGC, else None
-        (resolved once: ``_allocate`` runs for every slice of every ``run`` step)."""
+        (resolved once: ``Ps.allocate`` runs for every slice of every ``run`` step)."""
         gc = self.scenario.gc
         if gc.trigger != "gogc" or gc.gogc is None:
             return None

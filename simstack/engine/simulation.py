@@ -1,11 +1,12 @@
 """The SimPy engine: time, Ps running goroutines, arrivals, GC cycles, gates, sampling.
 
-SimPy only decides *when*; the runtime model decides what happens to memory.  Each P
-runs the scheduler loop from SimPy event callbacks: it takes the next goroutine from
-the run queues (``Runtime.schedule``) and executes that goroutine's program until it
-blocks or exits; ``run: T`` holds the P for T (preempted every 10 ms when others
-wait, as sysmon does).  A blocked goroutine is readied onto a run queue by a timer
-(its own P) or a gate (the opener's P, as ``close(ch)`` readies waiters).
+SimPy only decides *when*; the runtime model decides what happens to memory.  The Ps
+(``ps.py``, compiled with the model) run the scheduler loop from SimPy event
+callbacks: each takes the next goroutine from the run queues (``Runtime.schedule``)
+and executes that goroutine's program until it blocks or exits; ``run: T`` holds the
+P for T (preempted every 10 ms when others wait, as sysmon does).  A blocked
+goroutine is readied onto a run queue by a timer (its own P) or a gate (the opener's
+P, as ``close(ch)`` readies waiters).
 
 The other processes live beside this module: arrivals and gates (``arrivals.py``),
 GC cycles (``gc.py``), checkpoints and the footprint sampler (``observe.py``).
@@ -22,28 +23,13 @@ from ..runtime.growth import StackOverflow
 from ..runtime.profiles import Frame, resolve_profile, with_overrides
 from ..runtime.hookable import HookableRuntime
 from ..runtime.runtime import Runtime
+from ..runtime._native import plain_module
 from .arrivals import ArrivalsMixin
 from .draws import CStep
 from .gc import GCMixin
 from .observe import ObserveMixin
+from .ps import Ps
 from .stop import RunStopped
-
-PREEMPT_SLICE = 0.010  # sysmon's forcePreemptNS
-
-
-class GoroutineCtx:
-    """Where a goroutine is in its program (the engine's side of a G)."""
-
-    __slots__ = ("cls", "pc", "rep", "started", "remaining", "slice")
-
-    def __init__(self, cls):
-        self.cls = cls
-        self.pc = 0
-        self.rep = 0
-        self.started = False
-        self.remaining = 0.0  # rest of the current (or a preempted) run step
-        self.slice = 0.0  # the run slice it holds its P for now
-
 
 class ClassInfo:
     """A goroutine class resolved for the engine: its spec, index, random stream and steps."""
@@ -71,18 +57,14 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
     def __init__(self, scenario, recorder, *, check_invariants: bool = False, progress=None,
                  max_goroutines: int | None = None, max_events: int | None = None, hooks: bool = False,
                  profile_changes: dict | None = None):
-        """``hooks``: the runtime's methods will be wrapped per instance (``check_invariants`` implies
-        it; ``simstack validate`` sets it): a :class:`HookableRuntime` instead of the compiled one.
+        """``hooks``: the runtime's and the Ps' methods will be wrapped per instance (``simstack
+        validate`` sets it; ``check_invariants`` implies it): a :class:`HookableRuntime` and
+        the Ps' plain Python class instead of the compiled ones.
         ``profile_changes``: profile fields to replace (``simstack validate`` gives the model the
         number of threads a real run started with)."""
         self.scenario = scenario
-        self.max_goroutines = max_goroutines
-        self.max_events = max_events
-        self.spawned = 0
+        self.max_events = max_events  # the sampler checks it too
         self.stopped = None  # {"reason", "time"} when the run ended early
-        # on_draw(class, goroutine index, repeat, step index, field, value): every per-goroutine
-        # draw, in the order made (simstack validate replays them in a real Go program)
-        self.on_draw = None
         self.rec = recorder
         self.check = check_invariants
         self.progress = progress
@@ -99,27 +81,19 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
         self.rt = rt_class(self.profile, rs.gomaxprocs, baseline=rs.baseline == "auto",
                           emit=recorder.emit, clock=lambda: self.env.now)
         self.rt.on_exit_hook = self._goroutine_done
-        self._timer_cb = self._timer_fired  # one bound method for every timer
         seed = np.random.SeedSequence(scenario.seed)
         streams = seed.spawn(len(scenario.goroutines) + 1)
         self.arrival_rng = np.random.default_rng(streams[-1])
         self.classes = {}
         for i, cls in enumerate(scenario.goroutines):
             self.classes[cls.name] = ClassInfo(cls, i, np.random.default_rng(streams[i]), self._park_path(cls))
-        self.idle = {}  # p.id -> P, for the Ps with nothing to run
-        n = len(self.rt.allp)
-        self.multi = n > 1
-        self.p_current = [None] * n  # the G each P runs (between its run slices)
-        self.p_timed = [False] * n  # whether the G on the P has held it for simulated time
-        # one bound callback per P (the event flow of p_loop and _slice_done)
-        self._p_callbacks = [lambda _ev, pp=pp: self.p_loop(pp) for pp in self.rt.allp]
-        self._slice_callbacks = [lambda _ev, pp=pp: self._slice_done(pp) for pp in self.rt.allp]
         self.gates = {g.name: [] for g in getattr(scenario, "gates", None) or []}
         self.overflow = None
         self.finished = False
-        self.allocated = 0.0  # heap bytes allocated since the last GC (gogc trigger)
-        self._paced = self._pacing()
-        self.gc_active = False
+        # compiled Ps call the runtime natively, past per-instance wrappers: checkers get the interpreted Ps
+        ps_class = plain_module("engine.ps").Ps if (hooks or check_invariants) else Ps
+        self.ps = ps_class(self, self.rt, self.classes, self.gates, check_invariants, max_goroutines, max_events,
+                           self._pacing())
 
     # --- set-up -----------------------------------------------------------------------
     def _park_path(self, cls):
@@ -136,8 +110,7 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
         sc = self.scenario
         env = self.env
         t0 = _time.perf_counter()
-        for pp in self.rt.allp:
-            self._p_event(pp, priority=simpy.core.URGENT)  # as a process would start
+        self.ps.start()
         for info in self.classes.values():
             if info.spec.arrival.process != "spawned":
                 env.process(self.arrivals(info))
@@ -170,84 +143,6 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
                 self._goroutine_done(gp)
         return _time.perf_counter() - t0
 
-    # --- Ps -------------------------------------------------------------------------------
-    # A P is driven by SimPy callbacks rather than a generator process: it yields to SimPy
-    # once per ``run`` slice and once per wake-up, and resuming a callback is much cheaper
-    # than resuming a process (millions of times in a large run).  The event flow is the
-    # one a process ``while True: schedule; execute`` would have, event for event.
-
-    def _p_event(self, pp, delay=0.0, priority=simpy.core.NORMAL):
-        """Schedule ``pp``'s loop to go on after ``delay`` (an event whose callback is p_loop)."""
-        ev = simpy.Event(self.env)
-        ev._ok, ev._value = True, None
-        ev.callbacks.append(self._p_callbacks[pp.id])
-        self.env.schedule(ev, priority, delay)
-        return ev
-
-    def p_loop(self, pp):
-        """One P: schedule, execute the goroutine until it blocks or exits, repeat, until the
-        P has to wait (a run slice, a zero-time turn for the other Ps, or idleness)."""
-        rt, env = self.rt, self.env
-        pid = pp.id
-        current = self.p_current
-        while True:
-            gp = current[pid]
-            if gp is None:
-                gp = rt.schedule(pp)
-                if gp is None:
-                    self.idle[pid] = pp  # wake() schedules the event that brings it back
-                    return
-                current[pid] = gp
-                self.p_timed[pid] = False
-            try:
-                slice_ = self.execute(gp, pp)
-            except StackOverflow as exc:
-                current[pid] = None
-                self.fatal(exc)  # this P stops here; the others at the stop event, this instant
-                return
-            if slice_ is not None:  # gp holds the P for slice_ seconds
-                ev = env.timeout(slice_)
-                ev.callbacks.append(self._slice_callbacks[pid])
-                return
-            current[pid] = None
-            if self.multi and not self.p_timed[pid]:
-                # Ps run in parallel: after a zero-time slice let the others take their turn,
-                # so that goroutines released at one instant interleave across Ps
-                self._p_event(pp)
-                return
-
-    def _slice_done(self, pp):
-        """A run slice ended: account its allocation, then go on, slice again or preempt."""
-        rt = self.rt
-        gp = self.p_current[pp.id]
-        ctx = gp.ctx
-        slice_ = ctx.slice
-        t = ctx.remaining - slice_
-        rate = ctx.cls.alloc_rate
-        if rate:
-            self._allocate(rate * slice_)
-        if t > 1e-15 and rt.runnable_anywhere():
-            ctx.remaining = t
-            rt.global_runq.append(gp)  # goschedImpl: preempted Gs go to the global queue
-            gp.status = "runnable"
-            self.p_current[pp.id] = None
-        elif t > 0:
-            ev = self.env.timeout(self._start_slice(gp, pp, t))
-            ev.callbacks.append(self._slice_callbacks[pp.id])
-            return
-        else:
-            ctx.remaining = 0.0
-        self.p_loop(pp)
-
-    def _start_slice(self, gp, pp, t):
-        """Hold the P for the rest ``t`` of a run step: all of it, or 10 ms while others wait
-        (sysmon preempts a goroutine that runs longer than that)."""
-        ctx = gp.ctx
-        ctx.remaining = t
-        ctx.slice = t if not self.rt.runnable_anywhere() else min(t, PREEMPT_SLICE)
-        self.p_timed[pp.id] = True
-        return ctx.slice
-
     def fatal(self, exc: StackOverflow) -> None:
         """The runtime's fatal error: record it and stop the whole simulation at this instant."""
         self.overflow = {"goroutine": exc.goid, "size": exc.newsize, "limit": exc.limit,
@@ -257,120 +152,22 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
         stop.callbacks.append(simpy.core.StopSimulation.callback)
         self.env.schedule(stop, simpy.core.URGENT)  # before any other event of this instant
 
-    def wake(self, pp=None):
-        """wakep: wake the given P if idle, else any idle P (it will steal)."""
-        idle = self.idle
-        if pp is not None and pp.id in idle:
-            self._p_event(idle.pop(pp.id))
-        elif idle:
-            self._p_event(idle.pop(min(idle)))
-        else:
-            return
-        self.rt.startm(pp or self.rt.allp[0], len(self.rt.allp) - len(idle))
+    @property
+    def on_draw(self):
+        """on_draw(class, goroutine index, repeat, step index, field, value), called with every
+        per-goroutine draw in the order made (simstack validate replays them in a real Go program)."""
+        return self.ps.on_draw
 
-    def ready(self, gp, pp):
-        """goready: put gp on pp's run queue (runnext) and wake a P."""
-        self.rt.runqput(pp, gp, True)
-        self.wake(pp)
+    @on_draw.setter
+    def on_draw(self, fn):
+        self.ps.on_draw = fn
 
-    # --- goroutines -----------------------------------------------------------------------
-    def newproc(self, info, pp):
-        """The ``go`` statement from P ``pp``: create a goroutine of ``info``'s class and queue it."""
-        gp = self.rt.newproc(pp, info.site, info.entry_frame, info.spawned)
-        gp.ctx = GoroutineCtx(info)
-        info.spawned += 1
-        self.spawned += 1
-        if self.max_goroutines is not None and self.spawned >= self.max_goroutines:
-            raise RunStopped(f"stopped at {self.spawned:,} goroutines: the limit is {self.max_goroutines:,} "
-                             "(--max-goroutines)")
-        if self.max_events is not None and self.rec.n_events >= self.max_events:
-            raise RunStopped(f"stopped at {self.rec.n_events:,} events: the limit is {self.max_events:,} "
-                             "(--max-events)")
-        self.rt.runqput(pp, gp, True)
-        self.wake(pp)
-        if self.check:
-            self.rt.check_invariants()
-        return gp
-
-    def execute(self, gp, pp):
-        """Run gp's program on pp from where it stopped until it parks, is preempted or exits.
-
-        Returns the length of the run slice gp now holds the P for (``p_loop`` waits it
-        out and ``_slice_done`` goes on from there), or None when gp has left the P.
-        """
-        rt = self.rt
-        ctx = gp.ctx
-        info = ctx.cls
-        if not ctx.started:
-            rt.enter(gp, pp)
-            ctx.started = True
-        if ctx.remaining > 0:  # the rest of a preempted run step
-            return self._start_slice(gp, pp, ctx.remaining)
-        prog = info.program
-        on_draw = self.on_draw
-        while True:
-            if ctx.pc >= len(prog):
-                ctx.rep += 1
-                if info.repeat is not None and ctx.rep >= info.repeat:
-                    rt.goexit(gp, pp)
-                    if self.check:
-                        rt.check_invariants()
-                    return None
-                ctx.pc = 0
-            step = prog[ctx.pc]
-            ctx.pc += 1
-            kind = step.kind
-            if kind == "spawn":
-                n = step.count(gp.index)
-                if on_draw is not None:
-                    on_draw(info.name, gp.index, ctx.rep, step.index, "count", n)
-                target = self.classes[step.spawn]
-                for _ in range(n):
-                    self.newproc(target, pp)
-                continue
-            draw = step.depth
-            if draw is not None:
-                depth = draw.const if draw.const is not None else draw(gp.index)  # constants without a call
-                if on_draw is not None:
-                    on_draw(info.name, gp.index, ctx.rep, step.index, "depth", depth)
-                rt.move_to_depth(gp, pp, depth, step.frame if step.frame is not None else info.frame)
-            if self.check:
-                rt.check_invariants()
-            if kind == "run":
-                if step.transient:
-                    rt.run_transient(gp, pp, step.transient)
-                draw = step.duration
-                t = draw.const if draw.const is not None else draw(gp.index)
-                if on_draw is not None:
-                    on_draw(info.name, gp.index, ctx.rep, step.index, "run", t)
-                if t > 0:
-                    return self._start_slice(gp, pp, t)
-                continue
-            # a blocking step: park on the runtime's receive path, then arrange the wake-up
-            rt.park(gp, pp, step.park_frames, step.transient, info.park_path)
-            if kind == "block":
-                if step.forever:
-                    return None
-                draw = step.duration
-                t = draw.const if draw.const is not None else draw(gp.index)
-                if on_draw is not None:
-                    on_draw(info.name, gp.index, ctx.rep, step.index, "block", t)
-                self._timer(gp, pp, t)
-            elif kind == "block_until":
-                self._timer(gp, pp, max(0.0, step.until - self.env.now))
-            elif kind == "wait":
-                self.gates[step.wait].append(gp)
-            return None
-
-    def _timer(self, gp, pp, delay):
-        ev = self.env.timeout(delay)
-        ev.gp, ev.pp = gp, pp  # read back by _timer_fired (cheaper than a closure per timer)
-        ev.callbacks.append(self._timer_cb)
-
-    def _timer_fired(self, ev):
-        self.ready(ev.gp, ev.pp)
+    def start_gc(self):
+        """A GC cycle, started by the GOGC pacer (``Ps.allocate``)."""
+        self.env.process(self.gc_cycle())
 
     def _goroutine_done(self, gp):
         self.rec.goroutine_row(gp.goid, gp.ctx.cls.name if gp.ctx else gp.kind, gp.created,
                                gp.exited if gp.exited >= 0 else math.nan, gp.max_size, gp.grows,
                                gp.shrinks, gp.bytes_copied)
+

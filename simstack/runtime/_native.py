@@ -1,4 +1,5 @@
-"""Whether the runtime model runs compiled (mypyc) or as plain Python, decided once at import.
+"""Whether the runtime model (and the engine's Ps) run compiled (mypyc) or as plain Python,
+decided once at import.
 
 ``pip install`` compiles the modules in :data:`COMPILED` with mypyc (``setup.py``) and
 records a hash of each compiled source in ``_compiled.json``.  The compiled modules are
@@ -20,15 +21,22 @@ import sys
 import warnings
 from pathlib import Path
 
-# compiled by setup.py, in dependency order; the rest of simstack stays plain Python
-COMPILED = ("tracebuf", "mheap", "stack", "proc", "sched", "growth", "mgc", "runtime")
-PACKAGE = __name__.rpartition(".")[0]  # simstack.runtime
+# compiled by setup.py, in dependency order, named inside the simstack package: the runtime
+# model and the engine's hot path (its Ps); the rest of simstack stays plain Python
+COMPILED = ("runtime.tracebuf", "runtime.mheap", "runtime.stack", "runtime.proc", "runtime.sched",
+            "runtime.growth", "runtime.mgc", "runtime.runtime", "engine.ps")
+TOP = __name__.split(".")[0]  # simstack
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent  # the simstack package's directory
 BUILD_INFO = HERE / "_compiled.json"
 
 
+def source_path(name: str) -> Path:
+    return ROOT.joinpath(*name.split(".")).with_suffix(".py")
+
+
 def source_hash(name: str) -> str:
-    return hashlib.sha256((HERE / f"{name}.py").read_bytes()).hexdigest()
+    return hashlib.sha256(source_path(name).read_bytes()).hexdigest()
 
 
 def disabled_by_env() -> bool:
@@ -54,15 +62,15 @@ class _SourceOnly(importlib.abc.MetaPathFinder):
     """Imports the compiled-module names from their ``.py`` sources, never the extension modules."""
 
     def find_spec(self, fullname, path=None, target=None):
-        pkg, _, name = fullname.rpartition(".")
-        if pkg != PACKAGE or name not in COMPILED:
+        top, _, name = fullname.partition(".")
+        if top != TOP or name not in COMPILED:
             return None
-        return importlib.util.spec_from_file_location(fullname, HERE / f"{name}.py")
+        return importlib.util.spec_from_file_location(fullname, source_path(name))
 
 
 def _use_sources() -> None:
     for name in COMPILED:
-        sys.modules.pop(f"{PACKAGE}.{name}", None)
+        sys.modules.pop(f"{TOP}.{name}", None)
     if not any(isinstance(f, _SourceOnly) for f in sys.meta_path):
         sys.meta_path.insert(0, _SourceOnly())
 
@@ -73,7 +81,7 @@ def _select() -> bool:
         return False
     try:
         for name in COMPILED:
-            mod = importlib.import_module(f"{PACKAGE}.{name}")
+            mod = importlib.import_module(f"{TOP}.{name}")
             if not str(getattr(mod, "__file__", "")).endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)):
                 raise ImportError(f"{mod.__name__} is not compiled")
     except ImportError as exc:  # a partial or broken build: fall back as a whole
@@ -85,3 +93,22 @@ def _select() -> bool:
 
 
 COMPILED_IN_USE = _select()
+
+
+def plain_module(name: str):
+    """The plain Python module of a compiled one, e.g. ``plain_module("engine.ps")``.
+
+    Compiled code calls the methods of compiled classes natively, past a wrapper set on
+    one instance; code that must go through such wrappers (``--check-invariants``,
+    ``simstack validate``) runs this interpreted copy, loaded from the same source under
+    the name ``simstack.<name>_plain``.  Without compilation it is the module itself.
+    """
+    if not COMPILED_IN_USE:
+        return importlib.import_module(f"{TOP}.{name}")
+    full = f"{TOP}.{name}_plain"
+    if full not in sys.modules:
+        spec = importlib.util.spec_from_file_location(full, source_path(name))
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[full] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules[full]

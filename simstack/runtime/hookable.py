@@ -5,9 +5,13 @@ their instances have no ``__dict__``, so a method cannot be replaced on one inst
 and compiled code calls methods directly.  The invariant checker
 (``simstack.invariants.install``) and ``simstack validate``'s plan recorder wrap methods
 of one runtime; they need these subclasses, defined in this (never compiled) module:
-instances have a ``__dict__``, and compiled code calling a method on them looks it up
-the Python way, so a wrapper set on the instance is what runs.  Without compilation
-they are plain subclasses that change nothing.
+instances have a ``__dict__``, so a wrapper can be set on one instance.  Python code
+calling the method finds the wrapper, and so does compiled code calling a method of
+the heap or the allocator; compiled code calling a method the Runtime takes from its
+mixins (mypyc traits: ``park``, ``runqput``, ``goexit``...) does not, so the engine
+runs its Ps as plain Python when wrappers are installed
+(``simstack.runtime._native.plain_module``).  Without compilation they are plain
+subclasses that change nothing.
 """
 from __future__ import annotations
 

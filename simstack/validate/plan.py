@@ -207,7 +207,7 @@ class _Tracer:
     def install(self):
         sim, rt = self.sim, self.rt
         sim.on_draw = self.on_draw
-        orig_newproc, orig_park, orig_exit = sim.newproc, rt.park, rt.goexit
+        orig_newproc, orig_park, orig_exit = sim.ps.newproc, rt.park, rt.goexit
         orig_runqput, orig_gc_start, orig_gc_end = rt.runqput, rt.gc_start, rt.gc_end
         orig_cp = sim.rec.checkpoint
 
@@ -242,7 +242,7 @@ class _Tracer:
             self.on_checkpoint(label, via, fig, extra or {})
             orig_cp(label, time, via, fig, sizes, extra)
 
-        sim.newproc, rt.park, rt.goexit, rt.runqput = newproc, park, goexit, runqput
+        sim.ps.newproc, rt.park, rt.goexit, rt.runqput = newproc, park, goexit, runqput
         rt.gc_start, rt.gc_end, sim.rec.checkpoint = gc_start, gc_end, checkpoint
 
     # --- helpers --------------------------------------------------------------------------

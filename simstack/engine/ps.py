@@ -1,0 +1,300 @@
+"""The Ps: scheduler loops that run goroutine programs, driven by SimPy callbacks.
+
+This is the engine's hot path (several calls per goroutine, millions in a large run),
+so it is compiled with the runtime model (``setup.py``) and calls the model's
+methods natively.  A P is not a SimPy process: it runs from an event's callback until
+it has to wait (a run slice, a zero-time turn for the other Ps, or idleness) and
+schedules the event that brings it back.  The event flow is the one a process
+``while True: gp = schedule(); execute(gp)`` would have, event for event, and resuming
+a callback is cheaper than resuming a generator.
+
+SimPy decides *when*; everything that touches memory goes through the runtime model.
+``Simulation`` (simulation.py) owns one :class:`Ps` and the processes around it:
+arrivals, gates, GC cycles, checkpoints and the sampler.
+"""
+from __future__ import annotations
+
+from typing import Any, Final, Optional
+
+import simpy
+
+from ..runtime.growth import StackOverflow
+from ..runtime.proc import G, P
+from ..runtime.runtime import Runtime
+from .stop import RunStopped
+
+PREEMPT_SLICE: Final = 0.010  # sysmon's forcePreemptNS
+_Event: Any = simpy.Event
+_NORMAL: Final = 1  # simpy.core.NORMAL
+_URGENT: Final = 0  # simpy.core.URGENT
+assert (_NORMAL, _URGENT) == (simpy.core.NORMAL, simpy.core.URGENT)
+
+
+class GoroutineCtx:
+    """Where a goroutine is in its program (the engine's side of a G)."""
+
+    def __init__(self, cls: Any) -> None:
+        self.cls: Any = cls  # its ClassInfo
+        self.pc = 0
+        self.rep = 0
+        self.started = False
+        self.remaining = 0.0  # rest of the current (or a preempted) run step
+        self.slice = 0.0  # the run slice it holds its P for now
+
+
+class Ps:
+    """Every P's scheduler loop, the goroutines' programs, timers, wake-ups and GOGC pacing."""
+
+    def __init__(self, sim: Any, rt: Runtime, classes: dict[str, Any], gates: dict[str, list[G]],
+                 check: bool, max_goroutines: Optional[int], max_events: Optional[int],
+                 paced: Optional[tuple[Any, Any, bool]]) -> None:
+        self.sim: Any = sim  # Simulation: fatal(), start_gc(), its recorder
+        self.env: Any = sim.env
+        self.rt = rt
+        self.classes = classes
+        self.gates = gates
+        self.check = check
+        self.max_goroutines = max_goroutines
+        self.max_events = max_events
+        self.spawned = 0
+        # on_draw(class, goroutine index, repeat, step index, field, value): every per-goroutine
+        # draw, in the order made (simstack validate replays them in a real Go program)
+        self.on_draw: Any = None
+        self.idle: dict[int, P] = {}  # the Ps with nothing to run, by id
+        n = len(rt.allp)
+        self.multi = n > 1
+        self.p_current: list[Optional[G]] = [None] * n  # the G each P runs (between its run slices)
+        self.p_timed: list[bool] = [False] * n  # whether that G has held its P for simulated time
+        # one callback per P for each way it comes back: its loop, the end of a run slice
+        self.p_callbacks: list[Any] = [self._loop_callback(pp) for pp in rt.allp]
+        self.slice_callbacks: list[Any] = [self._slice_callback(pp) for pp in rt.allp]
+        self.timer_callback: Any = self.timer_fired
+        self.paced = paced  # (live heap, GOGC, stacks in the goal) when GOGC paces cycles
+        self.allocated = 0.0  # heap bytes allocated since the last GC
+        self.gc_active = False
+
+    def _loop_callback(self, pp: P) -> Any:
+        return lambda _ev: self.p_loop(pp)
+
+    def _slice_callback(self, pp: P) -> Any:
+        return lambda _ev: self.slice_done(pp)
+
+    # --- Ps -------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start every P's loop at the current instant, before anything else, as processes would."""
+        for pp in self.rt.allp:
+            self.p_event(pp, _URGENT)
+
+    def p_event(self, pp: P, priority: int = _NORMAL) -> None:
+        """Schedule ``pp``'s loop to go on at this instant (an event whose callback is p_loop)."""
+        ev = _Event(self.env)
+        ev._ok = True
+        ev._value = None
+        ev.callbacks.append(self.p_callbacks[pp.id])
+        self.env.schedule(ev, priority)
+
+    def p_loop(self, pp: P) -> None:
+        """One P: schedule, execute the goroutine until it blocks or exits, repeat, until the
+        P has to wait (a run slice, a zero-time turn for the other Ps, or idleness)."""
+        rt = self.rt
+        pid = pp.id
+        current = self.p_current
+        while True:
+            gp = current[pid]
+            if gp is None:
+                gp = rt.schedule(pp)
+                if gp is None:
+                    self.idle[pid] = pp  # wake() schedules the event that brings it back
+                    return
+                current[pid] = gp
+                self.p_timed[pid] = False
+            try:
+                slice_ = self.execute(gp, pp)
+            except StackOverflow as exc:
+                current[pid] = None
+                self.sim.fatal(exc)  # this P stops here; the others at the stop event, this instant
+                return
+            if slice_ >= 0.0:  # gp holds the P for slice_ seconds
+                ev = self.env.timeout(slice_)
+                ev.callbacks.append(self.slice_callbacks[pid])
+                return
+            current[pid] = None
+            if self.multi and not self.p_timed[pid]:
+                # Ps run in parallel: after a zero-time slice let the others take their turn,
+                # so that goroutines released at one instant interleave across Ps
+                self.p_event(pp)
+                return
+
+    def slice_done(self, pp: P) -> None:
+        """A run slice ended: account its allocation, then go on, slice again or preempt."""
+        rt = self.rt
+        gp = self.p_current[pp.id]
+        assert gp is not None
+        ctx: GoroutineCtx = gp.ctx
+        slice_ = ctx.slice
+        t = ctx.remaining - slice_
+        rate = ctx.cls.alloc_rate
+        if rate:
+            self.allocate(rate * slice_)
+        if t > 1e-15 and rt.runnable_anywhere():
+            ctx.remaining = t
+            rt.global_runq.append(gp)  # goschedImpl: preempted Gs go to the global queue
+            gp.status = "runnable"
+            self.p_current[pp.id] = None
+        elif t > 0:
+            ev = self.env.timeout(self.start_slice(gp, pp, t))
+            ev.callbacks.append(self.slice_callbacks[pp.id])
+            return
+        else:
+            ctx.remaining = 0.0
+        self.p_loop(pp)
+
+    def start_slice(self, gp: G, pp: P, t: float) -> float:
+        """Hold the P for the rest ``t`` of a run step: all of it, or 10 ms while others wait
+        (sysmon preempts a goroutine that runs longer than that)."""
+        ctx: GoroutineCtx = gp.ctx
+        ctx.remaining = t
+        ctx.slice = t if not self.rt.runnable_anywhere() else min(t, PREEMPT_SLICE)
+        self.p_timed[pp.id] = True
+        return ctx.slice
+
+    def wake(self, pp: Optional[P] = None, now: bool = False) -> None:
+        """wakep: wake the given P if idle, else any idle P (it will steal).
+
+        ``now``: the caller has nothing left to do at this instant and no other event is
+        due at it, so the P's event would be the very next one processed: run the P's
+        loop at once instead (the same order of everything, one SimPy event fewer).
+        """
+        idle = self.idle
+        if pp is not None and pp.id in idle:
+            woken = idle.pop(pp.id)
+        elif idle:
+            woken = idle.pop(min(idle))
+        else:
+            return
+        self.rt.startm(pp if pp is not None else self.rt.allp[0], len(self.rt.allp) - len(idle))
+        if now:
+            self.p_loop(woken)
+        else:
+            self.p_event(woken)
+
+    def ready(self, gp: G, pp: P) -> None:
+        """goready: put gp on pp's run queue (runnext) and wake a P."""
+        self.rt.runqput(pp, gp, True)
+        self.wake(pp)
+
+    # --- goroutines -----------------------------------------------------------------------
+    def newproc(self, info: Any, pp: P) -> G:
+        """The ``go`` statement from P ``pp``: create a goroutine of ``info``'s class and queue it."""
+        gp = self.rt.newproc(pp, info.site, info.entry_frame, info.spawned)
+        gp.ctx = GoroutineCtx(info)
+        info.spawned += 1
+        self.spawned += 1
+        if self.max_goroutines is not None and self.spawned >= self.max_goroutines:
+            raise RunStopped(f"stopped at {self.spawned:,} goroutines: the limit is {self.max_goroutines:,} "
+                             "(--max-goroutines)")
+        if self.max_events is not None and self.sim.rec.n_events >= self.max_events:
+            raise RunStopped(f"stopped at {self.sim.rec.n_events:,} events: the limit is {self.max_events:,} "
+                             "(--max-events)")
+        self.rt.runqput(pp, gp, True)
+        self.wake(pp)
+        if self.check:
+            self.rt.check_invariants()
+        return gp
+
+    def execute(self, gp: G, pp: P) -> float:
+        """Run gp's program on pp from where it stopped until it parks, is preempted or exits.
+
+        Returns the length of the run slice gp now holds the P for (``p_loop`` waits it
+        out and ``slice_done`` goes on from there), or -1 when gp has left the P.
+        """
+        rt = self.rt
+        ctx: GoroutineCtx = gp.ctx
+        info = ctx.cls
+        if not ctx.started:
+            rt.enter(gp, pp)
+            ctx.started = True
+        if ctx.remaining > 0:  # the rest of a preempted run step
+            return self.start_slice(gp, pp, ctx.remaining)
+        prog: list[Any] = info.program
+        on_draw = self.on_draw
+        while True:
+            if ctx.pc >= len(prog):
+                ctx.rep += 1
+                if info.repeat is not None and ctx.rep >= info.repeat:
+                    rt.goexit(gp, pp)
+                    if self.check:
+                        rt.check_invariants()
+                    return -1.0
+                ctx.pc = 0
+            step = prog[ctx.pc]
+            ctx.pc += 1
+            kind: str = step.kind
+            if kind == "spawn":
+                n: int = step.count(gp.index)
+                if on_draw is not None:
+                    on_draw(info.name, gp.index, ctx.rep, step.index, "count", n)
+                target = self.classes[step.spawn]
+                for _ in range(n):
+                    self.newproc(target, pp)
+                continue
+            draw = step.depth
+            if draw is not None:
+                depth: int = draw.const if draw.const is not None else draw(gp.index)  # constants without a call
+                if on_draw is not None:
+                    on_draw(info.name, gp.index, ctx.rep, step.index, "depth", depth)
+                rt.move_to_depth(gp, pp, depth, step.frame if step.frame is not None else info.frame)
+            if self.check:
+                rt.check_invariants()
+            if kind == "run":
+                if step.transient:
+                    rt.run_transient(gp, pp, step.transient)
+                draw = step.duration
+                t: float = draw.const if draw.const is not None else draw(gp.index)
+                if on_draw is not None:
+                    on_draw(info.name, gp.index, ctx.rep, step.index, "run", t)
+                if t > 0:
+                    return self.start_slice(gp, pp, t)
+                continue
+            # a blocking step: park on the runtime's receive path, then arrange the wake-up
+            rt.park(gp, pp, step.park_frames, step.transient, info.park_path)
+            if kind == "block":
+                if step.forever:
+                    return -1.0
+                draw = step.duration
+                t = draw.const if draw.const is not None else draw(gp.index)
+                if on_draw is not None:
+                    on_draw(info.name, gp.index, ctx.rep, step.index, "block", t)
+                self.timer(gp, pp, t)
+            elif kind == "block_until":
+                self.timer(gp, pp, max(0.0, step.until - self.env.now))
+            elif kind == "wait":
+                self.gates[step.wait].append(gp)
+            return -1.0
+
+    def timer(self, gp: G, pp: P, delay: float) -> None:
+        """A goroutine's wake-up after ``delay`` (time.Sleep, a timer channel): ready it on ``pp``."""
+        ev = self.env.timeout(delay)
+        ev.gp = gp  # read back by timer_fired (cheaper than a closure per timer)
+        ev.pp = pp
+        ev.callbacks.append(self.timer_callback)
+
+    def timer_fired(self, ev: Any) -> None:
+        """The timer's event: goready on the goroutine's P, the last thing this event does."""
+        pp: P = ev.pp
+        self.rt.runqput(pp, ev.gp, True)
+        env = self.env
+        self.wake(pp, env.peek() > env.now)
+
+    # --- GC pacing ------------------------------------------------------------------------
+    def allocate(self, nbytes: float) -> None:
+        """Heap allocation by running goroutines; starts a cycle when the GOGC goal is reached."""
+        if self.paced is None or nbytes <= 0:
+            return
+        live_heap, gogc, stacks_in_goal = self.paced
+        self.allocated += nbytes
+        # 1.18+ pacer: the goal counts last cycle's scanned stack bytes (spec §6.4)
+        stacks = self.rt.last_stack_scan if stacks_in_goal else 0
+        goal = (live_heap + stacks) * gogc / 100.0
+        if self.allocated >= goal and not self.gc_active:
+            self.sim.start_gc()
