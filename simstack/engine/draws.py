@@ -3,33 +3,36 @@
 A class's random fields draw from the class's own stream; instead of one numpy call
 per goroutine (a microsecond each), each field takes 1024 draws at a time and hands
 them out in order.  Same seed, same values, every run.  ``sequence`` fields stay
-indexed by the goroutine's ordinal in its class.
+indexed by the goroutine's ordinal in its class.  Compiled with the Ps (``setup.py``),
+which read a step's fields and draw its values for every goroutine.
 """
 from __future__ import annotations
+
+from typing import Any, Final, Optional
 
 import numpy as np
 
 from ..scenario.distributions import Sequence
 
-BLOCK = 1024
-INT_CAP = float(2**62)  # largest integer draw (depths, counts)
+BLOCK: Final = 1024
+INT_CAP: Final = float(2**62)  # largest integer draw (depths, counts)
 
 
 class Draw:
     """The values of one per-goroutine field (a step's depth, duration or spawn count)."""
 
-    __slots__ = ("dist", "rng", "integer", "const", "buf", "pos", "seq")
-
-    def __init__(self, dist, rng, integer: bool):
-        self.dist, self.rng, self.integer = dist, rng, integer
-        self.const = None
-        self.buf: list = []
+    def __init__(self, dist: Any, rng: Any, integer: bool) -> None:
+        self.dist: Any = dist
+        self.rng: Any = rng
+        self.integer = integer
+        self.const: Any = None  # the value, for a constant field
+        self.buf: list[Any] = []
         self.pos = 0
         self.seq = isinstance(dist, Sequence)
-        if dist.is_constant and not isinstance(dist, Sequence):
+        if dist.is_constant and not self.seq:
             self.const = self._clip(np.asarray([dist.support()[0]]))[0]
 
-    def _clip(self, a: np.ndarray) -> list:
+    def _clip(self, a: Any) -> list[Any]:
         """The contract's rounding: integers to nearest (halves up) and at least 0; times at least 0."""
         if self.integer:
             # bounded before the cast: a heavy tail (lognormal, pareto) can pass int64; such a depth
@@ -37,7 +40,8 @@ class Draw:
             return np.clip(np.nan_to_num(np.floor(a + 0.5), nan=0.0, posinf=INT_CAP), 0, INT_CAP).astype(np.int64).tolist()
         return np.maximum(0.0, np.nan_to_num(a, nan=0.0, posinf=np.inf)).tolist()
 
-    def __call__(self, index: int):
+    def value(self, index: int) -> Any:
+        """The field's value for the goroutine with ordinal ``index`` in its class."""
         if self.const is not None:
             return self.const
         if self.seq:
@@ -49,23 +53,40 @@ class Draw:
         self.pos += 1
         return v
 
+    def __call__(self, index: int) -> Any:
+        return self.value(index)
+
 
 class CStep:
     """A program step resolved for the engine: plain attributes, draws ready."""
 
-    __slots__ = ("kind", "depth", "frame", "duration", "forever", "until", "wait", "transient", "park_frames",
-                 "spawn", "count", "index")
-
-    def __init__(self, step, index: int, rng):
+    def __init__(self, step: Any, index: int, rng: Any) -> None:
         self.index = index
-        self.kind = step.kind
-        self.depth = Draw(step.depth, rng, True) if step.depth is not None else None
-        self.frame = step.frame
-        self.duration = Draw(step.duration, rng, False) if step.duration is not None else None
+        self.kind: str = step.kind
+        self.depth: Optional[Draw] = Draw(step.depth, rng, True) if step.depth is not None else None
+        self.frame: Any = step.frame
+        self.duration: Optional[Draw] = Draw(step.duration, rng, False) if step.duration is not None else None
         self.forever = bool(getattr(step, "forever", False))
-        self.until = step.until
-        self.wait = getattr(step, "wait", None)
-        self.transient = step.transient
-        self.park_frames = tuple(step.park_frames or ())
-        self.spawn = step.spawn
-        self.count = Draw(step.count, rng, True) if step.count is not None else None
+        self.until: Any = step.until
+        self.wait: Any = getattr(step, "wait", None)
+        self.transient: Any = step.transient
+        self.park_frames: tuple[Any, ...] = tuple(step.park_frames or ())
+        self.spawn: Any = step.spawn
+        self.count: Optional[Draw] = Draw(step.count, rng, True) if step.count is not None else None
+
+
+class ClassInfo:
+    """A goroutine class resolved for the engine: its spec, index, random stream and steps."""
+
+    def __init__(self, spec: Any, site: int, rng: Any, park_path: Any) -> None:
+        self.spec: Any = spec
+        self.name: str = spec.name
+        self.site = site
+        self.rng: Any = rng
+        self.spawned = 0
+        self.park_path: Any = park_path
+        self.program: list[CStep] = [CStep(step, j, rng) for j, step in enumerate(spec.program)]
+        self.repeat: Optional[int] = spec.repeat
+        self.frame: Any = spec.frame
+        self.entry_frame: Any = spec.entry_frame
+        self.alloc_rate: Any = spec.alloc_rate

@@ -21,6 +21,7 @@ import simpy
 from ..runtime.growth import StackOverflow
 from ..runtime.proc import G, P
 from ..runtime.runtime import Runtime
+from .draws import ClassInfo, CStep, Draw
 from .stop import RunStopped
 
 PREEMPT_SLICE: Final = 0.010  # sysmon's forcePreemptNS
@@ -33,8 +34,8 @@ assert (_NORMAL, _URGENT) == (simpy.core.NORMAL, simpy.core.URGENT)
 class GoroutineCtx:
     """Where a goroutine is in its program (the engine's side of a G)."""
 
-    def __init__(self, cls: Any) -> None:
-        self.cls: Any = cls  # its ClassInfo
+    def __init__(self, cls: ClassInfo) -> None:
+        self.cls = cls
         self.pc = 0
         self.rep = 0
         self.started = False
@@ -45,7 +46,7 @@ class GoroutineCtx:
 class Ps:
     """Every P's scheduler loop, the goroutines' programs, timers, wake-ups and GOGC pacing."""
 
-    def __init__(self, sim: Any, rt: Runtime, classes: dict[str, Any], gates: dict[str, list[G]],
+    def __init__(self, sim: Any, rt: Runtime, classes: dict[str, ClassInfo], gates: dict[str, list[G]],
                  check: bool, max_goroutines: Optional[int], max_events: Optional[int],
                  paced: Optional[tuple[Any, Any, bool]]) -> None:
         self.sim: Any = sim  # Simulation: fatal(), start_gc(), its recorder
@@ -184,7 +185,7 @@ class Ps:
         self.wake(pp)
 
     # --- goroutines -----------------------------------------------------------------------
-    def newproc(self, info: Any, pp: P) -> G:
+    def newproc(self, info: ClassInfo, pp: P) -> G:
         """The ``go`` statement from P ``pp``: create a goroutine of ``info``'s class and queue it."""
         gp = self.rt.newproc(pp, info.site, info.entry_frame, info.spawned)
         gp.ctx = GoroutineCtx(info)
@@ -216,8 +217,9 @@ class Ps:
             ctx.started = True
         if ctx.remaining > 0:  # the rest of a preempted run step
             return self.start_slice(gp, pp, ctx.remaining)
-        prog: list[Any] = info.program
+        prog = info.program
         on_draw = self.on_draw
+        draw: Optional[Draw]
         while True:
             if ctx.pc >= len(prog):
                 ctx.rep += 1
@@ -227,11 +229,13 @@ class Ps:
                         rt.check_invariants()
                     return -1.0
                 ctx.pc = 0
-            step = prog[ctx.pc]
+            step: CStep = prog[ctx.pc]
             ctx.pc += 1
-            kind: str = step.kind
+            kind = step.kind
             if kind == "spawn":
-                n: int = step.count(gp.index)
+                draw = step.count
+                assert draw is not None
+                n: int = draw.value(gp.index)
                 if on_draw is not None:
                     on_draw(info.name, gp.index, ctx.rep, step.index, "count", n)
                 target = self.classes[step.spawn]
@@ -240,7 +244,7 @@ class Ps:
                 continue
             draw = step.depth
             if draw is not None:
-                depth: int = draw.const if draw.const is not None else draw(gp.index)  # constants without a call
+                depth: int = draw.value(gp.index)
                 if on_draw is not None:
                     on_draw(info.name, gp.index, ctx.rep, step.index, "depth", depth)
                 rt.move_to_depth(gp, pp, depth, step.frame if step.frame is not None else info.frame)
@@ -250,7 +254,8 @@ class Ps:
                 if step.transient:
                     rt.run_transient(gp, pp, step.transient)
                 draw = step.duration
-                t: float = draw.const if draw.const is not None else draw(gp.index)
+                assert draw is not None
+                t: float = draw.value(gp.index)
                 if on_draw is not None:
                     on_draw(info.name, gp.index, ctx.rep, step.index, "run", t)
                 if t > 0:
@@ -262,7 +267,8 @@ class Ps:
                 if step.forever:
                     return -1.0
                 draw = step.duration
-                t = draw.const if draw.const is not None else draw(gp.index)
+                assert draw is not None
+                t = draw.value(gp.index)
                 if on_draw is not None:
                     on_draw(info.name, gp.index, ctx.rep, step.index, "block", t)
                 self.timer(gp, pp, t)

@@ -25,31 +25,11 @@ from ..runtime.hookable import HookableRuntime
 from ..runtime.runtime import Runtime
 from ..runtime._native import plain_module
 from .arrivals import ArrivalsMixin
-from .draws import CStep
+from .draws import ClassInfo
 from .gc import GCMixin
 from .observe import ObserveMixin
 from .ps import Ps
 from .stop import RunStopped
-
-class ClassInfo:
-    """A goroutine class resolved for the engine: its spec, index, random stream and steps."""
-
-    __slots__ = ("spec", "name", "site", "rng", "spawned", "park_path", "program", "repeat", "frame",
-                 "entry_frame", "alloc_rate")
-
-    def __init__(self, spec, site, rng, park_path):
-        self.spec = spec
-        self.name = spec.name
-        self.site = site
-        self.rng = rng
-        self.spawned = 0
-        self.park_path = park_path
-        self.program = [CStep(step, j, rng) for j, step in enumerate(spec.program)]
-        self.repeat = spec.repeat
-        self.frame = spec.frame
-        self.entry_frame = spec.entry_frame
-        self.alloc_rate = spec.alloc_rate
-
 
 class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
     """Run one scenario: build the runtime, start the SimPy processes, record everything."""
