@@ -31,6 +31,7 @@ from .observe import ObserveMixin
 from .ps import Ps
 from .stop import RunStopped
 
+
 class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
     """Run one scenario: build the runtime, start the SimPy processes, record everything."""
 
