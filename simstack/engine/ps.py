@@ -179,11 +179,6 @@ class Ps:
         else:
             self.p_event(woken)
 
-    def ready(self, gp: G, pp: P) -> None:
-        """goready: put gp on pp's run queue (runnext) and wake a P."""
-        self.rt.runqput(pp, gp, True)
-        self.wake(pp)
-
     # --- goroutines -----------------------------------------------------------------------
     def newproc(self, info: ClassInfo, pp: P) -> G:
         """The ``go`` statement from P ``pp``: create a goroutine of ``info``'s class and queue it."""
@@ -286,7 +281,8 @@ class Ps:
         ev.callbacks.append(self.timer_callback)
 
     def timer_fired(self, ev: Any) -> None:
-        """The timer's event: goready on the goroutine's P, the last thing this event does."""
+        """The timer's event: goready (runqput on runnext, wake a P) on the goroutine's P, the
+        last thing this event does."""
         pp: P = ev.pp
         self.rt.runqput(pp, ev.gp, True)
         env = self.env
