@@ -149,3 +149,53 @@ def test_draws_bound_inf_and_nan_before_the_integer_cast():
     assert [ints(0) for _ in range(6)] == [int(INT_CAP), 0, int(INT_CAP), 0, 4, 2]
     times = Draw(Wild(), None, False)
     assert [times(0) for _ in range(6)] == [np.inf, 0.0, 1e30, 0.0, 3.5, 2.49]
+
+
+# timers at equal instants: 1 ms blocks after 100 us runs, arrivals every 50 us (uniform), 4 Ps
+TIED = """
+name: tied
+seed: 5
+runtime: {version: go1.19, gomaxprocs: 4}
+gc: {at: [2ms, 6ms]}
+goroutines:
+  - name: w
+    count: 200
+    arrival: {process: uniform, every: 50us}
+    frame: 200B
+    program:
+      - {depth: 12, run: 100us}
+      - {depth: 3, block: 1ms}
+      - {depth: {dist: uniform, low: 0, high: 40}, run: 50us}
+  - name: r
+    count: 100
+    arrival: {process: poisson, rate: 20000/s}
+    frame: 120B
+    program:
+      - {depth: {dist: geometric, mean: 6}, block: 1ms}
+      - {depth: 30, run: 10us}
+"""
+
+
+@pytest.mark.parametrize("text", [SMALL, TIED])
+def test_a_timer_running_its_p_at_once_changes_nothing(text):
+    """A timer that fires alone at its instant runs the woken P from its own callback instead of
+    scheduling the P's event; the event path must give the very same run, bit for bit."""
+    from simstack.engine.simulation import Simulation
+    from simstack.recording.recorder import Recorder
+
+    def run(event_path: bool):
+        sc = parse_scenario(text)
+        sim = None
+        rec = Recorder(lambda: sim.env.now if sim is not None else 0.0)
+        sim = Simulation(sc, rec, hooks=True)  # the Ps' plain Python class: its callback can be replaced
+        ps = sim.ps
+        if event_path:
+            def timer_fired(ev):
+                ps.rt.runqput(ev.pp, ev.gp, True)
+                ps.wake(ev.pp)  # always through the P's event
+            ps.timer_callback = timer_fired
+        sim.run()
+        frames = rec.frames(release=True)
+        return [frames[k].to_csv(index=False) for k in ("events", "footprint", "goroutines")]
+
+    assert run(event_path=False) == run(event_path=True)
