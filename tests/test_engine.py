@@ -146,9 +146,9 @@ def test_draws_bound_inf_and_nan_before_the_integer_cast():
             return np.array([np.inf, np.nan, 1e30, -np.inf, 3.5, 2.49])
 
     ints = Draw(Wild(), None, True)
-    assert [ints(0) for _ in range(6)] == [int(INT_CAP), 0, int(INT_CAP), 0, 4, 2]
+    assert [ints.value(0) for _ in range(6)] == [int(INT_CAP), 0, int(INT_CAP), 0, 4, 2]
     times = Draw(Wild(), None, False)
-    assert [times(0) for _ in range(6)] == [np.inf, 0.0, 1e30, 0.0, 3.5, 2.49]
+    assert [times.value(0) for _ in range(6)] == [np.inf, 0.0, 1e30, 0.0, 3.5, 2.49]
 
 
 # timers at equal instants: 1 ms blocks after 100 us runs, arrivals every 50 us (uniform), 4 Ps

@@ -53,9 +53,6 @@ class Draw:
         self.pos += 1
         return v
 
-    def __call__(self, index: int) -> Any:
-        return self.value(index)
-
 
 class CStep:
     """A program step resolved for the engine: plain attributes, draws ready."""

@@ -20,7 +20,7 @@ import numpy as np
 import simpy
 
 from ..runtime.growth import StackOverflow
-from ..runtime.profiles import Frame, resolve_profile, with_overrides
+from ..runtime.profiles import resolve_profile, with_overrides
 from ..runtime.hookable import HookableRuntime
 from ..runtime.runtime import Runtime
 from ..runtime._native import plain_module
@@ -83,8 +83,9 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
             return None
         if pp == "none":
             return ()
-        return tuple(Frame(f["frame"] if isinstance(f, dict) else f.frame,
-                           f.get("nosplit", False) if isinstance(f, dict) else f.nosplit) for f in pp)
+        # (frame, nosplit) pairs, as the runtime model's park takes them
+        return tuple((f["frame"], f.get("nosplit", False)) if isinstance(f, dict) else (f.frame, f.nosplit)
+                     for f in pp)
 
     def run(self):
         """Run to ``duration`` (or until nothing is left to do); returns wall seconds."""

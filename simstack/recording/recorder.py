@@ -26,7 +26,7 @@ GC_COLUMNS = ("cycle", "start", "end", "stacks_shrunk", "bytes_released", "spans
 
 
 # one event as packed bytes, 64 per event, every field at its natural alignment (so that the
-# columns come out of the buffer with aligned strided copies): time, the five 64-bit sizes and
+# events frame's columns are aligned strided views of the buffer): time, the five 64-bit sizes and
 # byte counts (max_stack may be raised), the 32-bit goroutine, order and span, p, kind, one pad
 EVENT_DTYPE = np.dtype([("time", "<f8"), ("old_size", "<i8"), ("new_size", "<i8"), ("used", "<i8"),
                         ("bytes_copied", "<i8"), ("bytes", "<i8"), ("goroutine", "<i4"), ("order", "<i4"),
@@ -69,16 +69,15 @@ class Recorder:
         self._goroutines = bytearray()  # packed GOROUTINE_DTYPE rows
         self._classes: dict = {}  # class name -> index stored in a row
         self._gc: list[tuple] = []
-        self._emit_all = self._buf.emit
         if kinds is None:
-            self.emit = self._emit_all
+            self.emit = self._buf.emit
         else:
             keep = frozenset(kinds)
             unknown = keep - set(EVENT_KINDS)
             if unknown:
                 raise ValueError(f"unknown event kinds: {sorted(unknown)}")
 
-            def emit(kind, *args, _keep=keep, _all=self._emit_all):
+            def emit(kind, *args, _keep=keep, _all=self._buf.emit):
                 if kind in _keep:
                     _all(kind, *args)
             self.emit = emit
@@ -134,12 +133,10 @@ class Recorder:
             rec = rec.copy()
         # each column is a view of its field in the packed records (stride 64): nothing is
         # copied, so a million-goroutine run's 450 MB of events are not allocated twice
-        names = ("time", *EVENT_INT_COLUMNS)
-        cols = {name: rec[name] for name in names}
         # with categories= pandas recodes an int8 column that came out of a structured dtype
         # element by element (0.4 s per 2M events); with the dtype given it takes the codes as they are
         kind = pd.Categorical.from_codes(np.ascontiguousarray(rec["kind"]), dtype=KIND_DTYPE)
-        return pd.DataFrame({"time": cols["time"], "kind": kind, **{n: cols[n] for n in EVENT_INT_COLUMNS}},
+        return pd.DataFrame({"time": rec["time"], "kind": kind, **{n: rec[n] for n in EVENT_INT_COLUMNS}},
                             copy=False)
 
     def _footprint_frame(self) -> pd.DataFrame:

@@ -123,7 +123,8 @@ class GrowthMixin:
         self.set_used(gp, gp.top)
 
     def park(self, gp: G, p: P, park_frames=(), transient: int | None = None, park_path=None) -> None:
-        """Block at the current depth: user frames, a transient call, the runtime's park path."""
+        """Block at the current depth: user frames, a transient call, the runtime's park path
+        (``park_path``: (frame, nosplit) pairs replacing the profile's, as ``Limits.park_path``)."""
         base = gp.top
         for f in park_frames:
             self.call(gp, p, f)
@@ -131,12 +132,8 @@ class GrowthMixin:
             saved = gp.top
             self.call(gp, p, transient)
             gp.top = saved
-        if park_path is None:
-            for frame, nosplit in self.k.park_path:
-                self.call(gp, p, frame, nosplit)
-        else:
-            for fr in park_path:
-                self.call(gp, p, fr.frame, fr.nosplit)
+        for frame, nosplit in (self.k.park_path if park_path is None else park_path):
+            self.call(gp, p, frame, nosplit)
         self.set_used(gp, gp.top)  # gopark's SP: mcall saves it in g.sched
         gp.top = base
         gp.status = "waiting"

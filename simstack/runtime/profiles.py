@@ -103,20 +103,6 @@ class Profile:
         """Sizes below this come from stackpool through the per-P caches."""
         return min(self.fixed_stack << self.num_stack_orders, self.stack_cache_size)
 
-    @cached_property
-    def _orders(self) -> dict:
-        return {self.fixed_stack << o: o for o in range(self.num_stack_orders)}
-
-    def order_of(self, n: int) -> int:
-        """stackalloc's order loop: log2(n / _FixedStack)."""
-        order = self._orders.get(n)
-        if order is None:
-            order, n2 = 0, n
-            while n2 > self.fixed_stack:
-                order += 1
-                n2 >>= 1
-        return order
-
     @property
     def stacks_per_span(self) -> tuple:
         return tuple(self.stack_cache_size // (self.fixed_stack << o) for o in range(self.num_stack_orders))
