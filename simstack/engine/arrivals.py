@@ -56,12 +56,20 @@ class ArrivalsMixin:
     def gate(self, gate):
         """Open a gate at each of its times: its waiters become runnable on P0 in arrival order.
 
-        Open question, measured rather than read: closechan collects the waiters onto a
-        gList (a stack) and readies them from it, i.e. last parked first; readying them in
-        park order instead is what reproduces the reference runs' free-list retention
-        exactly (W3 at GOMAXPROCS 1 on all three versions; LIFO leaves 3 spans too few), so
-        something between close and the goroutines' exits that the model lacks reverses
-        the order again.
+        Park order is not the runtime's order: closechan pushes the waiters on a gList
+        and readies them from it, last parked first. Traced in an instrumented go1.19.8 at
+        GOMAXPROCS 1, LIFO reproduces the real run order exactly, but only together with
+        start-up state the model does not carry: the finalizer goroutine, made during
+        package init, still waits in P0's runnext when main first blocks, and P0's
+        schedtick is already 5 (go1.27.3: two such goroutines, schedtick 4); those shift
+        which goroutine the every-61st-schedule check takes from the global queue. At
+        GOMAXPROCS >= 2 the other Ps take the first-readied goroutines while main is still
+        readying, at a rate set by timing; readied all at once, LIFO hands them the wrong
+        end of the queue (W6 GOMAXPROCS-2 exited_gc1 fails on 21 reference rows), where park
+        order gives them the set the real ones get. Park order is kept: it matches the
+        reference at every GOMAXPROCS, W3 at GOMAXPROCS 1 exactly on all three versions.
+        A plan that releases the same goroutines twice at GOMAXPROCS 1 can end one or two
+        retained stacks off (README, Fidelity).
         """
         for t in sorted(gate.open_at):
             yield self.env.timeout(max(0.0, t - self.env.now))
