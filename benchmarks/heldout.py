@@ -9,8 +9,9 @@ checks others (other depths, frame sizes, goroutine counts, GOMAXPROCS values). 
 script makes such points itself: it takes reference configurations (their plans, as
 ``simstack reference`` turns them into scenarios), moves each to a random point
 (GOMAXPROCS 1–4 or those of ``--gomaxprocs``, goroutine counts × 0.25–1, frame sizes
-40 B – 6 KiB, depths × 0.5–1.5, the same factor for a W6 depth list), runs ``simstack validate`` on it (the program it generates,
-3 runs on a real toolchain) and scores every checkpoint with the reference tolerances of
+40 B – 6 KiB or those of ``--frames``, depths × 0.5–1.5, the same factor for a W6 depth
+list), runs ``simstack validate`` on it (the program it generates, 3 runs on a real
+toolchain) and scores every checkpoint with the reference tolerances of
 issue #2 (``simstack.reference.compare``): per-goroutine stack sizes equal to one run's
 (or, where the runs differ, each count within their range widened by 5 % of the batch), and
 ``StackInuse − baseline`` within the runs' range widened by max(64 KiB, 2 %).
@@ -55,12 +56,12 @@ def configurations(path: Path, families: list[str]) -> list[dict]:
     return out
 
 
-def move(sc: dict, rng: random.Random, name: str, procs=(1, 2, 2, 3, 4)) -> dict:
+def move(sc: dict, rng: random.Random, name: str, procs=(1, 2, 2, 3, 4), frames=FRAMES) -> dict:
     """The scenario of a reference configuration, moved to a random parameter point."""
     sc = json.loads(json.dumps(sc))
     sc["name"] = name
     sc["runtime"]["gomaxprocs"] = rng.choice(procs)
-    frame = rng.choice(FRAMES)
+    frame = rng.choice(frames)
     scale = rng.choice([0.25, 0.5, 1.0])
     depth_factor = rng.uniform(0.5, 1.5)
     for cls in sc["goroutines"]:
@@ -106,6 +107,8 @@ def main(argv=None) -> int:
     ap.add_argument("--families", nargs="*", default=["W1", "W2", "W3", "W4", "W5", "W6", "W7"])
     ap.add_argument("--gomaxprocs", type=int, nargs="+", default=[1, 2, 2, 3, 4],
                     help="the GOMAXPROCS values to draw from (repeat one to weight it)")
+    ap.add_argument("--frames", type=int, nargs="+", default=FRAMES,
+                    help="the recursive frame sizes (bytes) to draw from")
     ap.add_argument("--go", action="append", default=None, help="a go binary or GOROOT (repeatable)")
     ap.add_argument("--reference", type=Path, default=REFERENCE)
     ap.add_argument("--csv", type=Path, default=None, help="write one row per checkpoint here")
@@ -125,7 +128,8 @@ def main(argv=None) -> int:
         for i in range(args.points):
             rec = rng.choice(configs)
             tc = rng.choice(toolchains)
-            sc = move(record_to_scenario(rec), rng, f"heldout{args.seed}-{i}", args.gomaxprocs)
+            sc = move(record_to_scenario(rec), rng, f"heldout{args.seed}-{i}", args.gomaxprocs,
+                      args.frames)
             path = Path(tmp) / f"{sc['name']}.yaml"
             path.write_text(yaml.safe_dump(sc, sort_keys=False))
             try:
