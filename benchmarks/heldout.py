@@ -44,9 +44,10 @@ DEBIAN_GO119 = Path("/usr/lib/go-1.19/bin/go")
 
 def configurations(path: Path, families: list[str]) -> list[dict]:
     """One go1.19.8 record per configuration (the plan is the same on every toolchain)."""
+    from simstack.reference.plan import load_records
+
     seen, out = set(), []
-    for line in path.read_text().splitlines():
-        rec = json.loads(line)
+    for rec in load_records(path):
         if rec["go_version"] != "go1.19.8" or rec["config_id"] in seen:
             continue
         if families and rec["family"] not in families:
@@ -84,15 +85,15 @@ def _obj(v):
 
 def score(table, batch_sizes: dict) -> list[dict]:
     """One row per checkpoint: within tolerance or not, and why."""
-    from simstack.reference.compare import hist_ok
+    from simstack.reference.compare import _band, hist_ok
 
     rows = []
     for _, r in table.iterrows():
         deltas = [int(d) for d in r["measured_deltas"]]
         lo, hi = min(deltas), max(deltas)
-        widen = max(65536, 0.02 * max(abs(lo), abs(hi)))
+        band_lo, band_hi = _band(deltas, 65536, 0.02)  # as simstack reference widens stack_inuse_delta
         sim = int(r["simulated_delta"])
-        in_band = lo - widen <= sim <= hi + widen
+        in_band = band_lo <= sim <= band_hi
         stacks = hist_ok(_obj(r["simulated_goroutine_stacks"]), _obj(r["measured_goroutine_stacks"]), batch_sizes)
         rows.append({"checkpoint": r["checkpoint"], "simulated": sim, "measured_min": lo, "measured_max": hi,
                      "threads": ",".join(r["threads"]), "delta_ok": in_band, "stacks_ok": stacks,
