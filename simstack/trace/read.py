@@ -1,0 +1,126 @@
+"""``read_trace``: a trace file in, a :class:`~simstack.recording.results.Result` out."""
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from pathlib import Path
+
+from .. import __version__
+from ..recording.recorder import Recorder
+from ..recording.results import Result
+from .gotool import build_event_tool
+from .parsed import RECORD_HINT, TraceError, events, file_size, read_info, trace_format
+from .reader import TraceRun
+
+MIN_PARSER = (1, 23)  # traceallocfree's experimental events
+
+
+def find_trace_toolchain(go=None):
+    """A Go toolchain whose ``go tool trace`` reads alloc/free traces (Go 1.23 or later):
+    ``go`` if given, else the first of $GO, ``go`` on PATH and the ``go`` extra that is new enough."""
+    from ..validate.toolchain import ToolchainError, candidates, find_toolchain, probe
+    import tempfile
+
+    if go is not None:
+        tc = find_toolchain(go)
+        if tc.numeric < MIN_PARSER:
+            raise TraceError(f"{tc.go}: {tc.version} cannot read alloc/free traces; reading one needs Go 1.23 or "
+                             "later (pip install 'simstack[go]' gives Go 1.27)")
+        return tc
+    seen = []
+    with tempfile.TemporaryDirectory(prefix="simstack-go-") as work:
+        for source, path in candidates(None):
+            if path is None:
+                continue
+            try:
+                tc = probe(path, source, Path(work))
+            except ToolchainError:
+                continue
+            if tc.numeric >= MIN_PARSER:
+                return tc
+            seen.append(f"{tc.version} ({path})")
+    found = f" (found only {', '.join(seen)})" if seen else ""
+    raise TraceError(f"no Go toolchain of version 1.23 or later to read traces with{found}: "
+                     "pip install 'simstack[go]' (Go 1.27), or pass --go PATH")
+
+
+def read_trace(path, *, go=None, sample_every: float = 0.001, kinds=None, progress=None,
+               fast: bool = True) -> Result:
+    """Read a Go execution trace (Go 1.23+, ``GODEBUG=traceallocfree=1``) into a Result.
+
+    ``sample_every`` is the footprint's sampling period in seconds of trace time; ``kinds``
+    (None = all) the event kinds kept in ``events`` (a long trace's memory is mostly its
+    events: keep fewer to read it in less); ``progress`` is called with the trace time
+    reached, about every 100,000 events.  ``fast=False`` reads through ``go tool trace
+    -d=parsed`` instead of simstack's build of the same parser (same events, slower).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise TraceError(f"{path}: no such file")
+    fmt = trace_format(path)
+    tc = find_trace_toolchain(go)
+    tool = build_event_tool(tc) if fast else None
+    started = time.perf_counter()
+    infos: list = []
+    stream = events(path, tc.go, tool, infos)
+    if tool is None:
+        infos.append(read_info(path, tc.go))
+    else:
+        head = []  # the info batch comes with the first Sync, before any other event
+        for ev in stream:
+            head.append(ev)
+            if infos or ev.kind != "Sync":
+                break
+        if not infos:
+            raise TraceError(f"{path}: the trace has no stack allocation events (recorded without "
+                             f"GODEBUG=traceallocfree=1); {RECORD_HINT}")
+        stream = itertools.chain(head, stream)
+    run = TraceRun(infos[0], sample_every=sample_every)
+    run.recorder = Recorder(lambda: run.clock, kinds=kinds)
+    n = 0
+    for ev in stream:
+        run.feed(ev)
+        n += 1
+        if progress is not None and n % 100_000 == 0:
+            progress(run.now)
+    run.finish()
+    run.n_recorded = run.recorder.n_events
+    frames = run.recorder.frames(release=True)
+    ev = frames["events"]
+    if len(ev) and not ev["time"].is_monotonic_increasing:  # spans are counted from their allocation
+        frames["events"] = ev.sort_values("time", kind="stable", ignore_index=True)
+    return Result(summary=_summary(path, fmt, tc, run, time.perf_counter() - started, tool is not None), **frames)
+
+
+def _summary(path: Path, fmt: int, tc, run: TraceRun, wall: float, fast_used: bool) -> dict:
+    logged = run.logged
+    mismatched = [(t, c, a, b) for t, c, a, b in logged if a != b]
+    return {
+        "source": "trace",
+        "trace": {"file": str(path), "bytes": file_size(path), "format": f"go1.{fmt}",
+                  "parsed_by": f"{tc.version} " + ("(internal/trace)" if fast_used else "(go tool trace -d=parsed)"),
+                  "events_read": run.n_events, "fixed_stack": run.info.fixed_stack,
+                  "page_size": run.info.page_size},
+        "scenario": {"name": path.stem, "runtime": {"gomaxprocs": run.gomaxprocs}},
+        "model_version": __version__,
+        "complete": True,
+        "sim_time": run.now,
+        "unobservable": ["used", "bytes_copied", "stack_used", "cached_bytes", "large_free_bytes"],
+        "logged_stack_inuse": {"n": len(logged), "equal": len(logged) - len(mismatched),
+                               "first_mismatch": (list(mismatched[0]) if mismatched else None)},
+        "headline": {
+            "peak_stack_inuse": int(run.peak),
+            "peak_time": run.peak_time,
+            "mean_stack_inuse": float(run.mean_stack_inuse),
+            "final_stack_inuse": int(run.in_stacks),
+            "grows": int(run.totals["grow"]),
+            "shrinks": int(run.totals["shrink"]),
+            "bytes_copied": -1,
+            "events": int(run.n_recorded),
+            "goroutines": int(run.totals["spawn"]),
+            "gc_cycles": int(sum(1 for c in run.gc if not math.isnan(c["end"]))),
+            "final_starting_size": int(run.starting_size or run.info.fixed_stack),
+            "wall_time_s": round(wall, 3),
+        },
+    }

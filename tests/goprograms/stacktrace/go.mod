@@ -1,0 +1,3 @@
+module stacktrace
+
+go 1.23
