@@ -9,13 +9,16 @@ loaded on first use so that importing the model does not pull in SimPy or pandas
 """
 __version__ = "0.1.0"
 
-__all__ = ["load_scenario", "run", "read_results", "plot", "__version__"]
+__all__ = ["load_scenario", "run", "read_results", "read_trace", "plot", "__version__"]
 
 
 def __getattr__(name):
     if name in ("run", "read_results"):
         from . import api
         return getattr(api, name)
+    if name == "read_trace":
+        from .trace import read_trace
+        return read_trace
     if name == "load_scenario":
         from .scenario import load_scenario
         return load_scenario

@@ -1,4 +1,5 @@
-"""The ``simstack`` command line: run, check, schema, reference."""
+"""The ``simstack`` command line: run, check, schema, reference (and plot, report, compare, sweep,
+validate, trace from their packages)."""
 from __future__ import annotations
 
 import functools
@@ -221,6 +222,8 @@ main.add_command(compare_cmd)
 main.add_command(sweep_cmd)
 from .validate.command import validate_cmd  # noqa: E402  (issue #3)
 main.add_command(validate_cmd)
+from .trace.command import trace_cmd  # noqa: E402  (issue #12)
+main.add_command(trace_cmd)
 
 if __name__ == "__main__":
     main()

@@ -125,11 +125,37 @@ def read_info(path, go: Path) -> Info:
     return found
 
 
+_ESCAPES = {"a": 7, "b": 8, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11, "\\": 92, '"': 34, "'": 39}
+
+
 def _unquote(s: str) -> bytes:
-    """A Go %q string literal as bytes."""
+    """A Go ``%q`` string literal as the bytes it stands for (valid UTF-8 is printed as is)."""
     if len(s) >= 2 and s[0] == s[-1] == '"':
         s = s[1:-1]
-    return s.encode("latin-1", "backslashreplace").decode("unicode_escape").encode("latin-1")
+    out, i = bytearray(), 0
+    while i < len(s):
+        c = s[i]
+        if c != "\\":
+            j = s.find("\\", i)
+            j = len(s) if j < 0 else j
+            out += s[i:j].encode("utf-8")
+            i = j
+            continue
+        e = s[i + 1]
+        if e == "x":
+            out.append(int(s[i + 2:i + 4], 16))
+            i += 4
+        elif e in "uU":
+            n = 4 if e == "u" else 8
+            out += chr(int(s[i + 2:i + 2 + n], 16)).encode("utf-8")
+            i += 2 + n
+        elif e in "01234567":
+            out.append(int(s[i + 1:i + 4], 8))
+            i += 4
+        else:
+            out.append(_ESCAPES.get(e, ord(e)))
+            i += 2
+    return bytes(out)
 
 
 def _uvarint(b: bytes, i: int) -> tuple[int, int]:

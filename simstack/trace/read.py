@@ -23,7 +23,10 @@ def find_trace_toolchain(go=None):
     import tempfile
 
     if go is not None:
-        tc = find_toolchain(go)
+        try:
+            tc = find_toolchain(go)
+        except ToolchainError as exc:
+            raise TraceError(str(exc)) from None
         if tc.numeric < MIN_PARSER:
             raise TraceError(f"{tc.go}: {tc.version} cannot read alloc/free traces; reading one needs Go 1.23 or "
                              "later (pip install 'simstack[go]' gives Go 1.27)")

@@ -22,10 +22,13 @@ and how each becomes simstack's view of the run:
   grows or exits.
 * Goroutine creations carry the creator's stack: a goroutine's ``class`` is the function
   whose ``go`` statement made it.  Goroutines alive at trace start are named by their entry
-  function.  ``runtime.*`` classes are the runtime's own goroutines.
+  function (the main goroutine: ``(main goroutine)``).  ``runtime.*`` classes are the runtime's own goroutines.
 * ``GC concurrent mark phase`` ranges are GC cycles; user log events in the categories
   ``simstack.checkpoint``/``simstack.sample``/``simstack.end`` (see docs/traces.md) carry
-  what the program itself read of ``/memory/classes/heap/stacks:bytes``, and are checked.
+  what the program itself read of ``/memory/classes/heap/stacks:bytes``, and are checked
+  against the rebuilt figure: against its value when the log event comes, or, if the
+  goroutine logged ``simstack.read`` just before reading, against every value it had since
+  (on other Ps stacks come and go between the read and the log).
 
 What a trace cannot show is left out, not guessed: bytes in use on a stack and bytes
 copied (``used``, ``bytes_copied``: -1), and how free stack bytes divide between per-P
@@ -108,8 +111,10 @@ class TraceRun:
     rows: list = field(default_factory=list)  # (time, figures, sizes) footprint samples
     checkpoints: list = field(default_factory=list)
     logged: list = field(default_factory=list)  # (time, category, logged stack_inuse, rebuilt)
+    reading: dict = field(default_factory=dict)  # G -> StackInuse values since its simstack.read mark
     corrections: list = field(default_factory=list)  # (from, to, bytes) a span counted late
     next_sample: float = 0.0
+    started: bool = False  # sampling starts once the trace-start snapshot of memory is in
     gc_cycles_logged: int | None = None
     n_events: int = 0
     n_recorded: int = 0
@@ -119,13 +124,16 @@ class TraceRun:
         if self.t0 is None:
             self.t0 = ev.time
         t = (ev.time - self.t0) / 1e9
+        k = ev.kind
+        if not self.started and (k == "RangeEnd" and ev.name.startswith("stop-the-world (start trace)")
+                                 or ev.name in ("GoroutineStackAlloc", "SpanAlloc", "NotExist->Runnable")):
+            self.started, self.next_sample = True, t  # the memory snapshot (traceSnapshotMemory) is complete
         if t > self.now:
-            while t >= self.next_sample:
+            while self.started and t >= self.next_sample:
                 self._sample(self.next_sample)
                 self.next_sample += self.sample_every
             self.now = t
         self.n_events += 1
-        k = ev.kind
         if k == "Experimental":
             handler = self._EXPERIMENTAL.get(ev.name)
             if handler is not None:
@@ -191,6 +199,8 @@ class TraceRun:
     def _add_stack_bytes(self, delta: int, since: float | None = None) -> None:
         self._integrate()
         self.in_stacks += delta
+        for seen in self.reading.values():
+            seen.add(self.in_stacks)
         if since is not None and since < self.now:
             self.corrections.append((since, self.now, delta))
         if self.in_stacks > self.peak:
@@ -312,7 +322,7 @@ class TraceRun:
             own = ev.tstack or ev.stack
             entry = own[-1] if own and own[-1] != "-" else ""
             if goid == 1 or entry == "runtime.main":
-                cls, user = "main.main", True
+                cls, user = "(main goroutine)", True
             elif entry:
                 cls, user = entry, not entry.startswith("runtime.")
             else:
@@ -386,10 +396,16 @@ class TraceRun:
         category, message = ev.args
         if not category.startswith("simstack."):
             return
+        if category == "simstack.read":  # the program is about to read the metric
+            self.reading[ev.g] = {self.in_stacks}
+            return
         kv = dict(_KV.findall(message))
         logged = int(kv["stack_inuse"]) if kv.get("stack_inuse", "").isdigit() else None
         if logged is not None:
-            self.logged.append((self.now, category, logged, self.in_stacks))
+            # the read happened between the program's simstack.read mark and this event: on
+            # other Ps stacks come and go meanwhile, so any value StackInuse had then counts
+            seen = self.reading.pop(ev.g, {self.in_stacks})
+            self.logged.append((self.now, category, logged, logged if logged in seen else self.in_stacks))
         if category == "simstack.checkpoint":
             self.checkpoints.append((kv.get("label", f"log{len(self.checkpoints)}"), self.now, self.figures(),
                                      dict(self.user_sizes), logged))

@@ -34,7 +34,10 @@ func stacks() uint64 {
 	return s[0].Value.Uint64()
 }
 
+// logStacks reads StackInuse between two log events, so that a reader knows the window in
+// which the reading was taken (other Ps allocate and free stacks meanwhile).
 func logStacks(category, label string) {
+	trace.Log(context.Background(), "simstack.read", "")
 	v := stacks()
 	if label != "" {
 		trace.Log(context.Background(), category, fmt.Sprintf("label=%s stack_inuse=%d", label, v))
