@@ -49,7 +49,7 @@ def find_trace_toolchain(go=None):
 
 
 def read_trace(path, *, go=None, sample_every: float = 0.001, kinds=None, progress=None,
-               fast: bool = True) -> Result:
+               fast: bool = True, classify=None) -> Result:
     """Read a Go execution trace (Go 1.23+, ``GODEBUG=traceallocfree=1``) into a Result.
 
     ``sample_every`` is the footprint's sampling period in seconds of trace time; ``kinds``
@@ -57,6 +57,8 @@ def read_trace(path, *, go=None, sample_every: float = 0.001, kinds=None, progre
     events: keep fewer to read it in less); ``progress`` is called with the trace time
     reached, about every 100,000 events.  ``fast=False`` reads through ``go tool trace
     -d=parsed`` instead of simstack's build of the same parser (same events, slower).
+    ``classify(creator, start)`` names a new goroutine's class from the function whose ``go``
+    statement made it and its own start function (default, or when it returns None: the creator).
     """
     path = Path(path)
     if not path.exists():
@@ -79,7 +81,7 @@ def read_trace(path, *, go=None, sample_every: float = 0.001, kinds=None, progre
             raise TraceError(f"{path}: the trace has no stack allocation events (recorded without "
                              f"GODEBUG=traceallocfree=1); {RECORD_HINT}")
         stream = itertools.chain(head, stream)
-    run = TraceRun(infos[0], sample_every=sample_every)
+    run = TraceRun(infos[0], sample_every=sample_every, classify=classify)
     run.recorder = Recorder(lambda: run.clock, kinds=kinds)
     n = 0
     for ev in stream:

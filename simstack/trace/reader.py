@@ -88,6 +88,7 @@ class TraceRun:
     info: Info
     recorder: Recorder | None = None
     sample_every: float = 0.001
+    classify: object = None  # (creator function, start function) -> class; default: the creator
     t0: int | None = None
     now: float = 0.0
     gomaxprocs: int = 0
@@ -336,9 +337,11 @@ class TraceRun:
         return gp
 
     def _created(self, goid: int, ev) -> None:
-        creator = ev.stack[0] if ev.stack else (ev.tstack[0] if ev.tstack else "(unknown)")
-        user = not creator.startswith("runtime.") and not (ev.tstack and ev.tstack[0].startswith("runtime."))
-        gp = self._new_g(goid, creator, user, self.now)
+        creator = ev.stack[0] if ev.stack else "(unknown)"
+        start = ev.tstack[0] if ev.tstack else "(unknown)"
+        user = not creator.startswith("runtime.") and not start.startswith("runtime.")
+        cls = (self.classify(creator, start) if self.classify is not None else None) or creator
+        gp = self._new_g(goid, cls, user, self.now)
         pend = self.pending.get(ev.m)
         if pend is not None and not pend.paired and self.stacks.get(pend.stack, (0, 1))[1] == 0:
             del self.pending[ev.m]
