@@ -111,6 +111,8 @@ def _summary(path: Path, fmt: int, tc, run: TraceRun, wall: float, fast_used: bo
         "model_version": __version__,
         "complete": True,
         "sim_time": run.now,
+        "marks": dict(run.marks),
+        "window": run.window,
         "unobservable": ["used", "bytes_copied", "stack_used", "cached_bytes", "large_free_bytes"],
         "logged_stack_inuse": {"n": len(logged), "equal": len(logged) - len(mismatched),
                                "first_mismatch": (list(mismatched[0]) if mismatched else None)},

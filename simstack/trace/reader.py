@@ -113,6 +113,8 @@ class TraceRun:
     checkpoints: list = field(default_factory=list)
     logged: list = field(default_factory=list)  # (time, category, logged stack_inuse, rebuilt)
     reading: dict = field(default_factory=dict)  # G -> StackInuse values since its simstack.read mark
+    marks: dict = field(default_factory=dict)  # simstack.start/simstack.end -> trace time
+    window: dict | None = None  # StackInuse's peak and mean between those marks
     corrections: list = field(default_factory=list)  # (from, to, bytes) a span counted late
     next_sample: float = 0.0
     started: bool = False  # sampling starts once the trace-start snapshot of memory is in
@@ -383,7 +385,10 @@ class TraceRun:
             self._emit("gc_end", nbytes=c["cycle"])
 
     def _gc_note(self, key: str, n: int) -> None:
-        if self.gc and (self.gc[-1]["open"] or self.now - self.gc[-1]["end"] < 1e-3):
+        """Count a shrink for the latest cycle (one the cycle's scan could not do at once happens at
+        the goroutine's next safe point: ``preemptShrink``), a freed stack span for the cycle only
+        until 1 ms after its mark termination (``freeStackSpans``, the caches' release)."""
+        if self.gc and (key == "stacks_shrunk" or self.gc[-1]["open"] or self.now - self.gc[-1]["end"] < 1e-3):
             self.gc[-1][key] += n
 
     def figures(self) -> dict:
@@ -402,6 +407,8 @@ class TraceRun:
         if category == "simstack.read":  # the program is about to read the metric
             self.reading[ev.g] = {self.in_stacks}
             return
+        if category in ("simstack.start", "simstack.end") and category[9:] not in self.marks:
+            self._mark(category[9:])
         kv = dict(_KV.findall(message))
         logged = int(kv["stack_inuse"]) if kv.get("stack_inuse", "").isdigit() else None
         if logged is not None:
@@ -411,9 +418,31 @@ class TraceRun:
             self.logged.append((self.now, category, logged, logged if logged in seen else self.in_stacks))
         if category == "simstack.checkpoint":
             self.checkpoints.append((kv.get("label", f"log{len(self.checkpoints)}"), self.now, self.figures(),
-                                     dict(self.user_sizes), logged))
+                                     dict(self.user_sizes), logged, self.class_stacks()))
         elif category == "simstack.end" and kv.get("gc_cycles", "").isdigit():
             self.gc_cycles_logged = int(kv["gc_cycles"])
+
+    def _mark(self, name: str) -> None:
+        """``simstack.start``/``simstack.end``: the window a generated program performs its scenario in;
+        StackInuse's peak and time average are also taken over it."""
+        self._integrate()
+        self.marks[name] = self.now
+        if name == "start":
+            self.window = {"start": self.now, "peak": self.in_stacks, "peak_time": self.now, "area0": self.area}
+        elif self.window is not None:
+            w = self.window
+            w["end"] = self.now
+            span = self.now - w["start"]
+            w["mean"] = (self.area - w.pop("area0")) / span if span > 0 else float(self.in_stacks)
+
+    def class_stacks(self) -> dict:
+        """Live user goroutines' stack sizes by class: {class: {size: count}} (sizes known only)."""
+        out: dict = {}
+        for gp in self.gs.values():
+            if gp.user and gp.size:
+                d = out.setdefault(gp.cls, {})
+                d[gp.size] = d.get(gp.size, 0) + 1
+        return out
 
     # --- the end ------------------------------------------------------------------------------
     def finish(self) -> None:
@@ -421,6 +450,8 @@ class TraceRun:
         rows for goroutines still alive, and everything handed to the recorder."""
         self._integrate()
         self._sample(self.now)
+        if self.window is not None and "end" not in self.window:
+            self._mark("end")
         for a, b, delta in self.corrections:
             for i in range(bisect.bisect_left(self.rows, a, key=lambda r: r[0]), len(self.rows)):
                 if self.rows[i][0] >= b:
@@ -429,8 +460,8 @@ class TraceRun:
                 self.rows[i][1]["stack_sys"] += delta
         for t, fig, sizes in self.rows:
             self.recorder.sample(t, fig, sizes)
-        for label, t, fig, sizes, logged in self.checkpoints:
-            extra = {"measured_stack_inuse": logged} if logged is not None else None
+        for label, t, fig, sizes, logged, by_class in self.checkpoints:
+            extra = {"goroutine_stacks": by_class, "measured_stack_inuse": logged}
             self.recorder.checkpoint(label, t, "trace", fig, sizes, extra)
         for gp in sorted(self.gs.values(), key=lambda g: g.goid):
             self.recorder.goroutine_row(gp.goid, gp.cls, gp.created, math.nan, gp.max_stack, gp.grows, gp.shrinks,
