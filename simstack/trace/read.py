@@ -112,6 +112,7 @@ def _summary(path: Path, fmt: int, tc, run: TraceRun, wall: float, fast_used: bo
         "complete": True,
         "sim_time": run.now,
         "marks": dict(run.marks),
+        "mark_values": dict(run.mark_values),
         "window": run.window,
         "unobservable": ["used", "bytes_copied", "stack_used", "cached_bytes", "large_free_bytes"],
         "logged_stack_inuse": {"n": len(logged), "equal": len(logged) - len(mismatched),

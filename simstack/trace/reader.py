@@ -114,6 +114,7 @@ class TraceRun:
     logged: list = field(default_factory=list)  # (time, category, logged stack_inuse, rebuilt)
     reading: dict = field(default_factory=dict)  # G -> StackInuse values since its simstack.read mark
     marks: dict = field(default_factory=dict)  # simstack.start/simstack.end -> trace time
+    mark_values: dict = field(default_factory=dict)  # what those marks' messages say (gc_cycles=, ...)
     window: dict | None = None  # StackInuse's peak and mean between those marks
     corrections: list = field(default_factory=list)  # (from, to, bytes) a span counted late
     next_sample: float = 0.0
@@ -409,6 +410,7 @@ class TraceRun:
             return
         if category in ("simstack.start", "simstack.end") and category[9:] not in self.marks:
             self._mark(category[9:])
+            self.mark_values[category[9:]] = {k: int(v) for k, v in _KV.findall(message) if v.isdigit()}
         kv = dict(_KV.findall(message))
         logged = int(kv["stack_inuse"]) if kv.get("stack_inuse", "").isdigit() else None
         if logged is not None:

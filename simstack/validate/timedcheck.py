@@ -1,0 +1,274 @@
+"""Timed validation: a timed scenario performed in real time, traced, and compared with the model.
+
+A scenario whose outcome depends on timing (Poisson arrivals, timed blocks, GC paced by
+GOGC, several Ps) cannot be replayed phase by phase. :mod:`.gotimed` generates a program
+that performs it in real time, with exactly the model's draws (the schedule), and runs it
+with ``GODEBUG=traceallocfree=1``; :mod:`simstack.trace` reads each run's execution trace
+into a Result; this module simulates the same schedule and compares, over the window the
+program marks (``simstack.start`` … ``simstack.end``):
+
+* time-averaged and peak StackInuse, stack growths (all of the scenario's classes): the
+  model within ``tolerance`` (10 %) of the real runs' mean;
+* GC cycles: within ``gc_slack`` (1) of the real runs' mean;
+* beside them, not deciding the verdict: growths and shrinks per class, shrinks, StackInuse
+  at each checkpoint, and how many goroutines have the same stack size at each checkpoint.
+
+The model is deterministic for a given schedule: its replications are one run, and the
+real runs' spread (min–max) is the band the table shows.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+TOLERANCE = 0.10
+GC_SLACK = 1
+GOAL = ("mean_stack_inuse", "peak_stack_inuse", "grows", "gc_cycles")
+
+
+@dataclass
+class TimedValidation:
+    """The outcome of :func:`validate_timed`: the comparison table, the simulated run, the real runs."""
+
+    program: object  # gotimed.TimedProgram
+    simulated: object  # Result
+    real: list = field(default_factory=list)  # Results read from the traces
+    traces: list = field(default_factory=list)
+    table: pd.DataFrame | None = None
+    tolerance: float = TOLERANCE
+    gc_slack: int = GC_SLACK
+    notes: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        goal = self.table[self.table["goal"]]
+        return bool(self.real) and bool(goal["ok"].all())
+
+    @property
+    def failed(self) -> list[str]:
+        goal = self.table[self.table["goal"]]
+        return [f"{r.metric}" for r in goal.itertuples() if not r.ok]
+
+    def meta(self) -> dict:
+        p, tc = self.program, self.program.toolchain
+        sc = p.simulated
+        return {"mode": "timed", "scenario": p.scenario.name, "source": p.scenario.source,
+                "toolchain": {"version": tc.version, "platform": tc.platform, "go": str(tc.go)},
+                "profile": sc.runtime.version, "gomaxprocs": sc.runtime.gomaxprocs, "runs": len(self.real),
+                "tolerance": self.tolerance, "gc_slack": self.gc_slack, "ok": self.ok, "failed": self.failed,
+                "goroutines": len(p.schedule.goroutines), "traces": [str(t) for t in self.traces],
+                "real": [r.summary for r in self.real], "notes": list(self.notes) + list(p.notes)}
+
+    def render(self) -> str:
+        return render(self.table)
+
+    def write(self, out) -> list[Path]:
+        from .compare import _atomic
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = [out / "validation.csv", out / "validation.json", out / "validation.png"]
+        _atomic(paths[0], lambda p: self.table.to_csv(p, index=False))
+        _atomic(paths[1], lambda p: p.write_text(json.dumps({**self.meta(), "rows": _records(self.table)},
+                                                            indent=1, default=_default)))
+        fig = chart(self)
+        _atomic(paths[2], lambda p: fig.savefig(p, dpi=110, format="png"))
+        import matplotlib.pyplot as plt
+        plt.close(fig)
+        return paths
+
+
+def window_mean(footprint: pd.DataFrame, start: float, end: float) -> float:
+    """StackInuse averaged over [start, end], each footprint row holding until the next."""
+    t = footprint["time"].to_numpy(dtype=float)
+    v = footprint["stack_inuse"].to_numpy(dtype=float)
+    if end <= start or not len(t):
+        return float(v[-1]) if len(v) else 0.0
+    edges = np.clip(np.append(t, end), start, end)
+    return float((v * np.diff(edges)).sum() / (end - start))
+
+
+def figures(res, classes: list[str]) -> dict:
+    """The compared figures of one run, simulated or read from a trace."""
+    s = res.summary
+    h = s["headline"]
+    if s.get("source") == "trace":
+        w = s.get("window") or {}
+        start, end = w.get("start", 0.0), w.get("end", s["sim_time"])
+        mean, peak = w.get("mean", h["mean_stack_inuse"]), w.get("peak", h["peak_stack_inuse"])
+        marks = s.get("mark_values") or {}
+        if "gc_cycles" in marks.get("start", {}) and "gc_cycles" in marks.get("end", {}):
+            gc = int(marks["end"]["gc_cycles"]) - int(marks["start"]["gc_cycles"])
+        else:
+            gc = int(((res.gc["start"] >= start) & (res.gc["start"] <= end)).sum())
+    else:
+        start, end = 0.0, float(s["sim_time"])
+        mean, peak, gc = window_mean(res.footprint, start, end), h["peak_stack_inuse"], h["gc_cycles"]
+    g = res.goroutines
+    g = g[g["class"].isin(classes)]
+    by = g.groupby("class")[["grows", "shrinks"]].sum()
+    out = {"mean_stack_inuse": float(mean), "peak_stack_inuse": float(peak), "grows": float(g["grows"].sum()),
+           "gc_cycles": float(gc), "shrinks": float(g["shrinks"].sum())}
+    for c in classes:
+        out[f"grows[{c}]"] = float(by["grows"].get(c, 0))
+        out[f"shrinks[{c}]"] = float(by["shrinks"].get(c, 0))
+    cp = res.checkpoints
+    for row in cp.itertuples():
+        out[f"stack_inuse@{row.label}"] = float(row.stack_inuse)
+        hist = getattr(row, "goroutine_stacks", None)
+        out[f"stacks@{row.label}"] = json.loads(hist) if isinstance(hist, str) else (hist or {})
+    return out
+
+
+def _same_sizes(a: dict, b: dict, classes: list[str]) -> float:
+    """The fraction of goroutines whose stack size the other side has too (1.0: equal histograms)."""
+    same = total = 0
+    for c in classes:
+        x, y = a.get(c, {}), b.get(c, {})
+        sizes = set(x) | set(y)
+        same += sum(min(int(x.get(k, 0)), int(y.get(k, 0))) for k in sizes)
+        total += max(sum(map(int, x.values())), sum(map(int, y.values())))
+    return same / total if total else 1.0
+
+
+def compare(sim: dict, real: list[dict], classes: list[str], tolerance: float = TOLERANCE,
+            gc_slack: int = GC_SLACK) -> pd.DataFrame:
+    """One row per figure: simulated, the real runs (mean, min, max, each), difference, verdict."""
+    rows = []
+    for key, s in sim.items():
+        if key.startswith("stacks@"):
+            continue
+        vals = [r.get(key) for r in real]
+        vals = [v for v in vals if v is not None and not (isinstance(v, float) and math.isnan(v))]
+        mean = float(np.mean(vals)) if vals else math.nan
+        goal = key in GOAL
+        if key == "gc_cycles":
+            allowed = float(gc_slack)
+        else:
+            allowed = tolerance * abs(mean) if vals else math.nan
+        diff = s - mean if vals else math.nan
+        rows.append({"metric": key, "goal": goal, "simulated": s, "real_mean": mean,
+                     "real_min": min(vals) if vals else math.nan, "real_max": max(vals) if vals else math.nan,
+                     "real_runs": json.dumps(vals), "difference": diff,
+                     "relative": diff / mean if vals and mean else (0.0 if diff == 0 else math.nan),
+                     "allowed": allowed, "ok": bool(abs(diff) <= allowed) if goal and vals else None})
+    for key in [k for k in sim if k.startswith("stacks@")]:
+        agree = [_same_sizes(sim[key], r.get(key, {}), classes) for r in real if key in r]
+        rows.append({"metric": key, "goal": False, "simulated": math.nan, "real_mean": float(np.mean(agree))
+                     if agree else math.nan, "real_min": min(agree) if agree else math.nan,
+                     "real_max": max(agree) if agree else math.nan, "real_runs": json.dumps(agree),
+                     "difference": math.nan, "relative": math.nan, "allowed": math.nan, "ok": None,
+                     "note": "fraction of goroutines with the same stack size as the model"})
+    return pd.DataFrame(rows)
+
+
+def render(table: pd.DataFrame) -> str:
+    from .compare import format_bytes
+    lines = [f"{'figure':<34} {'simulated':>12} {'real mean':>12} {'real min-max':>25} {'diff':>8}  ok"]
+    for r in table.itertuples():
+        if r.metric.startswith("stacks@"):
+            lines.append(f"{r.metric:<34} {'':>12} {100 * r.real_mean:>11.1f}% {'same stack size':>25}")
+            continue
+        byt = "stack_inuse" in r.metric
+        f = (lambda v: format_bytes(v)) if byt else (lambda v: f"{v:,.1f}")
+        rel = f"{100 * r.relative:+.1f}%" if isinstance(r.relative, float) and not math.isnan(r.relative) else ""
+        ok = "" if r.ok is None or (isinstance(r.ok, float) and math.isnan(r.ok)) else ("yes" if r.ok else "NO")
+        lines.append(f"{r.metric:<34} {f(r.simulated):>12} {f(r.real_mean):>12} "
+                     f"{f(r.real_min) + ' - ' + f(r.real_max):>25} {rel:>8}  {ok}")
+    return "\n".join(lines)
+
+
+def chart(v: TimedValidation):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    fp = v.simulated.footprint
+    ax.plot(fp["time"] * 1e3, fp["stack_inuse"] / 2**20, color="C0", lw=2, label="simulated")
+    for i, r in enumerate(v.real):
+        w = r.summary.get("window") or {}
+        t0, t1 = w.get("start", 0.0), w.get("end", r.summary["sim_time"])
+        f = r.footprint[(r.footprint["time"] >= t0) & (r.footprint["time"] <= t1)]
+        ax.plot((f["time"] - t0) * 1e3, f["stack_inuse"] / 2**20, color="C1", lw=1, alpha=0.7,
+                label="real runs" if i == 0 else None)
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel("StackInuse (MiB)")
+    ax.set_title(f"{v.program.scenario.name}: the model and {len(v.real)} real run(s), "
+                 f"{v.program.toolchain.version}, GOMAXPROCS {v.program.simulated.runtime.gomaxprocs}")
+    ax.legend(loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def _records(table: pd.DataFrame) -> list[dict]:
+    return json.loads(table.to_json(orient="records"))
+
+
+def _default(o):
+    if hasattr(o, "item"):
+        return o.item()
+    return str(o)
+
+
+def validate_timed(scenario_or_path, *, go=None, toolchain=None, runs: int = 3, tolerance: float = TOLERANCE,
+                   gc_slack: int = GC_SLACK, program_dir=None, cache_dir=None, trace_dir=None,
+                   timeout: float = 600, log=None) -> TimedValidation:
+    """Generate the real-time program for a timed scenario, run it ``runs`` times with tracing, read
+    the traces, simulate the same schedule, and compare (see the module docstring)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from ..api import run as simulate
+    from ..trace import TraceError, read_trace
+    from . import _load, find_toolchain
+    from .gotimed import generate_timed, run_timed
+    from .runner import ProgramError
+    from .toolchain import ToolchainError
+
+    log = log or (lambda _m: None)
+    sc = _load(scenario_or_path)
+    tc = toolchain or find_toolchain(go)
+    if tc.numeric < (1, 23):
+        raise ToolchainError(f"{tc.describe()}: timed validation reads execution traces with stack events, "
+                             "which need Go 1.23 or later (pip install 'simstack[go]' gives Go 1.27)")
+    log(f"toolchain: {tc.describe()}")
+    if program_dir is None:
+        program_dir = Path(tempfile.mkdtemp(prefix="simstack-timed-"))
+        atexit.register(shutil.rmtree, program_dir, True)
+    program_dir = Path(program_dir).resolve()
+    program_dir.mkdir(parents=True, exist_ok=True)
+    prog = generate_timed(sc, tc, program_dir, cache_dir=cache_dir, log=log)
+    classes = [c.name for c in prog.simulated.goroutines]
+    start_fns = {fn: c for c, fn in prog.class_functions.items()}
+
+    def classify(creator, start):
+        return start_fns.get(start)
+
+    trace_dir = Path(trace_dir).resolve() if trace_dir else program_dir
+    trace_dir.mkdir(parents=True, exist_ok=True)
+    real, traces, notes = [], [], []
+    for i in range(runs):
+        path = trace_dir / f"run{i + 1}.trace"
+        log(f"run {i + 1}/{runs} (traced)")
+        out = run_timed(prog, path, timeout=timeout)
+        try:
+            res = read_trace(path, go=tc.go, classify=classify)
+        except TraceError as exc:
+            raise ProgramError(f"run {i + 1}: {exc}") from None
+        lg = res.summary["logged_stack_inuse"]
+        if lg["n"] and lg["equal"] != lg["n"]:
+            notes.append(f"run {i + 1}: {lg['n'] - lg['equal']} of {lg['n']} logged StackInuse readings differ "
+                         f"from the trace's (first: {lg['first_mismatch']})")
+        res.summary["program_output"] = out.get("output")
+        real.append(res)
+        traces.append(path)
+    log("simulating the same schedule")
+    sim = simulate(prog.simulated)
+    table = compare(figures(sim, classes), [figures(r, classes) for r in real], classes, tolerance, gc_slack)
+    return TimedValidation(prog, sim, real, traces, table, tolerance, gc_slack, notes)
