@@ -17,7 +17,8 @@ allocation and free is in it):
   fitted to the compiler's ``$FRAME``): it calls down or returns up to each op's depth,
   then ``run`` spins on the monotonic clock until it has executed for the duration
   (gaps longer than 20 µs, when it was not running, do not count), allocating garbage at
-  its class's ``alloc_rate`` when GC is paced by GOGC; ``block`` and ``block_until`` sleep
+  its class's ``alloc_rate`` when GC is paced by GOGC (a 64 KiB object whenever that much is
+  due, and what is left at the end of the step); ``block`` and ``block_until`` sleep
   (``time.Sleep``); a spawn step starts its children with ``go``.
 """
 from __future__ import annotations
@@ -107,6 +108,10 @@ def _interpreter(lay: Layout, level: str, next_level: str) -> str:
 {t}{t}{t}{t}{t}}}
 {t}{t}{t}{t}}}
 {t}{t}{t}{t}last = now
+{t}{t}{t}}}
+{t}{t}{t}if s.owed >= 1 {{ // the rest of this run's garbage: every run allocates at the rate
+{t}{t}{t}{t}garbage = make([]byte, int(s.owed))
+{t}{t}{t}{t}s.owed -= float64(int(s.owed))
 {t}{t}{t}}}
 {t}{t}{t}runStat(o.d, nanotime()-start)
 {t}{t}case opSpawn:
