@@ -135,8 +135,11 @@ def _functions(lay: Layout) -> str:
     out = []
     for i, (c, ident) in enumerate(zip(lay.classes, go_ident(lay.classes))):
         f = lay.funcs[("entry", c)]
-        act = (_switch("s.ops[0].fn", len(lay.rec_frames), "rec{i}(s, 1)", "\t") if c in lay.thin
-               else _interpreter(lay, "0", "1"))
+        # a thin entry (the class never acts at depth 0) only calls the first recursive frame; a script
+        # the model's run ended before it began is empty: park for good
+        act = ("\tif len(s.ops) > 0 {\n" + _switch("s.ops[0].fn", len(lay.rec_frames), "rec{i}(s, 1)", "\t\t")
+               + "\t}\n\tif s.exits == 0 {\n\t\tatomic.AddInt32(&finished, 1)\n\t\t<-never\n\t}\n"
+               if c in lay.thin else _interpreter(lay, "0", "1"))
         body = textwrap.indent(_pad_decl(f.pad, "s.pc") + act + "\tatomic.AddInt32(&finished, 1)\n"
                                + _pad_use(f.pad, "s.pc+1"), "\t")
         out.append(f"// g_{ident} makes the entry function of class {c!r} (frame {f.target}): a goroutine\n"
