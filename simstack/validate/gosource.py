@@ -675,23 +675,28 @@ _FIT_CACHE: dict = {}
 
 
 def fit(lay: Layout, tc: Toolchain, dest: Path, cachedir: Path, max_stack: int | None = None, gc_pad: int = 0,
-        rounds: int = 8) -> Layout:
+        rounds: int = 8, write=None) -> Layout:
     """Adjust every pad until the compiler reports the target frames (or cannot); builds in ``dest``.
 
-    Pads found for a toolchain and a layout are remembered for the life of the process.
+    ``write(dest, lay)`` writes the sources (default: this module's replay program, :func:`write_program`).
+    Pads found for a toolchain, a program kind and a layout are remembered for the life of the process.
     """
-    key = (str(tc.go), tc.version, repr(sorted((k, f.target) for k, f in lay.funcs.items())),
+    if write is None:
+        def write(d, lay_):
+            write_program(d, lay_, tc, max_stack, gc_pad)
+    key = (str(tc.go), tc.version, getattr(write, "__module__", ""),
+           repr(sorted((k, f.target, f.name) for k, f in lay.funcs.items())),
            len(lay.classes), len(lay.rec_frames), len(lay.transients), len(lay.chains))
     cached = _FIT_CACHE.get(key)
     if cached is not None:
         for k, (pad, rep) in cached.items():
             lay.funcs[k].pad, lay.funcs[k].reported = pad, rep
-        write_program(dest, lay, tc, max_stack, gc_pad)
+        write(dest, lay)
         build(dest, tc, cachedir, listing=False)
         return lay
     tried: dict = {k: {} for k in lay.funcs}  # pad -> reported, per function
     for _ in range(rounds):
-        write_program(dest, lay, tc, max_stack, gc_pad)
+        write(dest, lay)
         frames = reported_frames(build(dest, tc, cachedir))
         changed = False
         for k, f in lay.funcs.items():
@@ -716,7 +721,7 @@ def fit(lay: Layout, tc: Toolchain, dest: Path, cachedir: Path, max_stack: int |
                 f.pad, rebuild = best[0], True
             f.reported = best[1]
     if rebuild:
-        write_program(dest, lay, tc, max_stack, gc_pad)
+        write(dest, lay)
         frames = reported_frames(build(dest, tc, cachedir))
         for f in lay.funcs.values():
             f.reported = frames[f.name]

@@ -160,8 +160,9 @@ def substitute_frames(sc: Scenario, achieved: dict) -> Scenario:
     return scenario_from_dict(doc, source=sc.source or "<validate>")
 
 
-def for_toolchain(sc: Scenario, version_full: str, minor: str) -> tuple[Scenario, list[str]]:
-    """The scenario as the toolchain's runtime runs it: its version; baseline auto. Returns notes."""
+def for_toolchain(sc: Scenario, version_full: str, minor: str, keep_record: bool = False) -> tuple[Scenario, list[str]]:
+    """The scenario as the toolchain's runtime runs it: its version; baseline auto; unless ``keep_record``,
+    recording only GC cycles (all the quiet replay needs). Returns notes."""
     notes = []
     doc = sc.to_yaml_dict()
     rt = doc["runtime"]
@@ -173,7 +174,8 @@ def for_toolchain(sc: Scenario, version_full: str, minor: str) -> tuple[Scenario
         notes.append("runtime.baseline none is simulated as auto: a real program always has the runtime's own "
                      "stacks (the comparison uses StackInuse minus the baseline anyway)")
         rt["baseline"] = "auto"
-    doc["record"] = {**doc.get("record", {}), "events": ["gc_start", "gc_end"], "goroutine_table": False}
+    if not keep_record:
+        doc["record"] = {**doc.get("record", {}), "events": ["gc_start", "gc_end"], "goroutine_table": False}
     return scenario_from_dict(doc, source=sc.source or "<validate>"), notes
 
 

@@ -1,0 +1,278 @@
+"""From a timed scenario to the schedule a real-time Go program replays.
+
+A timed scenario (Poisson arrivals, timed blocks, GC paced by GOGC or by the clock) cannot
+be replayed phase by phase (:mod:`.plan`): what matters is *when* things happen.  The
+generated program (:mod:`.gotimed`) therefore performs the scenario in real time, and for
+the comparison to be like with like it performs exactly what the model draws: the scenario
+is simulated once with hooks, and every goroutine's class, creation time (or spawner),
+depths, ``run`` and ``block`` durations and spawn counts are taken from that run
+(``Simulation.on_draw``), as are main's actions in the model's order: start an arriving
+goroutine, ``runtime.GC()`` at ``gc.at`` / ``gc.interval`` times, read a checkpoint, end
+at ``duration``.  The real runtime then decides everything else (scheduling, GOGC-paced
+cycles, stack growth and shrinking).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..engine.simulation import Simulation
+from ..recording.recorder import Recorder
+from ..scenario import Scenario
+
+SAMPLE_EVERY = 1e-3  # the program's stack-memory sample period (seconds of real = simulated time)
+ALLOC_CHUNK = 64 << 10  # bytes per garbage allocation in run steps (a large object: one span each)
+
+
+@dataclass
+class TimedOp:
+    """One thing a goroutine does, at ``depth`` frames of ``frame`` bytes below its entry frame:
+    ``run`` (busy for ``value`` s), ``block`` (sleep ``value`` s), ``until`` (sleep until ``value`` s
+    after start), ``forever`` (park for good) or ``spawn`` (start ``children``)."""
+
+    kind: str
+    depth: int
+    frame: int
+    value: float = 0.0
+    transient: int | None = None
+    park_frames: tuple = ()
+    children: list = field(default_factory=list)
+
+
+@dataclass
+class TimedGoroutine:
+    gid: int  # creation order in the model
+    cls: str
+    index: int  # ordinal within its class
+    parent: int | None  # gid of the spawner; None: started by main at ``created``
+    created: float
+    ops: list = field(default_factory=list)
+    exits: bool = False  # the model ran it to its end; else it parks for good after its last op
+
+
+@dataclass
+class MainEvent:
+    """One action of main, at ``time`` seconds after start: ``spawn`` (goroutine ``gid``), ``gc``,
+    ``checkpoint`` (``label``, ``via``) or ``end``."""
+
+    kind: str
+    time: float
+    gid: int = -1
+    label: str = ""
+    via: str = ""
+
+
+@dataclass
+class Schedule:
+    scenario: Scenario  # as simulated
+    goroutines: list
+    events: list  # main's, in the model's order
+    sample_every: float = SAMPLE_EVERY
+    alloc_chunk: int = ALLOC_CHUNK
+
+    def arrivals(self, cls: str | None = None) -> list[float]:
+        """The model's arrival (creation) times of main-started goroutines, of one class or all."""
+        return [g.created for g in self.goroutines if g.parent is None and (cls is None or g.cls == cls)]
+
+    def counts(self) -> dict:
+        """Goroutines per class."""
+        out: dict = {}
+        for g in self.goroutines:
+            out[g.cls] = out.get(g.cls, 0) + 1
+        return out
+
+    def run_time(self, cls: str | None = None) -> float:
+        """Total ``run`` time of the schedule, of one class or all (seconds)."""
+        return sum(o.value for g in self.goroutines if cls is None or g.cls == cls for o in g.ops if o.kind == "run")
+
+
+def timed_problems(sc: Scenario, platform: str | None = None) -> list[str]:
+    """What a real-time program cannot express in ``sc``, one line each (empty: it can)."""
+    out = []
+    if platform and sc.runtime.platform != platform:
+        out.append(f"runtime.platform is {sc.runtime.platform} but the toolchain builds for {platform}; the real "
+                   "program can only run on the toolchain's platform")
+    ov = sc.runtime.overrides.model_dump(exclude_none=True)
+    if ov:
+        out.append(f"runtime.overrides ({', '.join(sorted(ov))}) describe a runtime that does not exist; a real Go "
+                   "runtime has only its own constants and policies")
+    if sc.gc.mark_duration > 0:
+        out.append(f"gc.mark_duration ({sc.gc.mark_duration:g}s) is the model's assumption; a real mark phase "
+                   "lasts as long as the runtime takes, so a timed program cannot impose it")
+    if getattr(sc, "gates", None):
+        out.append("gates (wait steps) are not replayed in real time yet; the quiet replay handles them when the "
+                   "scenario is quiet")
+    for k, cp in enumerate(sc.checkpoints):
+        if len(cp.label.split()) != 1:
+            out.append(f"checkpoints[{k}].label {cp.label!r}: the program logs labels as one word; use no spaces")
+    for i, c in enumerate(sc.goroutines):
+        if c.park_path != "auto":
+            out.append(f"goroutines[{i}] ({c.name}): park_path {c.park_path!r} is not a real runtime's park path; "
+                       "a real program parks through the runtime's own functions")
+    return out
+
+
+class _Recorder:
+    """The hooks: every goroutine's ops and main's events, as the model draws and does them."""
+
+    def __init__(self, sim: Simulation):
+        self.sim = sim
+        self.gors: list[TimedGoroutine] = []
+        self.gid_of: dict[int, int] = {}  # goid -> gid
+        self.by_class: dict[tuple, int] = {}  # (class, index) -> gid
+        self.depth: dict[int, int] = {}  # gid -> current depth
+        self.pending_spawn = None  # [spawner gid, children still to come]
+        self.events: list[MainEvent] = []
+        gc = sim.scenario.gc
+        self.clock_gcs = set(gc.at)
+        if gc.trigger == "interval" and gc.interval:
+            t, k, end = gc.interval, 1, sim.scenario.duration
+            while end is None or t < end:
+                self.clock_gcs.add(t)
+                k += 1
+                t = k * gc.interval
+                if end is None and k > 10_000_000:
+                    break
+
+    @property
+    def now(self) -> float:
+        return float(self.sim.env.now)
+
+    def install(self):
+        sim, rt = self.sim, self.sim.rt
+        sim.on_draw = self.on_draw
+        orig_newproc, orig_park, orig_exit = sim.ps.newproc, rt.park, rt.goexit
+        orig_gc_start, orig_cp = rt.gc_start, sim.rec.checkpoint
+
+        def newproc(info, pp):
+            gp = orig_newproc(info, pp)
+            self.on_create(gp, info)
+            return gp
+
+        def park(gp, p, park_frames=(), transient=None, park_path=None):
+            orig_park(gp, p, park_frames, transient, park_path)
+            self.on_park(gp)
+
+        def goexit(gp, p):
+            gid = self.gid_of.get(gp.goid)
+            if gid is not None:
+                self.gors[gid].exits = True
+            orig_exit(gp, p)
+
+        def gc_start(p):
+            # cycles the clock starts are main's; the GOGC pacer's are the real runtime's own
+            if any(abs(t - self.now) < 1e-12 for t in self.clock_gcs):
+                self.events.append(MainEvent("gc", self.now))
+            orig_gc_start(p)
+
+        def checkpoint(label, time, via, fig, sizes, extra=None):
+            self.events.append(MainEvent("checkpoint", self.now, label=label, via=via))
+            orig_cp(label, time, via, fig, sizes, extra)
+
+        sim.ps.newproc, rt.park, rt.goexit, rt.gc_start, sim.rec.checkpoint = newproc, park, goexit, gc_start, \
+            checkpoint
+
+    def _frame(self, spec, st) -> int:
+        return st.frame if st.frame is not None else spec.frame
+
+    def on_draw(self, cls, index, rep, step, fld, value):
+        gid = self.by_class[(cls, index)]
+        g = self.gors[gid]
+        spec = self.sim.classes[cls].spec
+        st = spec.program[step]
+        if fld == "depth":
+            self.depth[gid] = int(value)
+            if st.kind == "run":  # its duration comes next; the op is at this depth
+                g.ops.append(TimedOp("run", int(value), self._frame(spec, st), 0.0, st.transient or None))
+        elif fld == "run":
+            if st.depth is None:  # a run step that keeps the current depth
+                g.ops.append(TimedOp("run", self.depth.get(gid, 0), spec.frame, 0.0, st.transient or None))
+            g.ops[-1].value = float(value)
+        elif fld == "block":
+            g.ops[-1].value = float(value)
+        elif fld == "count":
+            g.ops.append(TimedOp("spawn", self.depth.get(gid, 0), spec.frame))
+            self.pending_spawn = [gid, int(value)] if value else None
+
+    def on_create(self, gp, info):
+        gid = len(self.gors)
+        parent = None
+        if self.pending_spawn is not None:
+            parent = self.pending_spawn[0]
+            self.pending_spawn[1] -= 1
+            if self.pending_spawn[1] <= 0:
+                self.pending_spawn = None
+        self.gors.append(TimedGoroutine(gid, info.name, gp.index, parent, self.now))
+        self.gid_of[gp.goid] = gid
+        self.by_class[(info.name, gp.index)] = gid
+        if parent is None:
+            self.events.append(MainEvent("spawn", self.now, gid=gid))
+        else:
+            self.gors[parent].ops[-1].children.append(gid)
+
+    def on_park(self, gp):
+        gid = self.gid_of[gp.goid]
+        ctx = gp.ctx
+        spec = ctx.cls.spec
+        st = spec.program[ctx.pc - 1]
+        kind = "forever" if st.forever else {"block": "block", "block_until": "until"}[st.kind]
+        value = st.until if kind == "until" else 0.0  # a block's duration is drawn right after the park
+        frame = self._frame(spec, st) if st.depth is not None else spec.frame
+        self.gors[gid].ops.append(TimedOp(kind, self.depth.get(gid, 0), frame, value, st.transient or None,
+                                          tuple(st.park_frames or ())))
+
+
+def build_schedule(sc: Scenario) -> Schedule:
+    """Simulate ``sc`` with hooks and return what the real-time program replays."""
+    sim = None
+    recorder = Recorder(lambda: sim.env.now if sim is not None else 0.0, kinds=["gc_start", "gc_end"],
+                        goroutine_table=False)
+    sim = Simulation(sc, recorder, hooks=True)
+    rec = _Recorder(sim)
+    rec.install()
+    sim.run()
+    if sim.overflow:
+        raise ValueError(f"the model stops with a stack overflow at t={sim.overflow['time'] * 1e3:.6g} ms "
+                         f"({sim.overflow['message'].splitlines()[0]}); a real program would crash")
+    if sim.stopped:
+        raise ValueError(f"the simulation stopped early: {sim.stopped['reason']}")
+    events = rec.events
+    if sc.duration is not None:
+        events.append(MainEvent("end", float(sc.duration)))
+    return Schedule(sc, rec.gors, events)
+
+
+def schedule_text(sched: Schedule, lay) -> str:
+    """The schedule as whitespace-separated tokens (format ``simstack-timed-1``, read by the program's
+    ``load``); times in nanoseconds since the program's start, rates in bytes per second."""
+    sc = sched.scenario
+    cls_index = {c: i for i, c in enumerate(lay.classes)}
+    paced = sc.gc.trigger == "gogc" and sc.gc.gogc is not None
+    rates = [int(round(c.alloc_rate)) if paced else 0 for c in sc.goroutines]
+    kinds = {"run": 0, "block": 1, "until": 2, "forever": 3, "spawn": 4}
+    kids: list[int] = []
+    lines = ["simstack-timed-1", f"{len(lay.classes)} " + " ".join(lay.classes), " ".join(map(str, rates)),
+             f"{_ns(sched.sample_every)} {sched.alloc_chunk} {sc.gc.live_heap if paced else 0}"]
+    gor_lines = []
+    for g in sched.goroutines:
+        ops = []
+        for o in g.ops:
+            first = len(kids)
+            kids.extend(o.children)
+            pf = lay.chain_id(o.park_frames) if o.kind in ("block", "until", "forever") else -1
+            ops.append(f"{kinds[o.kind]} {o.depth} {lay.rec_id(o.frame)} {lay.tr_id(o.transient)} {pf} "
+                       f"{first} {len(o.children)} {_ns(o.value)}")
+        gor_lines.append(f"{cls_index[g.cls]} {int(g.exits)} {len(ops)}" + "".join(f"\n  {s}" for s in ops))
+    ev = {"spawn": 0, "gc": 1, "checkpoint": 2, "end": 3}
+    ev_lines = [f"{ev[e.kind]} {_ns(e.time)} {e.gid} {int(e.via == 'metrics')} {e.label or '-'}"
+                for e in sched.events]
+    lines += [str(len(sched.goroutines)), f"{len(kids)} " + " ".join(map(str, kids)), *gor_lines,
+              str(len(ev_lines)), *ev_lines]
+    return "\n".join(lines) + "\n"
+
+
+def _ns(t: float) -> int:
+    return int(round(t * 1e9))
+
+
+__all__ = ["MainEvent", "Schedule", "TimedGoroutine", "TimedOp", "build_schedule", "schedule_text",
+           "timed_problems"]

@@ -1,0 +1,199 @@
+"""The real-time program for timed scenarios: the schedule (plain Python) and one traced run (Go 1.23+)."""
+from __future__ import annotations
+
+import re
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from simstack import run as simulate
+from simstack.scenario import load_scenario, scenario_from_dict
+from simstack.validate.timed import build_schedule, schedule_text, timed_problems
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SMALL = {
+    "name": "timed-small", "seed": 5, "duration": "400ms",
+    "runtime": {"version": "go1.27", "platform": "linux/amd64", "gomaxprocs": 2},
+    "gc": {"trigger": "gogc", "gogc": 100, "live_heap": "4MiB", "at": ["120ms"]},
+    "goroutines": [
+        {"name": "req", "count": 40, "arrival": {"process": "poisson", "rate": "400/s", "until": "150ms"},
+         "frame": "184B", "entry_frame": "96B", "alloc_rate": "100MB/s",
+         "program": [
+             {"depth": {"dist": "lognormal", "mean": 2.3, "sigma": 0.6},
+              "run": {"dist": "exponential", "mean": "150us"}},
+             {"spawn": "helper", "count": 2},
+             {"depth": 4, "block": {"dist": "exponential", "mean": "2ms"}, "transient": "1KiB"},
+             {"depth": 2, "block_until": "200ms", "park_frames": ["64B", "128B"]}]},
+        {"name": "helper", "arrival": {"process": "spawned"}, "frame": "104B", "entry_frame": "72B",
+         "program": [{"depth": 6, "run": "50us"}]},
+        {"name": "daemon", "count": 2, "frame": "248B", "repeat": "forever",
+         "program": [{"depth": 20, "run": "1ms"}, {"depth": 2, "block": "5ms"}]},
+    ],
+    "checkpoints": [{"label": "mid", "at": "100ms"}, {"label": "late", "at": "250ms", "via": "metrics"}],
+}
+
+
+def small(**changes):
+    doc = {**SMALL, **changes}
+    return scenario_from_dict(doc, source="<test>")
+
+
+# ---- the schedule: the model's own draws -------------------------------------------------------
+
+def test_schedule_has_the_models_goroutines_and_arrival_times():
+    sc = small()
+    sched = build_schedule(sc)
+    res = simulate(sc)
+    model = res.goroutines
+    assert sched.counts() == dict(Counter(model["class"]))
+    for cls in ("req", "daemon"):
+        assert sorted(sched.arrivals(cls)) == sorted(model.loc[model["class"] == cls, "created"].tolist())
+    # spawned goroutines are created at their spawner's spawn step, not by main
+    assert sched.arrivals("helper") == []
+    assert all(g.parent is not None for g in sched.goroutines if g.cls == "helper")
+
+
+def test_schedule_ops_follow_the_program():
+    sched = build_schedule(small())
+    reqs = [g for g in sched.goroutines if g.cls == "req"]
+    assert len(reqs) == 40
+    for g in reqs:
+        assert [o.kind for o in g.ops] == ["run", "spawn", "block", "until"]
+        run, spawn, block, until = g.ops
+        assert run.value > 0 and run.frame == 184
+        assert len(spawn.children) == 2
+        assert all(sched.goroutines[k].cls == "helper" and sched.goroutines[k].parent == g.gid
+                   for k in spawn.children)
+        assert block.depth == 4 and block.transient == 1024 and block.value > 0
+        assert until.depth == 2 and until.value == pytest.approx(0.2) and until.park_frames == (64, 128)
+        assert g.exits
+    daemons = [g for g in sched.goroutines if g.cls == "daemon"]
+    # forever goroutines: scripts as long as the model ran them, then they park for good
+    assert all(not g.exits and len(g.ops) > 20 for g in daemons)
+    assert all(o.value == pytest.approx(1e-3) for g in daemons for o in g.ops if o.kind == "run")
+
+
+def test_main_events_in_model_order():
+    sched = build_schedule(small())
+    kinds = [(e.kind, e.label) for e in sched.events if e.kind != "spawn"]
+    # gogc-paced cycles are the runtime's own: main runs only the gc.at one
+    assert kinds == [("checkpoint", "mid"), ("gc", ""), ("checkpoint", "late"), ("end", "")]
+    times = [e.time for e in sched.events]
+    assert times == sorted(times) and times[-1] == pytest.approx(0.4)
+
+
+def test_interval_gc_times():
+    sc = small(gc={"trigger": "interval", "interval": "100ms"})
+    gcs = [e.time for e in build_schedule(sc).events if e.kind == "gc"]
+    assert gcs == pytest.approx([0.1, 0.2, 0.3])
+
+
+def test_schedule_is_deterministic():
+    from simstack.validate.gosource import Layout
+    from simstack.validate.plan import frame_targets
+
+    sc = small()
+    lay = Layout.from_targets(frame_targets(sc))
+    a, b = schedule_text(build_schedule(sc), lay), schedule_text(build_schedule(sc), lay)
+    assert a == b
+    assert a.startswith("simstack-timed-1\n3 req helper daemon\n100000000 0 0\n1000000 65536 4194304\n")
+
+
+@pytest.mark.parametrize("name", ["http-server", "worker-pool", "fanout", "perf-1m", "perf-timed"])
+def test_example_timed_scenarios_are_expressible(name):
+    assert timed_problems(load_scenario(ROOT / "scenarios" / f"{name}.yaml"), "linux/amd64") == []
+
+
+def test_timed_problems_say_why():
+    doc = {**SMALL, "runtime": {**SMALL["runtime"], "overrides": {"starting_stack": 8192}},
+           "gc": {**SMALL["gc"], "mark_duration": "1ms"},
+           "checkpoints": [{"label": "two words", "at": "100ms"}]}
+    probs = timed_problems(scenario_from_dict(doc, source="<test>"), "linux/arm64")
+    text = "\n".join(probs)
+    assert len(probs) == 4
+    for word in ("linux/arm64", "overrides (starting_stack)", "mark_duration", "'two words'"):
+        assert word in text
+
+
+# ---- one real traced run -------------------------------------------------------------------------
+
+def _toolchain():
+    from simstack.validate import ToolchainError, find_toolchain
+    try:
+        tc = find_toolchain()
+    except ToolchainError as exc:
+        pytest.skip(f"no Go toolchain: {exc}")
+    if tc.numeric < (1, 23):
+        pytest.skip(f"{tc.version}: the timed program's checks read the trace with go tool trace -d=parsed (Go 1.23+)")
+    return tc
+
+
+def parsed_trace(tc, trace: Path, cache: Path) -> str:
+    """The trace as the toolchain's own parser prints it (``go tool trace -d=parsed``)."""
+    from simstack.validate.toolchain import offline_env
+
+    r = subprocess.run([str(tc.go), "tool", "trace", "-d=parsed", str(trace)], capture_output=True, text=True,
+                       env=offline_env(cache), timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return r.stdout
+
+
+CREATE_RE = re.compile(r"NotExist->Runnable.*\nTransitionStack=\n\t(\S+) @")
+LOG_RE = re.compile(r'G=1 Log Time=(\d+) Task=\d+ Category="(simstack\.\w+)" Message="([^"]*)"')
+
+
+@pytest.fixture(scope="module")
+def traced(tmp_path_factory):
+    tc = _toolchain()
+    from simstack.validate import default_cache_dir
+    from simstack.validate.gotimed import generate_timed, run_timed
+
+    d = tmp_path_factory.mktemp("timed")
+    prog = generate_timed(small(), tc, d / "prog")  # builds in the session's cache ($SIMSTACK_GOCACHE)
+    out = run_timed(prog, d / "trace.out", timeout=120)
+    return tc, prog, out, parsed_trace(tc, d / "trace.out", default_cache_dir())
+
+
+def test_trace_holds_each_class_goroutines(traced):
+    tc, prog, out, text = traced
+    created = Counter(CREATE_RE.findall(text))
+    funcs = prog.class_functions
+    assert funcs == {"req": "main.g_req.func1", "helper": "main.g_helper.func1", "daemon": "main.g_daemon.func1"}
+    assert {c: created[f] for c, f in funcs.items()} == prog.schedule.counts() == {"req": 40, "helper": 80,
+                                                                                   "daemon": 2}
+    assert out["output"]["goroutines"] == 122 and out["exit_status"] == 0
+    assert (prog.program_dir / "README.md").is_file() and (prog.program_dir / "schedule.txt").is_file()
+
+
+def test_trace_holds_the_observations(traced):
+    tc, prog, out, text = traced
+    res = out["output"]
+    logs = [(int(t), c, dict(kv.split("=") for kv in m.split())) for t, c, m in LOG_RE.findall(text)]
+    by = Counter(c for _, c, _ in logs)
+    assert by["simstack.start"] == 1 and by["simstack.end"] == 1 and by["simstack.checkpoint"] == 2
+    assert 1 <= by["simstack.sample"] <= 401 and by["simstack.sample"] == res["samples"]
+    cps = [m for _, c, m in logs if c == "simstack.checkpoint"]
+    assert [m["label"] for m in cps] == ["mid", "late"]
+    assert [int(m["stack_inuse"]) for m in cps] == [c["stack_inuse"] for c in res["checkpoints"]]
+    end = next(m for _, c, m in logs if c == "simstack.end")
+    start = next(m for _, c, m in logs if c == "simstack.start")
+    assert int(end["stack_inuse"]) == res["stack_inuse"] and int(end["gc_cycles"]) == res["gc_cycles"]
+    assert int(start["gc_cycles"]) == res["gc_cycles_start"]
+    assert res["gc_cycles"] - res["gc_cycles_start"] >= 1  # at least the gc.at cycle
+    assert all(int(m["stack_inuse"]) > 0 and int(m["stack_inuse"]) % 8192 == 0 for _, _, m in logs)
+    # the program ran for the duration: the end log comes 400 ms after the start log, or a little later
+    t_start = next(t for t, c, _ in logs if c == "simstack.start")
+    t_end = next(t for t, c, _ in logs if c == "simstack.end")
+    assert 0.4 <= (t_end - t_start) / 1e9 < 5
+
+
+def test_environment_follows_the_scenario(traced):
+    tc, prog, out, text = traced
+    env = prog.env()
+    assert env["GOGC"] == "100" and env["GOMAXPROCS"] == "2" and env["GODEBUG"].startswith("traceallocfree=1")
+    manual = small(gc={"trigger": "manual", "at": ["100ms"]})
+    from dataclasses import replace
+    assert replace(prog, simulated=manual).env()["GOGC"] == "off"
