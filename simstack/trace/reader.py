@@ -209,6 +209,9 @@ class TraceRun:
             self.corrections.append((since, self.now, delta))
         if self.in_stacks > self.peak:
             self.peak, self.peak_time = self.in_stacks, self.now
+        w = self.window
+        if w is not None and "end" not in w and self.in_stacks > w["peak"]:
+            w["peak"], w["peak_time"] = self.in_stacks, self.now
 
     def _integrate(self):
         self.area += self.in_stacks * (self.now - self.area_since)
