@@ -37,8 +37,9 @@ def _size(ctx, param, value):
                    "(default: runs/<scenario name>-validate).")
 @click.option("--runs", default=3, show_default=True, type=click.IntRange(min=0),
               help="Runs of the real program (its own variance shows between them); 0 only generates and builds.")
-@click.option("--tolerance", default="2%", show_default=True, callback=_fraction,
-              help="Allowed difference of StackInuse minus baseline, relative to the measured value.")
+@click.option("--tolerance", default=None, callback=lambda c, p, v: None if v is None else _fraction(c, p, v),
+              help="Allowed difference, relative to the measured value: of StackInuse minus baseline at each "
+                   "checkpoint (quiet replay; default 2%), of the compared figures' real mean (timed; default 10%).")
 @click.option("--tolerance-bytes", default="0", show_default=True, callback=_size,
               help="Smallest allowed difference (a floor under --tolerance); StackInuse moves in 32 KiB stack spans.")
 @click.option("--keep-program", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -46,8 +47,15 @@ def _size(ctx, param, value):
                    "leave it there.")
 @click.option("--timeout", default=1800, show_default=True, type=click.FloatRange(min=1),
               help="Seconds one run of the program may take.")
+@click.option("--mode", type=click.Choice(["auto", "quiet", "timed"]), default="auto", show_default=True,
+              help="quiet: replay the simulated run phase by phase (timing-free scenarios); timed: perform the "
+                   "scenario in real time, trace it (Go 1.23+) and compare distributions; auto: quiet if the "
+                   "scenario can be replayed, else timed.")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="Change the scenario before validating, as `simstack sweep --set` does (one value), e.g. "
+                   "--set runtime.gomaxprocs=2. Repeatable.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the verdict.")
-def validate_cmd(file, go, out, runs, tolerance, tolerance_bytes, keep_program, timeout, quiet):
+def validate_cmd(file, go, out, runs, tolerance, tolerance_bytes, keep_program, timeout, mode, settings, quiet):
     """Check the model against a real Go runtime: generate a Go program from the scenario FILE,
     run it, and compare StackInuse minus the baseline at every checkpoint.
 
@@ -55,9 +63,13 @@ def validate_cmd(file, go, out, runs, tolerance, tolerance_bytes, keep_program, 
     GC points) as phases; a scenario whose run depends on timing (e.g. Poisson arrivals racing
     with GC) is refused with the reason. The runtime profile is the toolchain's version.
 
-    Exit status: 0 every checkpoint within tolerance; 1 some checkpoint past it; 2 the scenario
-    is invalid or cannot be expressed as a deterministic program, or no usable toolchain; 3 the
-    program failed to build or run.
+    A timed scenario (--mode timed, or auto when it cannot be replayed) is instead performed in
+    real time by a generated program, traced with GODEBUG=traceallocfree=1 (Go 1.23+), read back
+    and compared with the model: time-averaged and peak StackInuse and grows within --tolerance
+    (default 10% in this mode) of the real runs' mean, GC cycles within 1.
+
+    Exit status: 0 every checkpoint (figure) within tolerance; 1 some past it; 2 the scenario
+    is invalid or cannot be expressed, or no usable toolchain; 3 the program failed to build or run.
     """
     from ..errors import ScenarioError
     from ..recording.writer import OutputError
@@ -70,6 +82,15 @@ def validate_cmd(file, go, out, runs, tolerance, tolerance_bytes, keep_program, 
 
     try:
         sc = load_scenario(file)
+        if settings:
+            sc = _with_settings(sc, settings)
+        if keep_program is not None:
+            keep_program = keep_program.resolve()
+        if mode == "auto":
+            mode = _choose_mode(sc, go, log)
+        if mode == "timed":
+            return _timed(sc, go, out, runs, tolerance, keep_program, timeout, quiet, log)
+        tolerance = 0.02 if tolerance is None else tolerance
         v = validate(sc, go=go, runs=runs, tolerance=tolerance, tolerance_bytes=tolerance_bytes,
                      program_dir=keep_program, timeout=timeout, log=log)
     except (ScenarioError, OutputError, ToolchainError) as exc:
@@ -99,5 +120,71 @@ def validate_cmd(file, go, out, runs, tolerance, tolerance_bytes, keep_program, 
                f"of the real runtime over {runs} run(s)")
     if failed:
         click.echo(f"{verdict}; past tolerance: {', '.join(map(str, failed))}")
+        sys.exit(1)
+    click.echo(verdict)
+
+
+def _with_settings(sc, settings):
+    from ..sweep.params import SweepError, parse_set, with_settings
+    values = {}
+    for opt in settings:
+        try:
+            key, vals = parse_set(opt)
+        except SweepError as exc:
+            raise click.BadParameter(str(exc), param_hint="--set")
+        if len(vals) != 1:
+            raise click.BadParameter(f"{opt!r}: validate takes one value per key", param_hint="--set")
+        values[key] = vals[0]
+    return with_settings(sc, values)
+
+
+def _choose_mode(sc, go, log) -> str:
+    """quiet when the run can be replayed phase by phase, else timed when a real-time program can
+    perform it; NotExpressible with both reasons when neither can."""
+    from . import NotExpressible, find_toolchain
+    from .plan import build_plan, for_toolchain, static_problems
+    from .timed import timed_problems
+    from .toolchain import check_supported
+
+    tc = find_toolchain(go)
+    minor = check_supported(tc)
+    problems = static_problems(sc, tc.platform)
+    sim_sc, _ = for_toolchain(sc, tc.version, minor)
+    try:
+        build_plan(sim_sc, problems)
+        return "quiet"
+    except NotExpressible as exc:
+        quiet_why = exc.reasons
+    timed_why = timed_problems(sc, tc.platform)
+    if timed_why:
+        raise NotExpressible([*quiet_why, *(f"timed: {w}" for w in timed_why)])
+    log("the scenario depends on timing: validating it in real time (--mode timed)")
+    return "timed"
+
+
+def _timed(sc, go, out, runs, tolerance, keep_program, timeout, quiet, log):
+    from .timedcheck import TOLERANCE, validate_timed
+
+    tolerance = TOLERANCE if tolerance is None else tolerance
+    v = validate_timed(sc, go=go, runs=runs, tolerance=tolerance, program_dir=keep_program, timeout=timeout,
+                       log=log)
+    for note in v.notes + v.program.notes:
+        log(f"note: {note}")
+    if keep_program:
+        log(f"program and traces kept in {keep_program} (README.md says how to run it)")
+    if runs == 0:
+        click.echo(f"{sc.name}: timed program generated and built ({v.program.toolchain.version}); not run (--runs 0)")
+        return
+    out = out or Path("runs") / f"{sc.name}-validate"
+    files = v.write(out)
+    if not quiet:
+        click.echo(v.render())
+        click.echo(f"files: {', '.join(str(p) for p in files)}", err=True)
+    goal = v.table[v.table["goal"]]
+    verdict = (f"{sc.name} on {v.program.toolchain.version} (timed, GOMAXPROCS {v.program.simulated.runtime.gomaxprocs}): "
+               f"{int(goal['ok'].sum())}/{len(goal)} figures within {100 * tolerance:g}% (GC cycles within "
+               f"{v.gc_slack}) of the real runs' mean over {runs} run(s)")
+    if v.failed:
+        click.echo(f"{verdict}; past tolerance: {', '.join(v.failed)}")
         sys.exit(1)
     click.echo(verdict)

@@ -1,0 +1,52 @@
+"""Timed validation's comparison (simstack.validate.timedcheck), on frames made here."""
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from simstack.validate.timedcheck import GOAL, _same_sizes, compare, window_mean
+
+
+def test_window_mean_holds_each_row_until_the_next():
+    fp = pd.DataFrame({"time": [0.0, 1.0, 3.0], "stack_inuse": [10, 20, 40]})
+    assert window_mean(fp, 0.0, 4.0) == pytest.approx((10 * 1 + 20 * 2 + 40 * 1) / 4)
+    assert window_mean(fp, 1.0, 3.0) == pytest.approx(20)
+    assert window_mean(fp, 0.5, 1.5) == pytest.approx(15)
+
+
+def test_same_sizes_counts_goroutines_whose_size_the_other_side_has():
+    a = {"req": {"2048": 8, "4096": 2}}
+    assert _same_sizes(a, a, ["req"]) == 1.0
+    assert _same_sizes(a, {"req": {"2048": 6, "8192": 4}}, ["req"]) == pytest.approx(6 / 10)
+    assert _same_sizes({}, {}, ["req"]) == 1.0
+
+
+def _figs(mean, peak, grows, gc, **more):
+    return {"mean_stack_inuse": mean, "peak_stack_inuse": peak, "grows": grows, "gc_cycles": gc, **more}
+
+
+def test_goal_rows_are_judged_against_the_real_runs_mean():
+    sim = _figs(1000.0, 2000.0, 100.0, 5.0, shrinks=3.0, **{"stacks@cp": {"req": {"2048": 4}}})
+    real = [_figs(950.0, 2100.0, 95.0, 6.0, shrinks=10.0, **{"stacks@cp": {"req": {"2048": 4}}}),
+            _figs(1050.0, 1900.0, 105.0, 5.0, shrinks=12.0, **{"stacks@cp": {"req": {"2048": 2, "4096": 2}}})]
+    t = compare(sim, real, ["req"]).set_index("metric")
+    assert set(t.index[t["goal"]]) == set(GOAL)
+    assert t.loc["mean_stack_inuse", "real_mean"] == 1000.0 and t.loc["mean_stack_inuse", "ok"]
+    assert t.loc["gc_cycles", "real_mean"] == 5.5 and t.loc["gc_cycles", "allowed"] == 1 and t.loc["gc_cycles", "ok"]
+    assert json.loads(t.loc["grows", "real_runs"]) == [95.0, 105.0]
+    assert t.loc["shrinks", "ok"] is None  # beside the verdict, not part of it
+    assert t.loc["stacks@cp", "real_mean"] == pytest.approx((1.0 + 0.5) / 2)
+
+
+def test_a_figure_past_ten_percent_fails_and_gc_past_one_cycle_fails():
+    t = compare(_figs(1000.0, 2000.0, 100.0, 8.0), [_figs(1200.0, 2000.0, 100.0, 6.0)], []).set_index("metric")
+    assert not t.loc["mean_stack_inuse", "ok"] and t.loc["mean_stack_inuse", "relative"] == pytest.approx(-200 / 1200)
+    assert not t.loc["gc_cycles", "ok"]
+    assert t.loc["peak_stack_inuse", "ok"] and t.loc["grows", "ok"]
+
+
+def test_no_real_runs_leaves_the_verdict_open():
+    t = compare(_figs(1.0, 1.0, 1.0, 1.0), [], [])
+    assert t["real_mean"].isna().all() and t["ok"].isna().all()
+    assert all(math.isnan(v) for v in t["difference"])
