@@ -11,7 +11,10 @@ program marks (``simstack.start`` … ``simstack.end``):
   model within ``tolerance`` (10 %) of the real runs' mean;
 * GC cycles: within ``gc_slack`` (1) of the real runs' mean;
 * beside them, not deciding the verdict: growths and shrinks per class, shrinks, StackInuse
-  at each checkpoint, and how many goroutines have the same stack size at each checkpoint.
+  at each checkpoint, how many goroutines have the same stack size at each checkpoint, the
+  run's length and its mean number of live goroutines (a real run that could not keep to its
+  schedule, because the machine's CPUs were busy or fewer than GOMAXPROCS, has more goroutines
+  alive at once than the model, and a note says so).
 
 The model is deterministic for a given schedule: its replications are one run, and the
 real runs' spread (min–max) is the band the table shows.
@@ -28,6 +31,7 @@ import pandas as pd
 
 TOLERANCE = 0.10
 GC_SLACK = 1
+LATE = 1.05  # a real run that took this much longer than its schedule did not keep to it
 GOAL = ("mean_stack_inuse", "peak_stack_inuse", "grows", "gc_cycles")
 
 
@@ -111,8 +115,11 @@ def figures(res, classes: list[str]) -> dict:
     g = res.goroutines
     g = g[g["class"].isin(classes)]
     by = g.groupby("class")[["grows", "shrinks"]].sum()
+    fp = res.footprint
+    live = fp[(fp["time"] >= start) & (fp["time"] <= end)]["goroutines"]
     out = {"mean_stack_inuse": float(mean), "peak_stack_inuse": float(peak), "grows": float(g["grows"].sum()),
-           "gc_cycles": float(gc), "shrinks": float(g["shrinks"].sum())}
+           "gc_cycles": float(gc), "shrinks": float(g["shrinks"].sum()), "run_time_s": float(end - start),
+           "mean_live_goroutines": float(live.mean()) if len(live) else math.nan}
     for c in classes:
         out[f"grows[{c}]"] = float(by["grows"].get(c, 0))
         out[f"shrinks[{c}]"] = float(by["shrinks"].get(c, 0))
@@ -266,6 +273,13 @@ def validate_timed(scenario_or_path, *, go=None, toolchain=None, runs: int = 3, 
             notes.append(f"run {i + 1}: {lg['n'] - lg['equal']} of {lg['n']} logged StackInuse readings differ "
                          f"from the trace's (first: {lg['first_mismatch']})")
         res.summary["program_output"] = out.get("output")
+        w = res.summary.get("window") or {}
+        took = w.get("end", res.summary["sim_time"]) - w.get("start", 0.0)
+        planned = prog.simulated.duration or prog.schedule.events[-1].time
+        if planned and took > LATE * planned:
+            notes.append(f"run {i + 1} took {took:.3g} s for a {planned:.3g} s schedule: the machine could not keep "
+                         "to it (CPUs busy, or GOMAXPROCS above their number), so its goroutines lived longer than "
+                         "the model's; its figures say more about the machine than about the runtime")
         real.append(res)
         traces.append(path)
     log("simulating the same schedule")
