@@ -171,7 +171,7 @@ def _yaml_problem(e: yaml.YAMLError, text: str, source: str) -> Problem:
 def _validate(data: Any, positions: Positions, source: str, problems: list[Problem]) -> Scenario:
     pseudo = source.startswith("<") and source.endswith(">")
     if not isinstance(data, dict):
-        problems.append(_located(source, (), positions,
+        problems.append(located(source, (), positions,
                                  f"expected a mapping of scenario fields at the top level, got {_describe(data)}"))
         raise ScenarioError(problems)
     try:
@@ -184,6 +184,7 @@ def _validate(data: Any, positions: Positions, source: str, problems: list[Probl
     if problems:
         raise ScenarioError(problems)
     scenario._source = None if pseudo else source
+    scenario._positions = positions
     return scenario
 
 
@@ -191,8 +192,8 @@ def _problems(err: dict, data: Any, positions: Positions, source: str) -> list[P
     """One pydantic error as Problems (a 'scenario' error carries several)."""
     path = _data_path(err["loc"], data, keep_last=err["type"] == "missing")
     if err["type"] == "scenario":
-        return [_located(source, path + tuple(rel), positions, msg) for rel, msg in err["ctx"]["problems"]]
-    return [_located(source, path, positions, _message(err, path))]
+        return [located(source, path + tuple(rel), positions, msg) for rel, msg in err["ctx"]["problems"]]
+    return [located(source, path, positions, _message(err, path))]
 
 
 def _data_path(loc: tuple, data: Any, keep_last: bool) -> tuple:
@@ -208,12 +209,13 @@ def _data_path(loc: tuple, data: Any, keep_last: bool) -> tuple:
     return tuple(path)
 
 
-def _located(source: str, path: tuple, positions: Positions, message: str) -> Problem:
-    """A Problem at the position of ``path`` or of its nearest recorded ancestor."""
+def located(source: str, path: tuple, positions: Positions, message: str, kind: type[Problem] = Problem) -> Problem:
+    """A Problem (or ``kind``, e.g. a ScenarioWarning) at the position of ``path`` or of its nearest
+    recorded ancestor."""
     for k in range(len(path), -1, -1):
         if path[:k] in positions:
-            return Problem(source, *positions[path[:k]], format_path(path), message)
-    return Problem(source, None, None, format_path(path), message)
+            return kind(source, *positions[path[:k]], format_path(path), message)
+    return kind(source, None, None, format_path(path), message)
 
 
 _EXPECTED = {
