@@ -39,22 +39,26 @@ class BoundedComposer:
     """Mixin for a PyYAML loader: composing stops past MAX_NODES values or MAX_DEPTH levels."""
 
     _nodes = 0
-    _depth = 0
+    _path: tuple = ()  # of the node being composed; a mapping key is not a level of its own
 
     def compose_node(self, parent, index):
+        part = index if isinstance(parent, SequenceNode) else getattr(index, "value", None)
+        if isinstance(parent, MappingNode) and index is None:  # the key of a pair: reported at its mapping
+            part = None
+        path = self._path if part is None else self._path + (part,)
         if not self.check_event(AliasEvent):  # an alias adds no node: expansion is checked afterwards
             self._nodes += 1
             if self._nodes > MAX_NODES:
-                raise TooLarge(self.peek_event().start_mark, (),
+                raise TooLarge(self.peek_event().start_mark, path,
                                f"more than {MAX_NODES:,} values (scalars, lists, mappings); {TOO_MANY}")
-        self._depth += 1
+        if len(path) >= MAX_DEPTH:
+            raise TooLarge(self.peek_event().start_mark, path, f"nested more than {MAX_DEPTH} levels deep; "
+                                                               f"{TOO_DEEP}")
+        saved, self._path = self._path, path
         try:
-            if self._depth > MAX_DEPTH:
-                raise TooLarge(self.peek_event().start_mark, (), f"nested more than {MAX_DEPTH} levels deep; "
-                                                                 f"{TOO_DEEP}")
             return super().compose_node(parent, index)
         finally:
-            self._depth -= 1
+            self._path = saved
 
 
 def check_expansion(root) -> None:
@@ -87,13 +91,17 @@ def _expanded(node, path: tuple, depth: int, memo: dict, active: set, parent) ->
         else:
             children = [(path + (getattr(k, "value", "?"),), n) for k, v in node.value for n in (k, v)]
         for child_path, child in children:
+            defined_here = id(child) not in memo
             s, h = _expanded(child, child_path, depth + 1, memo, active, node)
             size += s
             height = max(height, h + 1)
             if size > MAX_NODES:
-                what = "this value" if path else "the document"
-                raise TooLarge(node.start_mark, path, f"aliases expand {what} to more than {MAX_NODES:,} values; "
-                                                      f"{TOO_MANY} after expanding aliases")
+                if not path and defined_here:  # the whole document: say which top-level value tipped it
+                    raise TooLarge(child.start_mark, child_path, f"aliases expand the document to more than "
+                                                                 f"{MAX_NODES:,} values by here; {TOO_MANY} after "
+                                                                 "expanding aliases")
+                raise TooLarge(node.start_mark, path, f"aliases expand this value to more than {MAX_NODES:,} "
+                                                      f"values; {TOO_MANY} after expanding aliases")
         active.discard(key)
     memo[key] = size, height
     return size, height
