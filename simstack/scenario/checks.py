@@ -87,7 +87,9 @@ def _by_time(sc: Scenario, c: GoroutineClass) -> float | None:
     end = min(x for x in (a.until, sc.duration, math.inf) if x is not None)
     if math.isinf(end):
         return None
-    window = max(0.0, end - a.start)
+    if end < a.start:
+        return 0.0
+    window = end - a.start
     return window * a.rate if a.process == "poisson" else math.floor(window / a.every + 1e-9) + 1
 
 
@@ -153,8 +155,12 @@ def _depth_warnings(sc: Scenario) -> list:
             share = _share_above(d, deepest)
             if share <= OVERFLOW_SHARE:
                 continue
-            what = f"depth {math.floor(d.support()[0] + 0.5):,} is" if d.is_constant else \
-                f"{'all' if share == 1 else f'about {share:.1%}'} of its draws are"
+            if d.is_constant:
+                what = f"depth {math.floor(d.support()[0] + 0.5):,} is"
+            elif isinstance(d, Sequence):
+                what = f"{round(share * len(d.values)):,} of its {len(d.values):,} values are"
+            else:
+                what = f"{'all' if share == 1 else f'about {share:.1%}'} of its draws are"
             message = (f"{what} deeper than {fits}; the first such goroutine ends the run with the runtime's "
                        "fatal stack overflow")
         found.append((path, message))
@@ -226,13 +232,13 @@ def _unreachable_counts(sc: Scenario) -> list:
         if a.process not in ("poisson", "uniform") or c.count is None:
             continue
         by_time = _by_time(sc, c)
-        if by_time is None or by_time >= REACHED_SHARE * c.count:
-            continue
+        if by_time is None or by_time >= REACHED_SHARE * c.count or sc.duration is not None and a.start > sc.duration:
+            continue  # (a start after the end has its own warning)
         pace = f"{a.rate:g}/s" if a.process == "poisson" else f"one every {a.every:g}s"
-        end = f"until {a.until:g}s" if a.until is not None and (sc.duration is None or a.until <= sc.duration) \
+        end = f"{a.until:g}s" if a.until is not None and (sc.duration is None or a.until <= sc.duration) \
             else f"the end of the run ({sc.duration:g}s)"
         found.append((("goroutines", i, "count"),
-                      f"count is {c.count:,}, but {a.process} arrivals at {pace} from {a.start:g}s to {end} start "
+                      f"count is {c.count:,}, but {a.process} arrivals at {pace} from {a.start:g}s until {end} start "
                       f"{'about ' if a.process == 'poisson' else ''}{by_time:,.0f} ({by_time / c.count:.0%}); "
                       "the rest never start"))
     return found
