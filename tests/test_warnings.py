@@ -29,6 +29,9 @@ LIMIT = "1000000"  # --max-goroutines for the corpus, so that messages do not de
 
 # stderr of `simstack check --max-goroutines 1000000 FILE`, each line after the file name
 EXPECTED = {
+    'entry_frame_past_max_stack.yaml': [
+        ":6:5: goroutines[0].entry_frame: warning: the 16,384-byte entry function alone does not fit in the 8,192-byte stack limit; the first goroutine of class 'big' ends the run with the runtime's fatal stack overflow",
+    ],
     'arrivals_after_end.yaml': [
             ":6:15: goroutines[0].arrival.at: warning: time 2s is after the end of the run (duration 1s): class 'late_burst' never starts",
             ":10:45: goroutines[1].arrival.start: warning: time 1.5s is after the end of the run (duration 1s): class 'late_poisson' never starts",

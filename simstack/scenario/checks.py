@@ -95,7 +95,8 @@ def _by_time(sc: Scenario, c: GoroutineClass) -> float | None:
 
 def deepest_fit(rs: RuntimeSpec, entry_frame: int, frame: int) -> tuple[int, int]:
     """(deepest recursion of ``frame``-byte functions below the entry function that the model
-    runs without its fatal stack overflow, the stack limit in bytes), found by newstack itself."""
+    runs without its fatal stack overflow, the stack limit in bytes), found by newstack itself;
+    -1 when the entry function alone overflows."""
     return _deepest_fit(rs.model_dump_json(), entry_frame, frame)
 
 
@@ -112,8 +113,8 @@ def _deepest_fit(runtime_json: str, entry_frame: int, frame: int) -> tuple[int, 
     rt = Runtime(prof, 1, baseline=False)
     p = rt.allp[0]
     gp = rt.newproc(p, 0, entry_frame)
-    rt.enter(gp, p)
     try:
+        rt.enter(gp, p)  # -1: not even the entry function fits
         rt.move_to_depth(gp, p, MAX_INT_DRAW, frame)
     except StackOverflow as exc:
         return exc.depth - 1, exc.limit
@@ -146,9 +147,17 @@ def _log_mean_beyond(d: Dist, bound: float, unit: str, beyond: str) -> str | Non
 
 def _depth_warnings(sc: Scenario) -> list:
     found = []
+    for i, c in enumerate(sc.goroutines):
+        deepest, limit = deepest_fit(sc.runtime, c.entry_frame, c.frame)
+        if deepest < 0:
+            found.append((("goroutines", i, "entry_frame"), f"the {c.entry_frame:,}-byte entry function alone does not "
+                          f"fit in the {limit:,}-byte stack limit; the first goroutine of class {c.name!r} ends "
+                          "the run with the runtime's fatal stack overflow"))
     for path, c, st, d in _steps(sc, "depth"):
         frame = st.frame if st.frame is not None else c.frame
         deepest, limit = deepest_fit(sc.runtime, c.entry_frame, frame)
+        if deepest < 0:
+            continue
         fits = f"{deepest:,} frames, the most that fit in the {limit:,}-byte stack limit with {frame}-byte frames"
         message = _log_mean_beyond(d, deepest, " frames", f"far deeper than {fits}")
         if message is None:
