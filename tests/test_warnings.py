@@ -238,3 +238,17 @@ def test_the_depth_limit_is_the_models_own():
         assert limit == 2**20 and abs(deepest - 2**20 // 208) < 16
         assert "overflow" not in simstack.run(parse_scenario(doc % (version, deepest))).summary
         assert simstack.run(parse_scenario(doc % (version, deepest + 1))).summary["overflow"]["depth"] == deepest + 1
+
+
+def test_the_json_schema_takes_exactly_one_of_mean_mu_median():
+    jsonschema = pytest.importorskip("jsonschema")
+    from simstack.scenario import scenario_json_schema
+
+    validator = jsonschema.Draft202012Validator(scenario_json_schema())
+
+    def doc(dist):
+        return {"goroutines": [{"name": "w", "count": 1, "program": [{"depth": dist, "run": "1ms"}]}]}
+    for ok in ({"mean": 3}, {"mu": 3}, {"median": 20}):
+        assert validator.is_valid(doc({"dist": "lognormal", "sigma": 0.5, **ok})), ok
+    for bad in ({}, {"mean": 3, "median": 20}, {"mu": 3, "mean": 3}):
+        assert not validator.is_valid(doc({"dist": "lognormal", "sigma": 0.5, **bad})), bad
