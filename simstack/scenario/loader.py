@@ -1,6 +1,7 @@
 """Reading scenario files, with every problem located by line, column and field path.
 
-Loading runs in two passes:
+Loading runs in two passes, each bounded (:mod:`.bounds`: file size, values as written
+and after expanding aliases, nesting depth) before any value is built:
 
 1. YAML is composed into nodes (so each value keeps its position) and turned into
    plain data by :func:`read_yaml`, which records where each key or list item was
@@ -172,7 +173,7 @@ def _validate(data: Any, positions: Positions, source: str, problems: list[Probl
     pseudo = source.startswith("<") and source.endswith(">")
     if not isinstance(data, dict):
         problems.append(located(source, (), positions,
-                                 f"expected a mapping of scenario fields at the top level, got {_describe(data)}"))
+                                f"expected a mapping of scenario fields at the top level, got {_describe(data)}"))
         raise ScenarioError(problems)
     try:
         scenario = Scenario.model_validate(data, context={"name": None if pseudo else Path(source).stem})
