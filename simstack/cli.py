@@ -37,6 +37,30 @@ def _on_sigterm(signum, frame):
 _SEQUENCE_EXHAUSTED = re.compile(r"^goroutines\[\d+\]\.program\[\d+\]\.\w+: sequence has \d+ values")
 
 
+def _checked(sc, *, strict: bool, max_goroutines: int | None, refuse_limit: bool) -> None:
+    """Print ``sc``'s warnings on stderr; raise them as errors under ``--strict``. Past the goroutine
+    limit: an error for ``run`` (``refuse_limit``), a warning for ``check``."""
+    from .errors import ScenarioWarning
+    from .scenario.checks import check_scenario, goroutine_limit_problems
+
+    warnings = check_scenario(sc, max_goroutines=max_goroutines)
+    limits = goroutine_limit_problems(sc, max_goroutines)
+    if not refuse_limit:
+        warnings = sorted(warnings + [ScenarioWarning(p.file, p.line, p.column, p.path, p.message) for p in limits],
+                          key=lambda w: (w.line or 0, w.column or 0))
+        limits = []
+    if strict and warnings:
+        raise ScenarioError([w.as_error() for w in warnings] + limits)
+    for w in warnings:
+        click.echo(str(w), err=True)
+    if limits:
+        raise ScenarioError(limits)
+
+
+_STRICT = click.option("--strict", is_flag=True, help="Treat warnings (legal settings almost certainly not meant) "
+                                                      "as errors: exit status 2.")
+
+
 def _interrupt_status(signal_name) -> int:
     return EXIT_SIGTERM if signal_name in ("Terminated", Terminated) else EXIT_SIGINT
 
@@ -80,10 +104,14 @@ def main():
 @click.option("--max-events", type=click.IntRange(min=0), default=None,
               help="Stop after recording this many events, keeping what was recorded (exit status 3); "
                    "0: no limit.  Default: what fits half of this machine's memory.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary (warnings are still printed).")
+@_STRICT
 @_user_errors
-def run_cmd(file, out, no_charts, check_invariants, max_goroutines, max_events, quiet):
+def run_cmd(file, out, no_charts, check_invariants, max_goroutines, max_events, quiet, strict):
     """Simulate FILE and write its frames, summary and charts to a directory.
+
+    Warnings (legal settings almost certainly not meant) are printed on stderr first; a
+    class that starts --max-goroutines goroutines or more is refused before anything runs.
 
     \b
     Exit status: 0 the run finished (a simulated "fatal error: stack overflow" included:
@@ -101,11 +129,12 @@ def run_cmd(file, out, no_charts, check_invariants, max_goroutines, max_events, 
     from .scenario import load_scenario
 
     sc = load_scenario(file)
-    out = out or Path("runs") / sc.name
-    check_output_dir(out)  # refuse a directory we would not replace before simulating, not after
     limits = default_limits()
     max_goroutines = limits["max_goroutines"] if max_goroutines is None else (max_goroutines or None)
     max_events = limits["max_events"] if max_events is None else (max_events or None)
+    _checked(sc, strict=strict, max_goroutines=max_goroutines, refuse_limit=True)
+    out = out or Path("runs") / sc.name
+    check_output_dir(out)  # refuse a directory we would not replace before simulating, not after
     bar = None
     if not quiet:
         total = sc.duration if sc.duration is not None else None
@@ -160,12 +189,24 @@ def run_cmd(file, out, no_charts, check_invariants, max_goroutines, max_events, 
 
 @main.command("check")
 @click.argument("file", type=click.Path(dir_okay=True, path_type=Path))
+@click.option("--max-goroutines", type=click.IntRange(min=0), default=None,
+              help="The limit `simstack run` will be given, to warn about classes that reach it (default: run's "
+                   "default; 0: no limit).")
+@_STRICT
 @_user_errors
-def check_cmd(file):
-    """Validate FILE and print the resolved scenario (units in bytes and seconds, defaults filled)."""
+def check_cmd(file, max_goroutines, strict):
+    """Validate FILE and print the resolved scenario (units in bytes and seconds, defaults filled).
+
+    Warnings (legal settings almost certainly not meant, and classes that reach the goroutine
+    limit of `simstack run`) go to stderr, one line each; the exit status stays 0 unless --strict.
+    """
+    from .api import default_limits
     from .scenario import load_scenario
 
     sc = load_scenario(file)
+    if max_goroutines is None:
+        max_goroutines = default_limits()["max_goroutines"]
+    _checked(sc, strict=strict, max_goroutines=max_goroutines or None, refuse_limit=False)
     click.echo(yaml.safe_dump(sc.to_yaml_dict(), sort_keys=False), nl=False)
 
 

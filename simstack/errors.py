@@ -24,10 +24,25 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        return self._format(self.message)
+
+    def _format(self, message: str) -> str:
         where = self.file
         if self.line is not None:
             where += f":{self.line}" + (f":{self.column}" if self.column is not None else "")
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        return f"{where}: {self.path}: {message}" if self.path else f"{where}: {message}"
+
+
+@dataclass(frozen=True)
+class ScenarioWarning(Problem):
+    """A setting that is legal but almost certainly not meant: ``file:line:col: path: warning: ...``."""
+
+    def __str__(self) -> str:
+        return self._format(f"warning: {self.message}")
+
+    def as_error(self) -> Problem:
+        """The same problem as an error (``--strict``)."""
+        return Problem(self.file, self.line, self.column, self.path, f"{self.message} [--strict]")
 
 
 class ScenarioError(Exception):

@@ -25,7 +25,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from simstack.errors import ScenarioError
-from simstack.scenario import load_scenario, parse_scenario, scenario_from_dict
+from simstack.scenario import check_scenario, load_scenario, parse_scenario, scenario_from_dict
+from simstack.scenario.checks import goroutine_limit_problems
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = int(os.environ.get("SIMSTACK_HYPOTHESIS_EXAMPLES", "400"))
@@ -191,6 +192,8 @@ def _accepts_or_rejects_cleanly(load, source: str):
     from simstack.engine.simulation import Simulation
     from simstack.recording.recorder import Recorder
     Simulation(sc, Recorder(lambda: 0.0))  # the runtime can be built for every accepted scenario
+    for w in check_scenario(sc, max_goroutines=1000) + goroutine_limit_problems(sc, 1000):  # never raises
+        assert w.message and (w.line is None or w.line >= 1)
     return sc
 
 

@@ -24,15 +24,43 @@ from click.testing import CliRunner
 import simstack
 from simstack.api import BYTES_PER_EVENT, BYTES_PER_GOROUTINE, default_limits, memory_budget
 from simstack.cli import main
+from simstack.errors import ScenarioError
 from simstack.scenario import parse_scenario
+from simstack.scenario.loader import read_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BAD = Path(__file__).parent / "bad_scenarios"
 CORPUS = sorted(p.name for p in BAD.iterdir())
 MISSING = "missing.yaml"  # not in the corpus, by definition
+LIMIT = f"simstack run stops at {default_limits()['max_goroutines']:,} goroutines (--max-goroutines: raise it, or 0 for no limit)"
+DEEP_PATH = "[0]" * 63
 
 # stderr of `simstack run FILE`: one line per problem, each after the file name
 EXPECTED = {
+    'alias_bomb.yaml': [
+        ':7:7: lol6: aliases expand this value to more than 250,000 values; a scenario file may hold at most 250,000 after expanding aliases',
+    ],
+    'alias_nesting_too_deep.yaml': [
+        ':3:47: outer' + "[0]" * 40 + ': aliases nest this value more than 64 levels deep; a scenario file may nest at most 64 levels',
+    ],
+    'count_past_limit.yaml': [
+        f":4:5: goroutines[0].count: class 'w' starts 1,000,000,000 goroutines; {LIMIT}",
+    ],
+    'lognormal_mean_and_median.yaml': [
+        ":6:10: goroutines[0].program[0].depth: lognormal takes one of mu (the mean of ln(x); 'mean' is the same, numpy's name) or median (e^mu, in the field's unit), got mean and median",
+    ],
+    'lognormal_median_zero.yaml': [
+        ':5:10: goroutines[0].program[0].depth: lognormal needs median > 0, got 0.0',
+    ],
+    'merge_key_bomb.yaml': [
+        ':16:6: m14: aliases expand the document to more than 250,000 values by here; a scenario file may hold at most 250,000 after expanding aliases',
+    ],
+    'nested_too_deep.yaml': [
+        f':2:76: goroutines{DEEP_PATH}: nested more than 64 levels deep; a scenario file may nest at most 64 levels',
+    ],
+    'poisson_past_limit.yaml': [
+        f":5:5: goroutines[0].arrival: class 'req' starts about 100,000,000 goroutines; {LIMIT}",
+    ],
     'bad_unit_rate.yaml': [
         ":5:33: goroutines[0].arrival.rate: expected a rate such as 1000/s or 50/ms (a bare number is per second), got '5/fortnight'",
     ],
@@ -265,7 +293,7 @@ def test_bad_scenario_is_refused_with_exit_2_and_a_located_message(name, tmp_pat
 IN_PROCESSES = ["yaml_unclosed_flow.yaml", "tabs_indent.yaml", "duplicate_top_key.yaml", "unknown_step_key.yaml",
                 "wrong_type_program.yaml", "bad_unit_time.yaml", "negative_count.yaml", "size_too_large.yaml",
                 "unknown_version.yaml", "spawn_cycle_unbounded.yaml", "empty.yaml", "binary.yaml",
-                "directory.yaml", MISSING]
+                "directory.yaml", "alias_bomb.yaml", "merge_key_bomb.yaml", "count_past_limit.yaml", MISSING]
 
 
 def test_bad_scenarios_in_real_processes_exit_2_without_traceback(tmp_path):
@@ -301,13 +329,74 @@ def test_every_problem_names_file_line_column_field_and_what_was_expected():
             assert field and " " not in field, (name, line)  # a field path such as goroutines[0].count
             assert any(w in message for w in ("expected", "duplicate", "unknown", "recursive", "spawn cycle",
                                               "no goroutine class", "no gate", "needs", "would never end",
-                                              "after the end", "has arrival process", "missing")), (name, line)
+                                              "after the end", "has arrival process", "missing", "at most",
+                                              "--max-goroutines", "takes one of")), (name, line)
 
 
 def test_unknown_names_suggest_the_right_one():
     suggestions = [line for name in CORPUS if name.startswith("unknown_") for line in EXPECTED[name]
                    if "did you mean" in line]
     assert len(suggestions) >= 6
+
+
+# --- bounded reading ------------------------------------------------------------------------
+
+def _limited(*args, cwd=BAD, address_space=2 * 2**30):
+    """simstack in a real process whose memory is capped: reading that is not bounded dies there."""
+    import resource
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+    return subprocess.run([sys.executable, "-m", "simstack.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, preexec_fn=cap, timeout=300)
+
+
+@pytest.mark.parametrize("name", ["alias_bomb.yaml", "merge_key_bomb.yaml", "alias_nesting_too_deep.yaml"])
+def test_alias_bombs_are_refused_within_bounded_memory(name):
+    """`simstack check` on a few hundred bytes that expand to billions of values: refused, in a process
+    capped at 2 GiB of address space (unbounded, the alias bomb grew past 4 GB)."""
+    r = _limited("check", name)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and r.stdout == "", r.stderr
+    assert r.stderr.splitlines() == [name + line for line in EXPECTED[name]]
+
+
+def test_a_file_over_4_mib_is_refused_before_it_is_read(tmp_path):
+    big = tmp_path / "big.yaml"
+    big.write_text("goroutines: [{name: w, count: 1, program: [{depth: 1, run: 1ms}]}]\n"
+                   + ("# " + "x" * 1021 + "\n") * (4 * 1024 + 1))
+    r = _limited("check", big, cwd=tmp_path)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.splitlines() == [f"{big}: is larger than 4 MiB; a scenario file may have at most 4 MiB "
+                                      "(4,194,304 bytes)"]
+    with pytest.raises(ScenarioError) as e:
+        parse_scenario(big.read_text(), "big.yaml")
+    assert str(e.value) == "big.yaml: is larger than 4 MiB; a scenario file may have at most 4 MiB (4,194,304 bytes)"
+
+
+def test_more_than_250000_values_are_refused_where_the_limit_is_crossed(tmp_path):
+    doc = "goroutines: [{name: w, count: 1, program: [{depth: 1, run: 1ms}]}]\nx: [" + "1," * 250_000 + "1]\n"
+    with pytest.raises(ScenarioError) as e:
+        parse_scenario(doc, "many.yaml")
+    # the root mapping, 'goroutines' and its 14 values, 'x' and its list come first: 17 before x[0]
+    assert str(e.value) == ("many.yaml:2:499971: x[249983]: more than 250,000 values (scalars, lists, mappings); "
+                            "a scenario file may hold at most 250,000")
+
+
+def test_the_bounds_leave_room_for_real_scenarios():
+    """Lists nested 63 deep and 250,000 values are read; aliases of ordinary size are expanded."""
+    data, _, problems = read_yaml("x: " + "[" * 62 + "1" + "]" * 62 + "\n", "ok.yaml")
+    inner = data["x"]
+    for _ in range(62):
+        inner = inner[0]
+    assert not problems and inner == 1
+    data, _, _ = read_yaml("x: [" + "1," * 249_996 + "1]\n", "ok.yaml")  # with the root, "x" and the list: 250,000
+    assert len(data["x"]) == 249_997
+    doc = ("goroutines:\n  - {name: c0, count: 1, program: [&step {depth: {dist: uniform, low: 1, high: 9}, "
+           "run: 1ms}]}\n" + "".join(f"  - {{name: c{i}, count: 1, program: [*step, *step, *step]}}\n"
+                                      for i in range(1, 300)))
+    sc = parse_scenario(doc)
+    assert len(sc.goroutines) == 300
+    assert sc.goroutines[299].program[2].model_dump() == sc.goroutines[0].program[0].model_dump()
 
 
 # --- runaway scenarios ---------------------------------------------------------------------
@@ -425,7 +514,9 @@ def test_default_limits_fit_this_machine():
 
 MEASURE = '''
 import json, resource, simstack
+from simstack.errors import ScenarioError
 from simstack.scenario import parse_scenario
+from simstack.scenario.loader import read_yaml
 simstack.run(parse_scenario("goroutines: [{name: w, count: 10, program: [{depth: 1, run: 0s}]}]"))  # imports, caches
 sc = parse_scenario("""
 goroutines:

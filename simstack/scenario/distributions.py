@@ -13,8 +13,10 @@ of ``normal``, ``mean`` of ``exponential``/``geometric``, ``values`` of ``empiri
 and ``sequence``) are written in the field's unit and parsed by its unit parser
 (``1.5ms``, ``2KiB``); for integer fields ``value`` and ``values`` must be integers
 while the shape parameters may be fractional.  ``lognormal`` takes numpy's
-parameters: ``mean`` and ``sigma`` of the underlying normal, i.e. of ``ln(x)`` with
-``x`` in base units (bytes, seconds, frames), so they are plain numbers.
+parameters: ``mu`` (also spelt ``mean``, numpy's and the contract's name) and ``sigma``
+of the underlying normal, i.e. of ``ln(x)`` with ``x`` in base units (bytes, seconds,
+frames), so they are plain numbers; or ``median`` (e^mu) in the field's unit instead of
+``mu``.
 ``geometric`` is numpy's geometric with ``p = 1/mean``: support 1, 2, 3, ... and
 mean ``mean``.
 
@@ -129,19 +131,45 @@ class Normal(Dist, Generic[P]):
         return float(self.mean_)
 
 
-class LogNormal(Dist):
+class LogNormal(Dist, Generic[P]):
+    """numpy's lognormal: ln(x) is normal with mean ``mu`` and standard deviation ``sigma``.
+
+    ``mu`` may be given as ``mu``, as ``mean`` (numpy's name, the contract's: the mean of
+    ln(x), not of x) or as ``median`` = e^mu, in the field's unit.
+    """
+
     dist: Literal["lognormal"]
-    mean_: float = Field(alias="mean")
+    mean_: float | None = Field(None, alias="mean")
+    mu: float | None = None
+    median: P | None = None
     sigma: float = Field(ge=0)
 
+    @model_validator(mode="after")
+    def _one_location(self):
+        given = [name for name, v in (("mean", self.mean_), ("mu", self.mu), ("median", self.median))
+                 if v is not None]
+        if len(given) != 1:
+            raise ValueError("lognormal takes one of mu (the mean of ln(x); 'mean' is the same, numpy's name) or "
+                             f"median (e^mu, in the field's unit), got {' and '.join(given) or 'neither'}")
+        if self.median is not None and not self.median > 0:
+            raise ValueError(f"lognormal needs median > 0, got {self.median}")
+        return self
+
+    @property
+    def log_mean(self) -> float:
+        """mu: the mean of ln(x), however it was written."""
+        if self.median is not None:
+            return math.log(self.median)
+        return self.mu if self.mu is not None else self.mean_
+
     def _draw(self, rng, n, start):
-        return rng.lognormal(self.mean_, self.sigma, n)
+        return rng.lognormal(self.log_mean, self.sigma, n)
 
     def support(self):
-        return (math.exp(self.mean_),) * 2 if self.sigma == 0 else (0.0, math.inf)
+        return (math.exp(self.log_mean),) * 2 if self.sigma == 0 else (0.0, math.inf)
 
     def mean(self):
-        return math.exp(self.mean_ + self.sigma**2 / 2)
+        return math.exp(self.log_mean + self.sigma**2 / 2)
 
 
 class Exponential(Dist, Generic[P]):
@@ -275,7 +303,7 @@ def _largest_likely_draw(d: Dist) -> float:
         if isinstance(d, Normal):
             return d.mean_ + 12 * d.std
         if isinstance(d, LogNormal):
-            return math.exp(d.mean_ + 12 * d.sigma)
+            return math.exp(d.log_mean + 12 * d.sigma)
         if isinstance(d, (Exponential, Geometric)):
             return 50 * d.mean_
     except OverflowError:
@@ -298,7 +326,7 @@ def dist_type(kind: str) -> Any:
     parse_value, parse_param, _ = KINDS[kind]
     value_t = Annotated[int if kind != "time" else float, BeforeValidator(parse_value)]
     param_t = Annotated[float if kind != "size" else int, BeforeValidator(parse_param)]
-    union = Union[Constant[value_t], Uniform[param_t], Normal[param_t], LogNormal, Exponential[param_t],
+    union = Union[Constant[value_t], Uniform[param_t], Normal[param_t], LogNormal[param_t], Exponential[param_t],
                   Geometric[param_t], Empirical[value_t], Sequence[value_t]]
     checks = [AfterValidator(_bounded_int)] if kind == "int" else []
     return Annotated[union, Field(discriminator="dist"), BeforeValidator(partial(_as_dist, kind)), *checks]

@@ -1,6 +1,7 @@
 """Reading scenario files, with every problem located by line, column and field path.
 
-Loading runs in two passes:
+Loading runs in two passes, each bounded (:mod:`.bounds`: file size, values as written
+and after expanding aliases, nesting depth) before any value is built:
 
 1. YAML is composed into nodes (so each value keeps its position) and turned into
    plain data by :func:`read_yaml`, which records where each key or list item was
@@ -24,6 +25,7 @@ from pydantic import ValidationError
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from ..errors import Problem, ScenarioError, did_you_mean, format_path
+from .bounds import MAX_BYTES, TOO_BIG, BoundedComposer, TooLarge, check_expansion
 from .model import Scenario
 from .schema import keys_at
 
@@ -31,8 +33,9 @@ Positions = dict[tuple, tuple[int, int]]
 _MERGE, _BOOL = "tag:yaml.org,2002:merge", "tag:yaml.org,2002:bool"
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans: only true/false, so ``gogc: off`` stays the string 'off'."""
+class _Loader(BoundedComposer, yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans (only true/false, so ``gogc: off`` stays the string 'off'),
+    composing within the bounds of :mod:`.bounds`."""
 
     yaml_implicit_resolvers = {first: [(tag, rx) for tag, rx in resolvers if tag != _BOOL]
                                for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
@@ -53,11 +56,14 @@ def load_scenario(path: str | Path) -> Scenario:
     if p.is_dir():
         raise _file_error(source, "is a directory, expected a scenario YAML file")
     try:
-        raw = p.read_bytes()
+        with p.open("rb") as f:
+            raw = f.read(MAX_BYTES + 1)  # never more, whatever the file is (a device, a FIFO, a huge log)
     except FileNotFoundError:
         raise _file_error(source, "no such file") from None
     except OSError as e:
         raise _file_error(source, f"cannot read the file: {e.strerror or e}") from None
+    if len(raw) > MAX_BYTES:
+        raise _file_error(source, f"is larger than 4 MiB; {TOO_BIG}")
     if b"\0" in raw:
         raise _file_error(source, "is a binary file (it contains NUL bytes), expected YAML text")
     try:
@@ -70,6 +76,8 @@ def load_scenario(path: str | Path) -> Scenario:
 
 def parse_scenario(text: str, source: str = "<string>") -> Scenario:
     """Validate scenario YAML given as text; ``source`` names it in messages."""
+    if len(text) > MAX_BYTES // 4 and len(text.encode("utf-8")) > MAX_BYTES:
+        raise _file_error(source, f"is larger than 4 MiB; {TOO_BIG}")
     data, positions, problems = read_yaml(text, source)
     return _validate(data, positions, source, problems)
 
@@ -87,11 +95,16 @@ def read_yaml(text: str, source: str) -> tuple[Any, Positions, list[Problem]]:
         loader = _Loader(text)
         try:
             node = loader.get_single_node()
+            if node is not None:
+                check_expansion(node)
             data = None if node is None else _construct(node, (), loader, positions, problems, source, set())
         finally:
             loader.dispose()
     except yaml.YAMLError as e:
         raise ScenarioError([_yaml_problem(e, text, source)]) from None
+    except TooLarge as e:
+        where = (e.mark.line + 1, e.mark.column + 1) if e.mark is not None else (None, None)
+        raise ScenarioError([Problem(source, *where, format_path(e.path), e.message)]) from None
     if node is None:
         raise _file_error(source, "the file is empty; expected a scenario mapping with 'goroutines'")
     return data, positions, problems
@@ -159,8 +172,8 @@ def _yaml_problem(e: yaml.YAMLError, text: str, source: str) -> Problem:
 def _validate(data: Any, positions: Positions, source: str, problems: list[Problem]) -> Scenario:
     pseudo = source.startswith("<") and source.endswith(">")
     if not isinstance(data, dict):
-        problems.append(_located(source, (), positions,
-                                 f"expected a mapping of scenario fields at the top level, got {_describe(data)}"))
+        problems.append(located(source, (), positions,
+                                f"expected a mapping of scenario fields at the top level, got {_describe(data)}"))
         raise ScenarioError(problems)
     try:
         scenario = Scenario.model_validate(data, context={"name": None if pseudo else Path(source).stem})
@@ -172,6 +185,7 @@ def _validate(data: Any, positions: Positions, source: str, problems: list[Probl
     if problems:
         raise ScenarioError(problems)
     scenario._source = None if pseudo else source
+    scenario._positions = positions
     return scenario
 
 
@@ -179,8 +193,8 @@ def _problems(err: dict, data: Any, positions: Positions, source: str) -> list[P
     """One pydantic error as Problems (a 'scenario' error carries several)."""
     path = _data_path(err["loc"], data, keep_last=err["type"] == "missing")
     if err["type"] == "scenario":
-        return [_located(source, path + tuple(rel), positions, msg) for rel, msg in err["ctx"]["problems"]]
-    return [_located(source, path, positions, _message(err, path))]
+        return [located(source, path + tuple(rel), positions, msg) for rel, msg in err["ctx"]["problems"]]
+    return [located(source, path, positions, _message(err, path))]
 
 
 def _data_path(loc: tuple, data: Any, keep_last: bool) -> tuple:
@@ -196,12 +210,13 @@ def _data_path(loc: tuple, data: Any, keep_last: bool) -> tuple:
     return tuple(path)
 
 
-def _located(source: str, path: tuple, positions: Positions, message: str) -> Problem:
-    """A Problem at the position of ``path`` or of its nearest recorded ancestor."""
+def located(source: str, path: tuple, positions: Positions, message: str, kind: type[Problem] = Problem) -> Problem:
+    """A Problem (or ``kind``, e.g. a ScenarioWarning) at the position of ``path`` or of its nearest
+    recorded ancestor."""
     for k in range(len(path), -1, -1):
         if path[:k] in positions:
-            return Problem(source, *positions[path[:k]], format_path(path), message)
-    return Problem(source, None, None, format_path(path), message)
+            return kind(source, *positions[path[:k]], format_path(path), message)
+    return kind(source, None, None, format_path(path), message)
 
 
 _EXPECTED = {

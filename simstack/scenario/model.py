@@ -409,6 +409,7 @@ class Scenario(_Model):
     gates: list[Gate] = []  # EXTENSION
     record: RecordSpec = Field(default_factory=RecordSpec)
     _source: str | None = PrivateAttr(None)
+    _positions: dict = PrivateAttr(default_factory=dict)  # where each field was written (the loader's)
 
     @property
     def source(self) -> str | None:

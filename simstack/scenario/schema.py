@@ -56,8 +56,11 @@ def _dist(value: dict, param: dict, what: str) -> dict:
                 tagged("constant", "always value", ("value",), value=value),
                 tagged("uniform", "uniform on [low, high]", ("low", "high"), low=param, high=param),
                 tagged("normal", "normal with mean and std", ("mean", "std"), mean=param, std=param),
-                tagged("lognormal", "numpy lognormal: mean and sigma of ln(x), x in base units",
-                       ("mean", "sigma"), mean={"type": "number"}, sigma={"type": "number", "minimum": 0}),
+                {**tagged("lognormal", "numpy lognormal: mu (or mean, numpy's name: the mean of ln(x), not of x) "
+                                       "and sigma of ln(x), x in base units; or median (e^mu) in the field's unit",
+                          ("sigma",), mean={"type": "number"}, mu={"type": "number"}, median=param,
+                          sigma={"type": "number", "minimum": 0}),
+                 "oneOf": [{"required": [k]} for k in ("mean", "mu", "median")]},
                 tagged("exponential", "exponential with this mean", ("mean",), mean=param),
                 tagged("geometric", "numpy geometric with p = 1/mean (1, 2, 3, ...)", ("mean",), mean=param),
                 tagged("empirical", "one of values, with optional weights", ("values",), values=values,
