@@ -1,7 +1,8 @@
 // A busy program for benchmarking `simstack trace read` on large traces: workers that recurse,
-// allocate heap objects (most of a traceallocfree trace) and exit, for a given time.
+// allocate heap objects (most of a traceallocfree trace; "noalloc" leaves them out) and exit,
+// for a given time.
 //
-//	GODEBUG=traceallocfree=1 ./tracebench TRACE SECONDS
+//	GODEBUG=traceallocfree=1 ./tracebench TRACE SECONDS [noalloc]
 package main
 
 import (
@@ -14,19 +15,25 @@ import (
 
 var sink [][]byte
 var mu sync.Mutex
+var alloc = true
 
 //go:noinline
 func rec(n int, keep [][]byte) int {
 	var buf [128]byte
 	buf[n%128] = byte(n)
-	keep = append(keep, make([]byte, 64+n%512))
-	if n <= 0 {
+	if alloc {
+		keep = append(keep, make([]byte, 64+n%512))
+	}
+	if n <= 0 && alloc {
 		mu.Lock()
 		if len(sink) > 4096 {
 			sink = sink[:0]
 		}
 		sink = append(sink, keep[len(keep)-1])
 		mu.Unlock()
+		return int(buf[0])
+	}
+	if n <= 0 {
 		return int(buf[0])
 	}
 	return rec(n-1, keep) + int(buf[n%128])
@@ -38,6 +45,7 @@ func main() {
 		panic(err)
 	}
 	secs, _ := strconv.ParseFloat(os.Args[2], 64)
+	alloc = len(os.Args) < 4 || os.Args[3] != "noalloc"
 	trace.Start(f)
 	end := time.Now().Add(time.Duration(secs * float64(time.Second)))
 	var wg sync.WaitGroup
