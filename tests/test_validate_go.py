@@ -106,8 +106,11 @@ def test_validate_pipeline_end_to_end(tc, gocache, tmp_path):
 def test_cli_walkthrough_within_tolerance_and_past_it(tc, gocache, tmp_path):
     out = tmp_path / "out"
     env = dict(os.environ, SIMSTACK_GOCACHE=str(gocache))
+    # --keep-program relative to the working directory, through "..": the program runs with its own cwd
+    kept = os.path.relpath(tmp_path / "prog", ROOT)
+    assert kept.startswith("..")
     r = subprocess.run([sys.executable, "-m", "simstack.cli", "validate", ROOT / "scenarios" / "walkthrough.yaml",
-                        "--go", tc.go, "-o", out, "--runs", "2", "--keep-program", tmp_path / "prog"],
+                        "--go", tc.go, "-o", out, "--runs", "2", "--keep-program", kept],
                        capture_output=True, text=True, cwd=ROOT, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "6/6 checkpoints within 2%" in r.stdout and "grown" in r.stdout

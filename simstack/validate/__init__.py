@@ -127,7 +127,7 @@ def generate(scenario_or_path, *, go=None, toolchain: Toolchain | None = None, p
     if program_dir is None:
         program_dir = Path(tempfile.mkdtemp(prefix="simstack-program-"))
         atexit.register(shutil.rmtree, program_dir, True)
-    program_dir = Path(program_dir)
+    program_dir = Path(program_dir).resolve()  # the program runs with its directory as cwd
     rs = sim_sc.runtime
     prof = resolve_profile(rs.version, rs.platform, godebug=rs.godebug, max_stack=rs.max_stack)
     # main waits in runtime.GC() with about the used stack the profile says (its shrink decision)
