@@ -373,3 +373,18 @@ def test_each_run_is_compared_with_the_model_started_with_its_threads():
     started.checkpoints[0]["threads"] = 4
     t = C.compare(started, [_run([327680], threads=(3, 3))], tolerance=0.0, tolerance_bytes=0)
     assert t["corrected_deltas"][0] == [327680 + 32768] and t["ok"][0]
+
+
+def test_frames_the_compiler_could_not_hit_are_shown_with_the_table():
+    """A frame simulated larger than the scenario asked (48 for 24) is marked in the printed table."""
+    t = C.compare(_Plan([65536]), [_run([65536])], tolerance=0.02, tolerance_bytes=0)
+    frames = [{"function": "main.rec0", "role": "rec", "target": 24, "reported": 48, "exact": False},
+              {"function": "main.entry_w", "role": "entry", "target": 64, "reported": 64, "exact": True}]
+    text = C.render(t, frames)
+    assert "simulated*" in text.splitlines()[0]
+    assert "main.rec0" in text and "24 B -> 48 B" in text and "main.entry_w" not in text
+    md = C.markdown(t, frames)
+    assert "simulated Δ*" in md and "| `main.rec0` | rec | 24 B | 48 B |" in md
+    # exact frames: no mark, no footer
+    exact = [dict(frames[1])]
+    assert "*" not in C.render(t, exact) and C.render(t, exact) == C.render(t)
