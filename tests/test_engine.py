@@ -199,3 +199,40 @@ def test_a_timer_running_its_p_at_once_changes_nothing(text):
         return [frames[k].to_csv(index=False) for k in ("events", "footprint", "goroutines")]
 
     assert run(event_path=False) == run(event_path=True)
+
+
+GATED = """
+name: gated
+seed: 1
+duration: 20ms
+runtime: {{version: go1.27, gomaxprocs: {procs}}}
+gates: [{{name: go, open_at: [5ms]}}]
+goroutines:
+  - name: w
+    count: {n}
+    arrival: {{process: burst, at: 1ms}}
+    program:
+      - {{depth: 0, wait: go}}
+      - {{depth: 1, run: 10us}}
+"""
+
+
+def _exit_order(procs, n):
+    res = simstack.run(parse_scenario(GATED.format(procs=procs, n=n)))
+    ev = res.events
+    spawned = list(ev[(ev.kind == "spawn") & (ev.time > 0.0005) & (ev.time < 0.002)].goroutine)  # the 1 ms burst
+    return spawned, list(ev[ev.kind == "exit"].goroutine)
+
+
+def test_a_gate_readies_its_waiters_as_closechan_does():
+    """close(ch) readies the waiters last parked first, each goready taking runnext: at GOMAXPROCS 1 the
+    first parked runs first, then the rest from the last parked back (traced in go1.27.3)."""
+    spawned, exits = _exit_order(1, 6)
+    parked = spawned[-1:] + spawned[:-1]  # main's go statements: the last one waits in runnext
+    assert exits == [parked[0]] + parked[:0:-1]
+    # park order (see gate's docstring) when the release would spill into the global queue, and at GOMAXPROCS 2
+    spawned, exits = _exit_order(1, 300)
+    assert len(exits) == 300 and exits[1:] != sorted(exits[1:], reverse=True)
+    spawned, exits = _exit_order(2, 6)
+    parked = spawned[-1:] + spawned[:-1]
+    assert sorted(exits) == sorted(spawned) and exits != [parked[0]] + parked[:0:-1]

@@ -69,6 +69,7 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
         for i, cls in enumerate(scenario.goroutines):
             self.classes[cls.name] = ClassInfo(cls, i, np.random.default_rng(streams[i]), self._park_path(cls))
         self.gates = {g.name: [] for g in getattr(scenario, "gates", None) or []}
+        self.release_lifo = False  # how the gate opening now readies its waiters (see ``gate``)
         self.overflow = None
         self.finished = False
         # compiled Ps call the runtime natively, past per-instance wrappers: checkers get the interpreted Ps

@@ -391,7 +391,10 @@ class _Tracer:
             why = f"the timed block of step {ctx.pc - 1} of {g.cls!r} ends while other goroutines work"
         self._main_action(f"{g.cls} #{g.index} is released", observe=False, why=why)
         seq = self.park_seq[gid]
-        if self.last_wake is not None and seq > self.last_wake[1]:
+        # one close(ch) readies its waiters last parked first; the model does so too when it can
+        # (engine.arrivals.gate), else in park order: either way one channel, wider runs split
+        lifo = st.kind == "wait" and self.sim.release_lifo
+        if self.last_wake is not None and (seq < self.last_wake[1] if lifo else seq > self.last_wake[1]):
             chan = self.last_wake[0]
         else:
             chan = self.nchans
