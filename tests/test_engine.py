@@ -236,3 +236,24 @@ def test_a_gate_readies_its_waiters_as_closechan_does():
     spawned, exits = _exit_order(2, 6)
     parked = spawned[-1:] + spawned[:-1]
     assert sorted(exits) == sorted(spawned) and exits != [parked[0]] + parked[:0:-1]
+
+
+def test_main_stack_and_threads_at_start_set_the_process_at_start():
+    """runtime.main_stack and runtime.threads_at_start replace the profile's start-up figures."""
+    text = """
+name: start
+runtime: {{version: go1.27, gomaxprocs: 1{extra}}}
+goroutines:
+  - {{name: w, count: 1, program: [{{depth: 1, run: 1ms}}]}}
+checkpoints: [{{label: a, at: 0}}]
+"""
+
+    def inuse(extra=""):
+        return int(simstack.run(parse_scenario(text.format(extra=extra))).checkpoints.stack_inuse.iloc[0])
+
+    default = inuse()
+    assert inuse(", main_stack: 16KiB, threads_at_start: 3") == default  # the go1.27 profile's
+    # an 8 KiB main no longer shares a 16 KiB-order span with an M's g0: a span of its own
+    assert inuse(", main_stack: 8KiB") == default + 32768
+    # each more M: its 32 KiB signal stack (a span) and a 16 KiB g0 (here: one more pool span)
+    assert inuse(", threads_at_start: 5") == default + 2 * 32768 + 32768

@@ -463,3 +463,13 @@ def test_mangled_files_only_ever_raise_scenario_error():
             parse_scenario("".join(chars))
         except ScenarioError as e:
             assert e.problems and all(isinstance(p, Problem) for p in e.problems)
+
+
+def test_main_stack_and_threads_at_start_are_runtime_fields():
+    sc = parse_scenario("runtime: {main_stack: 8KiB, threads_at_start: 4}\n" + MINIMAL)
+    assert (sc.runtime.main_stack, sc.runtime.threads_at_start) == (8192, 4)
+    assert parse_scenario(MINIMAL).runtime.main_stack is None  # the profile's
+    assert sc.to_yaml_dict()["runtime"]["main_stack"] == 8192
+    errs = errors_of("runtime:\n  main_stack: 12KiB\n  threads_at_start: 0\n" + MINIMAL)
+    assert any(":2:3: runtime.main_stack: expected a power of two >= 2048" in e for e in errs), errs
+    assert any(":3:3: runtime.threads_at_start: expected a value >= 1, got 0" in e for e in errs), errs

@@ -54,8 +54,13 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
         ov = rs.overrides.model_dump() if hasattr(rs.overrides, "model_dump") else dict(rs.overrides or {})
         self.profile = resolve_profile(rs.version, rs.platform, godebug=rs.godebug,
                                        max_stack=rs.max_stack, overrides=ov)
-        if profile_changes:
-            self.profile = with_overrides(self.profile, **profile_changes)
+        start = {}  # what the scenario says of the process at start (runtime.main_stack, threads_at_start)
+        if getattr(rs, "main_stack", None):
+            start["main_stack"] = rs.main_stack
+        if getattr(rs, "threads_at_start", None):
+            start["baseline_threads"] = (rs.threads_at_start,)
+        if start or profile_changes:
+            self.profile = with_overrides(self.profile, **{**start, **(profile_changes or {})})
         if hasattr(recorder, "bind"):
             recorder.bind(self.env)
         rt_class = HookableRuntime if (hooks or check_invariants) else Runtime

@@ -140,6 +140,10 @@ class RuntimeSpec(_Model):
     max_stack: PositiveSize | None = None
     godebug: dict[GodebugSwitch, ZeroOrOne] = {}
     baseline: Baseline = "auto"
+    # with baseline auto: main's stack when main.main starts (package init decides it) and the Ms then
+    # running (m0, sysmon, ...; timing decides it); None: the profile's (16 KiB; 3, 4, 5 by GOMAXPROCS)
+    main_stack: Annotated[Size, AfterValidator(partial(_power_of_two, 2048))] | None = None
+    threads_at_start: Annotated[int, Field(ge=1, le=4096)] | None = None
     overrides: Overrides = Field(default_factory=Overrides)
 
     @model_validator(mode="before")

@@ -93,6 +93,11 @@ _DEFS = {
         "godebug": {"description": "GODEBUG switches, 0 or 1", "type": "object",
                     "propertyNames": {"enum": list(GODEBUG_SWITCHES)}, "additionalProperties": {"enum": [0, 1]}},
         "baseline": _enum("auto: the runtime's own stacks at start; none: only the scenario's", "auto", "none"),
+        "main_stack": {**_ref("size"), "description": "with baseline auto: the main goroutine's stack when main.main "
+                       "starts (package init decides it), a power of two >= 2KiB; default the profile's (16KiB)"},
+        "threads_at_start": {"description": "with baseline auto: Ms (OS threads) running when main.main starts, each "
+                             "with a g0 and a signal stack; default the profile's for GOMAXPROCS (3, 4, 5)",
+                             "type": "integer", "minimum": 1, "maximum": 4096},
         "overrides": _obj("what-if knobs replacing the version's values", {
             "starting_stack": {**_ref("size"), "description": "_StackMin: a power of two >= 2KiB"},
             "stack_cache_size": _ref("size"),
