@@ -112,7 +112,7 @@ def test_steps_expose_the_normalized_form():
     assert (block.kind, block.duration.value, block.park_frames, block.transient) == ("block", 0.01, [96, 1024], 8192)
     assert (spawn.kind, spawn.spawn, spawn.depth) == ("spawn", "worker", None)
     _, until, forever = s.goroutines[1].program
-    assert (until.kind, until.until, until.duration) == ("block_until", 1.5, None)
+    assert (until.kind, until.until.value, until.duration) == ("block_until", 1.5, None)
     assert (forever.kind, forever.forever, forever.duration) == ("block", True, None)
     assert s.goroutines[1].program[0].frame == 256
 
@@ -120,7 +120,7 @@ def test_steps_expose_the_normalized_form():
 def test_step_can_be_built_from_the_normalized_form():
     assert Step(kind="block", depth=3, forever=True) == Step(depth=3, block="forever")
     assert Step(kind="run", depth=1, duration="1ms").run.value == 0.001
-    assert Step(kind="block_until", depth=1, until=2).until == 2.0
+    assert Step(kind="block_until", depth=1, until=2).until.value == 2.0
     spawn = Step(kind="spawn", spawn="w")
     assert spawn.count.value == 1 and spawn.kind == "spawn"
 
@@ -473,3 +473,21 @@ def test_main_stack_and_threads_at_start_are_runtime_fields():
     errs = errors_of("runtime:\n  main_stack: 12KiB\n  threads_at_start: 0\n" + MINIMAL)
     assert any(":2:3: runtime.main_stack: expected a power of two >= 2048" in e for e in errs), errs
     assert any(":3:3: runtime.threads_at_start: expected a value >= 1, got 0" in e for e in errs), errs
+
+
+def test_block_until_takes_a_distribution():
+    sc = parse_scenario(MINIMAL.replace("{depth: 4, run: 1ms}",
+                                        "{depth: 4, block_until: {dist: uniform, low: 1ms, high: 5ms}}"))
+    d = sc.goroutines[0].program[0].until
+    assert (d.low, d.high) == (0.001, 0.005)
+    assert parse_scenario(MINIMAL.replace("run: 1ms", "block_until: 2ms")).goroutines[0].program[0].until.is_constant
+    errs = errors_of(MINIMAL.replace("{depth: 4, run: 1ms}",
+                                     "{depth: 4, block_until: {dist: sequence, values: [1ms, 2ms]}}"))
+    assert any("block_until: sequence has 2 values but the class starts 10 goroutines" in e for e in errs), errs
+
+
+def test_an_error_does_not_echo_a_long_list_whole():
+    values = ", ".join(str(i) for i in range(10_000))
+    errs = errors_of(MINIMAL.replace("run: 1ms", f"block_until: [{values}]"))
+    assert len(errs) == 1 and len(errs[0]) < 300, errs[0][:400]
+    assert "got [0, 1, 2, 3, 4, 5, ...] (10,000 values)" in errs[0]

@@ -268,7 +268,12 @@ class Ps:
                     on_draw(info.name, gp.index, ctx.rep, step.index, "block", t)
                 self.timer(gp, pp, t)
             elif kind == "block_until":
-                self.timer(gp, pp, max(0.0, step.until - self.env.now))
+                until = step.until
+                assert until is not None
+                t = until.value(gp.index)
+                if on_draw is not None:
+                    on_draw(info.name, gp.index, ctx.rep, step.index, "block_until", t)
+                self.timer(gp, pp, max(0.0, t - self.env.now))
             elif kind == "wait":
                 self.gates[step.wait].append(gp)
             return -1.0

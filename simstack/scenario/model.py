@@ -24,7 +24,7 @@ from pydantic_core import PydanticCustomError
 
 from ..errors import did_you_mean, format_path
 from .distributions import Dist, IntDist, Sequence, TimeDist
-from .units import parse_byte_rate, parse_rate, parse_size, parse_time
+from .units import parse_byte_rate, parse_rate, parse_size, parse_time, shown
 
 VERSIONS = ("go1.12", "go1.19", "go1.27")
 PLATFORMS = ("linux/amd64", "linux/arm64", "linux/386", "windows/amd64", "darwin/arm64")
@@ -48,7 +48,7 @@ _INT_DIST = TypeAdapter(IntDist)
 def _check_choice(choices: tuple, v: object) -> object:
     if v not in choices:
         hint = did_you_mean(v, choices) if isinstance(v, str) else ""
-        raise ValueError(f"expected one of {', '.join(choices)}, got {v!r}{hint}")
+        raise ValueError(f"expected one of {', '.join(choices)}, got {shown(v)}{hint}")
     return v
 
 
@@ -61,7 +61,7 @@ def _word_or_list(word: Any, item: Any, what: str) -> Any:
     """A field that is either a keyword (``word``, a Choice) or a list of ``item``."""
     def shape(v: object) -> object:
         if not isinstance(v, (str, list)):
-            raise ValueError(f"expected {what}, got {v!r}")
+            raise ValueError(f"expected {what}, got {shown(v)}")
         return v
     return Annotated[Union[Annotated[word, Tag("<keyword>")], Annotated[list[item], Tag("<list>")]],
                      Discriminator(lambda v: "<keyword>" if isinstance(v, str) else "<list>"), BeforeValidator(shape)]
@@ -69,7 +69,7 @@ def _word_or_list(word: Any, item: Any, what: str) -> Any:
 
 def _identifier(v: object) -> object:
     if not isinstance(v, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", v):
-        raise ValueError(f"expected a name of letters, digits, '_', '.', '-' (not starting with a digit), got {v!r}")
+        raise ValueError(f"expected a name of letters, digits, '_', '.', '-' (not starting with a digit), got {shown(v)}")
     return v
 
 
@@ -78,13 +78,13 @@ def _version_key(v: object) -> object:
     m = re.fullmatch(r"(go1\.\d+)(\.\d+)?", v) if isinstance(v, str) else None
     if not m or m.group(1) not in VERSIONS:
         raise ValueError(f"expected a modelled Go version ({', '.join(VERSIONS)}, or a point release such "
-                         f"as go1.19.8), got {v!r}")
+                         f"as go1.19.8), got {shown(v)}")
     return m.group(1)
 
 
 def _zero_or_one(v: object) -> object:
     if v not in (0, 1) or isinstance(v, bool):
-        raise ValueError(f"expected 0 or 1, got {v!r}")
+        raise ValueError(f"expected 0 or 1, got {shown(v)}")
     return v
 
 
@@ -262,7 +262,7 @@ class Step(_Model):
     depth: IntDist | None = None
     run: TimeDist | None = None
     block: BlockTime | None = None
-    block_until: Time | None = None
+    block_until: TimeDist | None = None  # EXTENSION: a distribution (an absolute time per goroutine)
     wait: str | None = None  # EXTENSION: park until the named gate opens
     spawn: str | None = None
     count: IntDist | None = None
@@ -359,7 +359,7 @@ class GoroutineClass(_Model):
                                           "forever at one instant; give a run or block step a positive time"))
         known = len(self.arrival.times) if process == "trace" else self.count
         for j, step in enumerate(self.program):
-            for f in ("depth", "run", "block", "count"):
+            for f in ("depth", "run", "block", "block_until", "count"):
                 d = getattr(step, f)
                 if known is not None and isinstance(d, Sequence) and len(d.values) < known:
                     problems.append((("program", j, f), f"sequence has {len(d.values)} values but the class "
@@ -440,7 +440,7 @@ class Scenario(_Model):
             object.__setattr__(self, "record", self.record.model_copy(update={"sample_every": self.duration / 1000}))
         for i, c in enumerate(self.goroutines):  # name each distribution for sampling-time messages
             for j, step in enumerate(c.program):
-                for f in ("depth", "run", "block", "count"):
+                for f in ("depth", "run", "block", "block_until", "count"):
                     if isinstance(getattr(step, f), Dist):
                         getattr(step, f)._where = format_path(("goroutines", i, "program", j, f))
         return self

@@ -133,7 +133,8 @@ _DEFS = {
         "run": {**_ref("time_dist"), "description": "run on a P for this long"},
         "block": {"description": "park for this long, or forever",
                   "oneOf": [{"const": "forever"}, _ref("time_dist")]},
-        "block_until": {**_ref("time"), "description": "park until this absolute time"},
+        "block_until": {**_ref("time_dist"), "description": "park until this absolute time (EXTENSION: or a "
+                        "distribution of it, drawn per goroutine)"},
         "wait": {"type": "string", "description": "EXTENSION: park until the named gate opens"},
         "spawn": {"type": "string", "description": "class to start (go f())"},
         "count": {**_ref("int_dist"), "description": "how many to spawn (default 1)"},

@@ -386,7 +386,7 @@ class _Tracer:
         if st.kind == "wait":
             why = f"gate {st.wait!r} opens while other goroutines work"
         elif st.kind == "block_until":
-            why = f"block_until {st.until:g}s (step {ctx.pc - 1} of {g.cls!r}) ends while other goroutines work"
+            why = f"block_until (step {ctx.pc - 1} of {g.cls!r}) ends while other goroutines work"
         else:
             why = f"the timed block of step {ctx.pc - 1} of {g.cls!r} ends while other goroutines work"
         self._main_action(f"{g.cls} #{g.index} is released", observe=False, why=why)
