@@ -257,3 +257,35 @@ checkpoints: [{{label: a, at: 0}}]
     assert inuse(", main_stack: 8KiB") == default + 32768
     # each more M: its 32 KiB signal stack (a span) and a 16 KiB g0 (here: one more pool span)
     assert inuse(", threads_at_start: 5") == default + 2 * 32768 + 32768
+
+
+CHAIN = """
+name: chain
+seed: 1
+runtime: {{version: go1.27, gomaxprocs: {procs}}}
+gates: [{{name: baton, wake_at: [5ms]}}]
+goroutines:
+  - name: link
+    count: 40
+    program:
+      - {{depth: 0, wait: baton}}
+      - {{depth: 3, run: 5us}}
+      - {{wake: baton}}
+"""
+
+
+@pytest.mark.parametrize("procs", [1, 2, 4])
+def test_a_chain_of_wakes_keeps_the_exits_on_one_p(procs):
+    """Goroutine i wakes i+1 (a send to a waiting receiver readies it in the sender's runnext), so the
+    chain runs and exits on the P main woke the first one on, at any GOMAXPROCS."""
+    res = simstack.run(parse_scenario(CHAIN.format(procs=procs)))
+    ev = res.events
+    exits = ev[ev.kind == "exit"]
+    assert len(exits) == 40 and set(exits.p) == {0}
+    assert list(exits.time) == sorted(exits.time) and exits.time.iloc[0] > 0.005  # one after the other
+
+
+def test_a_wake_with_nobody_waiting_does_nothing():
+    text = CHAIN.format(procs=1).replace("wake_at: [5ms]", "open_at: [5ms]")
+    res = simstack.run(parse_scenario(text))  # all released at once: every wake finds no waiter
+    assert (res.events.kind == "exit").sum() == 40

@@ -491,3 +491,14 @@ def test_an_error_does_not_echo_a_long_list_whole():
     errs = errors_of(MINIMAL.replace("run: 1ms", f"block_until: [{values}]"))
     assert len(errs) == 1 and len(errs[0]) < 300, errs[0][:400]
     assert "got [0, 1, 2, 3, 4, 5, ...] (10,000 values)" in errs[0]
+
+
+def test_wake_steps_name_a_gate_and_take_no_depth():
+    text = ("gates: [{name: baton, wake_at: [1ms]}]\n" + MINIMAL.replace("{depth: 4, run: 1ms}",
+            "{depth: 0, wait: baton}\n      - {wake: baton}"))
+    sc = parse_scenario(text)
+    assert sc.goroutines[0].program[1].kind == "wake" and sc.gates[0].wake_at == [0.001]
+    errs = errors_of(text.replace("{wake: baton}", "{wake: batton, depth: 2}"))
+    assert any("program[1].depth: 'depth' does not apply to a wake step" in e for e in errs), errs
+    errs = errors_of(text.replace("{wake: baton}", "{wake: batton}"))
+    assert any("program[1].wake: no gate named 'batton'; did you mean 'baton'?" in e for e in errs), errs

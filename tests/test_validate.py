@@ -388,3 +388,22 @@ def test_frames_the_compiler_could_not_hit_are_shown_with_the_table():
     # exact frames: no mark, no footer
     exact = [dict(frames[1])]
     assert "*" not in C.render(t, exact) and C.render(t, exact) == C.render(t)
+
+
+def test_hand_offs_are_refused_with_the_reason():
+    from simstack.scenario import parse_scenario
+    from simstack.validate.plan import static_problems
+
+    sc = parse_scenario("""
+gates: [{name: baton, wake_at: [1ms]}]
+goroutines:
+  - name: link
+    count: 3
+    program:
+      - {depth: 0, wait: baton}
+      - {wake: baton}
+checkpoints: [{label: a, at: 2ms}]
+""")
+    (why,) = static_problems(sc)
+    assert "gates[0] (baton): wake_at" in why and "goroutines[0].program[1] (link): wake 'baton'" in why
+    assert "hand-offs" in why

@@ -91,3 +91,9 @@ class ArrivalsMixin:
                 self.rt.runqput(p0, gp, True)
             for _ in waiters[:len(self.rt.allp)]:
                 self.ps.wake(p0)
+
+    def gate_wakes(self, gate):
+        """Main sends on a gate at each of its ``wake_at`` times: the first waiter runs next on P0."""
+        for t in sorted(gate.wake_at):
+            yield self.env.timeout(max(0.0, t - self.env.now))
+            self.ps.handoff(gate.name, self.rt.allp[0])

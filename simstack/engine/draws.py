@@ -69,6 +69,7 @@ class CStep:
         self.transient: Any = step.transient
         self.park_frames: tuple[Any, ...] = tuple(step.park_frames or ())
         self.spawn: Any = step.spawn
+        self.wake: Any = getattr(step, "wake", None)
         self.count: Optional[Draw] = Draw(step.count, rng, True) if step.count is not None else None
 
 

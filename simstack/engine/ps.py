@@ -237,6 +237,9 @@ class Ps:
                 for _ in range(n):
                     self.newproc(target, pp)
                 continue
+            if kind == "wake":
+                self.handoff(step.wake, pp)
+                continue
             draw = step.depth
             if draw is not None:
                 depth: int = draw.value(gp.index)
@@ -277,6 +280,14 @@ class Ps:
             elif kind == "wait":
                 self.gates[step.wait].append(gp)
             return -1.0
+
+    def handoff(self, gate: str, pp: P) -> None:
+        """A send on the gate's channel with a receiver waiting: the first goroutine parked on it
+        becomes runnable on pp's runnext (``send`` -> ``goready`` from the sender); none: nothing."""
+        waiters = self.gates[gate]
+        if waiters:
+            self.rt.runqput(pp, waiters.pop(0), True)
+            self.wake(pp)
 
     def timer(self, gp: G, pp: P, delay: float) -> None:
         """A goroutine's wake-up after ``delay`` (time.Sleep, a timer channel): ready it on ``pp``."""

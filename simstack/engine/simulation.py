@@ -111,6 +111,8 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
             env.process(self.checkpoint(cp))
         for gate in getattr(sc, "gates", None) or []:
             env.process(self.gate(gate))
+            if getattr(gate, "wake_at", None):
+                env.process(self.gate_wakes(gate))
         env.process(self.sampler())
         try:
             if sc.duration is not None:

@@ -31,7 +31,7 @@ PLATFORMS = ("linux/amd64", "linux/arm64", "linux/386", "windows/amd64", "darwin
 GODEBUG_SWITCHES = ("adaptivestackstart", "gcshrinkstackoff", "updatemaxprocs")
 EVENT_KINDS = ("spawn", "stackalloc", "stackfree", "grow", "shrink", "cache_refill", "cache_release",
                "span_alloc", "span_free", "gc_start", "gc_end", "exit", "overflow")
-STEP_ACTIONS = ("run", "block", "block_until", "wait", "spawn")
+STEP_ACTIONS = ("run", "block", "block_until", "wait", "spawn", "wake")
 MAX_GOMAXPROCS = 1024  # Ps are simulated one by one; _MaxGomaxprocs of Go <= 1.9
 MAX_STACK_CACHE = 16 * 2**20  # what-if bound on _StackCacheSize: a pool span's slots are listed one by one
 MAX_PERIODIC = 1_000_000  # most GC cycles (trigger: interval) or footprint rows (sample_every) in a run
@@ -265,6 +265,7 @@ class Step(_Model):
     block_until: TimeDist | None = None  # EXTENSION: a distribution (an absolute time per goroutine)
     wait: str | None = None  # EXTENSION: park until the named gate opens
     spawn: str | None = None
+    wake: str | None = None  # EXTENSION: ready the first goroutine waiting on the named gate
     count: IntDist | None = None
     frame: Size | None = None
     transient: Size | None = None  # EXTENSION
@@ -282,7 +283,7 @@ class Step(_Model):
             d[kind] = "forever" if forever else duration
         elif kind == "block_until":
             d["block_until"] = until
-        elif kind not in ("spawn", "wait"):
+        elif kind not in ("spawn", "wait", "wake"):
             raise ValueError(f"expected kind to be one of {', '.join(STEP_ACTIONS)}, got {kind!r}")
         return d
 
@@ -297,6 +298,11 @@ class Step(_Model):
                    for f in ("depth", "frame", "transient", "park_frames") if getattr(self, f) not in (None, [])])
             if self.count is None:  # {spawn: X} starts one, as `go f()` does
                 object.__setattr__(self, "count", _INT_DIST.validate_python(1))
+            return self
+        if self.wake is not None:
+            _fail([((f,), f"{f!r} does not apply to a wake step (it wakes from the depth the goroutine is at)")
+                   for f in ("depth", "frame", "transient", "park_frames", "count")
+                   if getattr(self, f) not in (None, [])])
             return self
         problems = [] if self.depth is not None else [(("depth",), f"a {actions[0]} step needs a depth")]
         if self.count is not None:
@@ -382,12 +388,14 @@ class Gate(_Model):
     """EXTENSION: a gate (like a channel that is closed) that releases its waiters when it opens.
 
     At each time in ``open_at`` every goroutine then parked in a ``wait`` step on this
-    gate becomes runnable, in the order in which they parked, on P 0 (as ``close(ch)``
-    from the main goroutine readies a channel's receivers).
+    gate becomes runnable on P 0 (as ``close(ch)`` from the main goroutine readies a
+    channel's receivers). At each time in ``wake_at`` main readies only the first one
+    waiting (a send to the channel); a goroutine's ``wake`` step does that on its own P.
     """
 
     name: Annotated[str, BeforeValidator(_identifier)]
     open_at: list[Time] = []
+    wake_at: list[Time] = []  # EXTENSION: main hands one waiter the baton (e.g. starts a chain)
 
 
 class RecordSpec(_Model):
@@ -477,10 +485,11 @@ def _gate_problems(s: Scenario) -> list:
         names.setdefault(g.name, k)
     for i, c in enumerate(s.goroutines):
         for j, step in enumerate(c.program):
-            if step.wait is not None and step.wait not in names:
-                problems.append((("goroutines", i, "program", j, "wait"),
-                                 f"no gate named {step.wait!r}{did_you_mean(step.wait, names)}; "
-                                 "declare it under gates"))
+            for f in ("wait", "wake"):
+                gate = getattr(step, f)
+                if gate is not None and gate not in names:
+                    problems.append((("goroutines", i, "program", j, f),
+                                     f"no gate named {gate!r}{did_you_mean(gate, names)}; declare it under gates"))
     return problems
 
 

@@ -137,6 +137,8 @@ _DEFS = {
                         "distribution of it, drawn per goroutine)"},
         "wait": {"type": "string", "description": "EXTENSION: park until the named gate opens"},
         "spawn": {"type": "string", "description": "class to start (go f())"},
+        "wake": {"type": "string", "description": "EXTENSION: ready the first goroutine waiting on this gate, on "
+                 "this goroutine's P (a channel send to a waiting receiver); nothing if none waits"},
         "count": {**_ref("int_dist"), "description": "how many to spawn (default 1)"},
         "frame": {**_ref("size"), "description": "frame size of the frames this step adds"},
         "transient": {**_ref("size"), "description": "EXTENSION: frame of a call made and returned "
@@ -144,7 +146,7 @@ _DEFS = {
         "park_frames": _array(_ref("size"), "EXTENSION: user frames kept on the stack while parked"),
     }, oneOf=[{"required": ["depth", "run"]}, {"required": ["depth", "block"]},
               {"required": ["depth", "block_until"]}, {"required": ["depth", "wait"]},
-              {"required": ["spawn"]}]),
+              {"required": ["spawn"]}, {"required": ["wake"]}]),
     "goroutine_class": _obj("a class of goroutines that behave alike", {
         "name": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_.-]*$"},
         "count": {"type": "integer", "minimum": 0, "description": "how many to start"},
@@ -181,7 +183,9 @@ SCHEMA = _obj("a simstack scenario (format v1)", {
                      "memstats", "metrics")}, ("label", "at"))),
     "gates": _array(_obj("EXTENSION: a gate whose waiters all become runnable when it opens", {
         "name": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_.-]*$"},
-        "open_at": _array(_ref("time"), "times at which the gate opens")}, ("name",))),
+        "open_at": _array(_ref("time"), "times at which the gate opens"),
+        "wake_at": _array(_ref("time"), "times at which main readies only the first goroutine waiting")},
+        ("name",))),
     "record": _obj("what to record", {
         "sample_every": {**_ref("time"), "description": "footprint period (default duration/1000)"},
         "events": {"oneOf": [{"const": "all"}, _array({"enum": list(EVENT_KINDS)})]},

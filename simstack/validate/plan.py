@@ -104,6 +104,13 @@ def static_problems(sc: Scenario, platform: str | None = None) -> list[str]:
     if ov:
         out.append(f"runtime.overrides ({', '.join(sorted(ov))}) describe a runtime that does not exist; a real "
                    "Go runtime has only its own constants and policies")
+    handoffs = [f"gates[{k}] ({g.name}): wake_at" for k, g in enumerate(sc.gates or []) if g.wake_at]
+    handoffs += [f"goroutines[{i}].program[{j}] ({c.name}): wake {st.wake!r}" for i, c in enumerate(sc.goroutines)
+                 for j, st in enumerate(c.program) if st.wake is not None]
+    if handoffs:
+        out.append(f"{', '.join(handoffs[:3])}{' and more' if len(handoffs) > 3 else ''}: the program has no "
+                   "channel send yet (a woken goroutine runs on its waker's P); validate expresses gates that "
+                   "main opens (close), not hand-offs")
     for i, c in enumerate(sc.goroutines):
         if c.park_path != "auto":
             out.append(f"goroutines[{i}] ({c.name}): park_path {c.park_path!r} is not the runtime's own park path; "
