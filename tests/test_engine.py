@@ -289,3 +289,18 @@ def test_a_wake_with_nobody_waiting_does_nothing():
     text = CHAIN.format(procs=1).replace("wake_at: [5ms]", "open_at: [5ms]")
     res = simstack.run(parse_scenario(text))  # all released at once: every wake finds no waiter
     assert (res.events.kind == "exit").sum() == 40
+
+
+def test_a_burst_repeated_n_times():
+    text = """
+name: bursts
+runtime: {gomaxprocs: 1}
+goroutines:
+  - name: w
+    count: 4
+    arrival: {process: burst, at: 1ms, every: 10ms, bursts: 3}
+    program:
+      - {depth: 2, run: 10us}
+"""
+    g = simstack.run(parse_scenario(text)).goroutines
+    assert sorted(g.created.round(6).value_counts().items()) == [(0.001, 4), (0.011, 4), (0.021, 4)]

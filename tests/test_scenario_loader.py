@@ -502,3 +502,15 @@ def test_wake_steps_name_a_gate_and_take_no_depth():
     assert any("program[1].depth: 'depth' does not apply to a wake step" in e for e in errs), errs
     errs = errors_of(text.replace("{wake: baton}", "{wake: batton}"))
     assert any("program[1].wake: no gate named 'batton'; did you mean 'baton'?" in e for e in errs), errs
+
+
+def test_a_burst_repeated():
+    text = MINIMAL.replace("    count: 10\n", "    count: 10\n    arrival: {process: burst, at: 1ms, every: 5ms, bursts: 3}\n")
+    arr = parse_scenario(text).goroutines[0].arrival
+    assert (arr.at, arr.every, arr.bursts) == (0.001, 0.005, 3)
+    errs = errors_of(text.replace(", every: 5ms", ""))
+    assert any("arrival.every: 3 bursts need 'every'" in e for e in errs), errs
+    errs = errors_of(text.replace("process: burst, at: 1ms", "process: uniform"))
+    assert any("arrival.bursts: 'bursts' only applies to process 'burst'" in e for e in errs), errs
+    errs = errors_of(text.replace("{depth: 4, run: 1ms}", "{depth: {dist: sequence, values: [1, 2]}, run: 1ms}"))
+    assert any("sequence has 2 values but the class starts 30 goroutines" in e for e in errs), errs

@@ -25,9 +25,10 @@ class ArrivalsMixin:
         made = 0
 
         if arr.process == "burst":
-            yield env.timeout(max(0.0, arr.at - env.now))
-            for _ in range(count or 0):
-                self.ps.newproc(info, p0)
+            for b in range(arr.bursts or 1):
+                yield env.timeout(max(0.0, arr.at + b * (arr.every or 0.0) - env.now))
+                for _ in range(count or 0):
+                    self.ps.newproc(info, p0)
             return
         if arr.process == "trace":
             for t in sorted(arr.times):

@@ -218,16 +218,23 @@ class Arrival(_Model):
     process: ArrivalProcess = "burst"
     at: Time | None = None  # burst; 0 when not given
     rate: Annotated[Rate, Field(gt=0)] | None = None  # poisson
-    every: PositiveTime | None = None  # uniform
+    every: PositiveTime | None = None  # uniform; burst with bursts (the gap between bursts)
     times: list[Time] | None = None  # trace (kept sorted)
     start: Time = 0.0
     until: Time | None = None
+    bursts: Annotated[int, Field(ge=1, le=1_000_000)] | None = None  # EXTENSION: a burst repeated, count each
 
     @model_validator(mode="after")
     def _fields_match_process(self):
         own = {"burst": "at", "poisson": "rate", "uniform": "every", "trace": "times"}
+        repeated = self.process == "burst" and self.bursts is not None
         problems = [((f,), f"{f!r} only applies to process {p!r}, not {self.process!r}")
-                    for p, f in own.items() if p != self.process and getattr(self, f) is not None]
+                    for p, f in own.items() if p != self.process and getattr(self, f) is not None
+                    and not (repeated and f == "every")]
+        if self.bursts is not None and self.process != "burst":
+            problems.append((("bursts",), f"'bursts' only applies to process 'burst', not {self.process!r}"))
+        if repeated and self.bursts > 1 and self.every is None:
+            problems.append((("every",), f"{self.bursts} bursts need 'every', the time from one to the next"))
         if self.process in own and self.process != "burst" and getattr(self, own[self.process]) is None:
             problems.append(((own[self.process],), f"process {self.process!r} needs {own[self.process]!r}"))
         if self.until is not None and self.until <= self.start:
@@ -364,6 +371,8 @@ class GoroutineClass(_Model):
             problems.append((("repeat",), "repeat: forever with a program that always takes 0s would loop "
                                           "forever at one instant; give a run or block step a positive time"))
         known = len(self.arrival.times) if process == "trace" else self.count
+        if known is not None and self.arrival.bursts:
+            known *= self.arrival.bursts
         for j, step in enumerate(self.program):
             for f in ("depth", "run", "block", "block_until", "count"):
                 d = getattr(step, f)

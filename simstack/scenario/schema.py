@@ -125,6 +125,9 @@ _DEFS = {
         "process": _enum("arrival process", "burst", "poisson", "uniform", "trace", "spawned"),
         "at": _ref("time"), "rate": _ref("rate"), "every": _ref("time"),
         "times": _array(_ref("time")), "start": _ref("time"), "until": _ref("time"),
+        "bursts": {"type": "integer", "minimum": 1, "maximum": 1_000_000,
+                   "description": "EXTENSION (burst): the burst repeated this many times, every 'every', "
+                                  "count goroutines each"},
     }, allOf=[_when("process", "poisson", {"required": ["rate"]}),
               _when("process", "uniform", {"required": ["every"]}),
               _when("process", "trace", {"required": ["times"]})]),
