@@ -278,9 +278,9 @@ EXPECTED = {
     "bad_steps": [
         "bad_steps.yaml:4:5: goroutines[0].program: expected at least 1 entry, got none",
         "bad_steps.yaml:8:30: goroutines[1].program[0].block: a step takes exactly one of run, block, "
-        "block_until, wait, spawn; this one has run and block",
+        "block_until, wait, spawn, wake, acquire, release; this one has run and block",
         "bad_steps.yaml:9:9: goroutines[1].program[1]: a step takes exactly one of run, block, block_until, "
-        "wait, spawn; this one has none",
+        "wait, spawn, wake, acquire, release; this one has none",
         "bad_steps.yaml:10:9: goroutines[1].program[2].depth: a run step needs a depth",
         "bad_steps.yaml:11:25: goroutines[1].program[3].depth: 'depth' does not apply to a spawn step",
     ],
@@ -514,3 +514,17 @@ def test_a_burst_repeated():
     assert any("arrival.bursts: 'bursts' only applies to process 'burst'" in e for e in errs), errs
     errs = errors_of(text.replace("{depth: 4, run: 1ms}", "{depth: {dist: sequence, values: [1, 2]}, run: 1ms}"))
     assert any("sequence has 2 values but the class starts 30 goroutines" in e for e in errs), errs
+
+
+def test_semaphores_acquire_and_release():
+    text = ("semaphores: [{name: slots, tokens: 2}]\n" + MINIMAL.replace("{depth: 4, run: 1ms}",
+            "{depth: 1, acquire: slots}\n      - {depth: 4, run: 1ms}\n      - {release: slots}"))
+    sc = parse_scenario(text)
+    assert [st.kind for st in sc.goroutines[0].program] == ["acquire", "run", "release"]
+    assert sc.semaphores[0].tokens == 2
+    errs = errors_of(text.replace("{release: slots}", "{release: slot, depth: 1}"))
+    assert any("program[2].depth: 'depth' does not apply to a release step" in e for e in errs), errs
+    errs = errors_of(text.replace("{release: slots}", "{release: slot}"))
+    assert any("program[2].release: no semaphore named 'slot'; did you mean 'slots'?" in e for e in errs), errs
+    errs = errors_of(text.replace("tokens: 2", "tokens: 0"))
+    assert any("semaphores[0].tokens: expected a value >= 1, got 0" in e for e in errs), errs

@@ -407,3 +407,21 @@ checkpoints: [{label: a, at: 2ms}]
     (why,) = static_problems(sc)
     assert "gates[0] (baton): wake_at" in why and "goroutines[0].program[1] (link): wake 'baton'" in why
     assert "hand-offs" in why
+
+
+def test_semaphores_are_refused_with_the_reason():
+    from simstack.scenario import parse_scenario
+    from simstack.validate.plan import static_problems
+
+    sc = parse_scenario("""
+semaphores: [{name: slots, tokens: 2}]
+goroutines:
+  - name: w
+    count: 3
+    program:
+      - {depth: 1, acquire: slots}
+      - {release: slots}
+checkpoints: [{label: a, at: 2ms}]
+""")
+    (why,) = static_problems(sc)
+    assert "program[0] (w): acquire 'slots'" in why and "program[1] (w): release 'slots'" in why

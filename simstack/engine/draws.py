@@ -70,6 +70,8 @@ class CStep:
         self.park_frames: tuple[Any, ...] = tuple(step.park_frames or ())
         self.spawn: Any = step.spawn
         self.wake: Any = getattr(step, "wake", None)
+        self.acquire: Any = getattr(step, "acquire", None)
+        self.release: Any = getattr(step, "release", None)
         self.count: Optional[Draw] = Draw(step.count, rng, True) if step.count is not None else None
 
 

@@ -31,7 +31,7 @@ PLATFORMS = ("linux/amd64", "linux/arm64", "linux/386", "windows/amd64", "darwin
 GODEBUG_SWITCHES = ("adaptivestackstart", "gcshrinkstackoff", "updatemaxprocs")
 EVENT_KINDS = ("spawn", "stackalloc", "stackfree", "grow", "shrink", "cache_refill", "cache_release",
                "span_alloc", "span_free", "gc_start", "gc_end", "exit", "overflow")
-STEP_ACTIONS = ("run", "block", "block_until", "wait", "spawn", "wake")
+STEP_ACTIONS = ("run", "block", "block_until", "wait", "spawn", "wake", "acquire", "release")
 MAX_GOMAXPROCS = 1024  # Ps are simulated one by one; _MaxGomaxprocs of Go <= 1.9
 MAX_STACK_CACHE = 16 * 2**20  # what-if bound on _StackCacheSize: a pool span's slots are listed one by one
 MAX_PERIODIC = 1_000_000  # most GC cycles (trigger: interval) or footprint rows (sample_every) in a run
@@ -273,6 +273,8 @@ class Step(_Model):
     wait: str | None = None  # EXTENSION: park until the named gate opens
     spawn: str | None = None
     wake: str | None = None  # EXTENSION: ready the first goroutine waiting on the named gate
+    acquire: str | None = None  # EXTENSION: take a token of the named semaphore, parking until one is free
+    release: str | None = None  # EXTENSION: give the token back (to the first goroutine waiting for one)
     count: IntDist | None = None
     frame: Size | None = None
     transient: Size | None = None  # EXTENSION
@@ -290,7 +292,7 @@ class Step(_Model):
             d[kind] = "forever" if forever else duration
         elif kind == "block_until":
             d["block_until"] = until
-        elif kind not in ("spawn", "wait", "wake"):
+        elif kind not in ("spawn", "wait", "wake", "acquire", "release"):
             raise ValueError(f"expected kind to be one of {', '.join(STEP_ACTIONS)}, got {kind!r}")
         return d
 
@@ -306,11 +308,12 @@ class Step(_Model):
             if self.count is None:  # {spawn: X} starts one, as `go f()` does
                 object.__setattr__(self, "count", _INT_DIST.validate_python(1))
             return self
-        if self.wake is not None:
-            _fail([((f,), f"{f!r} does not apply to a wake step (it wakes from the depth the goroutine is at)")
-                   for f in ("depth", "frame", "transient", "park_frames", "count")
-                   if getattr(self, f) not in (None, [])])
-            return self
+        for action in ("wake", "release"):
+            if getattr(self, action) is not None:
+                _fail([((f,), f"{f!r} does not apply to a {action} step (it acts at the depth the goroutine is at)")
+                       for f in ("depth", "frame", "transient", "park_frames", "count")
+                       if getattr(self, f) not in (None, [])])
+                return self
         problems = [] if self.depth is not None else [(("depth",), f"a {actions[0]} step needs a depth")]
         if self.count is not None:
             problems.append((("count",), "'count' only applies to spawn steps"))
@@ -407,6 +410,18 @@ class Gate(_Model):
     wake_at: list[Time] = []  # EXTENSION: main hands one waiter the baton (e.g. starts a chain)
 
 
+class Semaphore(_Model):
+    """EXTENSION: a counting semaphore of ``tokens`` tokens (a buffered channel of that capacity).
+
+    An ``acquire`` step takes a token, or parks until one is handed to it; a ``release`` step
+    gives its token to the first goroutine waiting (readied in the releaser's runnext, as a
+    receive from a full channel readies the blocked sender) or back to the semaphore.
+    """
+
+    name: Annotated[str, BeforeValidator(_identifier)]
+    tokens: Annotated[int, Field(ge=1, le=1_000_000_000)]
+
+
 class RecordSpec(_Model):
     sample_every: PositiveTime | None = None  # filled with duration/1000 when duration is set
     events: EventSelection = "all"
@@ -428,6 +443,7 @@ class Scenario(_Model):
     goroutines: list[GoroutineClass] = Field(min_length=1)
     checkpoints: list[Checkpoint] = []
     gates: list[Gate] = []  # EXTENSION
+    semaphores: list[Semaphore] = []  # EXTENSION
     record: RecordSpec = Field(default_factory=RecordSpec)
     _source: str | None = PrivateAttr(None)
 
@@ -499,6 +515,18 @@ def _gate_problems(s: Scenario) -> list:
                 if gate is not None and gate not in names:
                     problems.append((("goroutines", i, "program", j, f),
                                      f"no gate named {gate!r}{did_you_mean(gate, names)}; declare it under gates"))
+    sems: dict = {}
+    for k, sem in enumerate(s.semaphores):
+        if sem.name in sems:
+            problems.append((("semaphores", k, "name"), f"duplicate semaphore name {sem.name!r}"))
+        sems.setdefault(sem.name, k)
+    for i, c in enumerate(s.goroutines):
+        for j, step in enumerate(c.program):
+            for f in ("acquire", "release"):
+                sem = getattr(step, f)
+                if sem is not None and sem not in sems:
+                    problems.append((("goroutines", i, "program", j, f), f"no semaphore named {sem!r}"
+                                     f"{did_you_mean(sem, sems)}; declare it under semaphores"))
     return problems
 
 

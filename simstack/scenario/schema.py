@@ -142,6 +142,10 @@ _DEFS = {
         "spawn": {"type": "string", "description": "class to start (go f())"},
         "wake": {"type": "string", "description": "EXTENSION: ready the first goroutine waiting on this gate, on "
                  "this goroutine's P (a channel send to a waiting receiver); nothing if none waits"},
+        "acquire": {"type": "string", "description": "EXTENSION: take a token of this semaphore, parking until "
+                    "one is handed over"},
+        "release": {"type": "string", "description": "EXTENSION: give the token to the first goroutine waiting "
+                    "(on this goroutine's P) or back to the semaphore"},
         "count": {**_ref("int_dist"), "description": "how many to spawn (default 1)"},
         "frame": {**_ref("size"), "description": "frame size of the frames this step adds"},
         "transient": {**_ref("size"), "description": "EXTENSION: frame of a call made and returned "
@@ -149,7 +153,8 @@ _DEFS = {
         "park_frames": _array(_ref("size"), "EXTENSION: user frames kept on the stack while parked"),
     }, oneOf=[{"required": ["depth", "run"]}, {"required": ["depth", "block"]},
               {"required": ["depth", "block_until"]}, {"required": ["depth", "wait"]},
-              {"required": ["spawn"]}, {"required": ["wake"]}]),
+              {"required": ["spawn"]}, {"required": ["wake"]}, {"required": ["depth", "acquire"]},
+              {"required": ["release"]}]),
     "goroutine_class": _obj("a class of goroutines that behave alike", {
         "name": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_.-]*$"},
         "count": {"type": "integer", "minimum": 0, "description": "how many to start"},
@@ -189,6 +194,9 @@ SCHEMA = _obj("a simstack scenario (format v1)", {
         "open_at": _array(_ref("time"), "times at which the gate opens"),
         "wake_at": _array(_ref("time"), "times at which main readies only the first goroutine waiting")},
         ("name",))),
+    "semaphores": _array(_obj("EXTENSION: a counting semaphore (a buffered channel of tokens)", {
+        "name": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_.-]*$"},
+        "tokens": {"type": "integer", "minimum": 1, "maximum": 1_000_000_000}}, ("name", "tokens"))),
     "record": _obj("what to record", {
         "sample_every": {**_ref("time"), "description": "footprint period (default duration/1000)"},
         "events": {"oneOf": [{"const": "all"}, _array({"enum": list(EVENT_KINDS)})]},

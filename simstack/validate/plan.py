@@ -107,6 +107,9 @@ def static_problems(sc: Scenario, platform: str | None = None) -> list[str]:
     handoffs = [f"gates[{k}] ({g.name}): wake_at" for k, g in enumerate(sc.gates or []) if g.wake_at]
     handoffs += [f"goroutines[{i}].program[{j}] ({c.name}): wake {st.wake!r}" for i, c in enumerate(sc.goroutines)
                  for j, st in enumerate(c.program) if st.wake is not None]
+    handoffs += [f"goroutines[{i}].program[{j}] ({c.name}): {st.kind} {getattr(st, st.kind)!r}"
+                 for i, c in enumerate(sc.goroutines) for j, st in enumerate(c.program)
+                 if st.kind in ("acquire", "release")]
     if handoffs:
         out.append(f"{', '.join(handoffs[:3])}{' and more' if len(handoffs) > 3 else ''}: the program has no "
                    "channel send yet (a woken goroutine runs on its waker's P); validate expresses gates that "
