@@ -199,3 +199,135 @@ def test_a_timer_running_its_p_at_once_changes_nothing(text):
         return [frames[k].to_csv(index=False) for k in ("events", "footprint", "goroutines")]
 
     assert run(event_path=False) == run(event_path=True)
+
+
+GATED = """
+name: gated
+seed: 1
+duration: 20ms
+runtime: {{version: go1.27, gomaxprocs: {procs}}}
+gates: [{{name: go, open_at: [5ms]}}]
+goroutines:
+  - name: w
+    count: {n}
+    arrival: {{process: burst, at: 1ms}}
+    program:
+      - {{depth: 0, wait: go}}
+      - {{depth: 1, run: 10us}}
+"""
+
+
+def _exit_order(procs, n):
+    res = simstack.run(parse_scenario(GATED.format(procs=procs, n=n)))
+    ev = res.events
+    spawned = list(ev[(ev.kind == "spawn") & (ev.time > 0.0005) & (ev.time < 0.002)].goroutine)  # the 1 ms burst
+    return spawned, list(ev[ev.kind == "exit"].goroutine)
+
+
+def test_a_gate_readies_its_waiters_as_closechan_does():
+    """close(ch) readies the waiters last parked first, each goready taking runnext: at GOMAXPROCS 1 the
+    first parked runs first, then the rest from the last parked back (traced in go1.27.3)."""
+    spawned, exits = _exit_order(1, 6)
+    parked = spawned[-1:] + spawned[:-1]  # main's go statements: the last one waits in runnext
+    assert exits == [parked[0]] + parked[:0:-1]
+    # park order (see gate's docstring) when the release would spill into the global queue, and at GOMAXPROCS 2
+    spawned, exits = _exit_order(1, 300)
+    assert len(exits) == 300 and exits[1:] != sorted(exits[1:], reverse=True)
+    spawned, exits = _exit_order(2, 6)
+    parked = spawned[-1:] + spawned[:-1]
+    assert sorted(exits) == sorted(spawned) and exits != [parked[0]] + parked[:0:-1]
+
+
+def test_main_stack_and_threads_at_start_set_the_process_at_start():
+    """runtime.main_stack and runtime.threads_at_start replace the profile's start-up figures."""
+    text = """
+name: start
+runtime: {{version: go1.27, gomaxprocs: 1{extra}}}
+goroutines:
+  - {{name: w, count: 1, program: [{{depth: 1, run: 1ms}}]}}
+checkpoints: [{{label: a, at: 0}}]
+"""
+
+    def inuse(extra=""):
+        return int(simstack.run(parse_scenario(text.format(extra=extra))).checkpoints.stack_inuse.iloc[0])
+
+    default = inuse()
+    assert inuse(", main_stack: 16KiB, threads_at_start: 3") == default  # the go1.27 profile's
+    # an 8 KiB main no longer shares a 16 KiB-order span with an M's g0: a span of its own
+    assert inuse(", main_stack: 8KiB") == default + 32768
+    # each more M: its 32 KiB signal stack (a span) and a 16 KiB g0 (here: one more pool span)
+    assert inuse(", threads_at_start: 5") == default + 2 * 32768 + 32768
+
+
+CHAIN = """
+name: chain
+seed: 1
+runtime: {{version: go1.27, gomaxprocs: {procs}}}
+gates: [{{name: baton, wake_at: [5ms]}}]
+goroutines:
+  - name: link
+    count: 40
+    program:
+      - {{depth: 0, wait: baton}}
+      - {{depth: 3, run: 5us}}
+      - {{wake: baton}}
+"""
+
+
+@pytest.mark.parametrize("procs", [1, 2, 4])
+def test_a_chain_of_wakes_keeps_the_exits_on_one_p(procs):
+    """Goroutine i wakes i+1 (a send to a waiting receiver readies it in the sender's runnext), so the
+    chain runs and exits on the P main woke the first one on, at any GOMAXPROCS."""
+    res = simstack.run(parse_scenario(CHAIN.format(procs=procs)))
+    ev = res.events
+    exits = ev[ev.kind == "exit"]
+    assert len(exits) == 40 and set(exits.p) == {0}
+    assert list(exits.time) == sorted(exits.time) and exits.time.iloc[0] > 0.005  # one after the other
+
+
+def test_a_wake_with_nobody_waiting_does_nothing():
+    text = CHAIN.format(procs=1).replace("wake_at: [5ms]", "open_at: [5ms]")
+    res = simstack.run(parse_scenario(text))  # all released at once: every wake finds no waiter
+    assert (res.events.kind == "exit").sum() == 40
+
+
+def test_a_burst_repeated_n_times():
+    text = """
+name: bursts
+runtime: {gomaxprocs: 1}
+goroutines:
+  - name: w
+    count: 4
+    arrival: {process: burst, at: 1ms, every: 10ms, bursts: 3}
+    program:
+      - {depth: 2, run: 10us}
+"""
+    g = simstack.run(parse_scenario(text)).goroutines
+    assert sorted(g.created.round(6).value_counts().items()) == [(0.001, 4), (0.011, 4), (0.021, 4)]
+
+
+SEM = """
+name: sem
+runtime: {{gomaxprocs: {procs}}}
+semaphores: [{{name: slots, tokens: 3}}]
+goroutines:
+  - name: w
+    count: 10
+    program:
+      - {{depth: 2, acquire: slots}}
+      - {{depth: 6, run: 1ms}}
+      - {{release: slots}}
+"""
+
+
+@pytest.mark.parametrize("procs", [4, 8])
+def test_a_semaphore_lets_tokens_goroutines_work_at_once(procs):
+    """Three tokens: at most three goroutines are past acquire at any time; each release hands the token
+    to the next waiter on the releaser's P, so ten goroutines of 1 ms take four rounds on 4 or 8 Ps
+    (GOMAXPROCS 1 runs them one after the other anyway)."""
+    res = simstack.run(parse_scenario(SEM.format(procs=procs)))
+    exits = sorted(res.goroutines.exited)
+    assert len(exits) == 10
+    rounds = sorted({round(t, 6) for t in exits})
+    assert rounds == [0.001, 0.002, 0.003, 0.004]
+    assert [sum(round(t, 6) == r for t in exits) for r in rounds] == [3, 3, 3, 1]

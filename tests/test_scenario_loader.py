@@ -112,7 +112,7 @@ def test_steps_expose_the_normalized_form():
     assert (block.kind, block.duration.value, block.park_frames, block.transient) == ("block", 0.01, [96, 1024], 8192)
     assert (spawn.kind, spawn.spawn, spawn.depth) == ("spawn", "worker", None)
     _, until, forever = s.goroutines[1].program
-    assert (until.kind, until.until, until.duration) == ("block_until", 1.5, None)
+    assert (until.kind, until.until.value, until.duration) == ("block_until", 1.5, None)
     assert (forever.kind, forever.forever, forever.duration) == ("block", True, None)
     assert s.goroutines[1].program[0].frame == 256
 
@@ -120,7 +120,7 @@ def test_steps_expose_the_normalized_form():
 def test_step_can_be_built_from_the_normalized_form():
     assert Step(kind="block", depth=3, forever=True) == Step(depth=3, block="forever")
     assert Step(kind="run", depth=1, duration="1ms").run.value == 0.001
-    assert Step(kind="block_until", depth=1, until=2).until == 2.0
+    assert Step(kind="block_until", depth=1, until=2).until.value == 2.0
     spawn = Step(kind="spawn", spawn="w")
     assert spawn.count.value == 1 and spawn.kind == "spawn"
 
@@ -278,9 +278,9 @@ EXPECTED = {
     "bad_steps": [
         "bad_steps.yaml:4:5: goroutines[0].program: expected at least 1 entry, got none",
         "bad_steps.yaml:8:30: goroutines[1].program[0].block: a step takes exactly one of run, block, "
-        "block_until, wait, spawn; this one has run and block",
+        "block_until, wait, spawn, wake, acquire, release; this one has run and block",
         "bad_steps.yaml:9:9: goroutines[1].program[1]: a step takes exactly one of run, block, block_until, "
-        "wait, spawn; this one has none",
+        "wait, spawn, wake, acquire, release; this one has none",
         "bad_steps.yaml:10:9: goroutines[1].program[2].depth: a run step needs a depth",
         "bad_steps.yaml:11:25: goroutines[1].program[3].depth: 'depth' does not apply to a spawn step",
     ],
@@ -463,3 +463,68 @@ def test_mangled_files_only_ever_raise_scenario_error():
             parse_scenario("".join(chars))
         except ScenarioError as e:
             assert e.problems and all(isinstance(p, Problem) for p in e.problems)
+
+
+def test_main_stack_and_threads_at_start_are_runtime_fields():
+    sc = parse_scenario("runtime: {main_stack: 8KiB, threads_at_start: 4}\n" + MINIMAL)
+    assert (sc.runtime.main_stack, sc.runtime.threads_at_start) == (8192, 4)
+    assert parse_scenario(MINIMAL).runtime.main_stack is None  # the profile's
+    assert sc.to_yaml_dict()["runtime"]["main_stack"] == 8192
+    errs = errors_of("runtime:\n  main_stack: 12KiB\n  threads_at_start: 0\n" + MINIMAL)
+    assert any(":2:3: runtime.main_stack: expected a power of two >= 2048" in e for e in errs), errs
+    assert any(":3:3: runtime.threads_at_start: expected a value >= 1, got 0" in e for e in errs), errs
+
+
+def test_block_until_takes_a_distribution():
+    sc = parse_scenario(MINIMAL.replace("{depth: 4, run: 1ms}",
+                                        "{depth: 4, block_until: {dist: uniform, low: 1ms, high: 5ms}}"))
+    d = sc.goroutines[0].program[0].until
+    assert (d.low, d.high) == (0.001, 0.005)
+    assert parse_scenario(MINIMAL.replace("run: 1ms", "block_until: 2ms")).goroutines[0].program[0].until.is_constant
+    errs = errors_of(MINIMAL.replace("{depth: 4, run: 1ms}",
+                                     "{depth: 4, block_until: {dist: sequence, values: [1ms, 2ms]}}"))
+    assert any("block_until: sequence has 2 values but the class starts 10 goroutines" in e for e in errs), errs
+
+
+def test_an_error_does_not_echo_a_long_list_whole():
+    values = ", ".join(str(i) for i in range(10_000))
+    errs = errors_of(MINIMAL.replace("run: 1ms", f"block_until: [{values}]"))
+    assert len(errs) == 1 and len(errs[0]) < 300, errs[0][:400]
+    assert "got [0, 1, 2, 3, 4, 5, ...] (10,000 values)" in errs[0]
+
+
+def test_wake_steps_name_a_gate_and_take_no_depth():
+    text = ("gates: [{name: baton, wake_at: [1ms]}]\n" + MINIMAL.replace("{depth: 4, run: 1ms}",
+            "{depth: 0, wait: baton}\n      - {wake: baton}"))
+    sc = parse_scenario(text)
+    assert sc.goroutines[0].program[1].kind == "wake" and sc.gates[0].wake_at == [0.001]
+    errs = errors_of(text.replace("{wake: baton}", "{wake: batton, depth: 2}"))
+    assert any("program[1].depth: 'depth' does not apply to a wake step" in e for e in errs), errs
+    errs = errors_of(text.replace("{wake: baton}", "{wake: batton}"))
+    assert any("program[1].wake: no gate named 'batton'; did you mean 'baton'?" in e for e in errs), errs
+
+
+def test_a_burst_repeated():
+    text = MINIMAL.replace("    count: 10\n", "    count: 10\n    arrival: {process: burst, at: 1ms, every: 5ms, bursts: 3}\n")
+    arr = parse_scenario(text).goroutines[0].arrival
+    assert (arr.at, arr.every, arr.bursts) == (0.001, 0.005, 3)
+    errs = errors_of(text.replace(", every: 5ms", ""))
+    assert any("arrival.every: 3 bursts need 'every'" in e for e in errs), errs
+    errs = errors_of(text.replace("process: burst, at: 1ms", "process: uniform"))
+    assert any("arrival.bursts: 'bursts' only applies to process 'burst'" in e for e in errs), errs
+    errs = errors_of(text.replace("{depth: 4, run: 1ms}", "{depth: {dist: sequence, values: [1, 2]}, run: 1ms}"))
+    assert any("sequence has 2 values but the class starts 30 goroutines" in e for e in errs), errs
+
+
+def test_semaphores_acquire_and_release():
+    text = ("semaphores: [{name: slots, tokens: 2}]\n" + MINIMAL.replace("{depth: 4, run: 1ms}",
+            "{depth: 1, acquire: slots}\n      - {depth: 4, run: 1ms}\n      - {release: slots}"))
+    sc = parse_scenario(text)
+    assert [st.kind for st in sc.goroutines[0].program] == ["acquire", "run", "release"]
+    assert sc.semaphores[0].tokens == 2
+    errs = errors_of(text.replace("{release: slots}", "{release: slot, depth: 1}"))
+    assert any("program[2].depth: 'depth' does not apply to a release step" in e for e in errs), errs
+    errs = errors_of(text.replace("{release: slots}", "{release: slot}"))
+    assert any("program[2].release: no semaphore named 'slot'; did you mean 'slots'?" in e for e in errs), errs
+    errs = errors_of(text.replace("tokens: 2", "tokens: 0"))
+    assert any("semaphores[0].tokens: expected a value >= 1, got 0" in e for e in errs), errs

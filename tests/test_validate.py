@@ -373,3 +373,55 @@ def test_each_run_is_compared_with_the_model_started_with_its_threads():
     started.checkpoints[0]["threads"] = 4
     t = C.compare(started, [_run([327680], threads=(3, 3))], tolerance=0.0, tolerance_bytes=0)
     assert t["corrected_deltas"][0] == [327680 + 32768] and t["ok"][0]
+
+
+def test_frames_the_compiler_could_not_hit_are_shown_with_the_table():
+    """A frame simulated larger than the scenario asked (48 for 24) is marked in the printed table."""
+    t = C.compare(_Plan([65536]), [_run([65536])], tolerance=0.02, tolerance_bytes=0)
+    frames = [{"function": "main.rec0", "role": "rec", "target": 24, "reported": 48, "exact": False},
+              {"function": "main.entry_w", "role": "entry", "target": 64, "reported": 64, "exact": True}]
+    text = C.render(t, frames)
+    assert "simulated*" in text.splitlines()[0]
+    assert "main.rec0" in text and "24 B -> 48 B" in text and "main.entry_w" not in text
+    md = C.markdown(t, frames)
+    assert "simulated Δ*" in md and "| `main.rec0` | rec | 24 B | 48 B |" in md
+    # exact frames: no mark, no footer
+    exact = [dict(frames[1])]
+    assert "*" not in C.render(t, exact) and C.render(t, exact) == C.render(t)
+
+
+def test_hand_offs_are_refused_with_the_reason():
+    from simstack.scenario import parse_scenario
+    from simstack.validate.plan import static_problems
+
+    sc = parse_scenario("""
+gates: [{name: baton, wake_at: [1ms]}]
+goroutines:
+  - name: link
+    count: 3
+    program:
+      - {depth: 0, wait: baton}
+      - {wake: baton}
+checkpoints: [{label: a, at: 2ms}]
+""")
+    (why,) = static_problems(sc)
+    assert "gates[0] (baton): wake_at" in why and "goroutines[0].program[1] (link): wake 'baton'" in why
+    assert "hand-offs" in why
+
+
+def test_semaphores_are_refused_with_the_reason():
+    from simstack.scenario import parse_scenario
+    from simstack.validate.plan import static_problems
+
+    sc = parse_scenario("""
+semaphores: [{name: slots, tokens: 2}]
+goroutines:
+  - name: w
+    count: 3
+    program:
+      - {depth: 1, acquire: slots}
+      - {release: slots}
+checkpoints: [{label: a, at: 2ms}]
+""")
+    (why,) = static_problems(sc)
+    assert "program[0] (w): acquire 'slots'" in why and "program[1] (w): release 'slots'" in why

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from ..runtime.sched import LOCAL_RUNQ
 from .draws import BLOCK
 
 
@@ -24,9 +25,10 @@ class ArrivalsMixin:
         made = 0
 
         if arr.process == "burst":
-            yield env.timeout(max(0.0, arr.at - env.now))
-            for _ in range(count or 0):
-                self.ps.newproc(info, p0)
+            for b in range(arr.bursts or 1):
+                yield env.timeout(max(0.0, arr.at + b * (arr.every or 0.0) - env.now))
+                for _ in range(count or 0):
+                    self.ps.newproc(info, p0)
             return
         if arr.process == "trace":
             for t in sorted(arr.times):
@@ -54,28 +56,45 @@ class ArrivalsMixin:
             yield env.timeout(gap)
 
     def gate(self, gate):
-        """Open a gate at each of its times: its waiters become runnable on P0 in arrival order.
+        """Open a gate at each of its times: its waiters become runnable on P0 (``closechan``).
 
-        Park order is not the runtime's order: closechan pushes the waiters on a gList
-        and readies them from it, last parked first. Traced in an instrumented go1.19.8 at
-        GOMAXPROCS 1, LIFO reproduces the real run order exactly, but only together with
-        start-up state the model does not carry: the finalizer goroutine, made during
-        package init, still waits in P0's runnext when main first blocks, and P0's
-        schedtick is already 5 (go1.27.3: two such goroutines, schedtick 4); those shift
-        which goroutine the every-61st-schedule check takes from the global queue. At
-        GOMAXPROCS >= 2 the other Ps take the first-readied goroutines while main is still
-        readying, at a rate set by timing; readied all at once, LIFO hands them the wrong
-        end of the queue (W6 GOMAXPROCS-2 exited_gc1 fails on 21 reference rows), where park
-        order gives them the set the real ones get. Park order is kept: it matches the
-        reference at every GOMAXPROCS, W3 at GOMAXPROCS 1 exactly on all three versions.
-        A plan that releases the same goroutines twice at GOMAXPROCS 1 can end one or two
-        retained stacks off (README, Fidelity).
+        closechan pushes the waiters on a gList and readies them from it, last parked first,
+        each ``goready`` taking runnext and kicking the previous one to the local queue. That
+        is what the model does at GOMAXPROCS 1 when the release fits P0's local queue and the
+        global queue is empty: no goroutine of it then passes through the global queue, and
+        traced in go1.27.3 (stackalloc, stackfree, exits and gfget logged) the model's run
+        equals the real one operation for operation (200 goroutines x 4 releases, 1624 stack
+        operations). Otherwise the waiters are readied in park order:
+
+        * a release that spills into the global queue (runqputslow) is taken back every 61st
+          schedule, which depends on start-up state the model does not carry: the finalizer
+          goroutine, made during package init, still waits in P0's runnext when main first
+          blocks, and P0's schedtick is already 5 (go1.27.3: two such goroutines, schedtick
+          4). Traced in go1.19.8, LIFO and that state reproduce the real order exactly; LIFO
+          without it misses W3 GOMAXPROCS 1 (2048 goroutines) on go1.12.9 by three spans,
+          where park order matches all three versions.
+        * at GOMAXPROCS >= 2 the other Ps take the first-readied goroutines while main is still
+          readying, at a rate set by timing; readied all at once, LIFO hands them the wrong end
+          of the queue (W6 GOMAXPROCS-2 exited_gc1 fails on 21 reference rows), where park
+          order gives them the set the real ones get.
+
+        A plan that releases the same goroutines twice through the global queue can end one
+        or two retained stacks off (README, Fidelity).
         """
         for t in sorted(gate.open_at):
             yield self.env.timeout(max(0.0, t - self.env.now))
             waiters, self.gates[gate.name] = self.gates[gate.name], []
-            p0 = self.rt.allp[0]
-            for gp in waiters:
+            rt = self.rt
+            p0 = rt.allp[0]
+            self.release_lifo = len(rt.allp) == 1 and not rt.global_runq and \
+                len(p0.runq) + len(waiters) <= LOCAL_RUNQ + (p0.runnext is None)
+            for gp in (reversed(waiters) if self.release_lifo else waiters):
                 self.rt.runqput(p0, gp, True)
             for _ in waiters[:len(self.rt.allp)]:
                 self.ps.wake(p0)
+
+    def gate_wakes(self, gate):
+        """Main sends on a gate at each of its ``wake_at`` times: the first waiter runs next on P0."""
+        for t in sorted(gate.wake_at):
+            yield self.env.timeout(max(0.0, t - self.env.now))
+            self.ps.handoff(gate.name, self.rt.allp[0])

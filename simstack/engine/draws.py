@@ -64,11 +64,14 @@ class CStep:
         self.frame: Any = step.frame
         self.duration: Optional[Draw] = Draw(step.duration, rng, False) if step.duration is not None else None
         self.forever = bool(getattr(step, "forever", False))
-        self.until: Any = step.until
+        self.until: Optional[Draw] = Draw(step.until, rng, False) if step.until is not None else None
         self.wait: Any = getattr(step, "wait", None)
         self.transient: Any = step.transient
         self.park_frames: tuple[Any, ...] = tuple(step.park_frames or ())
         self.spawn: Any = step.spawn
+        self.wake: Any = getattr(step, "wake", None)
+        self.acquire: Any = getattr(step, "acquire", None)
+        self.release: Any = getattr(step, "release", None)
         self.count: Optional[Draw] = Draw(step.count, rng, True) if step.count is not None else None
 
 

@@ -47,6 +47,8 @@ class ObserveMixin:
         for c in sc.goroutines:
             a = c.arrival
             ts += [a.at or 0, a.start or 0] + list(a.times or []) + ([a.until] if a.until else [])
+            if getattr(a, "bursts", None) and a.every:
+                ts.append((a.at or 0) + (a.bursts - 1) * a.every)
         return max(ts) if ts else 0.0
 
     def sampler(self):

@@ -54,6 +54,8 @@ class Ps:
         self.rt = rt
         self.classes = classes
         self.gates = gates
+        # semaphores: name -> [free tokens, goroutines waiting for one (in park order)]
+        self.sems: dict[str, list[Any]] = {s.name: [s.tokens, []] for s in getattr(sim.scenario, "semaphores", ())}
         self.check = check
         self.max_goroutines = max_goroutines
         self.max_events = max_events
@@ -237,6 +239,12 @@ class Ps:
                 for _ in range(n):
                     self.newproc(target, pp)
                 continue
+            if kind == "wake":
+                self.handoff(step.wake, pp)
+                continue
+            if kind == "release":
+                self.sem_release(step.release, pp)
+                continue
             draw = step.depth
             if draw is not None:
                 depth: int = draw.value(gp.index)
@@ -245,6 +253,9 @@ class Ps:
                 rt.move_to_depth(gp, pp, depth, step.frame if step.frame is not None else info.frame)
             if self.check:
                 rt.check_invariants()
+            if kind == "acquire" and self.sems[step.acquire][0] > 0:
+                self.sems[step.acquire][0] -= 1  # a free token: no wait
+                continue
             if kind == "run":
                 if step.transient:
                     rt.run_transient(gp, pp, step.transient)
@@ -268,10 +279,35 @@ class Ps:
                     on_draw(info.name, gp.index, ctx.rep, step.index, "block", t)
                 self.timer(gp, pp, t)
             elif kind == "block_until":
-                self.timer(gp, pp, max(0.0, step.until - self.env.now))
+                until = step.until
+                assert until is not None
+                t = until.value(gp.index)
+                if on_draw is not None:
+                    on_draw(info.name, gp.index, ctx.rep, step.index, "block_until", t)
+                self.timer(gp, pp, max(0.0, t - self.env.now))
             elif kind == "wait":
                 self.gates[step.wait].append(gp)
+            elif kind == "acquire":
+                self.sems[step.acquire][1].append(gp)
             return -1.0
+
+    def handoff(self, gate: str, pp: P) -> None:
+        """A send on the gate's channel with a receiver waiting: the first goroutine parked on it
+        becomes runnable on pp's runnext (``send`` -> ``goready`` from the sender); none: nothing."""
+        waiters = self.gates[gate]
+        if waiters:
+            self.rt.runqput(pp, waiters.pop(0), True)
+            self.wake(pp)
+
+    def sem_release(self, name: str, pp: P) -> None:
+        """Give a semaphore token back: to the first goroutine waiting for one, which becomes runnable
+        in pp's runnext (a receive from a full channel readies its blocked sender), else to the pool."""
+        sem = self.sems[name]
+        if sem[1]:
+            self.rt.runqput(pp, sem[1].pop(0), True)
+            self.wake(pp)
+        else:
+            sem[0] += 1
 
     def timer(self, gp: G, pp: P, delay: float) -> None:
         """A goroutine's wake-up after ``delay`` (time.Sleep, a timer channel): ready it on ``pp``."""

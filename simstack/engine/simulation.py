@@ -54,8 +54,13 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
         ov = rs.overrides.model_dump() if hasattr(rs.overrides, "model_dump") else dict(rs.overrides or {})
         self.profile = resolve_profile(rs.version, rs.platform, godebug=rs.godebug,
                                        max_stack=rs.max_stack, overrides=ov)
-        if profile_changes:
-            self.profile = with_overrides(self.profile, **profile_changes)
+        start = {}  # what the scenario says of the process at start (runtime.main_stack, threads_at_start)
+        if getattr(rs, "main_stack", None):
+            start["main_stack"] = rs.main_stack
+        if getattr(rs, "threads_at_start", None):
+            start["baseline_threads"] = (rs.threads_at_start,)
+        if start or profile_changes:
+            self.profile = with_overrides(self.profile, **{**start, **(profile_changes or {})})
         if hasattr(recorder, "bind"):
             recorder.bind(self.env)
         rt_class = HookableRuntime if (hooks or check_invariants) else Runtime
@@ -69,6 +74,7 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
         for i, cls in enumerate(scenario.goroutines):
             self.classes[cls.name] = ClassInfo(cls, i, np.random.default_rng(streams[i]), self._park_path(cls))
         self.gates = {g.name: [] for g in getattr(scenario, "gates", None) or []}
+        self.release_lifo = False  # how the gate opening now readies its waiters (see ``gate``)
         self.overflow = None
         self.finished = False
         # compiled Ps call the runtime natively, past per-instance wrappers: checkers get the interpreted Ps
@@ -105,6 +111,8 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
             env.process(self.checkpoint(cp))
         for gate in getattr(sc, "gates", None) or []:
             env.process(self.gate(gate))
+            if getattr(gate, "wake_at", None):
+                env.process(self.gate_wakes(gate))
         env.process(self.sampler())
         try:
             if sc.duration is not None:

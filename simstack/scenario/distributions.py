@@ -36,7 +36,7 @@ import numpy as np
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_serializer, model_validator
 
 from ..errors import did_you_mean
-from .units import SIZE_HELP, TIME_HELP, parse_size, parse_time
+from .units import SIZE_HELP, TIME_HELP, parse_size, parse_time, shown
 
 V = TypeVar("V")  # type of a field value (integer frames, int bytes, float seconds)
 P = TypeVar("P")  # type of a shape parameter in the field's unit
@@ -256,7 +256,7 @@ def _non_negative_number(v: object) -> float:
     except OverflowError:  # an int too large for a float
         x = math.inf
     if not math.isfinite(x) or x < 0:
-        raise ValueError(f"expected a non-negative number, got {v!r}")
+        raise ValueError(f"expected a non-negative number, got {shown(v)}")
     return x
 
 
@@ -264,7 +264,7 @@ def _non_negative_int(v: object) -> int:
     if isinstance(v, float) and v.is_integer():
         v = int(v)
     if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-        raise ValueError(f"expected a non-negative integer, got {v!r}")
+        raise ValueError(f"expected a non-negative integer, got {shown(v)}")
     return v
 
 
@@ -285,7 +285,7 @@ def _as_dist(kind: str, v: Any) -> Any:
         try:
             return {"dist": "constant", "value": parse_value(v)}
         except ValueError:
-            raise ValueError(f"expected {what} or a distribution, got {v!r}") from None
+            raise ValueError(f"expected {what} or a distribution, got {shown(v)}") from None
     if "dist" not in v:
         raise ValueError(f"a distribution needs a 'dist' key: one of {', '.join(DIST_NAMES)}")
     if v["dist"] not in DIST_NAMES:

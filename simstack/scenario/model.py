@@ -24,14 +24,14 @@ from pydantic_core import PydanticCustomError
 
 from ..errors import did_you_mean, format_path
 from .distributions import Dist, IntDist, Sequence, TimeDist
-from .units import parse_byte_rate, parse_rate, parse_size, parse_time
+from .units import parse_byte_rate, parse_rate, parse_size, parse_time, shown
 
 VERSIONS = ("go1.12", "go1.19", "go1.27")
 PLATFORMS = ("linux/amd64", "linux/arm64", "linux/386", "windows/amd64", "darwin/arm64")
 GODEBUG_SWITCHES = ("adaptivestackstart", "gcshrinkstackoff", "updatemaxprocs")
 EVENT_KINDS = ("spawn", "stackalloc", "stackfree", "grow", "shrink", "cache_refill", "cache_release",
                "span_alloc", "span_free", "gc_start", "gc_end", "exit", "overflow")
-STEP_ACTIONS = ("run", "block", "block_until", "wait", "spawn")
+STEP_ACTIONS = ("run", "block", "block_until", "wait", "spawn", "wake", "acquire", "release")
 MAX_GOMAXPROCS = 1024  # Ps are simulated one by one; _MaxGomaxprocs of Go <= 1.9
 MAX_STACK_CACHE = 16 * 2**20  # what-if bound on _StackCacheSize: a pool span's slots are listed one by one
 MAX_PERIODIC = 1_000_000  # most GC cycles (trigger: interval) or footprint rows (sample_every) in a run
@@ -48,7 +48,7 @@ _INT_DIST = TypeAdapter(IntDist)
 def _check_choice(choices: tuple, v: object) -> object:
     if v not in choices:
         hint = did_you_mean(v, choices) if isinstance(v, str) else ""
-        raise ValueError(f"expected one of {', '.join(choices)}, got {v!r}{hint}")
+        raise ValueError(f"expected one of {', '.join(choices)}, got {shown(v)}{hint}")
     return v
 
 
@@ -61,7 +61,7 @@ def _word_or_list(word: Any, item: Any, what: str) -> Any:
     """A field that is either a keyword (``word``, a Choice) or a list of ``item``."""
     def shape(v: object) -> object:
         if not isinstance(v, (str, list)):
-            raise ValueError(f"expected {what}, got {v!r}")
+            raise ValueError(f"expected {what}, got {shown(v)}")
         return v
     return Annotated[Union[Annotated[word, Tag("<keyword>")], Annotated[list[item], Tag("<list>")]],
                      Discriminator(lambda v: "<keyword>" if isinstance(v, str) else "<list>"), BeforeValidator(shape)]
@@ -69,7 +69,7 @@ def _word_or_list(word: Any, item: Any, what: str) -> Any:
 
 def _identifier(v: object) -> object:
     if not isinstance(v, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", v):
-        raise ValueError(f"expected a name of letters, digits, '_', '.', '-' (not starting with a digit), got {v!r}")
+        raise ValueError(f"expected a name of letters, digits, '_', '.', '-' (not starting with a digit), got {shown(v)}")
     return v
 
 
@@ -78,13 +78,13 @@ def _version_key(v: object) -> object:
     m = re.fullmatch(r"(go1\.\d+)(\.\d+)?", v) if isinstance(v, str) else None
     if not m or m.group(1) not in VERSIONS:
         raise ValueError(f"expected a modelled Go version ({', '.join(VERSIONS)}, or a point release such "
-                         f"as go1.19.8), got {v!r}")
+                         f"as go1.19.8), got {shown(v)}")
     return m.group(1)
 
 
 def _zero_or_one(v: object) -> object:
     if v not in (0, 1) or isinstance(v, bool):
-        raise ValueError(f"expected 0 or 1, got {v!r}")
+        raise ValueError(f"expected 0 or 1, got {shown(v)}")
     return v
 
 
@@ -140,6 +140,10 @@ class RuntimeSpec(_Model):
     max_stack: PositiveSize | None = None
     godebug: dict[GodebugSwitch, ZeroOrOne] = {}
     baseline: Baseline = "auto"
+    # with baseline auto: main's stack when main.main starts (package init decides it) and the Ms then
+    # running (m0, sysmon, ...; timing decides it); None: the profile's (16 KiB; 3, 4, 5 by GOMAXPROCS)
+    main_stack: Annotated[Size, AfterValidator(partial(_power_of_two, 2048))] | None = None
+    threads_at_start: Annotated[int, Field(ge=1, le=4096)] | None = None
     overrides: Overrides = Field(default_factory=Overrides)
 
     @model_validator(mode="before")
@@ -214,16 +218,23 @@ class Arrival(_Model):
     process: ArrivalProcess = "burst"
     at: Time | None = None  # burst; 0 when not given
     rate: Annotated[Rate, Field(gt=0)] | None = None  # poisson
-    every: PositiveTime | None = None  # uniform
+    every: PositiveTime | None = None  # uniform; burst with bursts (the gap between bursts)
     times: list[Time] | None = None  # trace (kept sorted)
     start: Time = 0.0
     until: Time | None = None
+    bursts: Annotated[int, Field(ge=1, le=1_000_000)] | None = None  # EXTENSION: a burst repeated, count each
 
     @model_validator(mode="after")
     def _fields_match_process(self):
         own = {"burst": "at", "poisson": "rate", "uniform": "every", "trace": "times"}
+        repeated = self.process == "burst" and self.bursts is not None
         problems = [((f,), f"{f!r} only applies to process {p!r}, not {self.process!r}")
-                    for p, f in own.items() if p != self.process and getattr(self, f) is not None]
+                    for p, f in own.items() if p != self.process and getattr(self, f) is not None
+                    and not (repeated and f == "every")]
+        if self.bursts is not None and self.process != "burst":
+            problems.append((("bursts",), f"'bursts' only applies to process 'burst', not {self.process!r}"))
+        if repeated and self.bursts > 1 and self.every is None:
+            problems.append((("every",), f"{self.bursts} bursts need 'every', the time from one to the next"))
         if self.process in own and self.process != "burst" and getattr(self, own[self.process]) is None:
             problems.append(((own[self.process],), f"process {self.process!r} needs {own[self.process]!r}"))
         if self.until is not None and self.until <= self.start:
@@ -258,9 +269,12 @@ class Step(_Model):
     depth: IntDist | None = None
     run: TimeDist | None = None
     block: BlockTime | None = None
-    block_until: Time | None = None
+    block_until: TimeDist | None = None  # EXTENSION: a distribution (an absolute time per goroutine)
     wait: str | None = None  # EXTENSION: park until the named gate opens
     spawn: str | None = None
+    wake: str | None = None  # EXTENSION: ready the first goroutine waiting on the named gate
+    acquire: str | None = None  # EXTENSION: take a token of the named semaphore, parking until one is free
+    release: str | None = None  # EXTENSION: give the token back (to the first goroutine waiting for one)
     count: IntDist | None = None
     frame: Size | None = None
     transient: Size | None = None  # EXTENSION
@@ -278,7 +292,7 @@ class Step(_Model):
             d[kind] = "forever" if forever else duration
         elif kind == "block_until":
             d["block_until"] = until
-        elif kind not in ("spawn", "wait"):
+        elif kind not in ("spawn", "wait", "wake", "acquire", "release"):
             raise ValueError(f"expected kind to be one of {', '.join(STEP_ACTIONS)}, got {kind!r}")
         return d
 
@@ -294,6 +308,12 @@ class Step(_Model):
             if self.count is None:  # {spawn: X} starts one, as `go f()` does
                 object.__setattr__(self, "count", _INT_DIST.validate_python(1))
             return self
+        for action in ("wake", "release"):
+            if getattr(self, action) is not None:
+                _fail([((f,), f"{f!r} does not apply to a {action} step (it acts at the depth the goroutine is at)")
+                       for f in ("depth", "frame", "transient", "park_frames", "count")
+                       if getattr(self, f) not in (None, [])])
+                return self
         problems = [] if self.depth is not None else [(("depth",), f"a {actions[0]} step needs a depth")]
         if self.count is not None:
             problems.append((("count",), "'count' only applies to spawn steps"))
@@ -354,8 +374,10 @@ class GoroutineClass(_Model):
             problems.append((("repeat",), "repeat: forever with a program that always takes 0s would loop "
                                           "forever at one instant; give a run or block step a positive time"))
         known = len(self.arrival.times) if process == "trace" else self.count
+        if known is not None and self.arrival.bursts:
+            known *= self.arrival.bursts
         for j, step in enumerate(self.program):
-            for f in ("depth", "run", "block", "count"):
+            for f in ("depth", "run", "block", "block_until", "count"):
                 d = getattr(step, f)
                 if known is not None and isinstance(d, Sequence) and len(d.values) < known:
                     problems.append((("program", j, f), f"sequence has {len(d.values)} values but the class "
@@ -378,12 +400,26 @@ class Gate(_Model):
     """EXTENSION: a gate (like a channel that is closed) that releases its waiters when it opens.
 
     At each time in ``open_at`` every goroutine then parked in a ``wait`` step on this
-    gate becomes runnable, in the order in which they parked, on P 0 (as ``close(ch)``
-    from the main goroutine readies a channel's receivers).
+    gate becomes runnable on P 0 (as ``close(ch)`` from the main goroutine readies a
+    channel's receivers). At each time in ``wake_at`` main readies only the first one
+    waiting (a send to the channel); a goroutine's ``wake`` step does that on its own P.
     """
 
     name: Annotated[str, BeforeValidator(_identifier)]
     open_at: list[Time] = []
+    wake_at: list[Time] = []  # EXTENSION: main hands one waiter the baton (e.g. starts a chain)
+
+
+class Semaphore(_Model):
+    """EXTENSION: a counting semaphore of ``tokens`` tokens (a buffered channel of that capacity).
+
+    An ``acquire`` step takes a token, or parks until one is handed to it; a ``release`` step
+    gives its token to the first goroutine waiting (readied in the releaser's runnext, as a
+    receive from a full channel readies the blocked sender) or back to the semaphore.
+    """
+
+    name: Annotated[str, BeforeValidator(_identifier)]
+    tokens: Annotated[int, Field(ge=1, le=1_000_000_000)]
 
 
 class RecordSpec(_Model):
@@ -407,6 +443,7 @@ class Scenario(_Model):
     goroutines: list[GoroutineClass] = Field(min_length=1)
     checkpoints: list[Checkpoint] = []
     gates: list[Gate] = []  # EXTENSION
+    semaphores: list[Semaphore] = []  # EXTENSION
     record: RecordSpec = Field(default_factory=RecordSpec)
     _source: str | None = PrivateAttr(None)
     _positions: dict = PrivateAttr(default_factory=dict)  # where each field was written (the loader's)
@@ -437,7 +474,7 @@ class Scenario(_Model):
             object.__setattr__(self, "record", self.record.model_copy(update={"sample_every": self.duration / 1000}))
         for i, c in enumerate(self.goroutines):  # name each distribution for sampling-time messages
             for j, step in enumerate(c.program):
-                for f in ("depth", "run", "block", "count"):
+                for f in ("depth", "run", "block", "block_until", "count"):
                     if isinstance(getattr(step, f), Dist):
                         getattr(step, f)._where = format_path(("goroutines", i, "program", j, f))
         return self
@@ -474,10 +511,23 @@ def _gate_problems(s: Scenario) -> list:
         names.setdefault(g.name, k)
     for i, c in enumerate(s.goroutines):
         for j, step in enumerate(c.program):
-            if step.wait is not None and step.wait not in names:
-                problems.append((("goroutines", i, "program", j, "wait"),
-                                 f"no gate named {step.wait!r}{did_you_mean(step.wait, names)}; "
-                                 "declare it under gates"))
+            for f in ("wait", "wake"):
+                gate = getattr(step, f)
+                if gate is not None and gate not in names:
+                    problems.append((("goroutines", i, "program", j, f),
+                                     f"no gate named {gate!r}{did_you_mean(gate, names)}; declare it under gates"))
+    sems: dict = {}
+    for k, sem in enumerate(s.semaphores):
+        if sem.name in sems:
+            problems.append((("semaphores", k, "name"), f"duplicate semaphore name {sem.name!r}"))
+        sems.setdefault(sem.name, k)
+    for i, c in enumerate(s.goroutines):
+        for j, step in enumerate(c.program):
+            for f in ("acquire", "release"):
+                sem = getattr(step, f)
+                if sem is not None and sem not in sems:
+                    problems.append((("goroutines", i, "program", j, f), f"no semaphore named {sem!r}"
+                                     f"{did_you_mean(sem, sems)}; declare it under semaphores"))
     return problems
 
 

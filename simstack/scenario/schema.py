@@ -96,6 +96,11 @@ _DEFS = {
         "godebug": {"description": "GODEBUG switches, 0 or 1", "type": "object",
                     "propertyNames": {"enum": list(GODEBUG_SWITCHES)}, "additionalProperties": {"enum": [0, 1]}},
         "baseline": _enum("auto: the runtime's own stacks at start; none: only the scenario's", "auto", "none"),
+        "main_stack": {**_ref("size"), "description": "with baseline auto: the main goroutine's stack when main.main "
+                       "starts (package init decides it), a power of two >= 2KiB; default the profile's (16KiB)"},
+        "threads_at_start": {"description": "with baseline auto: Ms (OS threads) running when main.main starts, each "
+                             "with a g0 and a signal stack; default the profile's for GOMAXPROCS (3, 4, 5)",
+                             "type": "integer", "minimum": 1, "maximum": 4096},
         "overrides": _obj("what-if knobs replacing the version's values", {
             "starting_stack": {**_ref("size"), "description": "_StackMin: a power of two >= 2KiB"},
             "stack_cache_size": _ref("size"),
@@ -123,6 +128,9 @@ _DEFS = {
         "process": _enum("arrival process", "burst", "poisson", "uniform", "trace", "spawned"),
         "at": _ref("time"), "rate": _ref("rate"), "every": _ref("time"),
         "times": _array(_ref("time")), "start": _ref("time"), "until": _ref("time"),
+        "bursts": {"type": "integer", "minimum": 1, "maximum": 1_000_000,
+                   "description": "EXTENSION (burst): the burst repeated this many times, every 'every', "
+                                  "count goroutines each"},
     }, allOf=[_when("process", "poisson", {"required": ["rate"]}),
               _when("process", "uniform", {"required": ["every"]}),
               _when("process", "trace", {"required": ["times"]})]),
@@ -131,9 +139,16 @@ _DEFS = {
         "run": {**_ref("time_dist"), "description": "run on a P for this long"},
         "block": {"description": "park for this long, or forever",
                   "oneOf": [{"const": "forever"}, _ref("time_dist")]},
-        "block_until": {**_ref("time"), "description": "park until this absolute time"},
+        "block_until": {**_ref("time_dist"), "description": "park until this absolute time (EXTENSION: or a "
+                        "distribution of it, drawn per goroutine)"},
         "wait": {"type": "string", "description": "EXTENSION: park until the named gate opens"},
         "spawn": {"type": "string", "description": "class to start (go f())"},
+        "wake": {"type": "string", "description": "EXTENSION: ready the first goroutine waiting on this gate, on "
+                 "this goroutine's P (a channel send to a waiting receiver); nothing if none waits"},
+        "acquire": {"type": "string", "description": "EXTENSION: take a token of this semaphore, parking until "
+                    "one is handed over"},
+        "release": {"type": "string", "description": "EXTENSION: give the token to the first goroutine waiting "
+                    "(on this goroutine's P) or back to the semaphore"},
         "count": {**_ref("int_dist"), "description": "how many to spawn (default 1)"},
         "frame": {**_ref("size"), "description": "frame size of the frames this step adds"},
         "transient": {**_ref("size"), "description": "EXTENSION: frame of a call made and returned "
@@ -141,7 +156,8 @@ _DEFS = {
         "park_frames": _array(_ref("size"), "EXTENSION: user frames kept on the stack while parked"),
     }, oneOf=[{"required": ["depth", "run"]}, {"required": ["depth", "block"]},
               {"required": ["depth", "block_until"]}, {"required": ["depth", "wait"]},
-              {"required": ["spawn"]}]),
+              {"required": ["spawn"]}, {"required": ["wake"]}, {"required": ["depth", "acquire"]},
+              {"required": ["release"]}]),
     "goroutine_class": _obj("a class of goroutines that behave alike", {
         "name": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_.-]*$"},
         "count": {"type": "integer", "minimum": 0, "description": "how many to start"},
@@ -178,7 +194,12 @@ SCHEMA = _obj("a simstack scenario (format v1)", {
                      "memstats", "metrics")}, ("label", "at"))),
     "gates": _array(_obj("EXTENSION: a gate whose waiters all become runnable when it opens", {
         "name": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_.-]*$"},
-        "open_at": _array(_ref("time"), "times at which the gate opens")}, ("name",))),
+        "open_at": _array(_ref("time"), "times at which the gate opens"),
+        "wake_at": _array(_ref("time"), "times at which main readies only the first goroutine waiting")},
+        ("name",))),
+    "semaphores": _array(_obj("EXTENSION: a counting semaphore (a buffered channel of tokens)", {
+        "name": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_.-]*$"},
+        "tokens": {"type": "integer", "minimum": 1, "maximum": 1_000_000_000}}, ("name", "tokens"))),
     "record": _obj("what to record", {
         "sample_every": {**_ref("time"), "description": "footprint period (default duration/1000)"},
         "events": {"oneOf": [{"const": "all"}, _array({"enum": list(EVENT_KINDS)})]},

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+import reprlib
 from fractions import Fraction
 
 SIZE_UNITS = {"B": 1, "KB": 10**3, "KiB": 2**10, "MB": 10**6, "MiB": 2**20, "GB": 10**9, "GiB": 2**30}
@@ -32,8 +33,22 @@ BYTE_RATE_HELP = "a byte rate such as 10MiB/s or 1048576 (bytes per second)"
 MAX_SIZE = 2**48
 
 
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlist = _SHOWN.maxtuple = _SHOWN.maxdict = _SHOWN.maxset = 6
+_SHOWN.maxstring = _SHOWN.maxother = 80
+_SHOWN.maxlevel = 3
+
+
+def shown(v: object) -> str:
+    """``repr(v)`` cut short for error messages: a 10,000-value list is not echoed whole."""
+    text = _SHOWN.repr(v)
+    if isinstance(v, (list, tuple, dict)) and len(v) > _SHOWN.maxlist:
+        text += f" ({len(v):,} {'entries' if isinstance(v, dict) else 'values'})"
+    return text
+
+
 def _got(v: object) -> str:
-    return f"got {v!r}"
+    return f"got {shown(v)}"
 
 
 def _float(q: Fraction, v: object, help_: str) -> float:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..runtime.profiles import resolve_profile
-from .compare import compare as compare_checkpoints, markdown, render, write_report
+from .compare import compare as compare_checkpoints, markdown, render, substituted, write_report
 from .gosource import BuildError, Layout, fit, plan_text, source_digest
 from .plan import NotExpressible, build_plan, describe, for_toolchain, frame_targets, static_problems, \
     substitute_frames
@@ -94,10 +94,10 @@ class Validation(Generated):
         }
 
     def render(self) -> str:
-        return render(self.table)
+        return render(self.table, self.frames())
 
     def markdown(self) -> str:
-        return markdown(self.table)
+        return markdown(self.table, self.frames())
 
     def write(self, out) -> list[Path]:
         return write_report(Path(out), self.table, self.meta(), self.plan, self.runs)
@@ -127,13 +127,13 @@ def generate(scenario_or_path, *, go=None, toolchain: Toolchain | None = None, p
     if program_dir is None:
         program_dir = Path(tempfile.mkdtemp(prefix="simstack-program-"))
         atexit.register(shutil.rmtree, program_dir, True)
-    program_dir = Path(program_dir)
+    program_dir = Path(program_dir).resolve()  # the program runs with its directory as cwd
     rs = sim_sc.runtime
     prof = resolve_profile(rs.version, rs.platform, godebug=rs.godebug, max_stack=rs.max_stack)
     # main waits in runtime.GC() with about the used stack the profile says (its shrink decision)
     gc_pad = max(0, prof.main_gc_wait_used - 512)
     log(f"fitting {len(lay.funcs)} frames ({tc.version}, go build -gcflags=-S)")
-    fit(lay, tc, program_dir, cache, rs.max_stack, gc_pad)
+    fit(lay, tc, program_dir, cache, rs.max_stack, gc_pad, main_stack=rs.main_stack or prof.main_stack)
     achieved = lay.achieved()
     if achieved:
         for f in lay.misses():
@@ -160,17 +160,28 @@ def validate(scenario_or_path, *, go=None, toolchain: Toolchain | None = None, r
         log(f"run {i + 1}/{runs}")
         results.append(run_program(gen.program_dir, gen.simulated, len(gen.plan.checkpoints), gen.toolchain,
                                    timeout=timeout))
-    # each run against the model started with that run's number of threads (Ms) at its baseline
-    models = {gen.plan.baseline.get("threads"): gen.plan}
+    # each run against the model started as that run was at its baseline: its number of threads (Ms)
+    # and main's stack (what the program's start-up left it, if growMain could not make it the model's)
+    pb = gen.plan.baseline
+    models = {(pb.get("threads"), pb.get("main_stack")): gen.plan}
     for r in results:
-        t = r["baseline"].get("num_threads")
-        if t and t not in models:
-            log(f"simulating again with {t} threads at start, as a run had")
-            models[t] = build_plan(gen.plan.scenario, [], threads=t)
-    sims = [models.get(r["baseline"].get("num_threads"), gen.plan) for r in results]
+        key = _start_of(r, pb)
+        if key not in models:
+            log(f"simulating again with {key[0]} threads at start and a {key[1]}-byte main stack, as a run had")
+            models[key] = build_plan(gen.plan.scenario, [], threads=key[0], main_stack=key[1])
+    sims = [models[_start_of(r, pb)] for r in results]
     table = compare_checkpoints(gen.plan, results, tolerance, tolerance_bytes, sims)
+    # the simulated figures are for the frames the compiler reported: say so on every row
+    table["frames_substituted"] = "; ".join(f"{f['function']} ({f['role']}) {f['target']} -> {f['reported']} B"
+                                            for f in substituted(gen.frames()))
     return Validation(**gen.__dict__, table=table, runs=results, tolerance=tolerance,
                       tolerance_bytes=tolerance_bytes)
+
+
+def _start_of(run: dict, model_baseline: dict) -> tuple:
+    """(threads, main's stack) of a run at its baseline; the model's where the run does not say."""
+    b = run["baseline"]
+    return (b.get("num_threads") or model_baseline.get("threads"), b.get("main_stack") or model_baseline.get("main_stack"))
 
 
 def _write_readme(gen: Generated) -> None:

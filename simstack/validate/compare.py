@@ -121,12 +121,33 @@ def format_bytes(n: float) -> str:
     return ("-" if n < 0 else "") + fb(abs(n)) if n else "0 B"
 
 
-def render(table: pd.DataFrame) -> str:
-    """The per-checkpoint table as text (what ``simstack validate`` prints)."""
+def substituted(frames: list[dict] | None) -> list[dict]:
+    """The frames the compiler could not hit exactly: the model was simulated with ``reported`` instead."""
+    return [f for f in frames or () if f.get("reported") is not None and f["reported"] != f["target"]]
+
+
+def _frames_lines(frames: list[dict] | None, markdown: bool = False) -> list[str]:
+    """The substituted frames under the table: the simulated figures are for these frames, not the scenario's."""
+    subs = substituted(frames)
+    if not subs:
+        return []
+    head = (f"* simulated with {len(subs)} frame(s) other than the scenario's (the nearest the compiler "
+            "reports; the real program has the same):")
+    if markdown:
+        return ["", head, "", "| function | role | scenario | simulated and built |", "| --- | --- | --- | --- |"] + \
+            [f"| `{f['function']}` | {f['role']} | {f['target']} B | {f['reported']} B |" for f in subs]
+    return [head] + [f"    {f['function']:<24} {f['role']:<10} {f['target']:>6} B -> {f['reported']} B" for f in subs]
+
+
+def render(table: pd.DataFrame, frames: list[dict] | None = None) -> str:
+    """The per-checkpoint table as text (what ``simstack validate`` prints); ``frames`` (the layout's
+    target and reported sizes) marks the simulated column when some frame is not the scenario's."""
+    mark = "*" if substituted(frames) else ""
     if "ok" not in table:
-        return table[["checkpoint", "time_s", "simulated_delta"]].to_string(index=False)
+        return "\n".join([table[["checkpoint", "time_s", "simulated_delta"]].to_string(index=False)]
+                         + _frames_lines(frames))
     lines = []
-    hdr = (f"{'checkpoint':<16} {'simulated':>11} {'measured (runs)':>25} {'threads':>9} {'difference':>11} "
+    hdr = (f"{'checkpoint':<16} {'simulated' + mark:>11} {'measured (runs)':>25} {'threads':>9} {'difference':>11} "
            f"{'rel.err':>8} {'':>3} {'stacks':>6} {'start':>5}")
     lines.append(hdr)
     lines.append("-" * len(hdr))
@@ -139,12 +160,13 @@ def render(table: pd.DataFrame) -> str:
                      f"{','.join(thr)[:9]:>9} {format_bytes(r['difference']):>11} {rel:>8} "
                      f"{'ok' if r['ok'] else 'BAD':>3} {'=' if r['goroutine_stacks_match'] else '!=':>6} "
                      f"{'=' if r['starting_size_match'] else '!=':>5}")
-    return "\n".join(lines)
+    return "\n".join(lines + _frames_lines(frames))
 
 
-def markdown(table: pd.DataFrame) -> str:
-    """The per-checkpoint table as Markdown (for README and reports)."""
-    lines = ["| checkpoint | simulated Δ | measured Δ (runs) | threads | nearest run, thread-corrected | difference | "
+def markdown(table: pd.DataFrame, frames: list[dict] | None = None) -> str:
+    """The per-checkpoint table as Markdown (for README and reports), substituted frames below it."""
+    mark = "*" if substituted(frames) else ""
+    lines = [f"| checkpoint | simulated Δ{mark} | measured Δ (runs) | threads | nearest run, thread-corrected | difference | "
              "rel. error | ok | goroutine stacks |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for _, r in table.iterrows():
@@ -157,7 +179,7 @@ def markdown(table: pd.DataFrame) -> str:
         lines.append(f"| {r['checkpoint']} | {r['simulated_delta']:,} | {meas} | "
                      f"{', '.join(sorted(set(r['threads'])))} | {r['nearest_measured']:,} | {r['difference']:,} | {rel} | "
                      f"{'yes' if r['ok'] else 'no'} | {stacks} ({same}) |")
-    return "\n".join(lines)
+    return "\n".join(lines + _frames_lines(frames, markdown=True))
 
 
 def _jsonable(v):

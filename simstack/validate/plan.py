@@ -104,6 +104,16 @@ def static_problems(sc: Scenario, platform: str | None = None) -> list[str]:
     if ov:
         out.append(f"runtime.overrides ({', '.join(sorted(ov))}) describe a runtime that does not exist; a real "
                    "Go runtime has only its own constants and policies")
+    handoffs = [f"gates[{k}] ({g.name}): wake_at" for k, g in enumerate(sc.gates or []) if g.wake_at]
+    handoffs += [f"goroutines[{i}].program[{j}] ({c.name}): wake {st.wake!r}" for i, c in enumerate(sc.goroutines)
+                 for j, st in enumerate(c.program) if st.wake is not None]
+    handoffs += [f"goroutines[{i}].program[{j}] ({c.name}): {st.kind} {getattr(st, st.kind)!r}"
+                 for i, c in enumerate(sc.goroutines) for j, st in enumerate(c.program)
+                 if st.kind in ("acquire", "release")]
+    if handoffs:
+        out.append(f"{', '.join(handoffs[:3])}{' and more' if len(handoffs) > 3 else ''}: the program has no "
+                   "channel send yet (a woken goroutine runs on its waker's P); validate expresses gates that "
+                   "main opens (close), not hand-offs")
     for i, c in enumerate(sc.goroutines):
         if c.park_path != "auto":
             out.append(f"goroutines[{i}] ({c.name}): park_path {c.park_path!r} is not the runtime's own park path; "
@@ -388,12 +398,15 @@ class _Tracer:
         if st.kind == "wait":
             why = f"gate {st.wait!r} opens while other goroutines work"
         elif st.kind == "block_until":
-            why = f"block_until {st.until:g}s (step {ctx.pc - 1} of {g.cls!r}) ends while other goroutines work"
+            why = f"block_until (step {ctx.pc - 1} of {g.cls!r}) ends while other goroutines work"
         else:
             why = f"the timed block of step {ctx.pc - 1} of {g.cls!r} ends while other goroutines work"
         self._main_action(f"{g.cls} #{g.index} is released", observe=False, why=why)
         seq = self.park_seq[gid]
-        if self.last_wake is not None and seq > self.last_wake[1]:
+        # one close(ch) readies its waiters last parked first; the model does so too when it can
+        # (engine.arrivals.gate), else in park order: either way one channel, wider runs split
+        lifo = st.kind == "wait" and self.sim.release_lifo
+        if self.last_wake is not None and (seq < self.last_wake[1] if lifo else seq > self.last_wake[1]):
             chan = self.last_wake[0]
         else:
             chan = self.nchans
@@ -448,15 +461,18 @@ def _ms(t: float) -> str:
     return f"t={t * 1e3:.6g} ms"
 
 
-def build_plan(sc: Scenario, static: list[str] | None = None, threads: int | None = None) -> Plan:
+def build_plan(sc: Scenario, static: list[str] | None = None, threads: int | None = None,
+               main_stack: int | None = None) -> Plan:
     """Simulate ``sc`` with the hooks and return the plan, or raise NotExpressible with every reason
     found: ``static`` (or :func:`static_problems`) and the first moment the model is not quiet.
-    ``threads``: the Ms the process starts with (default: the profile's for its GOMAXPROCS)."""
+    ``threads``, ``main_stack``: the Ms the process starts with and main's stack then (default: the
+    scenario's runtime.threads_at_start and runtime.main_stack, else the profile's)."""
     problems = list(static_problems(sc) if static is None else static)
     sim = None
     recorder = Recorder(lambda: sim.env.now if sim is not None else 0.0, kinds=["gc_start", "gc_end"],
                         goroutine_table=False)
-    changes = {"baseline_threads": (threads,)} if threads else None
+    changes = {k: v for k, v in (("baseline_threads", (threads,) if threads else None),
+                                 ("main_stack", main_stack)) if v} or None
     sim = Simulation(sc, recorder, hooks=True, profile_changes=changes)  # PlanRecorder wraps runtime methods
     # the program's baseline: a ReadMemStats before anything (it flushes the per-P stack caches)
     fig = sim.rt.read_memstats()

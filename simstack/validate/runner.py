@@ -61,6 +61,7 @@ def parse_output(stdout: str, n_checkpoints: int) -> dict:
 
 def run_program(dest: Path, sc, n_checkpoints: int, tc: Toolchain, timeout: float = 1800) -> dict:
     """Run ``dest/prog dest/plan.txt`` once; the parsed output."""
+    dest = Path(dest).resolve()  # it runs with dest as cwd: a relative path would be looked up there
     exe = dest / ("prog.exe" if os.name == "nt" else "prog")
     try:
         r = subprocess.run([str(exe), str(dest / "plan.txt")], capture_output=True, text=True, env=program_env(sc),
