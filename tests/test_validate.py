@@ -116,11 +116,18 @@ def test_cli_refuses_an_unsupported_toolchain_with_exit_2(tmp_path):
     ("fanout", ["no checkpoints", "poisson"]),
 ])
 def test_cli_refuses_what_no_deterministic_program_can_express(tmp_path, name, words):
-    r = cli(ROOT / "scenarios" / f"{name}.yaml", "--go", fake_go(tmp_path), "-o", tmp_path / "out")
+    r = cli(ROOT / "scenarios" / f"{name}.yaml", "--go", fake_go(tmp_path), "-o", tmp_path / "out", "--mode", "quiet")
     assert r.returncode == 2, r.stderr
     assert "cannot validate this scenario with a deterministic program" in r.stderr
     for w in words:
         assert w in r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "out").exists()
+
+
+def test_cli_auto_mode_takes_a_timed_scenario_to_real_time_which_needs_go_1_23(tmp_path):
+    r = cli(ROOT / "scenarios" / "http-server.yaml", "--go", fake_go(tmp_path, "go1.19.8"), "-o", tmp_path / "out")
+    assert r.returncode == 2, r.stderr
+    assert "validating it in real time" in r.stderr and "need Go 1.23 or later" in r.stderr
     assert "Traceback" not in r.stderr and not (tmp_path / "out").exists()
 
 
