@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+from matplotlib.colors import to_rgb
 import pandas as pd
 import pytest
 from matplotlib.axes import Axes
@@ -91,8 +92,14 @@ def test_growth_shrink_counts_every_event_and_accumulates_bytes_copied(res):
     ev = res.events
     assert heights[heights > 0].sum() == (ev["kind"] == "grow").sum()
     assert -heights[heights < 0].sum() == (ev["kind"] == "shrink").sum()
+    # the red bars and the line are the scenario's goroutines: the headline's figures
+    user = ev[ev["class"] != "runtime"]
+    h = res.summary["headline"]
+    red = np.array([p.get_height() for p in ax.patches if p.get_facecolor()[:3] == to_rgb("tab:red")])
+    assert red.sum() == (user["kind"] == "grow").sum() == h["grows"]
     (twin,) = [a for a in ax.get_shared_x_axes().get_siblings(ax) if a is not ax]
-    total = ev.loc[ev["kind"].isin(["grow", "shrink"]), "bytes_copied"].sum()
+    total = user.loc[user["kind"].isin(["grow", "shrink"]), "bytes_copied"].sum()
+    assert total == h["bytes_copied"]
     scale = MiB if total >= MiB else KiB
     assert twin.get_lines()[0].get_ydata()[-1] == pytest.approx(total / scale)
     assert "ms" in ax.get_ylabel()  # a rate: events per bin of a stated width

@@ -21,22 +21,25 @@ import yaml
 from . import data
 from .charts import format_bytes
 
-BYTE_FIGURES = {"peak_stack_inuse", "final_stack_inuse", "mean_stack_inuse", "peak_stack_sys",
+BYTE_FIGURES = {"peak_stack_inuse", "baseline_stack_inuse", "peak_stack_inuse_over_baseline", "final_stack_inuse", "mean_stack_inuse", "peak_stack_sys",
                 "peak_stack_in_goroutines", "bytes_copied", "final_starting_size", "stack_inuse", "stack_sys",
                 "stack_in_goroutines", "stack_used", "cached_bytes", "pool_free_bytes", "large_free_bytes",
                 "starting_size", "bytes_released", "max_stack_p50", "max_stack_p99", "max_stack_max"}
-TIME_FIGURES = {"sim_time": "s", "wall_time_s": "s", "time": "s"}
+TIME_FIGURES = {"sim_time": "s", "wall_time_s": "s", "time": "s", "peak_stack_inuse_time": "s"}
 
 DESCRIPTIONS = {
-    "peak_stack_inuse": "highest StackInuse (stack spans held, runtime stacks included)",
+    "peak_stack_inuse": "highest StackInuse (stack spans held, the runtime's own included); exact, not sampled",
+    "peak_stack_inuse_time": "when StackInuse reached that peak (marked on the footprint chart)",
+    "baseline_stack_inuse": "StackInuse when main.main starts: the runtime's own stacks",
+    "peak_stack_inuse_over_baseline": "peak StackInuse minus the baseline: what the workload added",
     "final_stack_inuse": "StackInuse at the end of the run",
     "mean_stack_inuse": "time-weighted mean of the sampled StackInuse",
     "peak_stack_sys": "highest sampled StackSys",
-    "peak_stack_in_goroutines": "highest sampled sum of live goroutine stacks",
-    "grows": "stack growths (morestack → newstack → copystack)",
-    "shrinks": "stack shrinks at GC (shrinkstack)",
-    "bytes_copied": "bytes copied by growths and shrinks",
-    "goroutines": "goroutines started",
+    "peak_stack_in_goroutines": "highest sampled sum of live goroutine stacks (the runtime's included)",
+    "grows": "stack growths of the scenario's goroutines (not the runtime's own: class 'runtime')",
+    "shrinks": "stack shrinks at GC of the scenario's goroutines",
+    "bytes_copied": "bytes copied by those growths and shrinks",
+    "goroutines": "goroutines of the scenario started",
     "gc_cycles": "GC cycles",
     "final_starting_size": "starting stack size at the end (adaptive start in go1.19+)",
     "events": "events recorded",
