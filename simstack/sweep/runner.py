@@ -7,6 +7,8 @@ Output directory (``simstack sweep -o DIR``):
   footprints are off, ``runs/<run_id>/footprint.parquet``;
 * ``sweep.parquet`` – the tidy frame, one row per run (all rows combined, sorted by
   point and replication), written at the end and also when the sweep is interrupted;
+* ``statistics.csv`` – per grid point and figure: n, mean, standard deviation and the 95 %
+  confidence interval of the mean over the replications (``simstack.sweep.stats``);
 * ``sweep.json`` – what was swept (base scenario, grid or points, replications, seeds),
   status counts, whether the sweep completed, the executor, timings;
 * ``charts/<figure>__<parameter>.png`` – each headline figure against each swept parameter.
@@ -51,6 +53,13 @@ class Sweep:
     complete: bool
     failed: pd.DataFrame = field(default_factory=pd.DataFrame)
     wall_time_s: float = 0.0
+
+    @property
+    def statistics(self) -> pd.DataFrame:
+        """Per grid point and figure: n, mean, standard deviation, 95 % confidence interval
+        (:func:`simstack.sweep.stats.point_statistics`; ``statistics.csv`` in the directory)."""
+        from .stats import point_statistics
+        return point_statistics(self.frame, self.params)
 
     def __repr__(self):
         return (f"<Sweep {len(self.frame)} runs, {len(self.failed)} failed, params {self.params}, "
@@ -310,7 +319,7 @@ def prepare_directory(out: Path, spec_hash: str, resume: bool, overwrite: bool) 
             raise SweepOutputError(f"{out}: holds a sweep already; --resume to finish it, --overwrite to replace it")
         for name in ("runs", "charts"):
             shutil.rmtree(out / name, ignore_errors=True)
-        for name in ("sweep.parquet", "sweep.json", "sweep.csv", "scenario.yaml"):
+        for name in ("sweep.parquet", "sweep.json", "sweep.csv", "statistics.csv", "scenario.yaml"):
             (out / name).unlink(missing_ok=True)
     (out / "runs").mkdir(parents=True, exist_ok=True)
     return {}
@@ -422,6 +431,9 @@ def run_sweep(scenario, grid: dict | None = None, points=None, replications: int
     if out is not None:
         buf = _parquet_bytes(frame)
         _atomic_write(out / "sweep.parquet", buf)
+        from .stats import point_statistics
+        _atomic_write(out / "statistics.csv",
+                      point_statistics(frame, [column_name(p) for p in params]).to_csv(index=False))
         counts = frame["status"].value_counts().to_dict()
         run_times = {r["run_id"]: r.get("wall_time_s") for r in sorted(rows.values(), key=lambda r: r["run_id"])}
         _atomic_write(out / "sweep.json", json.dumps(
