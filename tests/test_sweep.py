@@ -287,3 +287,20 @@ def test_resume_takes_the_sweep_from_sweep_json(reference, scenario, tmp_path):
     assert r.exit_code == 2 and "no sweep.json" in r.output
     r = CliRunner().invoke(main, ["sweep"])
     assert r.exit_code == 2 and "scenario FILE is needed" in r.output
+
+
+def test_report_and_compare_accept_a_sweep_directory(reference, tmp_path):
+    r = CliRunner().invoke(main, ["report", str(reference), "-o", str(tmp_path / "r.html")])
+    assert r.exit_code == 0, r.output
+    page = (tmp_path / "r.html").read_text()
+    st = pd.read_csv(reference / "statistics.csv")
+    assert "Statistics per point" in page and page.count("data:image/png;base64,") == 10
+    for label in st["label"].unique():
+        assert f"<td>{label}</td>" in page
+    r = CliRunner().invoke(main, ["compare", str(reference), "-o", str(tmp_path / "c.png"), "--json"])
+    assert r.exit_code == 0, r.output
+    got = pd.DataFrame(json.loads(r.output)["statistics"])
+    assert got[["point", "figure", "n", "mean"]].equals(st[["point", "figure", "n", "mean"]])
+    assert (tmp_path / "c.png").is_file()
+    r = CliRunner().invoke(main, ["compare", str(reference), str(reference)])
+    assert r.exit_code == 2 and "compared on its own" in r.output

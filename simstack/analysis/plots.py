@@ -204,7 +204,7 @@ def plot_sweep(frame: pd.DataFrame, figure: str, param: str, by: list[str] | Non
     by = list(by or [])
     groups = ser.groupby(by, sort=False, dropna=False) if by else [((), ser)]
     ok = frame[frame["status"] != "failed"] if "status" in frame.columns else frame
-    width = 0.5 / max(len(groups), 1)
+    width = 0.3 / max(len(groups), 1)
     for n, (key, grp) in enumerate(groups):
         key = key if isinstance(key, tuple) else (key,)
         label = ", ".join(f"{_short(b)} {_value_label(b, v)}" for b, v in zip(by, key)) or figure

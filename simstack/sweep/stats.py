@@ -54,28 +54,37 @@ def point_statistics(frame: pd.DataFrame, params=(), figures=FIGURES, level: flo
     return out
 
 
-def format_statistics(st: pd.DataFrame, figures=PRINTED) -> str:
-    """The statistics as text: one line per point, per figure ``mean ± half-width`` (95 % CI)
-    and the standard deviation, bytes in KiB/MiB."""
-    from ..analysis.report import BYTE_FIGURES
+def statistics_cells(st: pd.DataFrame, figures=PRINTED) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) for people: one row per point, per figure ``mean ± half-width`` of the
+    95 % interval and the standard deviation, bytes in KiB/MiB."""
     from ..analysis.charts import format_bytes
+    from ..analysis.report import BYTE_FIGURES
 
     def show(fig, v):
         if v != v:  # NaN
             return "–"
-        return format_bytes(v) if fig in BYTE_FIGURES and abs(v) >= 1024 else f"{v:,.4g}" if v % 1 else f"{v:,.0f}"
+        if fig in BYTE_FIGURES:
+            return format_bytes(v)
+        return f"{v:,.0f}" if v % 1 == 0 or abs(v) >= 1000 else f"{v:,.1f}" if abs(v) >= 10 else f"{v:.3g}"
 
     figures = [f for f in figures if f in set(st["figure"])]
-    rows = [["point", "n", *[f"{f} (mean ± 95% CI; sd)" for f in figures]]]
+    header = ["point", "n", *[f"{f} (mean ± 95% CI; sd)" for f in figures]]
+    rows = []
     for (_, label), grp in st.groupby(["point", "label"], sort=False):
         by = grp.set_index("figure")
         cells = [str(label), str(int(by["n"].max()))]
         for f in figures:
             r = by.loc[f]
-            half = (r["ci_high"] - r["ci_low"]) / 2
-            cells.append(f"{show(f, r['mean'])} ± {show(f, half)}; sd {show(f, r['std'])}")
+            cells.append(f"{show(f, r['mean'])} ± {show(f, (r['ci_high'] - r['ci_low']) / 2)}; sd {show(f, r['std'])}")
         rows.append(cells)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return header, rows
+
+
+def format_statistics(st: pd.DataFrame, figures=PRINTED) -> str:
+    """The statistics as an aligned text table (:func:`statistics_cells`)."""
+    header, body = statistics_cells(st, figures)
+    rows = [header, *body]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
