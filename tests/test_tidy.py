@@ -116,3 +116,15 @@ def test_footprint_chart_marks_the_exact_peak(bursty):
     MiB = 1 << 20
     assert peak.get_ydata()[0] == pytest.approx(h["peak_stack_inuse"] / MiB)
     assert ax.get_ylim()[1] >= h["peak_stack_inuse"] / MiB
+
+
+def test_all_goroutines_lists_the_runtimes_own_with_a_class_of_their_own(walk):
+    allg = walk.all_goroutines
+    rt = allg[allg["class"] == RUNTIME_CLASS]
+    ev = walk.events
+    assert set(rt["goroutine"]) == set(ev.loc[ev["class"] == RUNTIME_CLASS, "goroutine"])
+    assert len(allg) == len(walk.goroutines) + len(rt)
+    # main grew at package init, a mark worker in the first GC: the grows the headline leaves out
+    assert rt["grows"].sum() == ((ev["kind"] == "grow") & (ev["class"] == RUNTIME_CLASS)).sum() > 0
+    assert (rt["max_stack"] >= 2048).all() and rt["exited"].isna().all()
+    assert allg["goroutine"].is_monotonic_increasing

@@ -41,6 +41,16 @@ class Result:
         from .tidy import checkpoint_stacks
         return checkpoint_stacks(self.checkpoints)
 
+    @property
+    def all_goroutines(self) -> pd.DataFrame:
+        """The goroutines table plus the runtime's own goroutines (class ``runtime``, rebuilt
+        from their events), by goroutine id."""
+        from .tidy import runtime_goroutines
+        rt = runtime_goroutines(self.events)
+        both = pd.concat([self.goroutines.astype({"class": "string"}), rt], ignore_index=True) if len(rt) \
+            else self.goroutines
+        return both.sort_values("goroutine", kind="stable").reset_index(drop=True)
+
     def events_nullable(self) -> pd.DataFrame:
         """A copy of ``events`` with ``<NA>`` instead of -1 in ``goroutine``, ``p``, ``order``, ``span``."""
         from .tidy import nullable_events

@@ -116,3 +116,28 @@ def stack_inuse_peak(events: pd.DataFrame, footprint: pd.DataFrame, peak: int | 
         return {"time": float(footprint["time"].iloc[i]), "stack_inuse": int(footprint["stack_inuse"].iloc[i]),
                 "exact": False}
     return {"time": float("nan"), "stack_inuse": 0, "exact": False}
+
+
+def runtime_goroutines(events: pd.DataFrame) -> pd.DataFrame:
+    """The runtime's own goroutines (main, system goroutines, GC mark workers) as rows like the
+    goroutines table's, with class ``runtime``, rebuilt from their events (the table lists
+    the scenario's goroutines only); ``exited`` is NaN (they live to the end)."""
+    cols = ["goroutine", "class", "created", "exited", "max_stack", "grows", "shrinks", "bytes_copied"]
+    if "class" not in events.columns or not len(events):
+        return pd.DataFrame({c: pd.Series(dtype="string" if c == "class" else "float64") for c in cols})
+    ev = events[(events["class"] == RUNTIME_CLASS).to_numpy()]
+    kind = ev["kind"].astype(str)
+    g = ev.groupby("goroutine", sort=True)
+    out = pd.DataFrame({
+        "created": ev[kind == "spawn"].groupby("goroutine")["time"].min(),
+        "max_stack": g["new_size"].max(),
+        "grows": ev[kind == "grow"].groupby("goroutine").size(),
+        "shrinks": ev[kind == "shrink"].groupby("goroutine").size(),
+        "bytes_copied": ev[kind.isin(["grow", "shrink"])].groupby("goroutine")["bytes_copied"].sum(),
+    }).reindex(g.size().index)
+    out[["grows", "shrinks", "bytes_copied"]] = out[["grows", "shrinks", "bytes_copied"]].fillna(0)
+    out = out.reset_index()
+    out["class"] = pd.array([RUNTIME_CLASS] * len(out), dtype="string")
+    out["exited"] = np.nan
+    return out.astype({"goroutine": np.int64, "max_stack": np.int64, "grows": np.int64, "shrinks": np.int64,
+                       "bytes_copied": np.int64})[cols]
