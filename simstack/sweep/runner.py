@@ -29,6 +29,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import pandas as pd
 
@@ -81,6 +82,19 @@ def make_tasks(points: list[Point], replications: int, footprint: bool, limits: 
 
 
 # --- executors -----------------------------------------------------------------------
+class Executor(Protocol):
+    """What the sweep needs of an executor, whichever runs the tasks (this process, local
+    worker processes, a Dask cluster): ``run`` calls ``on_result(task, result)`` in this
+    process for every task as it finishes, a failure being a result (status ``failed``);
+    ``shutdown(kill=True)`` abandons what is in flight (Ctrl-C)."""
+
+    name: str
+
+    def run(self, tasks: list[dict], on_result) -> None: ...
+
+    def shutdown(self, kill: bool = False) -> None: ...
+
+
 class SerialExecutor:
     """Runs in this process, one after another (``-j 1``)."""
 
@@ -228,7 +242,7 @@ def _failure(task, message):
             "wall_time_s": math.nan, "worker": None}
 
 
-def executor_for(jobs: int | None = None, scheduler=None):
+def executor_for(jobs: int | None = None, scheduler=None) -> Executor:
     if scheduler is not None:
         return DaskExecutor(scheduler)
     jobs = jobs or os.cpu_count() or 1
