@@ -64,8 +64,11 @@ def sweep_cmd(file, sets, replications, out, jobs, scheduler, resume, overwrite,
         sc = load_scenario(file) if file is not None else None
         if resume and out is not None and (out / "sweep.json").is_file():
             # the sweep as it was started, unless the command says otherwise (then it must match)
-            meta = json.loads((out / "sweep.json").read_text())
-            sc = sc if sc is not None else meta["scenario"]
+            try:
+                meta = json.loads((out / "sweep.json").read_text())
+                sc = sc if sc is not None else dict(meta["scenario"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise SweepError(f"{out / 'sweep.json'}: not a sweep's description ({exc}); cannot resume") from None
             if not sets:
                 grid, points = meta.get("grid"), meta.get("points")
             replications = replications or meta.get("replications")
