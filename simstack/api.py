@@ -7,6 +7,7 @@ from . import __version__
 from .engine.simulation import Simulation
 from .recording.recorder import Recorder
 from .recording.results import Result, read_results  # noqa: F401  (re-exported)
+from .recording.tidy import event_classes, stack_inuse_peak
 from .scenario import load_scenario
 
 
@@ -68,10 +69,14 @@ def run(scenario_or_path, *, check_invariants: bool = False, progress=None, max_
     if check_invariants:  # wraps this runtime's allocator and entry points; nothing is wrapped otherwise
         from .invariants import install
         install(sim.rt)
+    baseline = int(sim.rt.mheap.in_stacks)  # the runtime's own stacks when main.main starts
     wall = sim.run()
     n_events = recorder.n_events
     frames = recorder.frames(release=True)
+    frames["events"]["class"] = event_classes(frames["events"], [c.name for c in sc.goroutines],
+                                              frames["goroutines"])
     rt = sim.rt
+    peak = stack_inuse_peak(frames["events"], frames["footprint"], int(rt.mheap.peak_in_stacks))
     summary = {
         "scenario": sc.to_yaml_dict(),
         "model_version": __version__,
@@ -79,6 +84,9 @@ def run(scenario_or_path, *, check_invariants: bool = False, progress=None, max_
         "sim_time": float(sim.env.now),
         "headline": {
             "peak_stack_inuse": int(rt.mheap.peak_in_stacks),
+            "peak_stack_inuse_time": peak["time"] if peak["exact"] else None,
+            "baseline_stack_inuse": baseline,
+            "peak_stack_inuse_over_baseline": int(rt.mheap.peak_in_stacks) - baseline,
             "final_stack_inuse": int(rt.mheap.in_stacks),
             "grows": int(rt.totals["grow"]),
             "shrinks": int(rt.totals["shrink"]),

@@ -95,6 +95,12 @@ def main():
 @click.argument("file", type=click.Path(dir_okay=True, path_type=Path))
 @click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=None,
               help="Output directory (default: runs/<scenario name>).")
+@click.option("--overwrite", is_flag=True, help="Replace a result already in the output directory.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Change one scenario field for this run (repeatable), keys and values as for `simstack sweep`, "
+                   "e.g. --set runtime.version=go1.19 --set runtime.overrides.starting_stack=8KiB.")
+@click.option("--seed", type=int, default=None, help="The scenario's seed for this run (same as --set seed=N).")
+@click.option("--json", "as_json", is_flag=True, help="Print the headline figures as one JSON object on stdout.")
 @click.option("--no-charts", is_flag=True, help="Skip the PNG charts.")
 @click.option("--check-invariants", is_flag=True,
               help="Verify allocator invariants after every operation (slow; for tests and debugging).")
@@ -107,7 +113,8 @@ def main():
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary (warnings are still printed).")
 @_STRICT
 @_user_errors
-def run_cmd(file, out, no_charts, check_invariants, max_goroutines, max_events, quiet, strict):
+def run_cmd(file, out, overwrite, sets, seed, as_json, no_charts, check_invariants, max_goroutines, max_events,
+            quiet, strict):
     """Simulate FILE and write its frames, summary and charts to a directory.
 
     Warnings (legal settings almost certainly not meant) are printed on stderr first; a
@@ -128,13 +135,15 @@ def run_cmd(file, out, no_charts, check_invariants, max_goroutines, max_events, 
     from .recording.writer import write_results
     from .scenario import load_scenario
 
-    sc = load_scenario(file)
+    sc = _with_sets(load_scenario(file), sets, seed)
     limits = default_limits()
     max_goroutines = limits["max_goroutines"] if max_goroutines is None else (max_goroutines or None)
     max_events = limits["max_events"] if max_events is None else (max_events or None)
     _checked(sc, strict=strict, max_goroutines=max_goroutines, refuse_limit=True)
     out = out or Path("runs") / sc.name
     check_output_dir(out)  # refuse a directory we would not replace before simulating, not after
+    if not overwrite and out.is_dir() and any(out.iterdir()):
+        raise OutputError(f"{out}: holds a result already; --overwrite to replace it (or -o another directory)")
     bar = None
     if not quiet:
         total = sc.duration if sc.duration is not None else None
@@ -172,9 +181,14 @@ def run_cmd(file, out, no_charts, check_invariants, max_goroutines, max_events, 
         click.echo(f"interrupted at simulated time {stopped['time']:.6g} s: the frames recorded so far are in "
                    f"{out} (summary.json says \"complete\": false)", err=True)
         sys.exit(_interrupt_status(stopped.get("signal")))
-    if not quiet:
+    if as_json:
+        click.echo(json.dumps({"name": sc.name, "output": str(out), "complete": res.summary["complete"],
+                               **res.summary["headline"]}, sort_keys=False))
+    elif not quiet:
         h = res.summary["headline"]
-        click.echo(f"{sc.name}: peak StackInuse {h['peak_stack_inuse']:,} B, final {h['final_stack_inuse']:,} B, "
+        click.echo(f"{sc.name}: peak StackInuse {h['peak_stack_inuse']:,} B "
+                   f"({h['peak_stack_inuse_over_baseline']:,} B over the baseline of {h['baseline_stack_inuse']:,} B), "
+                   f"final {h['final_stack_inuse']:,} B, "
                    f"{h['grows']:,} grows, {h['shrinks']:,} shrinks, {h['bytes_copied']:,} B copied, "
                    f"{h['events']:,} events in {h['wall_time_s']:.2f} s -> {out}")
     if "overflow" in res.summary:
@@ -185,6 +199,27 @@ def run_cmd(file, out, no_charts, check_invariants, max_goroutines, max_events, 
         click.echo(f"{stopped['reason']} at simulated time {stopped['time']:.6g} s; the frames recorded so far "
                    f"are in {out} (summary.json says \"complete\": false)", err=True)
         sys.exit(EXIT_LIMIT)
+
+
+def _with_sets(sc, sets, seed):
+    """The scenario with `run --set KEY=VALUE` and `--seed` applied (validated by the loader)."""
+    if not sets and seed is None:
+        return sc
+    from .sweep.params import SweepError, parse_set, with_settings
+
+    settings = {}
+    for option in sets:
+        try:
+            key, values = parse_set(option)
+        except SweepError as exc:
+            raise ScenarioError.single(f"--set {option}", None, None, "", str(exc)) from None
+        if len(values) != 1:
+            raise ScenarioError.single(f"--set {option}", None, None, "",
+                                       f"expected one value for a run, got {len(values)} (simstack sweep runs several)")
+        settings[key] = values[0]
+    if seed is not None:
+        settings["seed"] = seed
+    return with_settings(sc, settings)
 
 
 @main.command("check")

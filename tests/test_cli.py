@@ -92,3 +92,52 @@ def test_refuses_an_output_directory_that_is_not_a_result_before_simulating(tmp_
     r = sim("run", ROOT / "scenarios" / "walkthrough.yaml", "-o", tmp_path, "-q")
     assert r.returncode == 2 and "not a simstack result directory" in r.stderr and "Traceback" not in r.stderr
     assert (tmp_path / "keep.txt").read_text() == "mine" and len(list(tmp_path.iterdir())) == 1
+
+
+def pysim(*args, cwd=ROOT):
+    """`python -m simstack`, as a user without the console script would run it."""
+    return subprocess.run([sys.executable, "-m", "simstack", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+
+
+def test_run_refuses_to_replace_a_result_without_overwrite(tmp_path):
+    out = tmp_path / "walk"
+    walk = ROOT / "scenarios" / "walkthrough.yaml"
+    assert pysim("run", walk, "-o", out, "-q", "--no-charts").returncode == 0
+    (out / "report.html").write_text("the user's report")
+    r = pysim("run", walk, "-o", out, "-q")
+    assert r.returncode == 2 and "--overwrite" in r.stderr and "Traceback" not in r.stderr
+    assert (out / "report.html").read_text() == "the user's report"  # nothing replaced, as `sweep` does
+    r = pysim("run", walk, "-o", out, "-q", "--overwrite")
+    assert r.returncode == 0, r.stderr
+    assert not (out / "report.html").exists() and (out / "charts" / "footprint.png").is_file()
+
+
+def test_run_set_and_seed_change_the_scenario_for_one_run(tmp_path):
+    walk = ROOT / "scenarios" / "walkthrough.yaml"
+    r = pysim("run", walk, "-o", tmp_path / "a", "--no-charts", "--json", "--seed", "5",
+              "--set", "runtime.version=go1.19", "--set", "runtime.overrides.starting_stack=8KiB")
+    assert r.returncode == 0, r.stderr
+    head = json.loads(r.stdout)  # --json: only the JSON object on stdout
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert head["peak_stack_inuse"] == summary["headline"]["peak_stack_inuse"] and head["complete"]
+    sc = summary["scenario"]
+    assert sc["seed"] == 5 and sc["runtime"]["version"] == "go1.19"
+    assert sc["runtime"]["overrides"]["starting_stack"] == 8192
+    assert head["grows"] < 4  # an 8 KiB start skips the first growths
+    assert head["peak_stack_inuse_over_baseline"] == head["peak_stack_inuse"] - head["baseline_stack_inuse"]
+
+
+@pytest.mark.parametrize("option, message", [
+    ("runtime.overrides.starting_stack=2KB", "the binary unit is 2KiB"),
+    ("runtime.gomaxprocs=1,2", "expected one value for a run, got 2"),
+    ("runtime.versoin=go1.19", "did you mean 'version'?"),
+])
+def test_run_bad_set_exits_2_before_running(tmp_path, option, message):
+    r = pysim("run", ROOT / "scenarios" / "walkthrough.yaml", "-o", tmp_path / "x", "--set", option)
+    assert r.returncode == 2 and message in r.stderr and f"--set {option}" in r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "x").exists()
+
+
+def test_python_m_simstack_is_the_command():
+    r = pysim("--help")
+    assert r.returncode == 0 and r.stdout.startswith("Usage: simstack ")

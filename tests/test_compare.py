@@ -88,3 +88,17 @@ def test_compare_rejects_a_missing_directory(runs, tmp_path):
     assert r.exit_code == 2 and "not a simstack result directory" in r.output
     r = CliRunner().invoke(main, ["compare", *map(str, runs), "--labels", "one", "--no-chart"])
     assert r.exit_code == 2 and "--labels has 1 names for 2 directories" in r.output
+
+
+def test_compare_writes_nothing_unless_asked_and_speaks_json(runs, tmp_path, monkeypatch):
+    import json
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, ["compare", *map(str, runs)])
+    assert r.exit_code == 0, r.output
+    assert list(tmp_path.iterdir()) == []  # no compare.png in the working directory
+    r = CliRunner().invoke(main, ["compare", *map(str, runs), "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    a = simstack.read_results(runs[0]).summary["headline"]
+    assert out["headline"]["go1.12"]["grows"] == a["grows"]
+    assert out["scenario_differences"]["go1.27"]["runtime.version"] == "go1.27"

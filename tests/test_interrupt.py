@@ -135,7 +135,7 @@ def test_interrupt_replaces_an_older_result_only_once_the_new_one_is_whole(tmp_p
     assert r.exit_code == 0, r.output
     scen = tmp_path / "long.yaml"
     scen.write_text(LONG)
-    cli = Cli("run", scen, "-o", out)
+    cli = Cli("run", scen, "-o", out, "--overwrite")
     cli.wait_for_progress()
     cli.proc.send_signal(signal.SIGINT)
     code, err = cli.finish()
@@ -159,7 +159,8 @@ def test_a_signal_while_writing_leaves_the_old_result_untouched(tmp_path, monkey
         return real(self, *a, **kw)
 
     monkeypatch.setattr(pd.DataFrame, "to_parquet", interrupted_on_second_file)
-    r = CliRunner().invoke(main, ["run", walk, "-o", str(out), "-q", "--no-charts"], catch_exceptions=False)
+    r = CliRunner().invoke(main, ["run", walk, "-o", str(out), "-q", "--no-charts", "--overwrite"],
+                           catch_exceptions=False)
     assert r.exit_code == 130
     assert "interrupted while writing" in r.output and "not written" in r.output
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # the older, complete result

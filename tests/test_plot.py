@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+from matplotlib.colors import to_rgb
 import pandas as pd
 import pytest
 from matplotlib.axes import Axes
@@ -91,8 +92,14 @@ def test_growth_shrink_counts_every_event_and_accumulates_bytes_copied(res):
     ev = res.events
     assert heights[heights > 0].sum() == (ev["kind"] == "grow").sum()
     assert -heights[heights < 0].sum() == (ev["kind"] == "shrink").sum()
+    # the red bars and the line are the scenario's goroutines: the headline's figures
+    user = ev[ev["class"] != "runtime"]
+    h = res.summary["headline"]
+    red = np.array([p.get_height() for p in ax.patches if p.get_facecolor()[:3] == to_rgb("tab:red")])
+    assert red.sum() == (user["kind"] == "grow").sum() == h["grows"]
     (twin,) = [a for a in ax.get_shared_x_axes().get_siblings(ax) if a is not ax]
-    total = ev.loc[ev["kind"].isin(["grow", "shrink"]), "bytes_copied"].sum()
+    total = user.loc[user["kind"].isin(["grow", "shrink"]), "bytes_copied"].sum()
+    assert total == h["bytes_copied"]
     scale = MiB if total >= MiB else KiB
     assert twin.get_lines()[0].get_ydata()[-1] == pytest.approx(total / scale)
     assert "ms" in ax.get_ylabel()  # a rate: events per bin of a stated width
@@ -228,7 +235,7 @@ def test_compare_footprints_overlays_each_runs_column(res):
     assert ax.get_ylabel().startswith("StackInuse (")
 
 
-def test_sweep_chart_draws_means_ranges_and_every_replication():
+def test_sweep_chart_draws_means_intervals_and_every_replication():
     frame = pd.DataFrame({
         "version": ["go1.12"] * 4 + ["go1.27"] * 4,
         "starting_stack": [2048, 2048, 8192, 8192] * 2,
@@ -239,8 +246,9 @@ def test_sweep_chart_draws_means_ranges_and_every_replication():
     frame["bytes_copied"] = frame["bytes_copied"] * MiB
     ax = simstack.plot.sweep(frame, "bytes_copied", "starting_stack", by=["version"])
     means = {ln.get_label(): ln for ln in ax.get_lines() if ln.get_gid() == "mean"}
-    np.testing.assert_allclose(means["version=go1.12"].get_ydata(), [12, 3])
-    np.testing.assert_allclose(means["version=go1.27"].get_ydata(), [10, 1])  # the failed run is left out
+    np.testing.assert_allclose(means["version go1.12"].get_ydata(), [12, 3])
+    np.testing.assert_allclose(means["version go1.27"].get_ydata(), [10, 1])  # the failed run is left out
+    assert all(ln.get_linestyle() == "None" for ln in means.values())  # categories are not joined by lines
     dots = [c for c in ax.collections if isinstance(c, PathCollection) and c.get_gid() == "replications"]
     assert sorted(np.concatenate([d.get_offsets()[:, 1] for d in dots]).tolist()) == [1, 2, 4, 8, 10, 12, 14]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["2 KiB", "8 KiB"]
@@ -249,6 +257,14 @@ def test_sweep_chart_draws_means_ranges_and_every_replication():
                                                                                 ["version"])
     assert ser[["min", "max"]].to_numpy().tolist() == [[10 * MiB, 14 * MiB], [2 * MiB, 4 * MiB],
                                                         [8 * MiB, 12 * MiB], [1 * MiB, 1 * MiB]]
+    # 95 % interval of a mean of two: t(0.975, 1) = 12.706 times sd / sqrt(2); none from one run
+    half = 12.7062047 * np.std([10, 14], ddof=1) / np.sqrt(2) * MiB
+    assert ser["ci_high"].iloc[0] - ser["mean"].iloc[0] == pytest.approx(half)
+    assert np.isnan(ser["ci_low"].iloc[3])
+    # the error bars are those intervals, in MiB; the point with one run has none
+    bars = [seg for c in ax.collections if c.get_gid() == "ci" for seg in c.get_segments()]
+    assert sorted((round(s[0, 1], 6), round(s[1, 1], 6)) for s in bars) == sorted(
+        (round(lo / MiB, 6), round(hi / MiB, 6)) for lo, hi in ser[["ci_low", "ci_high"]].dropna().to_numpy())
 
 
 def test_headline_adds_time_weighted_mean_and_peaks(res):

@@ -241,3 +241,66 @@ def test_sweeping_the_seed_keeps_both_the_swept_and_the_derived_seed(scenario):
     assert sw.params == ["scenario.seed"]
     assert df["scenario.seed"].tolist() == [1, 1, 2, 2]
     assert df["seed"].tolist() == [replication_seed(s, r) for s in (1, 2) for r in (0, 1)]
+
+
+# --- statistics and the command line (issue #19) ------------------------------------------
+def test_statistics_per_point_are_printed_and_written(reference):
+    from scipy import stats as sps
+    df = pd.read_parquet(reference / "sweep.parquet")
+    st = pd.read_csv(reference / "statistics.csv")
+    assert list(st.columns[:4]) == ["point", "label", "runtime.version", "runtime.overrides.starting_stack"]
+    assert set(st["figure"]) >= {"peak_stack_inuse", "grows", "bytes_copied"} and len(st["point"].unique()) == 4
+    for (point, fig), row in st.set_index(["point", "figure"]).iterrows():
+        vals = df.loc[df["point"] == point, fig].astype(float)
+        assert row["n"] == 2 and row["mean"] == pytest.approx(vals.mean()) and row["std"] == pytest.approx(vals.std())
+        lo, hi = sps.t.interval(0.95, 1, loc=vals.mean(), scale=vals.std() / 2 ** 0.5) if vals.std() else (vals.mean(),) * 2
+        assert row["ci_low"] == pytest.approx(lo) and row["ci_high"] == pytest.approx(hi)
+
+
+def test_sweep_prints_statistics_and_json(scenario, tmp_path):
+    r = sim("sweep", scenario, "--set", "runtime.overrides.starting_stack=2KiB,8KiB", "-r", "2", "-j", "1",
+            "--no-charts", "-o", tmp_path / "s")
+    assert r.returncode == 0, r.stderr
+    assert "mean ± 95% CI" in r.stdout and "starting_stack=2KiB" in r.stdout and "statistics.csv" in r.stdout
+    r = sim("sweep", "--resume", "-o", tmp_path / "s", "--json", "-j", "1", "--no-charts")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["runs"] == 4 and out["complete"] and {s["label"] for s in out["statistics"]} == {
+        "starting_stack=2KiB", "starting_stack=8KiB"}
+
+
+def test_resume_takes_the_sweep_from_sweep_json(reference, scenario, tmp_path):
+    """`simstack sweep --resume -o DIR` alone finishes an interrupted sweep: the scenario, grid
+    and replications are those in DIR/sweep.json."""
+    out = tmp_path / "part"
+    r = sim("sweep", scenario, *GRID, "-r", "2", "-j", "1", "-o", out, "-q")
+    assert r.returncode == 0, r.stderr
+    for rid in ("p001r01", "p003r00"):  # as if interrupted before these runs
+        for f in (out / "runs" / rid).iterdir():
+            f.unlink()
+        (out / "runs" / rid).rmdir()
+    (out / "sweep.parquet").unlink()
+    r = sim("sweep", "--resume", "-o", out, "-j", "1", "-q")
+    assert r.returncode == 0, r.stderr
+    assert sha(out / "sweep.parquet") == sha(reference / "sweep.parquet")
+    r = CliRunner().invoke(main, ["sweep", "--resume", "-o", str(tmp_path / "nothing")])
+    assert r.exit_code == 2 and "no sweep.json" in r.output
+    r = CliRunner().invoke(main, ["sweep"])
+    assert r.exit_code == 2 and "scenario FILE is needed" in r.output
+
+
+def test_report_and_compare_accept_a_sweep_directory(reference, tmp_path):
+    r = CliRunner().invoke(main, ["report", str(reference), "-o", str(tmp_path / "r.html")])
+    assert r.exit_code == 0, r.output
+    page = (tmp_path / "r.html").read_text()
+    st = pd.read_csv(reference / "statistics.csv")
+    assert "Statistics per point" in page and page.count("data:image/png;base64,") == 10
+    for label in st["label"].unique():
+        assert f"<td>{label}</td>" in page
+    r = CliRunner().invoke(main, ["compare", str(reference), "-o", str(tmp_path / "c.png"), "--json"])
+    assert r.exit_code == 0, r.output
+    got = pd.DataFrame(json.loads(r.output)["statistics"])
+    assert got[["point", "figure", "n", "mean"]].equals(st[["point", "figure", "n", "mean"]])
+    assert (tmp_path / "c.png").is_file()
+    r = CliRunner().invoke(main, ["compare", str(reference), str(reference)])
+    assert r.exit_code == 2 and "compared on its own" in r.output

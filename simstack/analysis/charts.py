@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
 
-from .data import as_frames
+from .data import as_frames, growth_shrink_series, stack_inuse_peak
 
 _UNITS = ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB"), (1, "B"))
 
@@ -102,12 +102,20 @@ def plot_footprint(result, ax=None):
     fp = result.footprint
     cols = [("stack_inuse", "StackInuse"), ("stack_sys", "StackSys"),
             ("stack_in_goroutines", "goroutine stacks"), ("stack_used", "bytes in use")]
-    top = max([fp[c].max() for c, _ in cols] + [1]) if len(fp) else 1
+    top = max([fp[c].max() for c, _ in cols] + [stack_inuse_peak(result)["stack_inuse"], 1]) if len(fp) else 1
     scale, unit = byte_scale(top)
     tscale, tunit = time_scale(fp["time"].max() if len(fp) else 0)
     styles = {"stack_sys": dict(ls="--", lw=1)}
     for col, label in cols:
         ax.plot(fp["time"] / tscale, fp[col] / scale, label=label, **styles.get(col, {}))
+    peak = stack_inuse_peak(result)
+    if peak["exact"] and len(fp):
+        # the peak often falls between samples (mid-GC, or a burst shorter than sample_every)
+        ax.plot([peak["time"] / tscale], [peak["stack_inuse"] / scale], marker="v", color="tab:red", ls="none",
+                gid="peak", label=f"peak StackInuse {format_bytes(peak['stack_inuse'])}")
+        ax.annotate(format_bytes(peak["stack_inuse"]), (peak["time"] / tscale, peak["stack_inuse"] / scale),
+                    xytext=(4, 4), textcoords="offset points", fontsize="small", color="tab:red")
+        ax.set_ylim(top=max(ax.get_ylim()[1], peak["stack_inuse"] / scale * 1.08))
     _mark_gc(ax, result, tscale)
     ax.set_xlabel(f"simulated time ({tunit})")
     ax.set_ylabel(f"bytes ({unit})")
@@ -140,37 +148,30 @@ def plot_stacks_by_size(result, ax=None):
     return ax
 
 
-def growth_shrink_series(result, bins: int = 100):
-    """(bin edges, grows per bin, shrinks per bin, cumulative bytes copied at each bin end)."""
-    ev = result.events
-    tmax = max(float(result.footprint["time"].max()) if len(result.footprint) else 0.0,
-               float(ev["time"].max()) if len(ev) else 0.0, 1e-9)
-    edges = np.linspace(0.0, tmax, bins + 1)
-    grow = ev[ev["kind"] == "grow"]
-    shrink = ev[ev["kind"] == "shrink"]
-    g, _ = np.histogram(grow["time"], bins=edges)
-    s, _ = np.histogram(shrink["time"], bins=edges)
-    copies = ev[ev["kind"].isin(["grow", "shrink"])]
-    c, _ = np.histogram(copies["time"], bins=edges, weights=copies["bytes_copied"])
-    return edges, g, s, np.cumsum(c)
-
-
 def plot_growth_shrink(result, ax=None, bins: int = 100):
-    """Grow and shrink events per time bin (bars) and cumulative bytes copied (line, right axis)."""
+    """Grow and shrink events of the scenario's goroutines per time bin (bars; the runtime's own
+    goroutines' in gray on top) and their cumulative bytes copied (line, right axis)."""
     result = as_frames(result)
     ax = _axes(ax)
     edges, g, s, cum = growth_shrink_series(result, bins)
     tscale, tunit = time_scale(edges[-1])
     x = edges[:-1] / tscale
     w = (edges[1] - edges[0]) / tscale
-    ax.bar(x, g, width=w, align="edge", label="grow (morestack)", color="tab:red", alpha=0.8)
-    ax.bar(x, -s, width=w, align="edge", label="shrink (GC)", color="tab:blue", alpha=0.8)
+    ax.bar(x, g, width=w, align="edge", label=f"grow (morestack): {int(g.sum()):,}", color="tab:red", alpha=0.8)
+    ax.bar(x, -s, width=w, align="edge", label=f"shrink (GC): {int(s.sum()):,}", color="tab:blue", alpha=0.8)
+    _, rg, rs, _ = growth_shrink_series(result, bins, runtime=True)
+    if rg.any() or rs.any():  # the runtime's own goroutines, not in the headline: shown apart
+        ax.bar(x, rg, bottom=g, width=w, align="edge", color="tab:gray", alpha=0.6,
+               label=f"runtime goroutines' grows: {int(rg.sum()):,} (not in the headline)")
+        if rs.any():
+            ax.bar(x, -rs, bottom=-s, width=w, align="edge", color="tab:gray", alpha=0.6)
     _mark_gc(ax, result, tscale)
     ax.set_xlabel(f"simulated time ({tunit})")
     ax.set_ylabel(f"events per {w:.3g} {tunit} (shrinks below 0)")
     ax2 = ax.twinx()
     scale, unit = byte_scale(cum[-1] if len(cum) else 0)
-    ax2.plot(edges[1:] / tscale, cum / scale, color="black", lw=1.2, label="bytes copied (cumulative)")
+    ax2.plot(edges[1:] / tscale, cum / scale, color="black", lw=1.2,
+             label="bytes copied (cumulative, the scenario's goroutines)")
     ax2.set_ylabel(f"bytes copied ({unit})")
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()

@@ -81,40 +81,74 @@ def plot_cmd(directory, out, only, at):
 @click.option("--title", default=None, help="Page title (default: 'simstack report: <scenario name>').")
 @user_errors
 def report_cmd(directory, out, title):
-    """Write one self-contained HTML page for the run in DIRECTORY (charts embedded)."""
+    """Write one self-contained HTML page for the run or sweep in DIRECTORY (charts embedded).
+
+    For a sweep (a directory `simstack sweep` wrote): the per-point statistics, the charts of
+    each figure against each parameter and the runs."""
     from ..recording.results import read_results
     from .report import write_report
+    from .sweep_report import is_sweep, write_sweep_report
 
-    res = read_results(directory)
-    path = write_report(res, out or Path(directory) / "report.html", title=title)
+    if is_sweep(directory):
+        path = write_sweep_report(directory, out or Path(directory) / "report.html", title=title)
+    else:
+        path = write_report(read_results(directory), out or Path(directory) / "report.html", title=title)
     click.echo(str(path))
 
 
 @click.command("compare")
 @click.argument("directories", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--output", "chart", type=click.Path(path_type=Path), default=Path("compare.png"),
-              show_default=True, help="The overlaid footprints chart (PNG).")
-@click.option("--no-chart", is_flag=True, help="Only print the table.")
+@click.option("-o", "--output", "chart", type=click.Path(path_type=Path), default=None,
+              help="Draw the overlaid footprints into this PNG (default: no chart, nothing written).")
+@click.option("--no-chart", is_flag=True, help="Only print the table (the default unless -o is given).")
+@click.option("--json", "as_json", is_flag=True, help="Print the table(s) as JSON on stdout.")
 @click.option("--labels", default=None, help="Comma-separated names for the runs (default: directory names).")
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None,
               help="Also write the headline table (numbers) as CSV.")
 @click.option("--column", default="stack_inuse", show_default=True,
               help="Footprint column to overlay (stack_inuse, stack_sys, stack_in_goroutines, stack_used, ...).")
 @user_errors
-def compare_cmd(directories, chart, no_chart, labels, csv_path, column):
-    """Headline figures of several runs side by side, and their footprints overlaid."""
-    from .compare import compare, format_table
+def compare_cmd(directories, chart, no_chart, as_json, labels, csv_path, column):
+    """Headline figures of several runs side by side, and (with -o) their footprints overlaid.
 
-    labs = [s.strip() for s in labels.split(",")] if labels else None
-    if labs is not None and len(labs) != len(directories):
-        raise KeyError(f"--labels has {len(labs)} names for {len(directories)} directories")
-    table, diffs = compare(directories, labels=labs, chart=None if no_chart else chart, column=column)
-    click.echo(format_table(table))
-    if len(diffs):
-        click.echo("\nscenario differences:")
-        click.echo(format_table(diffs.astype(str), relative=False, max_rows=25))
-    if csv_path:
-        csv_path.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(csv_path)
-    if not no_chart:
+    A sweep directory (alone) gives its points side by side: each figure's mean, 95 %
+    confidence interval and standard deviation over the replications, and with -o each
+    point's footprint (replication 0) overlaid."""
+    import json
+
+    from .compare import compare, compare_sweep, format_table
+    from .sweep_report import is_sweep
+
+    chart = None if no_chart else chart
+    sweeps = [d for d in directories if is_sweep(d)]
+    if sweeps:
+        if len(directories) > 1:
+            raise KeyError(f"{sweeps[0]}: a sweep directory is compared on its own (its points side by side)")
+        st = compare_sweep(directories[0], chart=chart, column=column)
+        if as_json:
+            click.echo(json.dumps({"statistics": json.loads(st.to_json(orient="records"))}))
+        else:
+            from ..sweep.stats import format_statistics
+            click.echo(format_statistics(st))
+        if csv_path:
+            csv_path.parent.mkdir(parents=True, exist_ok=True)
+            st.to_csv(csv_path, index=False)
+    else:
+        labs = [s.strip() for s in labels.split(",")] if labels else None
+        if labs is not None and len(labs) != len(directories):
+            raise KeyError(f"--labels has {len(labs)} names for {len(directories)} directories")
+        table, diffs = compare(directories, labels=labs, chart=chart, column=column)
+        if as_json:
+            click.echo(json.dumps({"headline": json.loads(table.to_json(orient="columns")),
+                                   "scenario_differences": json.loads(diffs.to_json(orient="columns",
+                                                                                   default_handler=str))}))
+        else:
+            click.echo(format_table(table))
+            if len(diffs):
+                click.echo("\nscenario differences:")
+                click.echo(format_table(diffs.astype(str), relative=False, max_rows=25))
+        if csv_path:
+            csv_path.parent.mkdir(parents=True, exist_ok=True)
+            table.to_csv(csv_path)
+    if chart is not None and not as_json:
         click.echo(f"\nfootprints -> {chart}")

@@ -103,11 +103,39 @@ def _number(v) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
-def compare(dirs_or_results, labels=None, chart=None, column: str = "stack_inuse"):
-    """Read runs, return (headline table, scenario differences); draw overlaid footprints to ``chart``."""
+def compare_sweep(directory, chart=None, column: str = "stack_inuse") -> pd.DataFrame:
+    """A sweep's points side by side: its per-point statistics; draws each point's footprint
+    (replication 0) overlaid to ``chart``."""
+    from .sweep_report import point_footprints, read_sweep_directory
+
+    _, frame, st = read_sweep_directory(directory)
+    if chart is not None:
+        results, labels = point_footprints(directory, frame)
+        if not results:
+            raise FileNotFoundError(f"{directory}: the sweep kept no footprints (--no-footprints); no chart")
+        _overlay(results, labels, chart, column)
+    return st
+
+
+def _overlay(results, labels, chart, column):
     from .charts import _new_figure, offscreen
     from .plots import plot_compare_footprints
 
+    with offscreen():
+        fig = _new_figure((9, 5))
+    axes = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
+    plot_compare_footprints(results, labels, column=column, ax=axes[0])
+    plot_compare_footprints(results, labels, column="stack_in_goroutines", ax=axes[1])
+    axes[0].set_xlabel("")
+    axes[1].set_title("")
+    axes[1].get_legend().remove()
+    fig.tight_layout()
+    Path(chart).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(chart, dpi=110)
+
+
+def compare(dirs_or_results, labels=None, chart=None, column: str = "stack_inuse"):
+    """Read runs, return (headline table, scenario differences); draw overlaid footprints to ``chart``."""
     items = list(dirs_or_results)
     results = [read_light(x) if isinstance(x, (str, Path)) else x for x in items]
     if labels is None:
@@ -116,15 +144,5 @@ def compare(dirs_or_results, labels=None, chart=None, column: str = "stack_inuse
     table = headline_table(results, labels)
     diffs = scenario_differences(results, labels)
     if chart is not None:
-        with offscreen():
-            fig = _new_figure((9, 5))
-        axes = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
-        plot_compare_footprints(results, labels, column=column, ax=axes[0])
-        plot_compare_footprints(results, labels, column="stack_in_goroutines", ax=axes[1])
-        axes[0].set_xlabel("")
-        axes[1].set_title("")
-        axes[1].get_legend().remove()
-        fig.tight_layout()
-        Path(chart).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(chart, dpi=110)
+        _overlay(results, labels, chart, column)
     return table, diffs

@@ -14,6 +14,8 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
+from ..recording.tidy import RUNTIME_CLASS
+
 FRAME_NAMES = ("events", "footprint", "checkpoints", "goroutines", "gc")
 # the event kinds that move bytes in and out of the per-P stack caches
 CACHE_KINDS = ("stackalloc", "stackfree", "cache_refill", "cache_release")
@@ -62,12 +64,19 @@ def size_columns(frame) -> list[str]:
 
 
 # --- growth and shrinking ------------------------------------------------------------
-def growth_shrink_series(result, bins: int = 100):
-    """(bin edges in s, grows per bin, shrinks per bin, cumulative bytes copied at each bin end)."""
+def growth_shrink_series(result, bins: int = 100, runtime: bool = False):
+    """(bin edges in s, grows per bin, shrinks per bin, cumulative bytes copied at each bin end)
+    of the scenario's goroutines, the ones the headline counts; with ``runtime``, of the
+    runtime's own goroutines instead (events of class ``runtime``: main's growth at package
+    init, GC mark workers).  Events without a ``class`` column count as the scenario's."""
     r = as_frames(result)
     ev, fp = r.events, r.footprint
     tmax = max(float(fp["time"].max()) if len(fp) else 0.0, float(ev["time"].max()) if len(ev) else 0.0, 1e-9)
     edges = np.linspace(0.0, tmax, bins + 1)
+    if "class" in ev.columns:
+        ev = ev[(ev["class"] == RUNTIME_CLASS).to_numpy() == runtime]
+    elif runtime:
+        ev = ev.iloc[:0]
     kind = ev["kind"].astype(str) if len(ev) else pd.Series(dtype=str)
     grow, shrink = ev[kind == "grow"], ev[kind == "shrink"]
     g, _ = np.histogram(grow["time"], bins=edges)
@@ -75,6 +84,17 @@ def growth_shrink_series(result, bins: int = 100):
     copies = ev[kind.isin(["grow", "shrink"])]
     c, _ = np.histogram(copies["time"], bins=edges, weights=copies["bytes_copied"].astype(float))
     return edges, g, s, np.cumsum(c)
+
+
+def stack_inuse_peak(result) -> dict:
+    """The exact peak of StackInuse: ``time``, ``stack_inuse``, ``exact`` (see
+    :func:`simstack.recording.tidy.stack_inuse_peak`); the summary's when it has the time."""
+    r = as_frames(result)
+    h = (getattr(r, "summary", {}) or {}).get("headline", {})
+    if h.get("peak_stack_inuse_time") is not None:
+        return {"time": float(h["peak_stack_inuse_time"]), "stack_inuse": int(h["peak_stack_inuse"]), "exact": True}
+    from ..recording.tidy import stack_inuse_peak as from_events
+    return from_events(r.events, r.footprint, h.get("peak_stack_inuse"))
 
 
 # --- stack sizes ---------------------------------------------------------------------
@@ -218,7 +238,8 @@ def class_summary(result) -> pd.DataFrame:
 
 
 # --- headline figures ----------------------------------------------------------------
-HEADLINE_ORDER = ("peak_stack_inuse", "final_stack_inuse", "mean_stack_inuse", "peak_stack_sys",
+HEADLINE_ORDER = ("peak_stack_inuse", "peak_stack_inuse_time", "baseline_stack_inuse",
+                  "peak_stack_inuse_over_baseline", "final_stack_inuse", "mean_stack_inuse", "peak_stack_sys",
                   "peak_stack_in_goroutines", "grows", "shrinks", "bytes_copied", "goroutines", "gc_cycles",
                   "final_starting_size", "events", "sim_time", "wall_time_s")
 

@@ -171,53 +171,64 @@ BYTE_FIGURES = {"peak_stack_inuse", "final_stack_inuse", "mean_stack_inuse", "pe
 
 
 def sweep_series(frame: pd.DataFrame, figure: str, param: str, by: list[str] | None = None) -> pd.DataFrame:
-    """Per value of ``param`` (and of each other swept parameter in ``by``): mean, min, max
-    and count of ``figure`` over replications (failed runs left out)."""
+    """Per value of ``param`` (and of each other swept parameter in ``by``): mean, min, max,
+    count, standard deviation and the 95 % confidence interval of the mean (``ci_low``,
+    ``ci_high``; Student's t) of ``figure`` over replications (failed runs left out)."""
+    from ..sweep.stats import half_width
+
     df = frame
     if "status" in df.columns:
         df = df[df["status"] != "failed"]
     by = list(by or [])
     keys = by + [param]
     g = df.groupby(keys, sort=False, dropna=False)[figure]
-    out = g.agg(["mean", "min", "max", "count"]).reset_index()
+    out = g.agg(["mean", "min", "max", "count", "std"]).reset_index()
+    half = half_width(out["count"], out["std"])
+    out["ci_low"], out["ci_high"] = out["mean"] - half, out["mean"] + half
     order = {v: i for i, v in enumerate(pd.unique(frame[param]))}
     out["_x"] = out[param].map(order)
     return out.sort_values(by + ["_x"], kind="stable").reset_index(drop=True)
 
 
 def plot_sweep(frame: pd.DataFrame, figure: str, param: str, by: list[str] | None = None, ax=None):
-    """``figure`` against ``param``: the mean over replications (line, one per combination of
-    the parameters in ``by``), the range (error bars) and every replication (dots)."""
+    """``figure`` against ``param`` as a categorical point plot: per value, the mean over
+    replications (a marker; one series per combination of the parameters in ``by``, side by
+    side, not joined: the values are categories), its 95 % confidence interval (error bar)
+    and every replication (dots).  Values and legends in the user's units (2 KiB, not 2048)."""
     ax = _axes(ax)
     ser = sweep_series(frame, figure, param, by)
     values = list(pd.unique(frame[param]))
-    numeric = all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in values)
     is_bytes = figure in BYTE_FIGURES
     top = float(np.nanmax(ser["max"].to_numpy(dtype=float))) if len(ser) else 0.0
     scale, unit = byte_scale(top) if is_bytes else (1, "")
     by = list(by or [])
     groups = ser.groupby(by, sort=False, dropna=False) if by else [((), ser)]
     ok = frame[frame["status"] != "failed"] if "status" in frame.columns else frame
+    width = 0.3 / max(len(groups), 1)
     for n, (key, grp) in enumerate(groups):
         key = key if isinstance(key, tuple) else (key,)
-        label = ", ".join(f"{_short(b)}={v}" for b, v in zip(by, key)) or figure
+        label = ", ".join(f"{_short(b)} {_value_label(b, v)}" for b, v in zip(by, key)) or figure
         x = grp["_x"].to_numpy(dtype=float)
         y = grp["mean"].to_numpy(dtype=float) / scale
-        err = np.vstack([y - grp["min"].to_numpy(dtype=float) / scale, grp["max"].to_numpy(dtype=float) / scale - y])
-        off = (n - (len(groups) - 1) / 2) * 0.04 if len(groups) > 1 else 0.0
-        (line,) = ax.plot(x + off, y, marker="o", label=label, gid="mean")
-        ax.errorbar(x + off, y, yerr=err, fmt="none", ecolor=line.get_color(), capsize=3, alpha=0.7)
+        lo, hi = grp["ci_low"].to_numpy(dtype=float) / scale, grp["ci_high"].to_numpy(dtype=float) / scale
+        off = (n - (len(groups) - 1) / 2) * width if len(groups) > 1 else 0.0
+        (mark,) = ax.plot(x + off, y, marker="o", ls="none", label=label, gid="mean")
+        has_ci = ~np.isnan(lo)
+        if has_ci.any():
+            ax.errorbar((x + off)[has_ci], y[has_ci], yerr=np.vstack([y - lo, hi - y])[:, has_ci], fmt="none",
+                        ecolor=mark.get_color(), capsize=4, gid="ci")
         sel = ok
         for b, v in zip(by, key):
             sel = sel[(sel[b] == v) | (sel[b].isna() & pd.isna(v))]
         xs = sel[param].map({v: i for i, v in enumerate(values)}).to_numpy(dtype=float) + off
-        ax.scatter(xs, sel[figure].to_numpy(dtype=float) / scale, s=10, color=line.get_color(), alpha=0.4,
+        ax.scatter(xs, sel[figure].to_numpy(dtype=float) / scale, s=10, color=mark.get_color(), alpha=0.4,
                    gid="replications")
     ax.set_xticks(range(len(values)), [_value_label(param, v) for v in values])
-    ax.set_xlabel(param + (" (bytes)" if numeric and _is_size(param) else ""))
+    ax.set_xlim(-0.6, len(values) - 0.4)
+    ax.set_xlabel(_short(param))
     ax.set_ylabel(f"{figure} ({unit})" if is_bytes else figure)
     reps = int(frame["replication"].nunique()) if "replication" in frame.columns else 1
-    ax.set_title(f"{figure} by {_short(param)} (mean, range over {reps} replication{'s' * (reps != 1)})")
+    ax.set_title(f"{figure} by {_short(param)} (mean and 95 % CI over {reps} replication{'s' * (reps != 1)})")
     if by:
         ax.legend(loc="best", fontsize="small")
     return ax

@@ -3,12 +3,11 @@ data: URIs), per-class, checkpoint and GC tables, and the resolved scenario.
 
 Nothing is loaded from elsewhere (no scripts, fonts or style sheets), so the file
 opens the same in any browser, offline, and can be mailed or attached to an issue.
+The page is the jinja2 template of :mod:`simstack.analysis.templates`.
 """
 from __future__ import annotations
 
-import base64
 import datetime as _dt
-import html
 import io
 import math
 import numbers
@@ -20,23 +19,27 @@ import yaml
 
 from . import data
 from .charts import format_bytes
+from .templates import CSS, png_data, render, table  # noqa: F401  (CSS: re-exported)
 
-BYTE_FIGURES = {"peak_stack_inuse", "final_stack_inuse", "mean_stack_inuse", "peak_stack_sys",
+BYTE_FIGURES = {"peak_stack_inuse", "baseline_stack_inuse", "peak_stack_inuse_over_baseline", "final_stack_inuse", "mean_stack_inuse", "peak_stack_sys",
                 "peak_stack_in_goroutines", "bytes_copied", "final_starting_size", "stack_inuse", "stack_sys",
                 "stack_in_goroutines", "stack_used", "cached_bytes", "pool_free_bytes", "large_free_bytes",
                 "starting_size", "bytes_released", "max_stack_p50", "max_stack_p99", "max_stack_max"}
-TIME_FIGURES = {"sim_time": "s", "wall_time_s": "s", "time": "s"}
+TIME_FIGURES = {"sim_time": "s", "wall_time_s": "s", "time": "s", "peak_stack_inuse_time": "s"}
 
 DESCRIPTIONS = {
-    "peak_stack_inuse": "highest StackInuse (stack spans held, runtime stacks included)",
+    "peak_stack_inuse": "highest StackInuse (stack spans held, the runtime's own included); exact, not sampled",
+    "peak_stack_inuse_time": "when StackInuse reached that peak (marked on the footprint chart)",
+    "baseline_stack_inuse": "StackInuse when main.main starts: the runtime's own stacks",
+    "peak_stack_inuse_over_baseline": "peak StackInuse minus the baseline: what the workload added",
     "final_stack_inuse": "StackInuse at the end of the run",
     "mean_stack_inuse": "time-weighted mean of the sampled StackInuse",
     "peak_stack_sys": "highest sampled StackSys",
-    "peak_stack_in_goroutines": "highest sampled sum of live goroutine stacks",
-    "grows": "stack growths (morestack → newstack → copystack)",
-    "shrinks": "stack shrinks at GC (shrinkstack)",
-    "bytes_copied": "bytes copied by growths and shrinks",
-    "goroutines": "goroutines started",
+    "peak_stack_in_goroutines": "highest sampled sum of live goroutine stacks (the runtime's included)",
+    "grows": "stack growths of the scenario's goroutines (not the runtime's own: class 'runtime')",
+    "shrinks": "stack shrinks at GC of the scenario's goroutines",
+    "bytes_copied": "bytes copied by those growths and shrinks",
+    "goroutines": "goroutines of the scenario started",
     "gc_cycles": "GC cycles",
     "final_starting_size": "starting stack size at the end (adaptive start in go1.19+)",
     "events": "events recorded",
@@ -68,40 +71,20 @@ def figure_png(ax, dpi: int = 100) -> bytes:
     return buf.getvalue()
 
 
-def _img(png: bytes, alt: str) -> str:
-    return (f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">')
-
-
-def _table(df: pd.DataFrame, formats: dict | None = None, index: bool = False, cls: str = "") -> str:
+def _cells(df: pd.DataFrame, formats: dict | None = None, index: bool = False, cls: str = "") -> dict:
+    """``df`` as a template table: each value formatted by ``formats[column]``, or as a figure."""
     formats = formats or {}
-    cols = ([df.index.name or ""] if index else []) + [str(c) for c in df.columns]
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+    header = ([df.index.name or ""] if index else []) + [str(c) for c in df.columns]
     rows = []
     for idx, row in df.iterrows():
-        cells = [f"<th>{html.escape(str(idx))}</th>"] if index else []
+        cells = [str(idx)] if index else []
         for c in df.columns:
             v = row[c]
-            text = formats[c](v) if c in formats else format_figure(str(c), v) if isinstance(v, numbers.Real) \
-                else ("" if v is None else str(v))
-            cells.append(f"<td>{html.escape(text)}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+            cells.append(formats[c](v) if c in formats else format_figure(str(c), v) if isinstance(v, numbers.Real)
+                         else ("" if v is None else str(v)))
+        rows.append(cells)
+    return table(header, rows, cls=cls, index=index)
 
-
-CSS = """
-body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 0 auto; max-width: 1100px;
-       padding: 1.5em; color: #1b1f23; background: #fff; }
-h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { font-size: 1.25em; margin-top: 1.6em;
-     border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
-.meta { color: #555; } .warn { background: #fff4d6; border: 1px solid #e6c200; padding: 0.5em 0.8em; }
-table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.92em; }
-th, td { border: 1px solid #d0d7de; padding: 0.25em 0.6em; text-align: right; }
-thead th { background: #f3f5f7; } td:first-child, th:first-child { text-align: left; }
-table.headline td:last-child { text-align: left; color: #555; }
-figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
-figcaption { color: #555; font-size: 0.9em; }
-pre { background: #f6f8fa; padding: 0.8em; overflow-x: auto; font-size: 0.85em; border: 1px solid #eee; }
-"""
 
 CAPTIONS = {
     "footprint": "StackInuse (what MemStats.StackInuse reports for the modelled version), StackSys, the sum of "
@@ -131,74 +114,61 @@ def _build_report(result, title):
     summary = getattr(r, "summary", {}) or {}
     scen = summary.get("scenario", {}) or {}
     name = scen.get("name", "run")
-    title = title or f"simstack report: {name}"
-    parts = [f"<h1>{html.escape(title)}</h1>"]
     rt = scen.get("runtime", {})
-    meta = [f"scenario <b>{html.escape(str(name))}</b>"]
+    meta = [f"scenario {name}"]
     if scen.get("description"):
-        meta.append(html.escape(scen["description"]))
+        meta.append(scen["description"])
     if rt:
-        meta.append(html.escape(f"{rt.get('version_full', rt.get('version', '?'))} {rt.get('platform', '')}, "
-                                f"GOMAXPROCS {rt.get('gomaxprocs', '?')}"))
+        meta.append(f"{rt.get('version_full', rt.get('version', '?'))} {rt.get('platform', '')}, "
+                    f"GOMAXPROCS {rt.get('gomaxprocs', '?')}")
     if "seed" in scen:
         meta.append(f"seed {scen['seed']}")
-    meta.append(f"model {html.escape(str(summary.get('model_version', '?')))}")
-    parts.append(f'<p class="meta">{" · ".join(meta)}</p>')
+    meta.append(f"model {summary.get('model_version', '?')}")
+    warnings = []
     if not summary.get("complete", True):
-        parts.append(f'<p class="warn">Incomplete run: {html.escape(str(summary.get("stopped", "stopped early")))}'
-                     "</p>")
+        warnings.append(f"Incomplete run: {summary.get('stopped', 'stopped early')}")
     if "overflow" in summary:
-        msg = summary["overflow"].get("message", summary["overflow"]) if isinstance(summary["overflow"], dict) \
-            else summary["overflow"]
-        parts.append(f'<p class="warn">Stack overflow: {html.escape(str(msg))}</p>')
+        ov = summary["overflow"]
+        warnings.append(f"Stack overflow: {ov.get('message', ov) if isinstance(ov, dict) else ov}")
 
     head = data.headline(r)
-    ht = pd.DataFrame({"value": [format_figure(k, v) for k, v in head.items()],
-                       "meaning": [DESCRIPTIONS.get(k, "") for k in head]},
-                      index=pd.Index(list(head), name="figure"))
-    parts += ["<h2>Headline figures</h2>", _table(ht, formats={"value": str, "meaning": str}, index=True,
-                                                  cls="headline")]
-
-    parts.append("<h2>Charts</h2>")
+    headline = table(["figure", "value", "meaning"],
+                     [[k, format_figure(k, v), DESCRIPTIONS.get(k, "")] for k, v in head.items()],
+                     cls="headline", index=True)
+    charts = []
     for key, fn in RUN_CHARTS.items():
         try:
             ax = fn(r)
         except ValueError as exc:  # e.g. the events a chart needs were not recorded
-            parts.append(f"<p class=\"warn\">{html.escape(key)}: {html.escape(str(exc))}</p>")
+            charts.append({"id": key, "error": str(exc)})
             continue
-        parts.append(f'<figure id="chart-{key}">{_img(figure_png(ax), key)}'
-                     f"<figcaption>{html.escape(CAPTIONS.get(key, ''))}</figcaption></figure>")
+        charts.append({"id": f"chart-{key}", "alt": key, "png": png_data(figure_png(ax)),
+                       "caption": CAPTIONS.get(key, ""), "error": None})
 
     cs = data.class_summary(r)
-    if len(cs):
-        parts += ["<h2>Goroutine classes</h2>",
-                  _table(cs, index=True, formats={"grows_per_goroutine": lambda v: f"{v:.3f}"})]
+    classes = _cells(cs, index=True, formats={"grows_per_goroutine": lambda v: f"{v:.3f}"}) if len(cs) else None
     cps = r.checkpoints
+    checkpoints = None
     if len(cps):
         cols = [c for c in ("label", "time", "via", "stack_inuse", "stack_in_goroutines", "cached_bytes",
                             "pool_free_bytes", "goroutines", "starting_size") if c in cps.columns]
-        parts += ["<h2>Checkpoints</h2>", _table(cps[cols], formats={"time": lambda v: f"{v:.6g} s"})]
-    gc = r.gc
-    if len(gc):
-        g = gc.copy()
-        parts.append("<h2>GC cycles</h2>")
-        parts.append(f"<p>{len(g):,} cycles; {int(g['stacks_shrunk'].fillna(0).sum()):,} stacks shrunk, "
-                     f"{format_bytes(float(g['bytes_released'].fillna(0).sum()))} released, "
-                     f"{int(g['spans_freed'].fillna(0).sum()):,} spans freed.</p>")
+        checkpoints = _cells(cps[cols], formats={"time": lambda v: f"{v:.6g} s"})
+    gc = None
+    if len(r.gc):
+        g = r.gc
         shown = g if len(g) <= 40 else pd.concat([g.head(20), g.tail(20)])
-        parts.append(_table(shown, formats={"start": lambda v: f"{v:.6g} s", "end": lambda v: f"{v:.6g} s",
-                                            "cycle": lambda v: f"{int(v)}"}))
-        if len(g) > 40:
-            parts.append(f"<p class=\"meta\">(first and last 20 of {len(g):,} cycles)</p>")
-    if scen:
-        parts += ["<h2>Scenario (resolved: bytes, seconds, defaults filled)</h2>",
-                  f"<pre>{html.escape(yaml.safe_dump(scen, sort_keys=False, width=110))}</pre>"]
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    parts.append(f'<p class="meta">Written by simstack {html.escape(str(summary.get("model_version", "")))} '
-                 f"on {stamp}.</p>")
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{html.escape(title)}"
-            f"</title><style>{CSS}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n")
+        gc = {"note": f"{len(g):,} cycles; {int(g['stacks_shrunk'].fillna(0).sum()):,} stacks shrunk, "
+                      f"{format_bytes(float(g['bytes_released'].fillna(0).sum()))} released, "
+                      f"{int(g['spans_freed'].fillna(0).sum()):,} spans freed.",
+              "table": _cells(shown, formats={"start": lambda v: f"{v:.6g} s", "end": lambda v: f"{v:.6g} s",
+                                              "cycle": lambda v: f"{int(v)}"}),
+              "more": f"(first and last 20 of {len(g):,} cycles)" if len(g) > 40 else ""}
+    return render("run.html", title=title or f"simstack report: {name}", meta=meta, warnings=warnings,
+                  headline=headline, charts=charts, classes=classes, checkpoints=checkpoints, gc=gc,
+                  scenario=yaml.safe_dump(scen, sort_keys=False, width=110) if scen else "",
+                  scenario_heading="Scenario (resolved: bytes, seconds, defaults filled)",
+                  version=summary.get("model_version", ""),
+                  stamp=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
 
 def write_report(result, path, title: str | None = None) -> Path:

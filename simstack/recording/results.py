@@ -28,6 +28,35 @@ class Result:
         return dict(self.summary.get("headline", {}))
 
     @property
+    def stack_sizes(self) -> pd.DataFrame:
+        """Live user goroutines by stack size over time, long form: ``time``, ``size``, ``goroutines``
+        (the footprint's ``n_<size>`` columns, whose set differs between runs)."""
+        from .tidy import stack_sizes
+        return stack_sizes(self.footprint)
+
+    @property
+    def checkpoint_stacks(self) -> pd.DataFrame:
+        """The checkpoints' per-class stack histograms as a table: ``label``, ``time``, ``class``,
+        ``size``, ``goroutines`` (``goroutine_stacks`` holds them as JSON)."""
+        from .tidy import checkpoint_stacks
+        return checkpoint_stacks(self.checkpoints)
+
+    @property
+    def all_goroutines(self) -> pd.DataFrame:
+        """The goroutines table plus the runtime's own goroutines (class ``runtime``, rebuilt
+        from their events), by goroutine id."""
+        from .tidy import runtime_goroutines
+        rt = runtime_goroutines(self.events)
+        both = pd.concat([self.goroutines.astype({"class": "string"}), rt], ignore_index=True) if len(rt) \
+            else self.goroutines
+        return both.sort_values("goroutine", kind="stable").reset_index(drop=True)
+
+    def events_nullable(self) -> pd.DataFrame:
+        """A copy of ``events`` with ``<NA>`` instead of -1 in ``goroutine``, ``p``, ``order``, ``span``."""
+        from .tidy import nullable_events
+        return nullable_events(self.events)
+
+    @property
     def complete(self) -> bool:
         return bool(self.summary.get("complete", False))
 

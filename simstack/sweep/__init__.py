@@ -3,7 +3,7 @@
     >>> from simstack.sweep import run_sweep
     >>> sw = run_sweep("scenarios/http-server.yaml",
     ...                grid={"runtime.version": ["go1.12", "go1.27"],
-    ...                      "runtime.overrides.starting_stack": ["2KB", "8KB"]},
+    ...                      "runtime.overrides.starting_stack": ["2KiB", "8KiB"]},
     ...                replications=3, jobs=2, out="runs/sweep")
     >>> sw.frame.groupby("runtime.version")["bytes_copied"].mean()
 

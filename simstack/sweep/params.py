@@ -3,8 +3,9 @@
 A key is a dotted path into the scenario as written in YAML: ``runtime.version``,
 ``runtime.overrides.starting_stack``, ``gc.gogc``, ``seed``; list items by index or,
 for goroutine classes and gates, by name: ``goroutines[0].count``,
-``goroutines.request.count``.  Values are YAML scalars (``2KB``, ``go1.12``, ``true``,
-``128KiB``); every value is validated by the scenario loader before anything runs.
+``goroutines.request.count``.  Values are YAML scalars (``2KiB``, ``go1.12``, ``true``,
+``128KiB``; ``2KB`` is 2,000 bytes, ``2KiB`` 2,048); every value is validated by the
+scenario loader before anything runs.
 """
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def split_path(key: str) -> list:
 
 
 def split_values(text: str) -> list[str]:
-    """'2KB,8KB' -> ['2KB', '8KB']; commas inside [] or {} or quotes do not split."""
+    """'2KiB,8KiB' -> ['2KiB', '8KiB']; commas inside [] or {} or quotes do not split."""
     out, depth, quote, cur = [], 0, None, ""
     for ch in text:
         if quote:

@@ -7,6 +7,8 @@ Output directory (``simstack sweep -o DIR``):
   footprints are off, ``runs/<run_id>/footprint.parquet``;
 * ``sweep.parquet`` – the tidy frame, one row per run (all rows combined, sorted by
   point and replication), written at the end and also when the sweep is interrupted;
+* ``statistics.csv`` – per grid point and figure: n, mean, standard deviation and the 95 %
+  confidence interval of the mean over the replications (``simstack.sweep.stats``);
 * ``sweep.json`` – what was swept (base scenario, grid or points, replications, seeds),
   status counts, whether the sweep completed, the executor, timings;
 * ``charts/<figure>__<parameter>.png`` – each headline figure against each swept parameter.
@@ -27,6 +29,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import pandas as pd
 
@@ -52,6 +55,13 @@ class Sweep:
     failed: pd.DataFrame = field(default_factory=pd.DataFrame)
     wall_time_s: float = 0.0
 
+    @property
+    def statistics(self) -> pd.DataFrame:
+        """Per grid point and figure: n, mean, standard deviation, 95 % confidence interval
+        (:func:`simstack.sweep.stats.point_statistics`; ``statistics.csv`` in the directory)."""
+        from .stats import point_statistics
+        return point_statistics(self.frame, self.params)
+
     def __repr__(self):
         return (f"<Sweep {len(self.frame)} runs, {len(self.failed)} failed, params {self.params}, "
                 f"{'complete' if self.complete else 'INCOMPLETE'}{f' in {self.directory}' if self.directory else ''}>")
@@ -72,6 +82,19 @@ def make_tasks(points: list[Point], replications: int, footprint: bool, limits: 
 
 
 # --- executors -----------------------------------------------------------------------
+class Executor(Protocol):
+    """What the sweep needs of an executor, whichever runs the tasks (this process, local
+    worker processes, a Dask cluster): ``run`` calls ``on_result(task, result)`` in this
+    process for every task as it finishes, a failure being a result (status ``failed``);
+    ``shutdown(kill=True)`` abandons what is in flight (Ctrl-C)."""
+
+    name: str
+
+    def run(self, tasks: list[dict], on_result) -> None: ...
+
+    def shutdown(self, kill: bool = False) -> None: ...
+
+
 class SerialExecutor:
     """Runs in this process, one after another (``-j 1``)."""
 
@@ -219,7 +242,7 @@ def _failure(task, message):
             "wall_time_s": math.nan, "worker": None}
 
 
-def executor_for(jobs: int | None = None, scheduler=None):
+def executor_for(jobs: int | None = None, scheduler=None) -> Executor:
     if scheduler is not None:
         return DaskExecutor(scheduler)
     jobs = jobs or os.cpu_count() or 1
@@ -310,7 +333,7 @@ def prepare_directory(out: Path, spec_hash: str, resume: bool, overwrite: bool) 
             raise SweepOutputError(f"{out}: holds a sweep already; --resume to finish it, --overwrite to replace it")
         for name in ("runs", "charts"):
             shutil.rmtree(out / name, ignore_errors=True)
-        for name in ("sweep.parquet", "sweep.json", "sweep.csv", "scenario.yaml"):
+        for name in ("sweep.parquet", "sweep.json", "sweep.csv", "statistics.csv", "scenario.yaml"):
             (out / name).unlink(missing_ok=True)
     (out / "runs").mkdir(parents=True, exist_ok=True)
     return {}
@@ -422,6 +445,9 @@ def run_sweep(scenario, grid: dict | None = None, points=None, replications: int
     if out is not None:
         buf = _parquet_bytes(frame)
         _atomic_write(out / "sweep.parquet", buf)
+        from .stats import point_statistics
+        _atomic_write(out / "statistics.csv",
+                      point_statistics(frame, [column_name(p) for p in params]).to_csv(index=False))
         counts = frame["status"].value_counts().to_dict()
         run_times = {r["run_id"]: r.get("wall_time_s") for r in sorted(rows.values(), key=lambda r: r["run_id"])}
         _atomic_write(out / "sweep.json", json.dumps(

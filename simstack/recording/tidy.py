@@ -1,0 +1,143 @@
+"""Tidy forms of a run's frames, built from the output contract's columns.
+
+The contract keeps its wide forms (``n_<size>`` columns that differ between runs, a JSON
+``goroutine_stacks`` column, -1 for "none"); these are the same data in long form with
+nullable integers, and the class of each event's goroutine. All are computed with numpy
+when a frame is built or asked for, never per event.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+# the class of the runtime's own goroutines (main, forcegc, bgsweep, ..., GC mark workers)
+RUNTIME_CLASS = "runtime"
+
+
+def event_classes(events: pd.DataFrame, class_names, goroutines: pd.DataFrame | None = None) -> pd.Categorical:
+    """Each event's goroutine class: the scenario's class, ``runtime`` for the runtime's own
+    goroutines, missing for events of no goroutine (spans, caches, GC, Ms' stacks).
+
+    A ``spawn`` event carries its class index in ``order`` (-1 for the runtime's goroutines);
+    goroutine ids are never reused, so one lookup array maps every event.  Without spawn
+    events (``record.events`` left them out) the goroutines table names the user goroutines.
+    """
+    names = [*class_names, RUNTIME_CLASS]
+    dtype = pd.CategoricalDtype(names)
+    g = events["goroutine"].to_numpy()
+    if not len(g):
+        return pd.Categorical.from_codes(np.array([], dtype=np.int16), dtype=dtype)
+    top = int(g.max())
+    code = np.full(max(top, 0) + 1, -1, dtype=np.int16)
+    kind = events["kind"]
+    spawn = (kind == "spawn").to_numpy()
+    if spawn.any():
+        ids = g[spawn]
+        site = events["order"].to_numpy()[spawn]
+        code[ids] = np.where(site >= 0, site, len(names) - 1)
+    elif goroutines is not None and len(goroutines):
+        idx = {n: i for i, n in enumerate(names)}
+        ids = goroutines["goroutine"].to_numpy()
+        ok = ids <= top
+        code[ids[ok]] = goroutines["class"].map(idx).fillna(-1).to_numpy(dtype=np.int16)[ok]
+    codes = np.where(g >= 0, code[np.maximum(g, 0)], -1)
+    return pd.Categorical.from_codes(codes, dtype=dtype)
+
+
+def stack_sizes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Live user goroutines by stack size in long form: ``time`` (and ``label`` for
+    checkpoints), ``size``, ``goroutines``; one row per sample and size that has any."""
+    sized = sorted((c for c in frame.columns if c.startswith("n_") and c[2:].isdigit()), key=lambda c: int(c[2:]))
+    keys = [c for c in ("label", "time") if c in frame.columns]
+    if not sized:
+        return pd.DataFrame({**{k: frame[k].iloc[:0] for k in keys}, "size": pd.array([], dtype="Int64"),
+                             "goroutines": pd.array([], dtype="Int64")})
+    counts = frame[sized].to_numpy()
+    n, m = counts.shape
+    sizes = np.array([int(c[2:]) for c in sized], dtype=np.int64)
+    rows = np.repeat(np.arange(n), m)
+    out = {k: frame[k].to_numpy()[rows] for k in keys}
+    out["size"] = pd.array(np.tile(sizes, n), dtype="Int64")
+    out["goroutines"] = pd.array(counts.reshape(-1), dtype="Int64")
+    df = pd.DataFrame(out)
+    return df[df["goroutines"].fillna(0) > 0].reset_index(drop=True)
+
+
+def checkpoint_stacks(checkpoints: pd.DataFrame) -> pd.DataFrame:
+    """The checkpoints' ``goroutine_stacks`` histograms as a table: ``label``, ``time``,
+    ``class``, ``size``, ``goroutines`` (one row per class and size present)."""
+    labels, times, classes, sizes, counts = [], [], [], [], []
+    if "goroutine_stacks" in checkpoints.columns:
+        for label, t, js in zip(checkpoints["label"], checkpoints["time"], checkpoints["goroutine_stacks"]):
+            if not isinstance(js, str):
+                continue
+            for cls, hist in sorted(json.loads(js).items()):
+                for size, n in sorted(hist.items(), key=lambda kv: int(kv[0])):
+                    labels.append(label)
+                    times.append(t)
+                    classes.append(cls)
+                    sizes.append(int(size))
+                    counts.append(int(n))
+    return pd.DataFrame({"label": pd.array(labels, dtype="string"), "time": np.array(times, dtype=np.float64),
+                         "class": pd.array(classes, dtype="string"), "size": pd.array(sizes, dtype="Int64"),
+                         "goroutines": pd.array(counts, dtype="Int64")})
+
+
+# event columns that hold -1 for "none": no goroutine, no P, a large stack (no order), no span
+NONE_AS_MINUS_ONE = ("goroutine", "p", "order", "span")
+
+
+def nullable_events(events: pd.DataFrame) -> pd.DataFrame:
+    """The events frame with nullable integers (``<NA>`` instead of -1) where -1 means "none"."""
+    out = events.copy()
+    for c in NONE_AS_MINUS_ONE:
+        if c in out.columns:
+            v = out[c].to_numpy()
+            out[c] = pd.arrays.IntegerArray(v.astype(np.int64), v < 0)
+    return out
+
+
+def stack_inuse_peak(events: pd.DataFrame, footprint: pd.DataFrame, peak: int | None = None) -> dict:
+    """When StackInuse was highest: ``time`` and ``stack_inuse``.  StackInuse changes only when
+    a span is allocated or freed, so the span events give it exactly (``exact``) when they were
+    all recorded, i.e. when their running sum reaches the runtime's own ``peak``; otherwise the
+    highest footprint sample."""
+    kind = events["kind"] if len(events) else None
+    if kind is not None and (kind == "span_alloc").any():
+        sign = np.select([(kind == "span_alloc").to_numpy(), (kind == "span_free").to_numpy()], [1, -1], 0)
+        level = np.cumsum(sign * events["bytes"].to_numpy(dtype=np.int64))
+        i = int(np.argmax(level))
+        if peak is None or int(level[i]) == peak:
+            return {"time": float(events["time"].iloc[i]), "stack_inuse": int(level[i]), "exact": True}
+    if len(footprint):
+        i = int(footprint["stack_inuse"].to_numpy().argmax())
+        return {"time": float(footprint["time"].iloc[i]), "stack_inuse": int(footprint["stack_inuse"].iloc[i]),
+                "exact": False}
+    return {"time": float("nan"), "stack_inuse": 0, "exact": False}
+
+
+def runtime_goroutines(events: pd.DataFrame) -> pd.DataFrame:
+    """The runtime's own goroutines (main, system goroutines, GC mark workers) as rows like the
+    goroutines table's, with class ``runtime``, rebuilt from their events (the table lists
+    the scenario's goroutines only); ``exited`` is NaN (they live to the end)."""
+    cols = ["goroutine", "class", "created", "exited", "max_stack", "grows", "shrinks", "bytes_copied"]
+    if "class" not in events.columns or not len(events):
+        return pd.DataFrame({c: pd.Series(dtype="string" if c == "class" else "float64") for c in cols})
+    ev = events[(events["class"] == RUNTIME_CLASS).to_numpy()]
+    kind = ev["kind"].astype(str)
+    g = ev.groupby("goroutine", sort=True)
+    out = pd.DataFrame({
+        "created": ev[kind == "spawn"].groupby("goroutine")["time"].min(),
+        "max_stack": g["new_size"].max(),
+        "grows": ev[kind == "grow"].groupby("goroutine").size(),
+        "shrinks": ev[kind == "shrink"].groupby("goroutine").size(),
+        "bytes_copied": ev[kind.isin(["grow", "shrink"])].groupby("goroutine")["bytes_copied"].sum(),
+    }).reindex(g.size().index)
+    out[["grows", "shrinks", "bytes_copied"]] = out[["grows", "shrinks", "bytes_copied"]].fillna(0)
+    out = out.reset_index()
+    out["class"] = pd.array([RUNTIME_CLASS] * len(out), dtype="string")
+    out["exited"] = np.nan
+    return out.astype({"goroutine": np.int64, "max_stack": np.int64, "grows": np.int64, "shrinks": np.int64,
+                       "bytes_copied": np.int64})[cols]
