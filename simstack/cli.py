@@ -134,8 +134,9 @@ def run_cmd(file, out, overwrite, sets, seed, as_json, no_charts, check_invarian
     from .invariants import InvariantError
     from .recording.writer import write_results
     from .scenario import load_scenario
+    from .sweep.params import apply_sets
 
-    sc = _with_sets(load_scenario(file), sets, seed)
+    sc = apply_sets(load_scenario(file), sets, seed)
     limits = default_limits()
     max_goroutines = limits["max_goroutines"] if max_goroutines is None else (max_goroutines or None)
     max_events = limits["max_events"] if max_events is None else (max_events or None)
@@ -199,27 +200,6 @@ def run_cmd(file, out, overwrite, sets, seed, as_json, no_charts, check_invarian
         click.echo(f"{stopped['reason']} at simulated time {stopped['time']:.6g} s; the frames recorded so far "
                    f"are in {out} (summary.json says \"complete\": false)", err=True)
         sys.exit(EXIT_LIMIT)
-
-
-def _with_sets(sc, sets, seed):
-    """The scenario with `run --set KEY=VALUE` and `--seed` applied (validated by the loader)."""
-    if not sets and seed is None:
-        return sc
-    from .sweep.params import SweepError, parse_set, with_settings
-
-    settings = {}
-    for option in sets:
-        try:
-            key, values = parse_set(option)
-        except SweepError as exc:
-            raise ScenarioError.single(f"--set {option}", None, None, "", str(exc)) from None
-        if len(values) != 1:
-            raise ScenarioError.single(f"--set {option}", None, None, "",
-                                       f"expected one value for a run, got {len(values)} (simstack sweep runs several)")
-        settings[key] = values[0]
-    if seed is not None:
-        settings["seed"] = seed
-    return with_settings(sc, settings)
 
 
 @main.command("check")

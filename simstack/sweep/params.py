@@ -240,3 +240,23 @@ def with_settings(scenario, settings: dict):
         scenario = load_scenario(scenario)
     sc = apply(scenario.to_yaml_dict(), dict(settings))
     return sc
+
+
+def apply_sets(sc, sets, seed=None):
+    """The scenario with one-value ``--set KEY=VALUE`` options (``run``, ``validate``) and ``--seed``
+    applied and validated by the loader; a bad option is a ScenarioError naming it."""
+    if not sets and seed is None:
+        return sc
+    settings = {}
+    for option in sets:
+        try:
+            key, values = parse_set(option)
+        except SweepError as exc:
+            raise ScenarioError.single(f"--set {option}", None, None, "", str(exc)) from None
+        if len(values) != 1:
+            raise ScenarioError.single(f"--set {option}", None, None, "",
+                                       f"expected one value for a run, got {len(values)} (simstack sweep runs several)")
+        settings[key] = values[0]
+    if seed is not None:
+        settings["seed"] = seed
+    return with_settings(sc, settings)

@@ -74,6 +74,7 @@ def validate_cmd(file, go, out, runs, tolerance, tolerance_bytes, keep_program, 
     from ..errors import ScenarioError
     from ..recording.writer import OutputError
     from ..scenario import load_scenario
+    from ..sweep.params import apply_sets
     from . import BuildError, NotExpressible, ProgramError, ToolchainError, validate
 
     def log(msg):
@@ -82,8 +83,7 @@ def validate_cmd(file, go, out, runs, tolerance, tolerance_bytes, keep_program, 
 
     try:
         sc = load_scenario(file)
-        if settings:
-            sc = _with_settings(sc, settings)
+        sc = apply_sets(sc, settings)
         if keep_program is not None:
             keep_program = keep_program.resolve()
         if mode == "auto":
@@ -122,20 +122,6 @@ def validate_cmd(file, go, out, runs, tolerance, tolerance_bytes, keep_program, 
         click.echo(f"{verdict}; past tolerance: {', '.join(map(str, failed))}")
         sys.exit(1)
     click.echo(verdict)
-
-
-def _with_settings(sc, settings):
-    from ..sweep.params import SweepError, parse_set, with_settings
-    values = {}
-    for opt in settings:
-        try:
-            key, vals = parse_set(opt)
-        except SweepError as exc:
-            raise click.BadParameter(str(exc), param_hint="--set")
-        if len(vals) != 1:
-            raise click.BadParameter(f"{opt!r}: validate takes one value per key", param_hint="--set")
-        values[key] = vals[0]
-    return with_settings(sc, values)
 
 
 def _choose_mode(sc, go, log) -> str:
