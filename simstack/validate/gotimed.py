@@ -15,11 +15,14 @@ allocation and free is in it):
 * each goroutine runs its script with the frames the scenario names (the same entry,
   recursive, transient and park-frame functions as the quiet replay, :mod:`.gosource`,
   fitted to the compiler's ``$FRAME``): it calls down or returns up to each op's depth,
-  then ``run`` spins on the monotonic clock until it has executed for the duration
-  (gaps longer than 20 µs, when it was not running, do not count), allocating garbage at
-  its class's ``alloc_rate`` when GC is paced by GOGC (a 64 KiB object whenever that much is
-  due, and what is left at the end of the step); ``block`` and ``block_until`` sleep
-  (``time.Sleep``); a spawn step starts its children with ``go``.
+  then ``run`` calls ``spin``, which is busy on the CPU until it has executed for the
+  duration (clock reads more than 20 µs apart, when it was not running, do not count),
+  allocating garbage at its class's ``alloc_rate`` when GC is paced by GOGC (a 64 KiB
+  object whenever that much is due, and what is left at the end of the step); ``block``
+  and ``block_until`` call ``sleep`` (``time.Sleep``); a spawn step starts its children
+  with ``go``.  ``spin`` and ``sleep`` are frames of their own (88 and 40 bytes with the
+  return address on amd64), so that the op loop's frames stay as small as the quiet
+  replay's; the model counts neither, nor the runtime's frames below them.
 """
 from __future__ import annotations
 
@@ -61,26 +64,13 @@ def timed_layout(targets: dict) -> Layout:
 
 
 def _block(indent: str) -> str:
-    """A blocking op (``o``): sleep, sleep until a time since start, or park for good."""
-    return textwrap.indent("""switch o.kind {
-case opBlock:
-	w := nanotime()
-	time.Sleep(time.Duration(o.d))
-	wakeStat(nanotime() - w - o.d)
-case opUntil:
-	time.Sleep(time.Duration(t0 + o.d - nanotime()))
-	wakeStat(nanotime() - t0 - o.d)
-default:
-	atomic.AddInt32(&finished, 1)
-	<-never
-}
-""", indent)
+    """A blocking op (``o``): see ``sleep``."""
+    return textwrap.indent("sleep(o)\n", indent)
 
 
 def _interpreter(lay: Layout, level: str, next_level: str) -> str:
     """The op loop every entry and recursive frame runs: call down while the next op is deeper,
-    return while it is shallower, perform it at this depth. The spin is inline (a call would
-    check for stack room the model does not count); only its garbage allocation calls out."""
+    return while it is shallower, perform it at this depth."""
     t = "\t"
     return f"""{t}for s.pc < int32(len(s.ops)) {{
 {t}{t}o := &s.ops[s.pc]
@@ -93,27 +83,7 @@ def _interpreter(lay: Layout, level: str, next_level: str) -> str:
 {t}{t}s.pc++
 {t}{t}switch o.kind {{
 {t}{t}case opRun:
-{_switch("o.tr", len(lay.transients), "tr{i}()", t * 3)}{t}{t}{t}start := nanotime()
-{t}{t}{t}last, done := start, int64(0)
-{t}{t}{t}for done < o.d {{
-{t}{t}{t}{t}now := nanotime()
-{t}{t}{t}{t}if dt := now - last; dt < gapNs {{
-{t}{t}{t}{t}{t}done += dt
-{t}{t}{t}{t}{t}if s.rate > 0 {{
-{t}{t}{t}{t}{t}{t}s.owed += float64(dt) * s.rate
-{t}{t}{t}{t}{t}{t}for s.owed >= chunkBytes {{
-{t}{t}{t}{t}{t}{t}{t}garbage = make([]byte, chunk)
-{t}{t}{t}{t}{t}{t}{t}s.owed -= chunkBytes
-{t}{t}{t}{t}{t}{t}}}
-{t}{t}{t}{t}{t}}}
-{t}{t}{t}{t}}}
-{t}{t}{t}{t}last = now
-{t}{t}{t}}}
-{t}{t}{t}if s.owed >= 1 {{ // the rest of this run's garbage: every run allocates at the rate
-{t}{t}{t}{t}garbage = make([]byte, int(s.owed))
-{t}{t}{t}{t}s.owed -= float64(int(s.owed))
-{t}{t}{t}}}
-{t}{t}{t}runStat(o.d, nanotime()-start)
+{_switch("o.tr", len(lay.transients), "tr{i}()", t * 3)}{t}{t}{t}spin(s, o.d)
 {t}{t}case opSpawn:
 {t}{t}{t}for i := o.k; i < o.k+o.n; i++ {{
 {t}{t}{t}{t}go fns[kids[i]]()
@@ -245,6 +215,53 @@ var (
 	runN, runSched, runWall, runMax int64
 	wakeN, wakeLate, wakeMax        int64
 )
+
+// spin is a run step: busy on the CPU until it has executed for d ns (clock reads further apart than
+// gapNs mean it was not running in between), allocating the class's garbage as it goes: a chunk
+// whenever that much is due, and the rest at the end, so every run step allocates at the rate.
+//
+//go:noinline
+func spin(s *gor, d int64) {
+	start := nanotime()
+	last, done := start, int64(0)
+	for done < d {
+		now := nanotime()
+		if dt := now - last; dt < gapNs {
+			done += dt
+			if s.rate > 0 {
+				s.owed += float64(dt) * s.rate
+				for s.owed >= chunkBytes {
+					garbage = make([]byte, chunk)
+					s.owed -= chunkBytes
+				}
+			}
+		}
+		last = now
+	}
+	if s.owed >= 1 {
+		garbage = make([]byte, int(s.owed))
+		s.owed -= float64(int(s.owed))
+	}
+	runStat(d, nanotime()-start)
+}
+
+// sleep is a blocking op: sleep for o.d, sleep until o.d after start, or park for good.
+//
+//go:noinline
+func sleep(o *op) {
+	switch o.kind {
+	case opBlock:
+		w := nanotime()
+		time.Sleep(time.Duration(o.d))
+		wakeStat(nanotime() - w - o.d)
+	case opUntil:
+		time.Sleep(time.Duration(t0 + o.d - nanotime()))
+		wakeStat(nanotime() - t0 - o.d)
+	default:
+		atomic.AddInt32(&finished, 1)
+		<-never
+	}
+}
 
 func runStat(sched, wall int64) {
 	atomic.AddInt64(&runN, 1)
