@@ -165,6 +165,9 @@ def test_trace_holds_each_class_goroutines(traced):
     assert {c: created[f] for c, f in funcs.items()} == prog.schedule.counts() == {"req": 40, "helper": 80,
                                                                                    "daemon": 2}
     assert out["output"]["goroutines"] == 122 and out["exit_status"] == 0
+    # every frame the scenario names is the compiler's $FRAME, so the model simulates the scenario as written
+    assert {f.name: f.reported for f in prog.layout.funcs.values()} == {f.name: f.target
+                                                                          for f in prog.layout.funcs.values()}
     assert (prog.program_dir / "README.md").is_file() and (prog.program_dir / "schedule.txt").is_file()
 
 

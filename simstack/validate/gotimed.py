@@ -35,7 +35,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .gosource import BuildError, Layout, _pad_decl, _pad_use, _switch, build, fit, go_mod
+from .gosource import GO_READER, BuildError, Layout, _pad_decl, _pad_use, _switch, fit, go_mod
 from .runner import ProgramError, program_env
 from .toolchain import Toolchain
 
@@ -144,7 +144,8 @@ def main_source(lay: Layout) -> str:
     makers = ", ".join(f"g_{x}" for x in idents)
     spawners = ", ".join(f"spawn_{x}" for x in idents)
     return (_HEADER + f"\nvar makers = []func(*gor) func(){{{makers}}}\n\nvar spawners = []func(int32){{{spawners}}}\n\n"
-            + _functions(lay) + _MAIN)
+            + _functions(lay) + _MAIN.replace("@@READER@@", GO_READER.replace("the plan", "the schedule")
+                                               .replace('"plan: ', '"schedule: ')))
 
 
 _HEADER = GENERATED + '''
@@ -320,27 +321,7 @@ func fail(msg string) {
 	os.Exit(3)
 }
 
-// reader reads the schedule: whitespace-separated tokens.
-type reader struct {
-	b []byte
-	i int
-}
-
-func (r *reader) token() string {
-	for r.i < len(r.b) && (r.b[r.i] == ' ' || r.b[r.i] == '\n' || r.b[r.i] == '\t' || r.b[r.i] == '\r') {
-		r.i++
-	}
-	j := r.i
-	for r.i < len(r.b) && !(r.b[r.i] == ' ' || r.b[r.i] == '\n' || r.b[r.i] == '\t' || r.b[r.i] == '\r') {
-		r.i++
-	}
-	if j == r.i {
-		fail("schedule: unexpected end")
-	}
-	return string(r.b[j:r.i])
-}
-
-func (r *reader) int() int64 {
+@@READER@@func (r *reader) i64() int64 {
 	t := r.token()
 	v, err := strconv.ParseInt(t, 10, 64)
 	if err != nil {
@@ -348,8 +329,6 @@ func (r *reader) int() int64 {
 	}
 	return v
 }
-
-func (r *reader) i32() int32 { return int32(r.int()) }
 
 func load(path string) {
 	b, err := os.ReadFile(path)
@@ -370,32 +349,32 @@ func load(path string) {
 	}
 	rates := make([]float64, nc)
 	for i := range rates {
-		rates[i] = float64(r.int()) / 1e9
+		rates[i] = float64(r.i64()) / 1e9
 	}
-	sampleNs, chunk, liveHeap = r.int(), int(r.int()), r.int()
+	sampleNs, chunk, liveHeap = r.i64(), int(r.int()), r.i64()
 	chunkBytes = float64(chunk)
 	ng := int(r.int())
 	gors = make([]gor, ng)
 	fns = make([]func(), ng)
 	kids = make([]int32, int(r.int()))
 	for i := range kids {
-		kids[i] = r.i32()
+		kids[i] = r.int()
 	}
 	for i := range gors {
 		g := &gors[i]
-		g.cls, g.exits = r.i32(), r.i32()
+		g.cls, g.exits = r.int(), r.int()
 		g.rate = rates[g.cls]
 		g.ops = make([]op, int(r.int()))
 		for j := range g.ops {
 			o := &g.ops[j]
-			o.kind, o.depth, o.fn, o.tr, o.pf, o.k, o.n, o.d = r.i32(), r.i32(), r.i32(), r.i32(), r.i32(), r.i32(), r.i32(), r.int()
+			o.kind, o.depth, o.fn, o.tr, o.pf, o.k, o.n, o.d = r.int(), r.int(), r.int(), r.int(), r.int(), r.int(), r.int(), r.i64()
 		}
 		fns[i] = makers[g.cls](g)
 	}
 	events = make([]event, int(r.int()))
 	for i := range events {
 		e := &events[i]
-		e.kind, e.t, e.gid = r.i32(), r.int(), r.i32()
+		e.kind, e.t, e.gid = r.int(), r.i64(), r.int()
 		e.metrics = r.int() == 1
 		e.label = r.token()
 	}
