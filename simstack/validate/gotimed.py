@@ -19,7 +19,8 @@ allocation and free is in it):
   duration (clock reads more than 20 µs apart, when it was not running, do not count),
   allocating garbage at its class's ``alloc_rate`` when GC is paced by GOGC (a 64 KiB
   object whenever that much is due, and what is left at the end of the step); ``block``
-  and ``block_until`` call ``sleep`` (``time.Sleep``); a spawn step starts its children
+  and ``block_until`` call ``sleep`` (``time.Sleep``; a ``wait`` step receives from its
+  gate's channel there, which main closes at each ``open_at``); a spawn step starts its children
   with ``go``.  ``spin`` and ``sleep`` are frames of their own (88 and 40 bytes with the
   return address on amd64), so that the op loop's frames stay as small as the quiet
   replay's; the model counts neither, nor the runtime's frames below them.
@@ -178,6 +179,7 @@ const (
 	opUntil   = 2
 	opForever = 3
 	opSpawn   = 4
+	opWait    = 5
 	gapNs     = ''' + str(GAP_NS) + '''
 )
 
@@ -188,7 +190,7 @@ type op struct {
 	tr          int32 // transient function called right before the action, -1: none
 	pf          int32 // park-frame chain the sleep is made from, -1: this frame
 	k, n        int32 // spawn: kids[k:k+n]
-	d           int64 // run, block: nanoseconds; until: nanoseconds since start
+	d           int64 // run, block: nanoseconds; until: nanoseconds since start; wait: the gate
 }
 
 // gor is one goroutine of the schedule.
@@ -204,6 +206,7 @@ var (
 	fns        []func()
 	kids       []int32
 	never      = make(chan struct{})
+	gates      []atomic.Value // per gate: the channel its next opening closes
 	finished   int32 // goroutines exited or parked for good (atomic)
 	t0         int64
 	chunk      int
@@ -246,11 +249,14 @@ func spin(s *gor, d int64) {
 	runStat(d, nanotime()-start)
 }
 
-// sleep is a blocking op: sleep for o.d, sleep until o.d after start, or park for good.
+// sleep is a blocking op: sleep for o.d, sleep until o.d after start, wait for gate o.d to open
+// (a receive from its current channel, which main closes), or park for good.
 //
 //go:noinline
 func sleep(o *op) {
 	switch o.kind {
+	case opWait:
+		<-gates[o.d].Load().(chan struct{})
 	case opBlock:
 		w := nanotime()
 		time.Sleep(time.Duration(o.d))
@@ -295,6 +301,7 @@ const (
 	evGC         = 1
 	evCheckpoint = 2
 	evEnd        = 3
+	evOpen       = 4
 )
 
 type event struct {
@@ -353,6 +360,10 @@ func load(path string) {
 	}
 	sampleNs, chunk, liveHeap = r.i64(), int(r.int()), r.i64()
 	chunkBytes = float64(chunk)
+	gates = make([]atomic.Value, int(r.int()))
+	for i := range gates {
+		gates[i].Store(make(chan struct{}))
+	}
 	ng := int(r.int())
 	gors = make([]gor, ng)
 	fns = make([]func(), ng)
@@ -466,6 +477,10 @@ func main() {
 				num("time_ns", nanotime()-t0)
 				num("stack_inuse", int64(inuse))
 				out = append(out, '}')
+			case evOpen: // goroutines that wait from now on wait for the next opening
+				old := gates[e.gid].Load().(chan struct{})
+				gates[e.gid].Store(make(chan struct{}))
+				close(old)
 			case evEnd:
 				ended = true
 			}
