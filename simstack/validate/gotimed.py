@@ -423,11 +423,17 @@ func main() {
 	setMaxStack()
 	load(os.Args[1])
 	ctx := context.Background()
-	if liveHeap > 0 { // the live heap the pacer paces against, retained to the end
-		for n := int64(0); n < liveHeap; n += 1 << 20 {
+	if liveHeap > 0 {
+		// the live heap the pacer paces against, retained to the end: the program's own data (the
+		// schedule, the goroutines' closures) is live heap too, so only the rest is allocated
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		rest := liveHeap - int64(ms.HeapAlloc)
+		for n := int64(0); n < rest; n += 1 << 20 {
 			sz := int64(1 << 20)
-			if liveHeap-n < sz {
-				sz = liveHeap - n
+			if rest-n < sz {
+				sz = rest - n
 			}
 			live = append(live, make([]byte, sz))
 		}
