@@ -4,8 +4,8 @@ The program reads the schedule (:mod:`.timed`) and performs it in real time whil
 ``runtime/trace`` records an execution trace (with ``GODEBUG=traceallocfree=1`` every stack
 allocation and free is in it):
 
-* main starts the trace first, loads the schedule, allocates the live heap (``gc.trigger:
-  gogc``) and runs one ``runtime.GC()`` so the pacer starts from it, then takes time zero
+* main starts the trace first, loads the schedule, tops its live heap up to ``live_heap``
+  (``gc.trigger: gogc``) and runs ``runtime.GC()`` so the pacer starts from it, then takes time zero
   and logs ``simstack.start``; it then sleeps until each of its events in turn: an arrival
   (``main.spawn_<class>`` starts ``main.g_<class>.func1`` with ``go``, so the trace's
   creation stack names the class), ``runtime.GC()`` (``gc.at`` and ``gc.interval`` times),
