@@ -31,7 +31,10 @@ SMALL = {
          "program": [{"depth": 6, "run": "50us"}]},
         {"name": "daemon", "count": 2, "frame": "248B", "repeat": "forever",
          "program": [{"depth": 20, "run": "1ms"}, {"depth": 2, "block": "5ms"}]},
+        {"name": "waiter", "count": 3, "frame": "128B", "entry_frame": "64B",
+         "program": [{"depth": 3, "wait": "go"}, {"depth": 5, "run": "100us"}]},
     ],
+    "gates": [{"name": "go", "open_at": ["50ms", "180ms"]}],
     "checkpoints": [{"label": "mid", "at": "100ms"}, {"label": "late", "at": "250ms", "via": "metrics"}],
 }
 
@@ -49,7 +52,7 @@ def test_schedule_has_the_models_goroutines_and_arrival_times():
     res = simulate(sc)
     model = res.goroutines
     assert sched.counts() == dict(Counter(model["class"]))
-    for cls in ("req", "daemon"):
+    for cls in ("req", "daemon", "waiter"):
         assert sorted(sched.arrivals(cls)) == sorted(model.loc[model["class"] == cls, "created"].tolist())
     # spawned goroutines are created at their spawner's spawn step, not by main
     assert sched.arrivals("helper") == []
@@ -80,7 +83,11 @@ def test_main_events_in_model_order():
     sched = build_schedule(small())
     kinds = [(e.kind, e.label) for e in sched.events if e.kind != "spawn"]
     # gogc-paced cycles are the runtime's own: main runs only the gc.at one
-    assert kinds == [("checkpoint", "mid"), ("gc", ""), ("checkpoint", "late"), ("end", "")]
+    assert kinds == [("open", ""), ("checkpoint", "mid"), ("gc", ""), ("open", ""), ("checkpoint", "late"),
+                     ("end", "")]
+    assert [e.time for e in sched.events if e.kind == "open"] == pytest.approx([0.05, 0.18])
+    waiters = [g for g in sched.goroutines if g.cls == "waiter"]
+    assert [[(o.kind, o.depth, o.gate) for o in g.ops] for g in waiters] == [[("wait", 3, 0), ("run", 5, -1)]] * 3
     times = [e.time for e in sched.events]
     assert times == sorted(times) and times[-1] == pytest.approx(0.4)
 
@@ -99,7 +106,7 @@ def test_schedule_is_deterministic():
     lay = Layout.from_targets(frame_targets(sc))
     a, b = schedule_text(build_schedule(sc), lay), schedule_text(build_schedule(sc), lay)
     assert a == b
-    assert a.startswith("simstack-timed-1\n3 req helper daemon\n100000000 0 0\n1000000 65536 4194304\n")
+    assert a.startswith("simstack-timed-1\n4 req helper daemon waiter\n100000000 0 0 0\n1000000 65536 4194304\n1\n")
 
 
 @pytest.mark.parametrize("name", ["http-server", "worker-pool", "fanout", "perf-1m", "perf-timed"])
@@ -116,6 +123,12 @@ def test_timed_problems_say_why():
     assert len(probs) == 4
     for word in ("linux/arm64", "overrides (starting_stack)", "mark_duration", "'two words'"):
         assert word in text
+    # gates need a duration (the program could not tell when to end), and nothing else
+    doc = {k: v for k, v in SMALL.items() if k != "duration"}
+    doc["goroutines"] = [c for c in SMALL["goroutines"] if c["name"] != "daemon"]
+    probs = timed_problems(scenario_from_dict(doc, source="<test>"), "linux/amd64")
+    assert len(probs) == 1 and "gates without a duration" in probs[0]
+    assert timed_problems(small(), "linux/amd64") == []
 
 
 # ---- one real traced run -------------------------------------------------------------------------
@@ -161,10 +174,14 @@ def test_trace_holds_each_class_goroutines(traced):
     tc, prog, out, text = traced
     created = Counter(CREATE_RE.findall(text))
     funcs = prog.class_functions
-    assert funcs == {"req": "main.g_req.func1", "helper": "main.g_helper.func1", "daemon": "main.g_daemon.func1"}
+    assert funcs == {"req": "main.g_req.func1", "helper": "main.g_helper.func1", "daemon": "main.g_daemon.func1",
+                     "waiter": "main.g_waiter.func1"}
     assert {c: created[f] for c, f in funcs.items()} == prog.schedule.counts() == {"req": 40, "helper": 80,
-                                                                                   "daemon": 2}
-    assert out["output"]["goroutines"] == 122 and out["exit_status"] == 0
+                                                                                   "daemon": 2, "waiter": 3}
+    assert out["output"]["goroutines"] == 125 and out["exit_status"] == 0
+    # every frame the scenario names is the compiler's $FRAME, so the model simulates the scenario as written
+    assert {f.name: f.reported for f in prog.layout.funcs.values()} == {f.name: f.target
+                                                                          for f in prog.layout.funcs.values()}
     assert (prog.program_dir / "README.md").is_file() and (prog.program_dir / "schedule.txt").is_file()
 
 
@@ -188,6 +205,17 @@ def test_trace_holds_the_observations(traced):
     t_start = next(t for t, c, _ in logs if c == "simstack.start")
     t_end = next(t for t, c, _ in logs if c == "simstack.end")
     assert 0.4 <= (t_end - t_start) / 1e9 < 5
+
+
+def test_gate_waiters_leave_when_it_opens(traced):
+    tc, prog, out, text = traced
+    goids = {int(g) for g, fn in re.findall(r"GoID=(\d+) NotExist->Runnable.*\nTransitionStack=\n\t(\S+) @", text)
+             if fn == "main.g_waiter.func1"}
+    t0 = int(next(t for t, c, _ in LOG_RE.findall(text) if c == "simstack.start"))
+    exits = {int(g): int(t) for t, g in re.findall(r"Time=(\d+) GoID=(\d+) Running->NotExist", text)}
+    assert len(goids) == 3 and goids <= set(exits)
+    # parked at t=0 on the gate, released by main at its first opening (50 ms), then 100 us of run
+    assert all(exits[g] - t0 >= 50e6 for g in goids)
 
 
 def test_environment_follows_the_scenario(traced):

@@ -4,8 +4,8 @@ The program reads the schedule (:mod:`.timed`) and performs it in real time whil
 ``runtime/trace`` records an execution trace (with ``GODEBUG=traceallocfree=1`` every stack
 allocation and free is in it):
 
-* main starts the trace first, loads the schedule, allocates the live heap (``gc.trigger:
-  gogc``) and runs one ``runtime.GC()`` so the pacer starts from it, then takes time zero
+* main starts the trace first, loads the schedule, tops its live heap up to ``live_heap``
+  (``gc.trigger: gogc``) and runs ``runtime.GC()`` so the pacer starts from it, then takes time zero
   and logs ``simstack.start``; it then sleeps until each of its events in turn: an arrival
   (``main.spawn_<class>`` starts ``main.g_<class>.func1`` with ``go``, so the trace's
   creation stack names the class), ``runtime.GC()`` (``gc.at`` and ``gc.interval`` times),
@@ -15,11 +15,15 @@ allocation and free is in it):
 * each goroutine runs its script with the frames the scenario names (the same entry,
   recursive, transient and park-frame functions as the quiet replay, :mod:`.gosource`,
   fitted to the compiler's ``$FRAME``): it calls down or returns up to each op's depth,
-  then ``run`` spins on the monotonic clock until it has executed for the duration
-  (gaps longer than 20 µs, when it was not running, do not count), allocating garbage at
-  its class's ``alloc_rate`` when GC is paced by GOGC (a 64 KiB object whenever that much is
-  due, and what is left at the end of the step); ``block`` and ``block_until`` sleep
-  (``time.Sleep``); a spawn step starts its children with ``go``.
+  then ``run`` calls ``spin``, which is busy on the CPU until it has executed for the
+  duration (clock reads more than 20 µs apart, when it was not running, do not count),
+  allocating garbage at its class's ``alloc_rate`` when GC is paced by GOGC (a 64 KiB
+  object whenever that much is due, and what is left at the end of the step); ``block``
+  and ``block_until`` call ``sleep`` (``time.Sleep``; a ``wait`` step receives from its
+  gate's channel there, which main closes at each ``open_at``); a spawn step starts its children
+  with ``go``.  ``spin`` and ``sleep`` are frames of their own (88 and 40 bytes with the
+  return address on amd64), so that the op loop's frames stay as small as the quiet
+  replay's; the model counts neither, nor the runtime's frames below them.
 """
 from __future__ import annotations
 
@@ -32,7 +36,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .gosource import BuildError, Layout, _pad_decl, _pad_use, _switch, build, fit, go_mod
+from .gosource import GO_READER, BuildError, Layout, _pad_decl, _pad_use, _switch, fit, go_mod
 from .runner import ProgramError, program_env
 from .toolchain import Toolchain
 
@@ -61,26 +65,13 @@ def timed_layout(targets: dict) -> Layout:
 
 
 def _block(indent: str) -> str:
-    """A blocking op (``o``): sleep, sleep until a time since start, or park for good."""
-    return textwrap.indent("""switch o.kind {
-case opBlock:
-	w := nanotime()
-	time.Sleep(time.Duration(o.d))
-	wakeStat(nanotime() - w - o.d)
-case opUntil:
-	time.Sleep(time.Duration(t0 + o.d - nanotime()))
-	wakeStat(nanotime() - t0 - o.d)
-default:
-	atomic.AddInt32(&finished, 1)
-	<-never
-}
-""", indent)
+    """A blocking op (``o``): see ``sleep``."""
+    return textwrap.indent("sleep(o)\n", indent)
 
 
 def _interpreter(lay: Layout, level: str, next_level: str) -> str:
     """The op loop every entry and recursive frame runs: call down while the next op is deeper,
-    return while it is shallower, perform it at this depth. The spin is inline (a call would
-    check for stack room the model does not count); only its garbage allocation calls out."""
+    return while it is shallower, perform it at this depth."""
     t = "\t"
     return f"""{t}for s.pc < int32(len(s.ops)) {{
 {t}{t}o := &s.ops[s.pc]
@@ -93,27 +84,7 @@ def _interpreter(lay: Layout, level: str, next_level: str) -> str:
 {t}{t}s.pc++
 {t}{t}switch o.kind {{
 {t}{t}case opRun:
-{_switch("o.tr", len(lay.transients), "tr{i}()", t * 3)}{t}{t}{t}start := nanotime()
-{t}{t}{t}last, done := start, int64(0)
-{t}{t}{t}for done < o.d {{
-{t}{t}{t}{t}now := nanotime()
-{t}{t}{t}{t}if dt := now - last; dt < gapNs {{
-{t}{t}{t}{t}{t}done += dt
-{t}{t}{t}{t}{t}if s.rate > 0 {{
-{t}{t}{t}{t}{t}{t}s.owed += float64(dt) * s.rate
-{t}{t}{t}{t}{t}{t}for s.owed >= chunkBytes {{
-{t}{t}{t}{t}{t}{t}{t}garbage = make([]byte, chunk)
-{t}{t}{t}{t}{t}{t}{t}s.owed -= chunkBytes
-{t}{t}{t}{t}{t}{t}}}
-{t}{t}{t}{t}{t}}}
-{t}{t}{t}{t}}}
-{t}{t}{t}{t}last = now
-{t}{t}{t}}}
-{t}{t}{t}if s.owed >= 1 {{ // the rest of this run's garbage: every run allocates at the rate
-{t}{t}{t}{t}garbage = make([]byte, int(s.owed))
-{t}{t}{t}{t}s.owed -= float64(int(s.owed))
-{t}{t}{t}}}
-{t}{t}{t}runStat(o.d, nanotime()-start)
+{_switch("o.tr", len(lay.transients), "tr{i}()", t * 3)}{t}{t}{t}spin(s, o.d)
 {t}{t}case opSpawn:
 {t}{t}{t}for i := o.k; i < o.k+o.n; i++ {{
 {t}{t}{t}{t}go fns[kids[i]]()
@@ -174,7 +145,8 @@ def main_source(lay: Layout) -> str:
     makers = ", ".join(f"g_{x}" for x in idents)
     spawners = ", ".join(f"spawn_{x}" for x in idents)
     return (_HEADER + f"\nvar makers = []func(*gor) func(){{{makers}}}\n\nvar spawners = []func(int32){{{spawners}}}\n\n"
-            + _functions(lay) + _MAIN)
+            + _functions(lay) + _MAIN.replace("@@READER@@", GO_READER.replace("the plan", "the schedule")
+                                               .replace('"plan: ', '"schedule: ')))
 
 
 _HEADER = GENERATED + '''
@@ -207,6 +179,7 @@ const (
 	opUntil   = 2
 	opForever = 3
 	opSpawn   = 4
+	opWait    = 5
 	gapNs     = ''' + str(GAP_NS) + '''
 )
 
@@ -217,7 +190,7 @@ type op struct {
 	tr          int32 // transient function called right before the action, -1: none
 	pf          int32 // park-frame chain the sleep is made from, -1: this frame
 	k, n        int32 // spawn: kids[k:k+n]
-	d           int64 // run, block: nanoseconds; until: nanoseconds since start
+	d           int64 // run, block: nanoseconds; until: nanoseconds since start; wait: the gate
 }
 
 // gor is one goroutine of the schedule.
@@ -233,6 +206,7 @@ var (
 	fns        []func()
 	kids       []int32
 	never      = make(chan struct{})
+	gates      []atomic.Value // per gate: the channel its next opening closes
 	finished   int32 // goroutines exited or parked for good (atomic)
 	t0         int64
 	chunk      int
@@ -245,6 +219,56 @@ var (
 	runN, runSched, runWall, runMax int64
 	wakeN, wakeLate, wakeMax        int64
 )
+
+// spin is a run step: busy on the CPU until it has executed for d ns (clock reads further apart than
+// gapNs mean it was not running in between), allocating the class's garbage as it goes: a chunk
+// whenever that much is due, and the rest at the end, so every run step allocates at the rate.
+//
+//go:noinline
+func spin(s *gor, d int64) {
+	start := nanotime()
+	last, done := start, int64(0)
+	for done < d {
+		now := nanotime()
+		if dt := now - last; dt < gapNs {
+			done += dt
+			if s.rate > 0 {
+				s.owed += float64(dt) * s.rate
+				for s.owed >= chunkBytes {
+					garbage = make([]byte, chunk)
+					s.owed -= chunkBytes
+				}
+			}
+		}
+		last = now
+	}
+	if s.owed >= 1 {
+		garbage = make([]byte, int(s.owed))
+		s.owed -= float64(int(s.owed))
+	}
+	runStat(d, nanotime()-start)
+}
+
+// sleep is a blocking op: sleep for o.d, sleep until o.d after start, wait for gate o.d to open
+// (a receive from its current channel, which main closes), or park for good.
+//
+//go:noinline
+func sleep(o *op) {
+	switch o.kind {
+	case opWait:
+		<-gates[o.d].Load().(chan struct{})
+	case opBlock:
+		w := nanotime()
+		time.Sleep(time.Duration(o.d))
+		wakeStat(nanotime() - w - o.d)
+	case opUntil:
+		time.Sleep(time.Duration(t0 + o.d - nanotime()))
+		wakeStat(nanotime() - t0 - o.d)
+	default:
+		atomic.AddInt32(&finished, 1)
+		<-never
+	}
+}
 
 func runStat(sched, wall int64) {
 	atomic.AddInt64(&runN, 1)
@@ -277,6 +301,7 @@ const (
 	evGC         = 1
 	evCheckpoint = 2
 	evEnd        = 3
+	evOpen       = 4
 )
 
 type event struct {
@@ -303,27 +328,7 @@ func fail(msg string) {
 	os.Exit(3)
 }
 
-// reader reads the schedule: whitespace-separated tokens.
-type reader struct {
-	b []byte
-	i int
-}
-
-func (r *reader) token() string {
-	for r.i < len(r.b) && (r.b[r.i] == ' ' || r.b[r.i] == '\n' || r.b[r.i] == '\t' || r.b[r.i] == '\r') {
-		r.i++
-	}
-	j := r.i
-	for r.i < len(r.b) && !(r.b[r.i] == ' ' || r.b[r.i] == '\n' || r.b[r.i] == '\t' || r.b[r.i] == '\r') {
-		r.i++
-	}
-	if j == r.i {
-		fail("schedule: unexpected end")
-	}
-	return string(r.b[j:r.i])
-}
-
-func (r *reader) int() int64 {
+@@READER@@func (r *reader) i64() int64 {
 	t := r.token()
 	v, err := strconv.ParseInt(t, 10, 64)
 	if err != nil {
@@ -331,8 +336,6 @@ func (r *reader) int() int64 {
 	}
 	return v
 }
-
-func (r *reader) i32() int32 { return int32(r.int()) }
 
 func load(path string) {
 	b, err := os.ReadFile(path)
@@ -353,32 +356,36 @@ func load(path string) {
 	}
 	rates := make([]float64, nc)
 	for i := range rates {
-		rates[i] = float64(r.int()) / 1e9
+		rates[i] = float64(r.i64()) / 1e9
 	}
-	sampleNs, chunk, liveHeap = r.int(), int(r.int()), r.int()
+	sampleNs, chunk, liveHeap = r.i64(), int(r.int()), r.i64()
 	chunkBytes = float64(chunk)
+	gates = make([]atomic.Value, int(r.int()))
+	for i := range gates {
+		gates[i].Store(make(chan struct{}))
+	}
 	ng := int(r.int())
 	gors = make([]gor, ng)
 	fns = make([]func(), ng)
 	kids = make([]int32, int(r.int()))
 	for i := range kids {
-		kids[i] = r.i32()
+		kids[i] = r.int()
 	}
 	for i := range gors {
 		g := &gors[i]
-		g.cls, g.exits = r.i32(), r.i32()
+		g.cls, g.exits = r.int(), r.int()
 		g.rate = rates[g.cls]
 		g.ops = make([]op, int(r.int()))
 		for j := range g.ops {
 			o := &g.ops[j]
-			o.kind, o.depth, o.fn, o.tr, o.pf, o.k, o.n, o.d = r.i32(), r.i32(), r.i32(), r.i32(), r.i32(), r.i32(), r.i32(), r.int()
+			o.kind, o.depth, o.fn, o.tr, o.pf, o.k, o.n, o.d = r.int(), r.int(), r.int(), r.int(), r.int(), r.int(), r.int(), r.i64()
 		}
 		fns[i] = makers[g.cls](g)
 	}
 	events = make([]event, int(r.int()))
 	for i := range events {
 		e := &events[i]
-		e.kind, e.t, e.gid = r.i32(), r.int(), r.i32()
+		e.kind, e.t, e.gid = r.int(), r.i64(), r.int()
 		e.metrics = r.int() == 1
 		e.label = r.token()
 	}
@@ -416,11 +423,17 @@ func main() {
 	setMaxStack()
 	load(os.Args[1])
 	ctx := context.Background()
-	if liveHeap > 0 { // the live heap the pacer paces against, retained to the end
-		for n := int64(0); n < liveHeap; n += 1 << 20 {
+	if liveHeap > 0 {
+		// the live heap the pacer paces against, retained to the end: the program's own data (the
+		// schedule, the goroutines' closures) is live heap too, so only the rest is allocated
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		rest := liveHeap - int64(ms.HeapAlloc)
+		for n := int64(0); n < rest; n += 1 << 20 {
 			sz := int64(1 << 20)
-			if liveHeap-n < sz {
-				sz = liveHeap - n
+			if rest-n < sz {
+				sz = rest - n
 			}
 			live = append(live, make([]byte, sz))
 		}
@@ -470,6 +483,10 @@ func main() {
 				num("time_ns", nanotime()-t0)
 				num("stack_inuse", int64(inuse))
 				out = append(out, '}')
+			case evOpen: // goroutines that wait from now on wait for the next opening
+				old := gates[e.gid].Load().(chan struct{})
+				gates[e.gid].Store(make(chan struct{}))
+				close(old)
 			case evEnd:
 				ended = true
 			}

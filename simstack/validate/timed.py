@@ -13,6 +13,7 @@ cycles, stack growth and shrinking).
 """
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 from ..engine.simulation import Simulation
@@ -27,7 +28,8 @@ ALLOC_CHUNK = 64 << 10  # bytes per garbage allocation in run steps (a large obj
 class TimedOp:
     """One thing a goroutine does, at ``depth`` frames of ``frame`` bytes below its entry frame:
     ``run`` (busy for ``value`` s), ``block`` (sleep ``value`` s), ``until`` (sleep until ``value`` s
-    after start), ``forever`` (park for good) or ``spawn`` (start ``children``)."""
+    after start), ``forever`` (park for good), ``wait`` (until gate ``gate`` opens) or ``spawn``
+    (start ``children``)."""
 
     kind: str
     depth: int
@@ -36,6 +38,7 @@ class TimedOp:
     transient: int | None = None
     park_frames: tuple = ()
     children: list = field(default_factory=list)
+    gate: int = -1  # wait: index into the scenario's gates
 
 
 @dataclass
@@ -52,7 +55,7 @@ class TimedGoroutine:
 @dataclass
 class MainEvent:
     """One action of main, at ``time`` seconds after start: ``spawn`` (goroutine ``gid``), ``gc``,
-    ``checkpoint`` (``label``, ``via``) or ``end``."""
+    ``checkpoint`` (``label``, ``via``), ``open`` (gate ``gid``) or ``end``."""
 
     kind: str
     time: float
@@ -98,9 +101,9 @@ def timed_problems(sc: Scenario, platform: str | None = None) -> list[str]:
     if sc.gc.mark_duration > 0:
         out.append(f"gc.mark_duration ({sc.gc.mark_duration:g}s) is the model's assumption; a real mark phase "
                    "lasts as long as the runtime takes, so a timed program cannot impose it")
-    if getattr(sc, "gates", None):
-        out.append("gates (wait steps) are not replayed in real time yet; the quiet replay handles them when the "
-                   "scenario is quiet")
+    if getattr(sc, "gates", None) and sc.duration is None:
+        out.append("gates without a duration: the program cannot tell a goroutine waiting for good at a gate from "
+                   "one waiting for its next opening, so it would not know when to end; give the scenario a duration")
     for k, cp in enumerate(sc.checkpoints):
         if len(cp.label.split()) != 1:
             out.append(f"checkpoints[{k}].label {cp.label!r}: the program logs labels as one word; use no spaces")
@@ -122,6 +125,7 @@ class _Recorder:
         self.depth: dict[int, int] = {}  # gid -> current depth
         self.pending_spawn = None  # [spawner gid, children still to come]
         self.events: list[MainEvent] = []
+        self.gate_index = {g.name: i for i, g in enumerate(getattr(sim.scenario, "gates", None) or [])}
         gc = sim.scenario.gc
         self.clock_gcs = set(gc.at)
         if gc.trigger == "interval" and gc.interval:
@@ -214,11 +218,12 @@ class _Recorder:
         ctx = gp.ctx
         spec = ctx.cls.spec
         st = spec.program[ctx.pc - 1]
-        kind = "forever" if st.forever else {"block": "block", "block_until": "until"}[st.kind]
+        kind = "forever" if st.forever else {"block": "block", "block_until": "until", "wait": "wait"}[st.kind]
         value = st.until if kind == "until" else 0.0  # a block's duration is drawn right after the park
         frame = self._frame(spec, st) if st.depth is not None else spec.frame
+        gate = self.gate_index[st.wait] if kind == "wait" else -1
         self.gors[gid].ops.append(TimedOp(kind, self.depth.get(gid, 0), frame, value, st.transient or None,
-                                          tuple(st.park_frames or ())))
+                                          tuple(st.park_frames or ()), gate=gate))
 
 
 def build_schedule(sc: Scenario) -> Schedule:
@@ -236,6 +241,12 @@ def build_schedule(sc: Scenario) -> Schedule:
     if sim.stopped:
         raise ValueError(f"the simulation stopped early: {sim.stopped['reason']}")
     events = rec.events
+    # gate openings: main closes the gate's channel at each open_at time, after its other events of that instant
+    for i, gate in enumerate(getattr(sc, "gates", None) or []):
+        for t in sorted(gate.open_at):
+            if sc.duration is None or t < sc.duration:
+                k = bisect.bisect_right([e.time for e in events], t)
+                events.insert(k, MainEvent("open", float(t), gid=i))
     if sc.duration is not None:
         events.append(MainEvent("end", float(sc.duration)))
     return Schedule(sc, rec.gors, events)
@@ -248,7 +259,7 @@ def schedule_text(sched: Schedule, lay) -> str:
     cls_index = {c: i for i, c in enumerate(lay.classes)}
     paced = sc.gc.trigger == "gogc" and sc.gc.gogc is not None
     rates = [int(round(c.alloc_rate)) if paced else 0 for c in sc.goroutines]
-    kinds = {"run": 0, "block": 1, "until": 2, "forever": 3, "spawn": 4}
+    kinds = {"run": 0, "block": 1, "until": 2, "forever": 3, "spawn": 4, "wait": 5}
     kids: list[int] = []
     lines = ["simstack-timed-1", f"{len(lay.classes)} " + " ".join(lay.classes), " ".join(map(str, rates)),
              f"{_ns(sched.sample_every)} {sched.alloc_chunk} {sc.gc.live_heap if paced else 0}"]
@@ -258,14 +269,14 @@ def schedule_text(sched: Schedule, lay) -> str:
         for o in g.ops:
             first = len(kids)
             kids.extend(o.children)
-            pf = lay.chain_id(o.park_frames) if o.kind in ("block", "until", "forever") else -1
+            pf = lay.chain_id(o.park_frames) if o.kind in ("block", "until", "forever", "wait") else -1
             ops.append(f"{kinds[o.kind]} {o.depth} {lay.rec_id(o.frame)} {lay.tr_id(o.transient)} {pf} "
-                       f"{first} {len(o.children)} {_ns(o.value)}")
+                       f"{first} {len(o.children)} {o.gate if o.kind == 'wait' else _ns(o.value)}")
         gor_lines.append(f"{cls_index[g.cls]} {int(g.exits)} {len(ops)}" + "".join(f"\n  {s}" for s in ops))
-    ev = {"spawn": 0, "gc": 1, "checkpoint": 2, "end": 3}
+    ev = {"spawn": 0, "gc": 1, "checkpoint": 2, "end": 3, "open": 4}
     ev_lines = [f"{ev[e.kind]} {_ns(e.time)} {e.gid} {int(e.via == 'metrics')} {e.label or '-'}"
                 for e in sched.events]
-    lines += [str(len(sched.goroutines)), f"{len(kids)} " + " ".join(map(str, kids)), *gor_lines,
+    lines += [str(len(getattr(sc, "gates", None) or [])), str(len(sched.goroutines)), f"{len(kids)} " + " ".join(map(str, kids)), *gor_lines,
               str(len(ev_lines)), *ev_lines]
     return "\n".join(lines) + "\n"
 
