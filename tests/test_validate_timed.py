@@ -190,6 +190,10 @@ def test_trace_holds_the_observations(traced):
     res = out["output"]
     logs = [(int(t), c, dict(kv.split("=") for kv in m.split())) for t, c, m in LOG_RE.findall(text)]
     by = Counter(c for _, c, _ in logs)
+    # every reading is bracketed: a simstack.read mark just before it (the reader's window)
+    assert by["simstack.read"] == by["simstack.start"] + by["simstack.checkpoint"] + by["simstack.sample"] \
+        + by["simstack.end"]
+    logs = [x for x in logs if x[1] != "simstack.read"]
     assert by["simstack.start"] == 1 and by["simstack.end"] == 1 and by["simstack.checkpoint"] == 2
     assert 1 <= by["simstack.sample"] <= 401 and by["simstack.sample"] == res["samples"]
     cps = [m for _, c, m in logs if c == "simstack.checkpoint"]
@@ -225,3 +229,20 @@ def test_environment_follows_the_scenario(traced):
     manual = small(gc={"trigger": "manual", "at": ["100ms"]})
     from dataclasses import replace
     assert replace(prog, simulated=manual).env()["GOGC"] == "off"
+
+
+def test_the_trace_reader_rebuilds_every_reading_the_program_logged(traced):
+    """simstack.trace reads the timed program's trace: StackInuse rebuilt from the trace's span events
+    equals every reading the program took (each within its simstack.read window), and the goroutines
+    of each class are those the schedule has."""
+    from simstack.trace import read_trace
+
+    tc, prog, out, _ = traced
+    start_fns = {fn: c for c, fn in prog.class_functions.items()}
+    real = read_trace(out["trace"], classify=lambda creator, start: start_fns.get(start))
+    logged = real.summary["logged_stack_inuse"]
+    assert logged["n"] >= 4 and logged["equal"] == logged["n"], logged["first_mismatch"]
+    counts = real.goroutines["class"].value_counts()
+    assert {c: int(counts.get(c, 0)) for c in prog.schedule.counts()} == prog.schedule.counts()
+    w = real.summary["window"]
+    assert w["start"] < w["end"] and w["peak"] >= w["mean"] > 0

@@ -420,7 +420,7 @@ class TraceRun:
             # the read happened between the program's simstack.read mark and this event: on
             # other Ps stacks come and go meanwhile, so any value StackInuse had then counts
             seen = self.reading.pop(ev.g, {self.in_stacks})
-            self.logged.append((self.now, category, logged, logged if logged in seen else self.in_stacks))
+            self.logged.append((self.now, category, logged, seen, self.in_stacks))  # judged in finish()
         if category == "simstack.checkpoint":
             self.checkpoints.append((kv.get("label", f"log{len(self.checkpoints)}"), self.now, self.figures(),
                                      dict(self.user_sizes), logged, self.class_stacks()))
@@ -463,9 +463,12 @@ class TraceRun:
                     break
                 self.rows[i][1]["stack_inuse"] += delta
                 self.rows[i][1]["stack_sys"] += delta
+        self.logged = [self._judge(*entry) for entry in self.logged]
         for t, fig, sizes in self.rows:
             self.recorder.sample(t, fig, sizes)
         for label, t, fig, sizes, logged, by_class in self.checkpoints:
+            late = self._late(t)
+            fig = {**fig, "stack_inuse": fig["stack_inuse"] + late, "stack_sys": fig["stack_sys"] + late}
             extra = {"goroutine_stacks": by_class, "measured_stack_inuse": logged}
             self.recorder.checkpoint(label, t, "trace", fig, sizes, extra)
         for gp in sorted(self.gs.values(), key=lambda g: g.goid):
@@ -473,6 +476,17 @@ class TraceRun:
                                         -1)
         for c in self.gc:
             self.recorder.gc_row(c)
+
+    def _late(self, t: float) -> int:
+        """Bytes of stack spans allocated before ``t`` and recognised as stack spans only after it."""
+        return sum(delta for a, b, delta in self.corrections if a <= t < b)
+
+    def _judge(self, t, category, logged, seen, rebuilt):
+        """A logged reading against the rebuilt StackInuse: (time, category, logged, rebuilt), where
+        rebuilt is the logged value itself when StackInuse had it in the reading's window."""
+        late = self._late(t)
+        ok = any(v + late == logged or v == logged for v in seen)
+        return (t, category, logged, logged if ok else rebuilt + late)
 
     @property
     def mean_stack_inuse(self) -> float:

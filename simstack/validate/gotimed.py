@@ -397,7 +397,10 @@ func sleepUntil(t int64) {
 	}
 }
 
+// stackMetric reads StackInuse and the GC count between a simstack.read log event and the
+// caller's own, so a trace reader knows the window the reading was taken in.
 func stackMetric() (uint64, uint64) {
+	trace.Log(context.Background(), "simstack.read", "")
 	metrics.Read(samples)
 	return samples[0].Value.Uint64(), samples[1].Value.Uint64()
 }
@@ -471,6 +474,7 @@ func main() {
 					inuse, _ = stackMetric()
 				} else {
 					var ms runtime.MemStats
+					trace.Log(ctx, "simstack.read", "")
 					runtime.ReadMemStats(&ms)
 					inuse = ms.StackInuse
 				}

@@ -191,7 +191,7 @@ class _Recorder:
             if st.depth is None:  # a run step that keeps the current depth
                 g.ops.append(TimedOp("run", self.depth.get(gid, 0), spec.frame, 0.0, st.transient or None))
             g.ops[-1].value = float(value)
-        elif fld == "block":
+        elif fld in ("block", "block_until"):  # drawn right after the park made the op
             g.ops[-1].value = float(value)
         elif fld == "count":
             g.ops.append(TimedOp("spawn", self.depth.get(gid, 0), spec.frame))
@@ -219,7 +219,7 @@ class _Recorder:
         spec = ctx.cls.spec
         st = spec.program[ctx.pc - 1]
         kind = "forever" if st.forever else {"block": "block", "block_until": "until", "wait": "wait"}[st.kind]
-        value = st.until if kind == "until" else 0.0  # a block's duration is drawn right after the park
+        value = 0.0  # a block's duration (or block_until's time) is drawn right after the park
         frame = self._frame(spec, st) if st.depth is not None else spec.frame
         gate = self.gate_index[st.wait] if kind == "wait" else -1
         self.gors[gid].ops.append(TimedOp(kind, self.depth.get(gid, 0), frame, value, st.transient or None,
