@@ -141,17 +141,32 @@ def plot_stacks_by_size(result, ax=None):
 
 
 def growth_shrink_series(result, bins: int = 100):
-    """(bin edges, grows per bin, shrinks per bin, cumulative bytes copied at each bin end)."""
-    ev = result.events
-    tmax = max(float(result.footprint["time"].max()) if len(result.footprint) else 0.0,
-               float(ev["time"].max()) if len(ev) else 0.0, 1e-9)
+    """(bin edges, grows per bin, shrinks per bin, cumulative bytes copied at each bin end).
+
+    A result written straight to a directory (``events`` None) is read from its events
+    file a row group at a time: the file is never in memory."""
+    fp_max = float(result.footprint["time"].max()) if len(result.footprint) else 0.0
+    if getattr(result, "events", None) is None and getattr(result, "directory", None) is not None:
+        from ..recording.results import iter_table
+        chunks = lambda: iter_table(result.directory, "events", ["time", "kind", "bytes_copied"])  # noqa: E731
+        # the footprint's last sample is taken when the run ends, after every event
+        tmax = max(fp_max, 1e-9)
+    else:
+        ev = result.events
+        chunks = lambda: (ev,)  # noqa: E731
+        tmax = max(fp_max, float(ev["time"].max()) if len(ev) else 0.0, 1e-9)
     edges = np.linspace(0.0, tmax, bins + 1)
-    grow = ev[ev["kind"] == "grow"]
-    shrink = ev[ev["kind"] == "shrink"]
-    g, _ = np.histogram(grow["time"], bins=edges)
-    s, _ = np.histogram(shrink["time"], bins=edges)
-    copies = ev[ev["kind"].isin(["grow", "shrink"])]
-    c, _ = np.histogram(copies["time"], bins=edges, weights=copies["bytes_copied"])
+    g = np.zeros(bins, np.int64)
+    s = np.zeros(bins, np.int64)
+    c = np.zeros(bins, np.float64)
+    for ev in chunks():
+        kind = ev["kind"]
+        grow, shrink = (kind == "grow").to_numpy(), (kind == "shrink").to_numpy()
+        t = ev["time"].to_numpy()
+        g += np.histogram(t[grow], bins=edges)[0]
+        s += np.histogram(t[shrink], bins=edges)[0]
+        copies = grow | shrink
+        c += np.histogram(t[copies], bins=edges, weights=ev["bytes_copied"].to_numpy()[copies])[0]
     return edges, g, s, np.cumsum(c)
 
 
