@@ -92,26 +92,31 @@ def test_a_streamed_run_gives_the_frames_and_files_of_the_in_memory_path(tmp_pat
         assert pq.ParquetFile(tmp_path / "streamed" / "events.parquet").metadata.num_row_groups > 1
 
 
-def test_the_recorder_holds_at_most_a_row_group_of_events_and_releases_goroutine_rows(
+def test_the_recorder_holds_at_most_a_few_row_groups_and_releases_goroutine_rows(
         tmp_path, small_row_groups, monkeypatch):
-    held = {"events": 0, "goroutines": 0}
-    flush, row = stream.StreamingRecorder._flush_events, stream.StreamingRecorder.goroutine_row
+    held = {"queued": 0, "goroutines": 0}
+    wake, row = stream.ParquetStream.wake, stream.StreamingRecorder.goroutine_row
 
-    def watched_flush(self):
-        held["events"] = max(held["events"], len(self._buf))
-        flush(self)
+    def watched_wake(self):
+        held["queued"] = max(held["queued"], len(self.chunks))
+        wake(self)
 
     def watched_row(self, *a):
         row(self, *a)
         held["goroutines"] = max(held["goroutines"], len(self._goroutines) // 64)
 
-    monkeypatch.setattr(stream.StreamingRecorder, "_flush_events", watched_flush)
+    monkeypatch.setattr(stream.ParquetStream, "wake", watched_wake)
     monkeypatch.setattr(stream.StreamingRecorder, "goroutine_row", watched_row)
-    res = simstack.run(_scenario("mixed"), output=tmp_path / "out")
+    out = tmp_path / "out"
+    res = simstack.run(_scenario("mixed"), output=out)
     h = res.summary["headline"]
     assert h["events"] > 20 * 512 and h["goroutines"] > 20 * 64
-    assert held["events"] == 512  # flushed exactly when full, never more
-    # the rows wait only for the goroutines still alive (a few dozen at a time here)
+    # events: row groups of exactly EVENT_ROWS but the last, at most three of them queued at once
+    meta = pq.ParquetFile(out / "events.parquet").metadata
+    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    assert set(sizes[:-1]) == {512} and 0 < sizes[-1] <= 512 and sum(sizes) == h["events"]
+    assert 1 <= held["queued"] <= 3
+    # goroutine rows wait only for the goroutines still alive (a few dozen at a time here)
     assert held["goroutines"] < 4 * 64 < h["goroutines"]
 
 
@@ -136,19 +141,37 @@ def test_a_failing_streamed_run_leaves_the_older_result_and_nothing_else(tmp_pat
     simstack.run(_scenario("walkthrough"), output=out)
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     calls = []
-    real = stream.StreamingRecorder._flush_events
+    real = stream.ParquetStream._write
 
-    def failing(self):
+    def failing(self, frame):
         calls.append(1)
         if len(calls) == 3:
             raise OSError("disk full")
-        real(self)
+        return real(self, frame)
 
-    monkeypatch.setattr(stream.StreamingRecorder, "_flush_events", failing)
+    monkeypatch.setattr(stream.ParquetStream, "_write", failing)
     with pytest.raises(OSError, match="disk full"):
         simstack.run(_scenario("mixed"), output=out)
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_goroutine_rows_queued_twice_are_written_once(tmp_path, small_row_groups, monkeypatch):
+    """Interrupted between queueing rows and dropping them from the buffer, the next flush
+    queues them again: the writer drops the rows it has written."""
+    flush = stream.StreamingRecorder._flush_goroutines
+
+    def queue_twice(self, below):
+        rows = np.frombuffer(self._goroutines, dtype=stream.GOROUTINE_DTYPE)
+        ready = np.ones(len(rows), bool) if below is None else rows["goroutine"] < below
+        if ready.any():
+            self._goroutine_stream.chunks.append(stream.goroutines_frame(rows[ready], self._classes))
+        flush(self, below)
+
+    monkeypatch.setattr(stream.StreamingRecorder, "_flush_goroutines", queue_twice)
+    sc = _scenario("mixed")
+    simstack.run(sc, output=tmp_path / "out", charts=False)
+    pd.testing.assert_frame_equal(simstack.read_results(tmp_path / "out").goroutines, simstack.run(sc).goroutines)
 
 
 def test_a_run_streamed_to_disk_stops_when_too_many_goroutines_are_alive_at_once(tmp_path):
@@ -163,3 +186,12 @@ def test_a_run_streamed_to_disk_stops_when_too_many_goroutines_are_alive_at_once
     back = simstack.read_results(tmp_path / "out")
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["complete"] is False
     assert 900 < len(back.goroutines) <= 1000
+
+
+def test_the_streamed_default_limit_fits_this_machine():
+    from simstack.api import BYTES_PER_GOROUTINE, default_limits, memory_budget
+
+    lim = default_limits(streaming=True)
+    assert lim["max_goroutines"] is None and lim["max_events"] is None  # finished goroutines and events: on disk
+    assert lim["max_live"] * BYTES_PER_GOROUTINE <= memory_budget()
+    assert lim["max_live"] >= 100_000 or memory_budget() < 2**30  # room for real workloads

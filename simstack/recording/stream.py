@@ -1,15 +1,17 @@
 """Streaming recording: events and goroutine rows go to their Parquet files while the run goes on.
 
 ``StreamingRecorder`` is a :class:`~simstack.recording.recorder.Recorder` whose two large
-tables never accumulate: every ``EVENT_ROWS`` events the trace buffer's ``on_full``
-hands its records over as one row group, and goroutine rows are written, sorted, as
-soon as no goroutine with a smaller id can still add one (ids are handed out in
-increasing order and a row is made at exit, so the smallest id among live user
-goroutines is a watermark).  The row groups are encoded by ``pyarrow.parquet``'s
-``ParquetWriter`` on a background thread (it releases the GIL: the encoding runs on
-another core beside the simulation), at most two in flight so that memory stays bounded
-when the disk is slower than the run.  The small tables (footprint, checkpoints, GC
-cycles) are built at the end as the in-memory recorder builds them.
+tables never accumulate.  Every ``EVENT_ROWS`` events the trace buffer moves its full
+buffer to its ``full`` list (compiled code: no signal handler runs halfway), and goroutine
+rows are queued, sorted, as soon as no goroutine with a smaller id can still add one (ids
+are handed out in increasing order and a row is made at exit, so the smallest id among
+live user goroutines is a watermark).  Each file has a writer thread (``ParquetStream``)
+that takes queued chunks oldest first and writes each as a row group with
+``pyarrow.parquet.ParquetWriter``; it releases the GIL while encoding, so this runs on
+another core beside the simulation.  Only that thread removes a chunk, after writing it:
+a chunk is always either queued or written, whatever interrupts the run.  At most two
+chunks wait, so memory stays bounded when the disk is slower than the run.  The small
+tables (footprint, checkpoints, GC cycles) are built at the end as in memory.
 
 Row groups are made from the in-memory recorder's frames (``events_frame``,
 ``goroutines_frame``), so reading a streamed file back gives the very frame
@@ -17,8 +19,7 @@ Row groups are made from the in-memory recorder's frames (``events_frame``,
 """
 from __future__ import annotations
 
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -31,48 +32,98 @@ from .results import FILES
 
 EVENT_ROWS = 1 << 18  # events per row group: 16 MiB of packed records
 GOROUTINE_ROWS = 1 << 16  # goroutine rows held before trying to write some (4 MiB)
-_IN_FLIGHT = 2  # row groups handed to the writer thread and not yet written
+_IN_FLIGHT = 2  # chunks queued and not yet written before the run waits for the writer
 
 
 class ParquetStream:
-    """One Parquet file written a row group at a time by a background thread; its schema is
-    the first row group's (a file that gets none is written from an empty frame by ``close``)."""
+    """One Parquet file written a row group at a time by its own thread, from ``chunks``
+    (a list the run appends to; ``frame_of`` makes a chunk a frame).  Its schema is the first
+    row group's; a file that gets none is written from an empty frame by ``close``.
 
-    def __init__(self, path: Path):
+    ``key``: a column that increases from one chunk to the next; rows of a chunk not above
+    the last one written are dropped (a chunk queued again after an interruption)."""
+
+    def __init__(self, path: Path, chunks: list, frame_of, key: str | None = None):
         self.path = path
+        self.chunks = chunks
+        self.rows = 0  # rows written
+        self._frame_of = frame_of
+        self._key = key
+        self._last = None
         self._writer = None
         self._schema = None
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="parquet")
-        self._pending: deque = deque()
+        self._cond = threading.Condition()
+        self._closing = self._aborting = False
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=f"write {path.name}", daemon=True)
+        self._thread.start()
 
-    def write(self, frame: pd.DataFrame) -> None:
-        """Queue ``frame`` as the next row group (waiting while two are still being written)."""
-        while len(self._pending) >= _IN_FLIGHT:
-            self._pending.popleft().result()
-        self._pending.append(self._pool.submit(self._write, frame))
+    def queued_rows(self, itemsize: int) -> int:
+        """Rows written and rows queued (chunks of packed ``itemsize``-byte records)."""
+        with self._cond:  # the writer moves a chunk from one to the other under this lock
+            return self.rows + sum(len(c) for c in self.chunks) // itemsize
 
-    def _write(self, frame: pd.DataFrame) -> None:
+    def wake(self) -> None:
+        """Chunks were queued: the writer takes them; wait while more than two are queued."""
+        with self._cond:
+            self._cond.notify_all()
+            while len(self.chunks) > _IN_FLIGHT and self._error is None:
+                self._cond.wait()
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._cond:
+                    while not self.chunks and not self._closing:
+                        self._cond.wait()
+                    if self._aborting or not self.chunks:
+                        return
+                    chunk = self.chunks[0]
+                n = self._write(self._frame_of(chunk))
+                with self._cond:
+                    del self.chunks[0]
+                    self.rows += n
+                    self._cond.notify_all()
+        except BaseException as exc:  # handed to the run by wake() or close()
+            with self._cond:
+                self._error = exc
+                self._cond.notify_all()
+
+    def _write(self, frame: pd.DataFrame) -> int:
+        if self._key is not None and self._last is not None:
+            frame = frame[frame[self._key].to_numpy() > self._last]
+        if not len(frame):
+            return 0
         table = pa.Table.from_pandas(frame, schema=self._schema, preserve_index=False)
         if self._writer is None:
             self._schema = table.schema
             self._writer = pq.ParquetWriter(self.path, self._schema)
         self._writer.write_table(table)
+        if self._key is not None:
+            self._last = frame[self._key].iloc[-1]
+        return len(frame)
+
+    def _stop(self, abort: bool) -> None:
+        with self._cond:
+            self._closing, self._aborting = True, abort
+            self._cond.notify_all()
+        self._thread.join()
 
     def close(self, empty: pd.DataFrame) -> None:
-        """Wait for the queued row groups and write the footer; the file is then complete."""
-        try:
-            while self._pending:
-                self._pending.popleft().result()
-        finally:
-            self._pool.shutdown()
-            if self._writer is not None:
-                self._writer.close()
+        """Write every queued chunk and the footer; the file is then complete."""
+        self._stop(abort=False)
+        if self._writer is not None:
+            self._writer.close()
+        if self._error is not None:
+            raise self._error
         if self._writer is None:
             empty.to_parquet(self.path, index=False)
 
     def abort(self) -> None:
-        """Stop without waiting for queued row groups (the file is discarded)."""
-        self._pool.shutdown(cancel_futures=True)
+        """Stop after the chunk being written (the file is discarded)."""
+        self._stop(abort=True)
         if self._writer is not None:
             self._writer.close()
 
@@ -89,22 +140,16 @@ class StreamingRecorder(Recorder):
         super().__init__(clock, kinds=kinds, goroutine_table=goroutine_table)
         self.directory = Path(directory)
         self.watermark = None
-        self._flushed = 0  # events already handed to the writer
-        self._events = ParquetStream(self.directory / FILES["events"])
-        self._goroutine_stream = ParquetStream(self.directory / FILES["goroutines"])
+        self._events = ParquetStream(self.directory / FILES["events"], self._buf.full, events_frame)
+        self._goroutine_stream = ParquetStream(self.directory / FILES["goroutines"], [], lambda frame: frame,
+                                               key="goroutine")
         self._goroutine_limit = GOROUTINE_ROWS * GOROUTINE_DTYPE.itemsize
         self._buf.limit = EVENT_ROWS * EVENT_DTYPE.itemsize
-        self._buf.on_full = self._flush_events
+        self._buf.on_full = self._events.wake
 
     @property
     def n_events(self) -> int:
-        return self._flushed + len(self._buf)
-
-    def _flush_events(self) -> None:
-        """The trace buffer is full: its records become the next row group of events.parquet."""
-        data, self._buf.data = self._buf.data, bytearray()
-        self._flushed += len(data) // EVENT_DTYPE.itemsize
-        self._events.write(events_frame(data))
+        return self._events.queued_rows(EVENT_DTYPE.itemsize) + len(self._buf)
 
     def goroutine_row(self, *args) -> None:
         super().goroutine_row(*args)
@@ -114,18 +159,23 @@ class StreamingRecorder(Recorder):
             self._goroutine_limit = max(GOROUTINE_ROWS * GOROUTINE_DTYPE.itemsize, 2 * len(self._goroutines))
 
     def _flush_goroutines(self, below) -> None:
-        """Write the rows of goroutines with ids under ``below`` (None: all), sorted; keep the rest."""
+        """Queue the rows of goroutines with ids under ``below`` (None: all), sorted; keep the rest."""
         rows = np.frombuffer(self._goroutines, dtype=GOROUTINE_DTYPE)
         ready = np.ones(len(rows), bool) if below is None else rows["goroutine"] < below
         if ready.any():
-            self._goroutine_stream.write(goroutines_frame(rows[ready], self._classes))
-            self._goroutines = bytearray(rows[~ready].tobytes())
+            rest = bytearray(rows[~ready].tobytes())
+            # queued before they leave the buffer: interrupted in between, they are queued again
+            # and the writer drops the rows it has (key="goroutine")
+            self._goroutine_stream.chunks.append(goroutines_frame(rows[ready], self._classes))
+            self._goroutines = rest
+            self._goroutine_stream.wake()
 
     def finish(self) -> dict[str, pd.DataFrame]:
         """Write what is left and close both files; returns the small frames (footprint,
         checkpoints, gc), already written to their files too."""
         if len(self._buf):
-            self._flush_events()
+            self._buf.full.append(self._buf.data)
+            self._buf.data = bytearray()
         self._flush_goroutines(None)
         self._events.close(events_frame(bytearray()))
         self._goroutine_stream.close(goroutines_frame(np.empty(0, GOROUTINE_DTYPE), {}))
