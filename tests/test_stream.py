@@ -18,34 +18,12 @@ from simstack.recording import stream
 from simstack.recording.results import iter_table
 from simstack.recording.writer import write_results
 from simstack.scenario import parse_scenario
+from test_determinism import RANDOM
 
 ROOT = Path(__file__).resolve().parents[1]
 
 # spawns, checkpoints of both kinds, an interval GC with a mark phase: every table has rows
-MIXED = """
-name: mixed
-seed: 42
-duration: 300ms
-runtime: {version: go1.19, gomaxprocs: 3}
-gc: {trigger: interval, interval: 60ms, mark_duration: 2ms}
-goroutines:
-  - name: req
-    count: 1500
-    arrival: {process: poisson, rate: 8000/s}
-    frame: 152B
-    program:
-      - {depth: {dist: lognormal, mean: 2.0, sigma: 0.8}, run: {dist: exponential, mean: 80us}}
-      - {depth: 2, block: {dist: uniform, low: 100us, high: 2ms}}
-      - {spawn: child, count: {dist: empirical, values: [0, 1, 2], weights: [2, 1, 1]}}
-  - name: child
-    arrival: {process: spawned}
-    frame: 296B
-    program:
-      - {depth: {dist: geometric, mean: 12}, run: {dist: normal, mean: 50us, std: 20us}}
-checkpoints:
-  - {label: mid, at: 150ms}
-  - {label: late, at: 250ms, via: metrics}
-"""
+MIXED = RANDOM
 
 TABLES = ("events", "footprint", "checkpoints", "goroutines", "gc")
 
@@ -68,6 +46,7 @@ def small_row_groups(monkeypatch):
     """Row groups of a few hundred rows, so that these small runs stream many of them."""
     monkeypatch.setattr(stream, "EVENT_ROWS", 512)
     monkeypatch.setattr(stream, "GOROUTINE_ROWS", 64)
+    monkeypatch.setattr(stream, "FOOTPRINT_ROWS", 16)
 
 
 # worker-pool: 64 workers live the whole run, so goroutine rows wait behind them (the watermark)
@@ -90,6 +69,8 @@ def test_a_streamed_run_gives_the_frames_and_files_of_the_in_memory_path(tmp_pat
         <= set(_files(tmp_path / "streamed"))
     if len(mem.events) > 512:
         assert pq.ParquetFile(tmp_path / "streamed" / "events.parquet").metadata.num_row_groups > 1
+    if len(mem.footprint) > 16:
+        assert pq.ParquetFile(tmp_path / "streamed" / "footprint.parquet").metadata.num_row_groups > 1
 
 
 def test_the_recorder_holds_at_most_a_few_row_groups_and_releases_goroutine_rows(
@@ -172,6 +153,24 @@ def test_goroutine_rows_queued_twice_are_written_once(tmp_path, small_row_groups
     sc = _scenario("mixed")
     simstack.run(sc, output=tmp_path / "out", charts=False)
     pd.testing.assert_frame_equal(simstack.read_results(tmp_path / "out").goroutines, simstack.run(sc).goroutines)
+
+
+def test_footprint_rows_spilled_twice_are_written_once(tmp_path, small_row_groups, monkeypatch):
+    """Likewise footprint rows interrupted between the spill file and leaving the list."""
+    spill = stream.StreamingRecorder._spill_samples
+
+    def spill_twice(self):
+        stream.pickle.dump((self._n_spilled, list(self._samples)), self._spill)
+        spill(self)
+
+    monkeypatch.setattr(stream.StreamingRecorder, "_spill_samples", spill_twice)
+    sc = _scenario("mixed")
+    res = simstack.run(sc, output=tmp_path / "out", charts=False)
+    expected = simstack.run(sc).footprint
+    assert len(expected) > 3 * 16
+    pd.testing.assert_frame_equal(simstack.read_results(tmp_path / "out").footprint, expected, check_exact=True)
+    pd.testing.assert_frame_equal(res.footprint, expected, check_exact=True)
+    assert not (tmp_path / "out" / ".footprint.spill").exists()
 
 
 def test_a_run_streamed_to_disk_stops_when_too_many_goroutines_are_alive_at_once(tmp_path):

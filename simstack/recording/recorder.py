@@ -134,14 +134,7 @@ class Recorder:
         return events_frame(data)
 
     def _footprint_frame(self) -> pd.DataFrame:
-        sizes = sorted({s for _, _, d in self._samples for s in d})
-        data = {"time": np.array([t for t, _, _ in self._samples], dtype=np.float64)}
-        figs = np.array([f for _, f, _ in self._samples], dtype=np.int64).reshape(-1, len(FIGURES))
-        for j, k in enumerate(FIGURES):
-            data[k] = figs[:, j]
-        for s in sizes:
-            data[f"n_{s}"] = np.array([d.get(s, 0) for _, _, d in self._samples], dtype=np.int64)
-        return pd.DataFrame(data)
+        return footprint_frame(self._samples)
 
     def _checkpoints_frame(self) -> pd.DataFrame:
         cols = ["label", "time", "via", *FIGURES]
@@ -159,6 +152,20 @@ class Recorder:
     def _gc_frame(self) -> pd.DataFrame:
         df = pd.DataFrame(self._gc, columns=list(GC_COLUMNS))
         return df.astype({k: np.float64 if k in ("start", "end") else np.int64 for k in GC_COLUMNS})
+
+
+def footprint_frame(samples: list, sizes=None) -> pd.DataFrame:
+    """The footprint frame of ``sample`` rows; its ``n_<size>`` columns are ``sizes`` (default:
+    every size in the rows), smallest first, zero where a row has none."""
+    if sizes is None:
+        sizes = {s for _, _, d in samples for s in d}
+    data = {"time": np.array([t for t, _, _ in samples], dtype=np.float64)}
+    figs = np.array([f for _, f, _ in samples], dtype=np.int64).reshape(-1, len(FIGURES))
+    for j, k in enumerate(FIGURES):
+        data[k] = figs[:, j]
+    for s in sorted(sizes):
+        data[f"n_{s}"] = np.array([d.get(s, 0) for _, _, d in samples], dtype=np.int64)
+    return pd.DataFrame(data)
 
 
 def events_frame(data) -> pd.DataFrame:

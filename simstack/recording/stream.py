@@ -5,13 +5,16 @@ tables never accumulate.  Every ``EVENT_ROWS`` events the trace buffer moves its
 buffer to its ``full`` list (compiled code: no signal handler runs halfway), and goroutine
 rows are queued, sorted, as soon as no goroutine with a smaller id can still add one (ids
 are handed out in increasing order and a row is made at exit, so the smallest id among
-live user goroutines is a watermark).  Each file has a writer thread (``ParquetStream``)
+live user goroutines is a watermark).  Footprint rows (one per sample: a million in a
+long run) are pickled to a spill file every ``FOOTPRINT_ROWS``; ``finish`` reads it twice,
+for the union of stack sizes (the ``n_<size>`` columns) and to write the row groups.
+Each of the two large files has a writer thread (``ParquetStream``)
 that takes queued chunks oldest first and writes each as a row group with
 ``pyarrow.parquet.ParquetWriter``; it releases the GIL while encoding, so this runs on
 another core beside the simulation.  Only that thread removes a chunk, after writing it:
 a chunk is always either queued or written, whatever interrupts the run.  At most two
 chunks wait, so memory stays bounded when the disk is slower than the run.  The small
-tables (footprint, checkpoints, GC cycles) are built at the end as in memory.
+tables (checkpoints, GC cycles) are built at the end as in memory.
 
 Row groups are made from the in-memory recorder's frames (``events_frame``,
 ``goroutines_frame``), so reading a streamed file back gives the very frame
@@ -19,6 +22,7 @@ Row groups are made from the in-memory recorder's frames (``events_frame``,
 """
 from __future__ import annotations
 
+import pickle
 import threading
 from pathlib import Path
 
@@ -27,11 +31,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .recorder import EVENT_DTYPE, GOROUTINE_DTYPE, Recorder, events_frame, goroutines_frame
+from .recorder import EVENT_DTYPE, GOROUTINE_DTYPE, Recorder, events_frame, footprint_frame, goroutines_frame
 from .results import FILES
 
 EVENT_ROWS = 1 << 18  # events per row group: 16 MiB of packed records
 GOROUTINE_ROWS = 1 << 16  # goroutine rows held before trying to write some (4 MiB)
+FOOTPRINT_ROWS = 1 << 13  # footprint rows held before they are spilled, and per row group
 _IN_FLIGHT = 2  # chunks queued and not yet written before the run waits for the writer
 
 
@@ -146,6 +151,9 @@ class StreamingRecorder(Recorder):
         self._goroutine_limit = GOROUTINE_ROWS * GOROUTINE_DTYPE.itemsize
         self._buf.limit = EVENT_ROWS * EVENT_DTYPE.itemsize
         self._buf.on_full = self._events.wake
+        self._spill_path = self.directory / ".footprint.spill"
+        self._spill = open(self._spill_path, "wb")
+        self._n_spilled = 0  # footprint rows in the spill file
 
     @property
     def n_events(self) -> int:
@@ -157,6 +165,54 @@ class StreamingRecorder(Recorder):
             self._flush_goroutines(self.watermark())
             # rows held back by a long-lived goroutine: try again when there are twice as many
             self._goroutine_limit = max(GOROUTINE_ROWS * GOROUTINE_DTYPE.itemsize, 2 * len(self._goroutines))
+
+    def sample(self, time: float, fig: dict, sizes: dict) -> None:
+        super().sample(time, fig, sizes)
+        if len(self._samples) >= FOOTPRINT_ROWS:
+            self._spill_samples()
+
+    def _spill_samples(self) -> None:
+        """Footprint rows to the spill file, with the index of the first: interrupted before
+        they leave the list, they are spilled again and ``_spilled`` skips them."""
+        pickle.dump((self._n_spilled, self._samples), self._spill, protocol=pickle.HIGHEST_PROTOCOL)
+        self._n_spilled, self._samples = self._n_spilled + len(self._samples), []
+
+    def _spilled(self):
+        """The footprint rows of the spill file, in chunks, each row once."""
+        with open(self._spill_path, "rb") as f:
+            seen = 0
+            while True:
+                try:
+                    first, rows = pickle.load(f)
+                except EOFError:
+                    return
+                rows = rows[seen - first:]
+                if rows:
+                    seen += len(rows)
+                    yield rows
+
+    def _write_footprint(self) -> None:
+        """footprint.parquet from the spill file: a row group per chunk, every chunk with
+        the run's whole set of ``n_<size>`` columns."""
+        if self._samples or not self._n_spilled:
+            self._spill_samples()
+        self._spill.close()
+        sizes = set()
+        for rows in self._spilled():
+            sizes.update(s for _, _, d in rows for s in d)
+        path = self.directory / FILES["footprint"]
+        writer = None
+        try:
+            for rows in self._spilled():
+                table = pa.Table.from_pandas(footprint_frame(rows, sizes), preserve_index=False)
+                writer = writer or pq.ParquetWriter(path, table.schema)
+                writer.write_table(table)
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            footprint_frame([], sizes).to_parquet(path, index=False)
+        self._spill_path.unlink()
 
     def _flush_goroutines(self, below) -> None:
         """Queue the rows of goroutines with ids under ``below`` (None: all), sorted; keep the rest."""
@@ -171,22 +227,23 @@ class StreamingRecorder(Recorder):
             self._goroutine_stream.wake()
 
     def finish(self) -> dict[str, pd.DataFrame]:
-        """Write what is left and close both files; returns the small frames (footprint,
-        checkpoints, gc), already written to their files too."""
+        """Write what is left and close the files; returns the frames of footprint,
+        checkpoints and gc (read back, for the charts)."""
         if len(self._buf):
             self._buf.full.append(self._buf.data)
             self._buf.data = bytearray()
         self._flush_goroutines(None)
         self._events.close(events_frame(bytearray()))
         self._goroutine_stream.close(goroutines_frame(np.empty(0, GOROUTINE_DTYPE), {}))
-        small = {"footprint": self._footprint_frame(), "checkpoints": self._checkpoints_frame(),
-                 "gc": self._gc_frame()}
+        self._write_footprint()
+        small = {"checkpoints": self._checkpoints_frame(), "gc": self._gc_frame()}
         for key, frame in small.items():
             path = self.directory / FILES[key]
             frame.to_csv(path, index=False) if path.suffix == ".csv" else frame.to_parquet(path, index=False)
-        return small
+        return {"footprint": pd.read_parquet(self.directory / FILES["footprint"]), **small}
 
     def abort(self) -> None:
         """Stop the writers (on an error; the caller deletes the directory)."""
         self._events.abort()
         self._goroutine_stream.abort()
+        self._spill.close()
