@@ -220,6 +220,11 @@ def main() -> None:
     if args.child:
         child(args.child[0], int(args.child[1]))
         return
+    from simstack.runtime import COMPILED_IN_USE
+
+    # plain Python is about 1.5x slower: figures from it say nothing about the compiled build
+    print(f"runtime model: {'compiled (mypyc)' if COMPILED_IN_USE else 'PLAIN PYTHON (not compiled, or stale)'}; "
+          f"load average {' '.join(f'{x:.1f}' for x in __import__('os').getloadavg())}")
     if args.end_to_end:
         end_to_end(args.end_to_end, args.repeat)
     if not args.sizes:
