@@ -64,8 +64,8 @@ def run(scenario_or_path, *, check_invariants: bool = False, progress=None, max_
     one stopped at ``max_live`` goroutines alive at once.
 
     With ``output`` (a directory) the run is written straight there as ``simstack run -o``
-    writes it (``charts`` too, unless interrupted), events and goroutine rows while it
-    runs, so that memory does not grow with the run; the Result then has the small frames
+    writes it (``charts`` too, unless interrupted), events, goroutine and footprint rows
+    while it runs, so that memory does not grow with the run; the Result then has the small frames
     (footprint, checkpoints, gc) and the summary, and ``events``/``goroutines`` are None:
     read them with ``read_results(result.directory, columns=..., filters=...)``.
     """
