@@ -1,8 +1,19 @@
 """Scale benchmark: simstack against a bare-SimPy skeleton of the same workload.
 
-    python benchmarks/scale.py                      # 10k, 100k and 1M goroutines
+    python benchmarks/scale.py                      # end to end (perf-1m, perf-10m), then 10k, 100k, 1M in process
     python benchmarks/scale.py --sizes 10000 100000 # a quicker look
     python benchmarks/scale.py --repeat 1           # one run of each (default 2: the faster counts)
+    python benchmarks/scale.py --end-to-end perf-1m --sizes   # only the command, only perf-1m
+
+**End to end** (``--end-to-end``, default ``perf-1m perf-10m``): what a user waits for.
+``simstack run scenarios/NAME.yaml -o DIR -q`` (simulation, Parquet files, charts) is
+timed as a whole process against ``../shared/bench/bare_skeleton.py scenarios/NAME.yaml``
+(one SimPy process per goroutine, one timeout per program step, spawned a thousand per
+timeout, no model), the two taking turns; each process's peak RSS is its own
+(``os.wait4``).  It prints both, their ratio, and the command's time per goroutine
+relative to the first scenario's.
+
+**In process** (``--sizes``):
 
 For each size the workload of ``scenarios/perf-1m.yaml`` is scaled to that many
 goroutines (same arrival rates, so the same concurrency) and measured three ways, each
@@ -34,6 +45,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "perf-1m.yaml"
+SKELETON = ROOT.parent / "shared" / "bench" / "bare_skeleton.py"
 
 
 def scaled(n: int):
@@ -135,14 +147,87 @@ def measure(kind: str, n: int) -> dict:
     return out
 
 
+def measure_process(argv: list[str]) -> dict:
+    """Wall time and peak RSS of one process (its own ``ru_maxrss``, from ``os.wait4``)."""
+    import os
+    import tempfile
+
+    with tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+        if p.returncode:
+            err.seek(0)
+            raise SystemExit(f"{' '.join(argv)} failed ({p.returncode}):\n{err.read().decode()}")
+    return {"wall": wall, "peak_rss_mb": usage.ru_maxrss / 1024, "cpu": usage.ru_utime + usage.ru_stime}
+
+
+def end_to_end(names: list[str], repeat: int) -> None:
+    """The command against the bare skeleton, per scenario; see the module's docstring."""
+    import shutil
+    import tempfile
+
+    from simstack.scenario import load_scenario
+
+    print(f"{'scenario':>10} {'kind':>9} {'wall s':>8} {'cpu s':>7} {'peak RSS MB':>11} {'us/goroutine':>12}")
+    per: dict = {}
+    for name in names:
+        path = ROOT / "scenarios" / f"{name}.yaml"
+        n = sum(c.count for c in load_scenario(path).goroutines)
+        best: dict = {}
+        for _ in range(max(1, repeat)):
+            for kind in ("skeleton", "command"):
+                out = Path(tempfile.mkdtemp(prefix="scale-")) / "run"
+                argv = ([sys.executable, str(SKELETON), str(path)] if kind == "skeleton" else
+                        [sys.executable, "-m", "simstack.cli", "run", str(path), "-o", str(out), "-q"])
+                try:
+                    m = measure_process(argv)
+                finally:
+                    shutil.rmtree(out.parent, ignore_errors=True)
+                if kind not in best or m["wall"] < best[kind]["wall"]:
+                    best[kind] = m
+                # peak RSS does not depend on the load: the largest seen is the process's own
+                best[kind]["peak_rss_mb"] = max(best[kind]["peak_rss_mb"], m["peak_rss_mb"])
+        for kind in ("skeleton", "command"):
+            m = best[kind]
+            print(f"{name:>10} {kind:>9} {m['wall']:>8.2f} {m['cpu']:>7.2f} {m['peak_rss_mb']:>11,.0f} "
+                  f"{1e6 * m['wall'] / n:>12.2f}", flush=True)
+        per[name] = (n, best)
+    print()
+    first = names[0]
+    n0, b0 = per[first]
+    for name in names:
+        n, b = per[name]
+        c, k = b["command"], b["skeleton"]
+        print(f"{name:>10}: command/skeleton {c['wall'] / k['wall']:.2f}x   time per goroutine vs {first}: "
+              f"{(c['wall'] / n) / (b0['command']['wall'] / n0):.2f}x (skeleton "
+              f"{(k['wall'] / n) / (b0['skeleton']['wall'] / n0):.2f}x)   peak RSS {c['peak_rss_mb']:,.0f} MB",
+              flush=True)
+    print()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    ap.add_argument("--end-to-end", nargs="*", default=["perf-1m", "perf-10m"], metavar="NAME",
+                    help="scenarios/NAME.yaml to run end to end against the bare skeleton (none: skip)")
+    ap.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000, 1_000_000],
+                    help="perf-1m scaled to these numbers of goroutines, in process (none: skip)")
     ap.add_argument("--repeat", type=int, default=2, help="runs of each kind per size; the fastest counts")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(args.child[0], int(args.child[1]))
+        return
+    from simstack.runtime import COMPILED_IN_USE
+
+    # plain Python is about 1.5x slower: figures from it say nothing about the compiled build
+    print(f"runtime model: {'compiled (mypyc)' if COMPILED_IN_USE else 'PLAIN PYTHON (not compiled, or stale)'}; "
+          f"load average {' '.join(f'{x:.1f}' for x in __import__('os').getloadavg())}")
+    if args.end_to_end:
+        end_to_end(args.end_to_end, args.repeat)
+    if not args.sizes:
         return
     rows = []
     print(f"{'goroutines':>11} {'kind':>9} {'wall s':>8} {'process s':>9} {'events/s':>11} {'peak RSS MB':>11} "

@@ -7,7 +7,7 @@ from . import __version__
 from .engine.simulation import Simulation
 from .recording.recorder import Recorder
 from .recording.results import Result, read_results  # noqa: F401  (re-exported)
-from .recording.tidy import event_classes, stack_inuse_peak
+from .recording.tidy import EventTidier, event_classes, stack_inuse_peak
 from .scenario import load_scenario
 
 
@@ -15,6 +15,10 @@ from .scenario import load_scenario
 # then its DataFrame and parquet copies) cost at most, measured on the example scenarios
 BYTES_PER_GOROUTINE = 2048
 BYTES_PER_EVENT = 400
+
+
+# the streamed run's default limit on goroutines created: time, not memory, bounds it
+STREAMED_MAX_GOROUTINES = 100_000_000
 
 
 def memory_budget() -> int:
@@ -31,15 +35,23 @@ def memory_budget() -> int:
     return total // 2
 
 
-def default_limits() -> dict:
-    """``simstack run``'s default ``max_goroutines`` and ``max_events``: together they fit
-    :func:`memory_budget`, half of it for each (rounded down to two significant digits)."""
+def default_limits(streaming: bool = False) -> dict:
+    """``simstack run``'s default limits, fitting :func:`memory_budget`.  A run kept in memory
+    holds every goroutine's row and every event: ``max_goroutines`` and ``max_events`` get
+    half of it each (rounded down to two significant digits).  A run streamed to disk
+    (``simstack run``, ``run(output=)``) holds only its live goroutines: ``max_live`` gets
+    all of it, events are not limited, and goroutines created only by time: at about 20 µs a
+    goroutine, :data:`STREAMED_MAX_GOROUTINES` is a run of half an hour or more, which a
+    scenario past it is refused before it starts (``--max-goroutines 0`` lifts it)."""
     budget = memory_budget()
 
     def two_digits(n: int) -> int:
         scale = 10 ** max(0, len(str(n)) - 2)
         return max(1000, n // scale * scale)
 
+    if streaming:
+        return {"max_goroutines": STREAMED_MAX_GOROUTINES, "max_events": None,
+                "max_live": two_digits(budget // BYTES_PER_GOROUTINE)}
     return {"max_goroutines": two_digits(budget // 2 // BYTES_PER_GOROUTINE),
             "max_events": two_digits(budget // 2 // BYTES_PER_EVENT)}
 
@@ -51,32 +63,84 @@ def _as_scenario(scenario_or_path):
 
 
 def run(scenario_or_path, *, check_invariants: bool = False, progress=None, max_goroutines: int | None = None,
-        max_events: int | None = None) -> Result:
+        max_events: int | None = None, output=None, charts: bool = True, max_live: int | None = None) -> Result:
     """Simulate a scenario (object or YAML path) and return its frames and summary.
 
     ``progress`` is an optional callable receiving the simulated time as it advances.
     A run stopped early (a limit, or Ctrl-C) still returns what was recorded, with
-    ``summary["complete"]`` false and ``summary["stopped"]`` saying why and when.
+    ``summary["complete"]`` false and ``summary["stopped"]`` saying why and when, as does
+    one stopped at ``max_live`` goroutines alive at once.
+
+    With ``output`` (a directory) the run is written straight there as ``simstack run -o``
+    writes it (``charts`` too, unless interrupted), events, goroutine and footprint rows
+    while it runs, so that memory does not grow with the run; the Result then has the small frames
+    (footprint, checkpoints, gc) and the summary, and ``events``/``goroutines`` are None:
+    read them with ``read_results(result.directory, columns=..., filters=...)``.
     """
     sc = _as_scenario(scenario_or_path)
-    rec_spec = sc.record
-    kinds = None if rec_spec.events == "all" else list(rec_spec.events)
+    if output is not None:
+        return _run_to(sc, output, charts, check_invariants=check_invariants, progress=progress,
+                       max_goroutines=max_goroutines, max_events=max_events, max_live=max_live)
     sim = None
-    recorder = Recorder(lambda: sim.env.now if sim is not None else 0.0, kinds=kinds,
-                        goroutine_table=rec_spec.goroutine_table)
-    sim = Simulation(sc, recorder, check_invariants=check_invariants, progress=progress,
-                     max_goroutines=max_goroutines, max_events=max_events)
-    if check_invariants:  # wraps this runtime's allocator and entry points; nothing is wrapped otherwise
-        from .invariants import install
-        install(sim.rt)
-    baseline = int(sim.rt.mheap.in_stacks)  # the runtime's own stacks when main.main starts
-    wall = sim.run()
+    recorder = _recorder(sc, Recorder, lambda: sim.env.now if sim is not None else 0.0)
+    sim, baseline, wall = _simulate(sc, recorder, check_invariants, progress, max_goroutines, max_events, max_live)
     n_events = recorder.n_events
     frames = recorder.frames(release=True)
     frames["events"]["class"] = event_classes(frames["events"], [c.name for c in sc.goroutines],
                                               frames["goroutines"])
+    peak = stack_inuse_peak(frames["events"], frames["footprint"], int(sim.rt.mheap.peak_in_stacks))
+    return Result(**frames, summary=_summary(sc, sim, n_events, wall, baseline, peak), scenario=sc)
+
+
+def _run_to(sc, output, charts: bool, **kw) -> Result:
+    """``run`` with ``output``: simulate into a staged directory, then swap it in."""
+    from .recording.stream import StreamingRecorder
+    from .recording.writer import finish_result, staged
+
+    with staged(output) as tmp:
+        sim = None
+        # the events' class column and StackInuse's peak, chunk by chunk as the events are written
+        tidier = EventTidier([c.name for c in sc.goroutines])
+        recorder = _recorder(sc, StreamingRecorder, lambda: sim.env.now if sim is not None else 0.0, tmp,
+                             tidy=tidier)
+        try:
+            sim, baseline, wall = _simulate(sc, recorder, **kw, watermark=True)
+            small = recorder.finish()
+        except BaseException:
+            recorder.abort()
+            raise
+        peak = tidier.peak(small["footprint"], int(sim.rt.mheap.peak_in_stacks))
+        res = Result(events=None, goroutines=None, **small,
+                     summary=_summary(sc, sim, recorder.n_events, wall, baseline, peak), scenario=sc, directory=tmp)
+        interrupted = sim.stopped is not None and sim.stopped.get("reason") == "interrupted"
+        finish_result(res, tmp, charts and not interrupted)
+    res.directory = Path(output)
+    return res
+
+
+def _recorder(sc, cls, clock, *args, **kw):
+    kinds = None if sc.record.events == "all" else list(sc.record.events)
+    return cls(clock, *args, kinds=kinds, goroutine_table=sc.record.goroutine_table, **kw)
+
+
+def _simulate(sc, recorder, check_invariants, progress, max_goroutines, max_events, max_live, watermark=False):
+    sim = Simulation(sc, recorder, check_invariants=check_invariants, progress=progress,
+                     max_goroutines=max_goroutines, max_events=max_events, max_live=max_live)
+    if check_invariants:  # wraps this runtime's allocator and entry points; nothing is wrapped otherwise
+        from .invariants import install
+        install(sim.rt)
+    if watermark:
+        rt = sim.rt
+        # goids are handed out in increasing order and a row is made when a user goroutine
+        # exits (or at the end): no row still to come has an id below the oldest live one
+        recorder.watermark = lambda: min((g.goid for g in rt.live.values() if g.kind == "user"),
+                                         default=rt.goid_seq + 1)
+    baseline = int(sim.rt.mheap.in_stacks)  # the runtime's own stacks when main.main starts
+    return sim, baseline, sim.run()
+
+
+def _summary(sc, sim, n_events: int, wall: float, baseline: int, peak: dict) -> dict:
     rt = sim.rt
-    peak = stack_inuse_peak(frames["events"], frames["footprint"], int(rt.mheap.peak_in_stacks))
     summary = {
         "scenario": sc.to_yaml_dict(),
         "model_version": __version__,
@@ -102,5 +166,4 @@ def run(scenario_or_path, *, check_invariants: bool = False, progress=None, max_
         summary["overflow"] = sim.overflow
     if sim.stopped:
         summary["stopped"] = sim.stopped
-    return Result(events=frames["events"], footprint=frames["footprint"], checkpoints=frames["checkpoints"],
-                  goroutines=frames["goroutines"], gc=frames["gc"], summary=summary, scenario=sc)
+    return summary

@@ -106,10 +106,12 @@ def main():
               help="Verify allocator invariants after every operation (slow; for tests and debugging).")
 @click.option("--max-goroutines", type=click.IntRange(min=0), default=None,
               help="Stop after creating this many goroutines, keeping what was recorded (exit status 3); "
-                   "0: no limit.  Default: what fits half of this machine's memory.")
+                   "0: no limit.  Default: 100,000,000 (a run streams to disk, so time, not memory, bounds it; "
+                   "it also stops, exit status 3, when more goroutines are alive at once than half of this "
+                   "machine's memory holds).")
 @click.option("--max-events", type=click.IntRange(min=0), default=None,
               help="Stop after recording this many events, keeping what was recorded (exit status 3); "
-                   "0: no limit.  Default: what fits half of this machine's memory.")
+                   "0: no limit (the default: events are written to disk as the run goes).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary (warnings are still printed).")
 @_STRICT
 @_user_errors
@@ -132,12 +134,11 @@ def run_cmd(file, out, overwrite, sets, seed, as_json, no_charts, check_invarian
 
     from .api import default_limits, run
     from .invariants import InvariantError
-    from .recording.writer import write_results
     from .scenario import load_scenario
     from .sweep.params import apply_sets
 
     sc = apply_sets(load_scenario(file), sets, seed)
-    limits = default_limits()
+    limits = default_limits(streaming=True)  # events and goroutine rows go to disk as the run goes
     max_goroutines = limits["max_goroutines"] if max_goroutines is None else (max_goroutines or None)
     max_events = limits["max_events"] if max_events is None else (max_events or None)
     _checked(sc, strict=strict, max_goroutines=max_goroutines, refuse_limit=True)
@@ -159,7 +160,7 @@ def run_cmd(file, out, overwrite, sets, seed, as_json, no_charts, check_invarian
 
     try:
         res = run(sc, check_invariants=check_invariants, progress=progress, max_goroutines=max_goroutines,
-                  max_events=max_events)
+                  max_events=max_events, output=out, charts=not no_charts, max_live=limits["max_live"])
     except InvariantError as exc:
         click.echo(f"simstack: internal error (a bug in the model, please report it): {exc}", err=True)
         sys.exit(EXIT_INTERNAL)
@@ -168,16 +169,14 @@ def run_cmd(file, out, overwrite, sets, seed, as_json, no_charts, check_invarian
             raise
         click.echo(f"{file}: {exc} (found while running: nothing written)", err=True)
         sys.exit(EXIT_BAD_INPUT)
+    except KeyboardInterrupt as exc:  # a (second) signal while writing: the writer left nothing half-written
+        click.echo(f"interrupted while writing {out}: this run's results were not written", err=True)
+        sys.exit(_interrupt_status(type(exc)))
     finally:
         if bar is not None:
             bar.close()
     stopped = res.summary.get("stopped")
     interrupted = stopped is not None and stopped.get("reason") == "interrupted"
-    try:
-        write_results(res, out, charts=not no_charts and not interrupted)
-    except KeyboardInterrupt as exc:  # a (second) signal while writing: the writer left nothing half-written
-        click.echo(f"interrupted while writing {out}: this run's results were not written", err=True)
-        sys.exit(_interrupt_status(type(exc)))
     if interrupted:
         click.echo(f"interrupted at simulated time {stopped['time']:.6g} s: the frames recorded so far are in "
                    f"{out} (summary.json says \"complete\": false)", err=True)
@@ -220,7 +219,7 @@ def check_cmd(file, max_goroutines, strict):
 
     sc = load_scenario(file)
     if max_goroutines is None:
-        max_goroutines = default_limits()["max_goroutines"]
+        max_goroutines = default_limits(streaming=True)["max_goroutines"]
     _checked(sc, strict=strict, max_goroutines=max_goroutines or None, refuse_limit=False)
     click.echo(yaml.safe_dump(sc.to_yaml_dict(), sort_keys=False), nl=False)
 

@@ -102,3 +102,19 @@ def test_an_empty_run_still_charts(tmp_path):
     from simstack.recording import Recorder
     fr = Recorder(lambda: 0.0).frames()
     assert len(write_charts(Result(**fr), tmp_path)) == 3
+
+
+def test_a_long_footprint_is_drawn_from_each_slices_extremes():
+    """Beyond MAX_ROWS footprint rows, a chart draws each slice's smallest and largest rows:
+    at most MAX_ROWS of them, every peak and trough kept; up to MAX_ROWS, every row."""
+    from simstack.analysis.charts import MAX_ROWS, drawn_rows
+
+    n = 5 * MAX_ROWS
+    v = np.random.default_rng(1).integers(0, 1000, n)
+    v[[7, n // 2]] = -1, 5000
+    fp = pd.DataFrame({"time": np.arange(n) / 1000, "stack_inuse": v})
+    drawn = drawn_rows(fp, v)
+    assert len(drawn) <= MAX_ROWS and drawn["time"].is_monotonic_increasing
+    assert {7, n // 2} <= set(drawn.index) and drawn["stack_inuse"].max() == 5000
+    short = fp.iloc[:MAX_ROWS]
+    assert drawn_rows(short, short["stack_inuse"].to_numpy()) is short

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BAD = Path(__file__).parent / "bad_scenarios"
 CORPUS = sorted(p.name for p in BAD.iterdir())
 MISSING = "missing.yaml"  # not in the corpus, by definition
-LIMIT = f"simstack run stops at {default_limits()['max_goroutines']:,} goroutines (--max-goroutines: raise it, or 0 for no limit)"
+LIMIT = f"simstack run stops at {default_limits(streaming=True)['max_goroutines']:,} goroutines (--max-goroutines: raise it, or 0 for no limit)"
 DEEP_PATH = "[0]" * 63
 
 # stderr of `simstack run FILE`: one line per problem, each after the file name

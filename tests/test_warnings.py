@@ -143,7 +143,7 @@ def test_the_examples_have_no_warnings(example, monkeypatch):
 def test_check_warns_at_runs_default_limit_and_run_refuses_there(tmp_path, monkeypatch):
     """`check` without --max-goroutines uses the limit `run` uses by default (simstack.api.default_limits)."""
     monkeypatch.chdir(ROOT / "tests" / "bad_scenarios")
-    limit = default_limits()["max_goroutines"]
+    limit = default_limits(streaming=True)["max_goroutines"]
     expected = (f"count_past_limit.yaml:4:5: goroutines[0].count: warning: class 'w' starts 1,000,000,000 "
                 f"goroutines; simstack run stops at {limit:,} goroutines (--max-goroutines: raise it, or 0 for no "
                 "limit)")

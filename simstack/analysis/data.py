@@ -68,21 +68,37 @@ def growth_shrink_series(result, bins: int = 100, runtime: bool = False):
     """(bin edges in s, grows per bin, shrinks per bin, cumulative bytes copied at each bin end)
     of the scenario's goroutines, the ones the headline counts; with ``runtime``, of the
     runtime's own goroutines instead (events of class ``runtime``: main's growth at package
-    init, GC mark workers).  Events without a ``class`` column count as the scenario's."""
+    init, GC mark workers).  Events without a ``class`` column count as the scenario's.
+
+    A result written straight to a directory (``events`` None) is read from its events
+    file a row group at a time: the file is never in memory."""
     r = as_frames(result)
-    ev, fp = r.events, r.footprint
-    tmax = max(float(fp["time"].max()) if len(fp) else 0.0, float(ev["time"].max()) if len(ev) else 0.0, 1e-9)
+    fp = r.footprint
+    fp_max = float(fp["time"].max()) if len(fp) else 0.0
+    if getattr(r, "events", None) is None and getattr(r, "directory", None) is not None:
+        from ..recording.results import iter_table
+        chunks = lambda: iter_table(r.directory, "events", ["time", "kind", "bytes_copied", "class"])  # noqa: E731
+        tmax = max(fp_max, 1e-9)  # the footprint's last sample is taken when the run ends, after every event
+    else:
+        ev_all = r.events
+        chunks = lambda: (ev_all,)  # noqa: E731
+        tmax = max(fp_max, float(ev_all["time"].max()) if len(ev_all) else 0.0, 1e-9)
     edges = np.linspace(0.0, tmax, bins + 1)
-    if "class" in ev.columns:
-        ev = ev[(ev["class"] == RUNTIME_CLASS).to_numpy() == runtime]
-    elif runtime:
-        ev = ev.iloc[:0]
-    kind = ev["kind"].astype(str) if len(ev) else pd.Series(dtype=str)
-    grow, shrink = ev[kind == "grow"], ev[kind == "shrink"]
-    g, _ = np.histogram(grow["time"], bins=edges)
-    s, _ = np.histogram(shrink["time"], bins=edges)
-    copies = ev[kind.isin(["grow", "shrink"])]
-    c, _ = np.histogram(copies["time"], bins=edges, weights=copies["bytes_copied"].astype(float))
+    g = np.zeros(bins, np.int64)
+    s = np.zeros(bins, np.int64)
+    c = np.zeros(bins, np.float64)
+    for ev in chunks():
+        if "class" in ev.columns:
+            ev = ev[(ev["class"] == RUNTIME_CLASS).to_numpy() == runtime]
+        elif runtime:
+            continue
+        kind = ev["kind"]
+        grow, shrink = (kind == "grow").to_numpy(), (kind == "shrink").to_numpy()
+        t = ev["time"].to_numpy()
+        g += np.histogram(t[grow], bins=edges)[0]
+        s += np.histogram(t[shrink], bins=edges)[0]
+        copies = grow | shrink
+        c += np.histogram(t[copies], bins=edges, weights=ev["bytes_copied"].to_numpy(dtype=float)[copies])[0]
     return edges, g, s, np.cumsum(c)
 
 
@@ -94,7 +110,8 @@ def stack_inuse_peak(result) -> dict:
     if h.get("peak_stack_inuse_time") is not None:
         return {"time": float(h["peak_stack_inuse_time"]), "stack_inuse": int(h["peak_stack_inuse"]), "exact": True}
     from ..recording.tidy import stack_inuse_peak as from_events
-    return from_events(r.events, r.footprint, h.get("peak_stack_inuse"))
+    events = r.events if getattr(r, "events", None) is not None else r.footprint.iloc[:0].assign(kind=[], bytes=[])
+    return from_events(events, r.footprint, h.get("peak_stack_inuse"))
 
 
 # --- stack sizes ---------------------------------------------------------------------

@@ -59,6 +59,8 @@ class Ps:
         self.check = check
         self.max_goroutines = max_goroutines
         self.max_events = max_events
+        # live goroutines (not created ones): the memory a run streamed to disk holds grows with them
+        self.max_live: Optional[int] = None
         self.spawned = 0
         # on_draw(class, goroutine index, repeat, step index, field, value): every per-goroutine
         # draw, in the order made (simstack validate replays them in a real Go program)
@@ -194,6 +196,9 @@ class Ps:
         if self.max_events is not None and self.sim.rec.n_events >= self.max_events:
             raise RunStopped(f"stopped at {self.sim.rec.n_events:,} events: the limit is {self.max_events:,} "
                              "(--max-events)")
+        if self.max_live is not None and len(self.rt.live) >= self.max_live:
+            raise RunStopped(f"stopped at {len(self.rt.live):,} live goroutines: more would not fit half of this "
+                             f"machine's memory (--max-goroutines sets a limit on goroutines created)")
         self.rt.runqput(pp, gp, True)
         self.wake(pp)
         if self.check:

@@ -37,12 +37,13 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
 
     def __init__(self, scenario, recorder, *, check_invariants: bool = False, progress=None,
                  max_goroutines: int | None = None, max_events: int | None = None, hooks: bool = False,
-                 profile_changes: dict | None = None):
+                 profile_changes: dict | None = None, max_live: int | None = None):
         """``hooks``: the runtime's and the Ps' methods will be wrapped per instance (``simstack
         validate`` sets it; ``check_invariants`` implies it): a :class:`HookableRuntime` and
         the Ps' plain Python class instead of the compiled ones.
         ``profile_changes``: profile fields to replace (``simstack validate`` gives the model the
-        number of threads a real run started with)."""
+        number of threads a real run started with).
+        ``max_live``: stop when this many goroutines are alive at once (a run streamed to disk)."""
         self.scenario = scenario
         self.max_events = max_events  # the sampler checks it too
         self.stopped = None  # {"reason", "time"} when the run ended early
@@ -81,6 +82,7 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
         ps_class = plain_module("engine.ps").Ps if (hooks or check_invariants) else Ps
         self.ps = ps_class(self, self.rt, self.classes, self.gates, check_invariants, max_goroutines, max_events,
                            self._pacing())
+        self.ps.max_live = max_live
 
     # --- set-up -----------------------------------------------------------------------
     def _park_path(self, cls):

@@ -126,28 +126,15 @@ class Recorder:
         return out
 
     def _events_frame(self, release: bool = False) -> pd.DataFrame:
-        rec = np.frombuffer(self._buf.data, dtype=EVENT_DTYPE)
+        data = self._buf.data
         if release:
             self._buf.data = bytearray()  # the records now belong to the frame
         else:
-            rec = rec.copy()
-        # each column is a view of its field in the packed records (stride 64): nothing is
-        # copied, so a million-goroutine run's 450 MB of events are not allocated twice
-        # with categories= pandas recodes an int8 column that came out of a structured dtype
-        # element by element (0.4 s per 2M events); with the dtype given it takes the codes as they are
-        kind = pd.Categorical.from_codes(np.ascontiguousarray(rec["kind"]), dtype=KIND_DTYPE)
-        return pd.DataFrame({"time": rec["time"], "kind": kind, **{n: rec[n] for n in EVENT_INT_COLUMNS}},
-                            copy=False)
+            data = bytearray(data)  # a copy: the frame's columns are writable views of it
+        return events_frame(data)
 
     def _footprint_frame(self) -> pd.DataFrame:
-        sizes = sorted({s for _, _, d in self._samples for s in d})
-        data = {"time": np.array([t for t, _, _ in self._samples], dtype=np.float64)}
-        figs = np.array([f for _, f, _ in self._samples], dtype=np.int64).reshape(-1, len(FIGURES))
-        for j, k in enumerate(FIGURES):
-            data[k] = figs[:, j]
-        for s in sizes:
-            data[f"n_{s}"] = np.array([d.get(s, 0) for _, _, d in self._samples], dtype=np.int64)
-        return pd.DataFrame(data)
+        return footprint_frame(self._samples)
 
     def _checkpoints_frame(self) -> pd.DataFrame:
         cols = ["label", "time", "via", *FIGURES]
@@ -160,21 +147,55 @@ class Recorder:
         return df
 
     def _goroutines_frame(self) -> pd.DataFrame:
-        cols = ["goroutine", "class", "created", "exited", "max_stack", "grows", "shrinks", "bytes_copied"]
-        rows = np.frombuffer(self._goroutines, dtype=GOROUTINE_DTYPE)
-        if not len(rows):
-            return pd.DataFrame([], columns=cols).astype({c: GOROUTINE_DTYPE.fields[c][0] for c in cols if c != "class"})
-        names = np.empty(len(self._classes), dtype=object)
-        for name, code in self._classes.items():
-            names[code] = name
-        order = np.argsort(rows["goroutine"], kind="stable")  # rows come in exit order
-        data = {c: rows[c][order] for c in cols if c != "class"}
-        data["class"] = pd.array(names[rows["class"][order]], dtype=pd.StringDtype(na_value=np.nan))
-        return pd.DataFrame({c: data[c] for c in cols})
+        return goroutines_frame(np.frombuffer(self._goroutines, dtype=GOROUTINE_DTYPE), self._classes)
 
     def _gc_frame(self) -> pd.DataFrame:
         df = pd.DataFrame(self._gc, columns=list(GC_COLUMNS))
         return df.astype({k: np.float64 if k in ("start", "end") else np.int64 for k in GC_COLUMNS})
+
+
+def footprint_frame(samples: list, sizes=None) -> pd.DataFrame:
+    """The footprint frame of ``sample`` rows; its ``n_<size>`` columns are ``sizes`` (default:
+    every size in the rows), smallest first, zero where a row has none."""
+    if sizes is None:
+        sizes = {s for _, _, d in samples for s in d}
+    data = {"time": np.array([t for t, _, _ in samples], dtype=np.float64)}
+    figs = np.array([f for _, f, _ in samples], dtype=np.int64).reshape(-1, len(FIGURES))
+    for j, k in enumerate(FIGURES):
+        data[k] = figs[:, j]
+    for s in sorted(sizes):
+        data[f"n_{s}"] = np.array([d.get(s, 0) for _, _, d in samples], dtype=np.int64)
+    return pd.DataFrame(data)
+
+
+def events_frame(data) -> pd.DataFrame:
+    """The events frame over packed ``EVENT_DTYPE`` records (a bytearray it takes over)."""
+    rec = np.frombuffer(data, dtype=EVENT_DTYPE)
+    # each column is a view of its field in the packed records (stride 64): nothing is
+    # copied, so a million-goroutine run's 450 MB of events are not allocated twice
+    # with categories= pandas recodes an int8 column that came out of a structured dtype
+    # element by element (0.4 s per 2M events); with the dtype given it takes the codes as they are
+    kind = pd.Categorical.from_codes(np.ascontiguousarray(rec["kind"]), dtype=KIND_DTYPE)
+    return pd.DataFrame({"time": rec["time"], "kind": kind, **{n: rec[n] for n in EVENT_INT_COLUMNS}},
+                        copy=False)
+
+
+GOROUTINE_COLUMNS = ("goroutine", "class", "created", "exited", "max_stack", "grows", "shrinks", "bytes_copied")
+
+
+def goroutines_frame(rows: np.ndarray, classes: dict) -> pd.DataFrame:
+    """The goroutines frame over packed ``GOROUTINE_DTYPE`` rows, sorted by goroutine;
+    ``classes`` maps class names to the codes stored in the rows."""
+    cols = list(GOROUTINE_COLUMNS)
+    if not len(rows):
+        return pd.DataFrame([], columns=cols).astype({c: GOROUTINE_DTYPE.fields[c][0] for c in cols if c != "class"})
+    names = np.empty(len(classes), dtype=object)
+    for name, code in classes.items():
+        names[code] = name
+    order = np.argsort(rows["goroutine"], kind="stable")  # rows come in exit order
+    data = {c: rows[c][order] for c in cols if c != "class"}
+    data["class"] = pd.array(names[rows["class"][order]], dtype=pd.StringDtype(na_value=np.nan))
+    return pd.DataFrame({c: data[c] for c in cols})
 
 
 def _jsonable(v):

@@ -22,6 +22,9 @@ class Result:
     gc: pd.DataFrame
     summary: dict = field(default_factory=dict)
     scenario: object | None = None
+    # where the files are, for a run written straight to a directory (``simstack.run(output=)``),
+    # whose events and goroutines frames stay there (None here): ``read_results`` or ``iter_table``
+    directory: Path | None = None
 
     def headline(self) -> dict:
         """Peak and final StackInuse, growths, shrinks, bytes copied, events, wall time."""
@@ -69,17 +72,25 @@ class Result:
     def __repr__(self):
         h = self.headline()
         name = self.summary.get("scenario", {}).get("name", "?")
-        return (f"<Result {name}: {len(self.events):,} events, peak StackInuse {h.get('peak_stack_inuse', 0):,} B, "
+        n_events = len(self.events) if self.events is not None else h.get("events", 0)
+        return (f"<Result {name}: {n_events:,} events, peak StackInuse {h.get('peak_stack_inuse', 0):,} B, "
                 f"{h.get('grows', 0):,} grows, {h.get('shrinks', 0):,} shrinks>")
 
 
-def read_results(directory, skip=()) -> Result:
+def read_results(directory, skip=(), columns: dict | None = None, filters: dict | None = None) -> Result:
     """Read what ``simstack run -o DIR`` (``write_results``) wrote; tables named in ``skip``
-    (e.g. the possibly huge ``events``) are not read and come back as None."""
+    (e.g. the possibly huge ``events``) are not read and come back as None.
+
+    ``columns`` and ``filters`` map a table's name to the columns to read and to the rows
+    to keep (``pandas.read_parquet``'s ``filters``: ``[("kind", "==", "grow")]``), so that
+    a part of a file larger than memory can be read: row groups are read one at a time
+    and only the rows kept are held.
+    """
     d = Path(directory)
     summary_path = d / "summary.json"
     if not summary_path.is_file():
         raise FileNotFoundError(f"{d}: not a simstack result directory (no summary.json)")
+    columns, filters = columns or {}, filters or {}
     frames = {}
     for key, name in FILES.items():
         path = d / name
@@ -88,6 +99,21 @@ def read_results(directory, skip=()) -> Result:
             continue
         if not path.is_file():
             raise FileNotFoundError(f"{d}: missing {name}")
-        frames[key] = pd.read_csv(path) if name.endswith(".csv") else pd.read_parquet(path)
+        if name.endswith(".csv"):
+            df = pd.read_csv(path)
+            frames[key] = df if key not in columns else df[list(columns[key])]
+        else:
+            frames[key] = pd.read_parquet(path, columns=columns.get(key), filters=filters.get(key))
     summary = json.loads(summary_path.read_text())
-    return Result(summary=summary, **frames)
+    return Result(summary=summary, directory=d, **frames)
+
+
+def iter_table(directory, key: str, columns=None, batch_size: int = 1 << 18):
+    """A Parquet table of a result directory (``"events"``, ``"goroutines"`` ...) as frames of
+    at most ``batch_size`` rows, in order: for passes over a file larger than memory."""
+    import pyarrow.parquet as pq
+
+    # pre_buffer (pyarrow's default) reads ahead whole files' worth of column chunks: 360 MB over 70M events
+    pf = pq.ParquetFile(Path(directory) / FILES[key], pre_buffer=False)
+    for batch in pf.iter_batches(batch_size=batch_size, columns=columns):
+        yield batch.to_pandas()

@@ -46,6 +46,55 @@ def event_classes(events: pd.DataFrame, class_names, goroutines: pd.DataFrame | 
     return pd.Categorical.from_codes(codes, dtype=dtype)
 
 
+class EventTidier:
+    """:func:`event_classes` and :func:`stack_inuse_peak` for events that come a chunk at a time
+    (a streamed run): the goroutine-to-class codes and StackInuse's running level are carried
+    from chunk to chunk, so every chunk gets the column the whole frame would have had."""
+
+    def __init__(self, class_names):
+        self.names = [*class_names, RUNTIME_CLASS]
+        self.dtype = pd.CategoricalDtype(self.names)
+        self.code = np.full(1024, -1, dtype=np.int16)
+        self.level = 0  # StackInuse from the span events so far
+        self.best = (-1, float("nan"))  # highest level and when
+        self.spans = False
+
+    def __call__(self, events: pd.DataFrame) -> pd.DataFrame:
+        """``events`` with its ``class`` column (the chunks must come in order)."""
+        g = events["goroutine"].to_numpy()
+        kind = events["kind"]
+        spawn = (kind == "spawn").to_numpy()
+        if len(g) and int(g.max()) >= len(self.code):
+            grown = np.full(max(int(g.max()) + 1, 2 * len(self.code)), -1, dtype=np.int16)
+            grown[:len(self.code)] = self.code
+            self.code = grown
+        if spawn.any():
+            site = events["order"].to_numpy()[spawn]
+            self.code[g[spawn]] = np.where(site >= 0, site, len(self.names) - 1)
+        codes = np.where(g >= 0, self.code[np.maximum(g, 0)], -1) if len(g) else np.array([], dtype=np.int16)
+        events["class"] = pd.Categorical.from_codes(codes, dtype=self.dtype)
+        alloc, free = (kind == "span_alloc").to_numpy(), (kind == "span_free").to_numpy()
+        if alloc.any() or free.any():
+            self.spans = self.spans or bool(alloc.any())
+            level = self.level + np.cumsum(np.select([alloc, free], [1, -1], 0) * events["bytes"].to_numpy(np.int64))
+            i = int(np.argmax(level))
+            if level[i] > self.best[0]:
+                self.best = (int(level[i]), float(events["time"].iloc[i]))
+            self.level = int(level[-1])
+        return events
+
+    def peak(self, footprint: pd.DataFrame, peak: int | None = None) -> dict:
+        """As :func:`stack_inuse_peak` gives it for the whole events frame."""
+        if self.spans and (peak is None or self.best[0] == peak):
+            return {"time": self.best[1], "stack_inuse": self.best[0], "exact": True}
+        return stack_inuse_peak(_no_events(), footprint, peak)
+
+
+def _no_events() -> pd.DataFrame:
+    return pd.DataFrame({"kind": pd.Series([], dtype="object"), "bytes": pd.Series([], dtype=np.int64),
+                         "time": pd.Series([], dtype=np.float64)})
+
+
 def stack_sizes(frame: pd.DataFrame) -> pd.DataFrame:
     """Live user goroutines by stack size in long form: ``time`` (and ``label`` for
     checkpoints), ``size``, ``goroutines``; one row per sample and size that has any."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 from .results import FILES, Result
@@ -25,36 +26,47 @@ def check_output_dir(directory) -> None:
         raise OutputError(f"{d}: exists and is not a simstack result directory; not overwriting it")
 
 
-def write_results(result: Result, directory, charts: bool = True) -> Path:
-    """Write every file of the output contract into ``directory`` (replacing an older run).
-
-    Files are written into a hidden sibling ``.NAME.tmp-XXXX`` that becomes ``directory``
-    by rename only when complete; on any error it is deleted, so ``directory`` is either
-    the old content or the whole new result. ``OutputError`` if ``directory`` holds
-    something other than a simstack result (no ``summary.json``) and is not empty.
-    """
+@contextmanager
+def staged(directory):
+    """A hidden sibling ``.NAME.tmp-XXXX`` of ``directory`` to write a result into; it
+    becomes ``directory`` by rename when the block ends normally, and is deleted if it
+    raises, so ``directory`` is either the old content or the whole new result.
+    ``OutputError`` if ``directory`` holds something other than a simstack result (no
+    ``summary.json``) and is not empty."""
     target = Path(directory)
     check_output_dir(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp-{secrets.token_hex(4)}")
     tmp.mkdir()  # not tempfile.mkdtemp: that makes it 0700, and it becomes the output directory
     try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _swap_in(tmp, target)
+
+
+def write_results(result: Result, directory, charts: bool = True) -> Path:
+    """Write every file of the output contract into ``directory`` (replacing an older run),
+    atomically (:func:`staged`)."""
+    with staged(directory) as tmp:
         for key, name in FILES.items():
             df = getattr(result, key)
             if name.endswith(".csv"):
                 df.to_csv(tmp / name, index=False)
             else:
                 df.to_parquet(tmp / name, index=False)
-        if charts:
-            from ..analysis.charts import write_charts
-            write_charts(result, tmp / "charts")
-        # summary.json last: its presence marks a complete result
-        (tmp / "summary.json").write_text(json.dumps(result.summary, indent=2, sort_keys=True, default=_default))
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    _swap_in(tmp, target)
-    return target
+        finish_result(result, tmp, charts)
+    return Path(directory)
+
+
+def finish_result(result: Result, tmp: Path, charts: bool) -> None:
+    """The charts (from the frames in ``result`` or, those it lacks, the files in ``tmp``),
+    then ``summary.json``, written last: its presence marks a complete result."""
+    if charts:
+        from ..analysis.charts import write_charts
+        write_charts(result, tmp / "charts")
+    (tmp / "summary.json").write_text(json.dumps(result.summary, indent=2, sort_keys=True, default=_default))
 
 
 def _swap_in(tmp: Path, target: Path) -> None:

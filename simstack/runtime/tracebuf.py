@@ -4,7 +4,10 @@ Every state change the model reports (``emit``) becomes one packed 64-byte recor
 (``simstack.recording.recorder.EVENT_DTYPE``) appended to a ``bytearray``.  This runs
 millions of times in a large run, so it is compiled with the model (``setup.py``) and
 does two C-level things per event: pack, append.  The recorder owns the buffer and turns
-it into the events table once, at the end.
+it into the events table, at the end or (streaming to Parquet) each time it holds
+``limit`` bytes: then ``emit`` moves the full buffer to ``full`` and calls ``on_full``.
+The move is compiled code, so no signal handler (Ctrl-C) runs halfway through it: a
+record is in exactly one buffer at any time.
 """
 from __future__ import annotations
 
@@ -25,12 +28,19 @@ class TraceBuf:
     def __init__(self, clock: Any) -> None:
         self.data = bytearray()
         self.clock: Any = clock  # a SimPy Environment (or anything with a ``_now``)
+        self.limit: int = 1 << 62  # bytes; the in-memory recorder never flushes
+        self.full: list[bytearray] = []  # full buffers, oldest first, for the recorder's writer to take
+        self.on_full: Any = None
 
     def emit(self, kind: str, g: object, p: object, old_size: object, new_size: object, used: object,
              bytes_copied: object, order: object, span: object, nbytes: object) -> None:
         """Append one event (the runtime model's ``emit`` signature)."""
         self.data += _PACK(self.clock._now, old_size, new_size, used, bytes_copied, nbytes, g, order, span, p,
                            KIND_CODE[kind])
+        if len(self.data) >= self.limit:
+            self.full.append(self.data)
+            self.data = bytearray()
+            self.on_full()
 
     def __len__(self) -> int:
         return len(self.data) // RECORD.size
