@@ -36,7 +36,7 @@ def read_cmd(trace_file, out, go, sample_every, kinds, no_charts, quiet):
     """
     from tqdm import tqdm
 
-    from ..recording.writer import OutputError, check_output_dir, write_results
+    from ..recording.writer import OutputError, check_output_dir
     from ..recording.recorder import EVENT_KINDS
     from ..scenario.units import parse_time
     from . import TraceError, read_trace
@@ -61,8 +61,8 @@ def read_cmd(trace_file, out, go, sample_every, kinds, no_charts, quiet):
                   bar_format="{desc}: {n:.4g} trace-s [{elapsed}]") as bar:
             def progress(t):
                 bar.update(t - bar.n)
-            res = read_trace(trace_file, go=go, sample_every=period, kinds=keep, progress=progress)
-        write_results(res, out, charts=not no_charts)
+            res = read_trace(trace_file, go=go, sample_every=period, kinds=keep, progress=progress, output=out,
+                             charts=not no_charts)
     except (TraceError, OutputError) as exc:
         _bad(str(exc))
     if not quiet:

@@ -49,7 +49,7 @@ def find_trace_toolchain(go=None):
 
 
 def read_trace(path, *, go=None, sample_every: float = 0.001, kinds=None, progress=None,
-               fast: bool = True, classify=None) -> Result:
+               fast: bool = True, classify=None, output=None, charts: bool = True) -> Result:
     """Read a Go execution trace (Go 1.23+, ``GODEBUG=traceallocfree=1``) into a Result.
 
     ``sample_every`` is the footprint's sampling period in seconds of trace time; ``kinds``
@@ -59,6 +59,13 @@ def read_trace(path, *, go=None, sample_every: float = 0.001, kinds=None, progre
     -d=parsed`` instead of simstack's build of the same parser (same events, slower).
     ``classify(creator, start)`` names a new goroutine's class from the function whose ``go``
     statement made it and its own start function (default, or when it returns None: the creator).
+
+    With ``output`` (a directory) the result is written there as ``simstack trace read -o``
+    writes it, the events while the trace is read (``simstack.recording.stream``), so memory
+    holds the live state and one goroutine row per goroutine, not the events; the Result then
+    has ``events``/``goroutines`` None (read them with ``read_results(output, ...)``).  Events
+    are in the order they were recognised: a ``span_alloc`` carries its allocation's time, which
+    may be a few microseconds before events written ahead of it (in memory they are sorted).
     """
     path = Path(path)
     if not path.exists():
@@ -82,7 +89,19 @@ def read_trace(path, *, go=None, sample_every: float = 0.001, kinds=None, progre
                              f"GODEBUG=traceallocfree=1); {RECORD_HINT}")
         stream = itertools.chain(head, stream)
     run = TraceRun(infos[0], sample_every=sample_every, classify=classify)
+    if output is not None:
+        return _read_to(output, charts, run, stream, kinds, progress, lambda: _summary(
+            path, fmt, tc, run, time.perf_counter() - started, tool is not None))
     run.recorder = Recorder(lambda: run.clock, kinds=kinds)
+    _replay(run, stream, progress)
+    frames = run.recorder.frames(release=True)
+    ev = frames["events"]
+    if len(ev) and not ev["time"].is_monotonic_increasing:  # spans are counted from their allocation
+        frames["events"] = ev.sort_values("time", kind="stable", ignore_index=True)
+    return Result(summary=_summary(path, fmt, tc, run, time.perf_counter() - started, tool is not None), **frames)
+
+
+def _replay(run: TraceRun, stream, progress) -> None:
     n = 0
     for ev in stream:
         run.feed(ev)
@@ -91,11 +110,25 @@ def read_trace(path, *, go=None, sample_every: float = 0.001, kinds=None, progre
             progress(run.now)
     run.finish()
     run.n_recorded = run.recorder.n_events
-    frames = run.recorder.frames(release=True)
-    ev = frames["events"]
-    if len(ev) and not ev["time"].is_monotonic_increasing:  # spans are counted from their allocation
-        frames["events"] = ev.sort_values("time", kind="stable", ignore_index=True)
-    return Result(summary=_summary(path, fmt, tc, run, time.perf_counter() - started, tool is not None), **frames)
+
+
+def _read_to(output, charts: bool, run: TraceRun, stream, kinds, progress, summary) -> Result:
+    """``read_trace`` with ``output``: replay into a staged directory, events streamed, then swap it in."""
+    from ..recording.stream import StreamingRecorder
+    from ..recording.writer import finish_result, staged
+
+    with staged(output) as tmp:
+        run.recorder = StreamingRecorder(lambda: run.clock, tmp, kinds=kinds)
+        try:
+            _replay(run, stream, progress)
+            small = run.recorder.finish()
+        except BaseException:
+            run.recorder.abort()
+            raise
+        res = Result(events=None, goroutines=None, **small, summary=summary(), directory=tmp)
+        finish_result(res, tmp, charts)
+    res.directory = Path(output)
+    return res
 
 
 def _summary(path: Path, fmt: int, tc, run: TraceRun, wall: float, fast_used: bool) -> dict:
