@@ -27,10 +27,15 @@ def bursty():
 def test_events_carry_the_class_of_their_goroutine(walk):
     ev, g = walk.events, walk.goroutines
     assert list(ev["class"].cat.categories) == ["walker", RUNTIME_CLASS]
-    user = ev[ev["goroutine"].isin(g["goroutine"])]
-    assert (user["class"] == "walker").all()
+    # from its spawn event on; the stack newproc1 allocates for it just before is no goroutine's
+    spawned = ev.index.to_series().where(ev["kind"] == "spawn").groupby(ev["goroutine"]).transform("min")
+    after = ev.index.to_series() >= spawned
+    before = ev[(ev["goroutine"] >= 0) & ~after]
+    assert set(before["kind"].astype(str)) <= {"stackalloc"} and before["class"].isna().all()
+    user = ev[ev["goroutine"].isin(g["goroutine"]) & after]
+    assert len(user) and (user["class"] == "walker").all()
     # the runtime's own goroutines: main (grown at package init), system goroutines, mark workers
-    rt = ev[(ev["goroutine"] >= 0) & ~ev["goroutine"].isin(g["goroutine"])]
+    rt = ev[(ev["goroutine"] >= 0) & ~ev["goroutine"].isin(g["goroutine"]) & after]
     assert len(rt) and (rt["class"] == RUNTIME_CLASS).all()
     assert ev.loc[ev["goroutine"] < 0, "class"].isna().all()
 

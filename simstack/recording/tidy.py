@@ -21,7 +21,8 @@ def event_classes(events: pd.DataFrame, class_names, goroutines: pd.DataFrame | 
     goroutines, missing for events of no goroutine (spans, caches, GC, Ms' stacks).
 
     A ``spawn`` event carries its class index in ``order`` (-1 for the runtime's goroutines);
-    goroutine ids are never reused, so one lookup array maps every event.  Without spawn
+    goroutine ids are never reused, so one lookup array maps every event from the goroutine's
+    spawn event on (its stack allocation just before it is no goroutine's).  Without spawn
     events (``record.events`` left them out) the goroutines table names the user goroutines.
     """
     names = [*class_names, RUNTIME_CLASS]
@@ -29,15 +30,13 @@ def event_classes(events: pd.DataFrame, class_names, goroutines: pd.DataFrame | 
     g = events["goroutine"].to_numpy()
     if not len(g):
         return pd.Categorical.from_codes(np.array([], dtype=np.int16), dtype=dtype)
-    top = int(g.max())
-    code = np.full(max(top, 0) + 1, -1, dtype=np.int16)
     kind = events["kind"]
     spawn = (kind == "spawn").to_numpy()
     if spawn.any():
-        ids = g[spawn]
-        site = events["order"].to_numpy()[spawn]
-        code[ids] = np.where(site >= 0, site, len(names) - 1)
-    elif goroutines is not None and len(goroutines):
+        return EventTidier(class_names)(events.copy())["class"].array
+    top = int(g.max())
+    code = np.full(max(top, 0) + 1, -1, dtype=np.int16)
+    if goroutines is not None and len(goroutines):
         idx = {n: i for i, n in enumerate(names)}
         ids = goroutines["goroutine"].to_numpy()
         ok = ids <= top
@@ -72,6 +71,14 @@ class EventTidier:
             site = events["order"].to_numpy()[spawn]
             self.code[g[spawn]] = np.where(site >= 0, site, len(self.names) - 1)
         codes = np.where(g >= 0, self.code[np.maximum(g, 0)], -1) if len(g) else np.array([], dtype=np.int16)
+        if spawn.any():
+            # a goroutine has its class from its spawn event on: its stack is allocated (newproc1 ->
+            # malg) just before, which then counts as no goroutine's, in whatever row group it falls
+            first = np.full(len(self.code), -1, dtype=np.int64)
+            pos = np.flatnonzero(spawn)
+            first[g[pos][::-1]] = pos[::-1]
+            before = (g >= 0) & (np.arange(len(g)) < first[np.maximum(g, 0)])
+            codes = np.where(before, -1, codes)
         events["class"] = pd.Categorical.from_codes(codes, dtype=self.dtype)
         alloc, free = (kind == "span_alloc").to_numpy(), (kind == "span_free").to_numpy()
         if alloc.any() or free.any():
