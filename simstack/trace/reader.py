@@ -109,14 +109,14 @@ class TraceRun:
     starting_size: int = 0
     totals: dict = field(default_factory=lambda: {"grow": 0, "shrink": 0, "spawn": 0, "exit": 0})
     gc: list = field(default_factory=list)  # open and closed cycles: dicts
-    rows: list = field(default_factory=list)  # (time, figures, sizes) footprint samples
+    rows: list = field(default_factory=list)  # (time, figures, sizes) footprint samples not yet recorded
     checkpoints: list = field(default_factory=list)
     logged: list = field(default_factory=list)  # (time, category, logged stack_inuse, rebuilt)
     reading: dict = field(default_factory=dict)  # G -> StackInuse values since its simstack.read mark
     marks: dict = field(default_factory=dict)  # simstack.start/simstack.end -> trace time
     mark_values: dict = field(default_factory=dict)  # what those marks' messages say (gc_cycles=, ...)
     window: dict | None = None  # StackInuse's peak and mean between those marks
-    corrections: list = field(default_factory=list)  # (from, to, bytes) a span counted late
+    unproven: dict = field(default_factory=dict)  # fresh manual spans with no stack yet: id -> allocation time
     next_sample: float = 0.0
     started: bool = False  # sampling starts once the trace-start snapshot of memory is in
     gc_cycles_logged: int | None = None
@@ -168,9 +168,11 @@ class TraceRun:
         sid, npages, kindclass = ev.args
         if kindclass == MANUAL:
             self.spans[sid] = Span(npages, self.now, False, False)
+            self.unproven[sid] = self.now
 
     def _span_free(self, ev):
         sid = ev.args[0]
+        self.unproven.pop(sid, None)
         s = self.spans.pop(sid, None)
         if s is not None and s.stack:
             nbytes = s.npages * self.info.page_size
@@ -196,6 +198,7 @@ class TraceRun:
                 return
         if not s.stack:
             s.stack = True
+            self.unproven.pop(sid, None)
             nbytes = s.npages * ps
             self._add_stack_bytes(nbytes, since=s.alloc)
             self._emit("span_alloc", ev.g, ev.p, span=sid, nbytes=nbytes, at=s.alloc)
@@ -206,7 +209,7 @@ class TraceRun:
         for seen in self.reading.values():
             seen.add(self.in_stacks)
         if since is not None and since < self.now:
-            self.corrections.append((since, self.now, delta))
+            self._count_late(since, delta)
         if self.in_stacks > self.peak:
             self.peak, self.peak_time = self.in_stacks, self.now
         w = self.window
@@ -403,6 +406,31 @@ class TraceRun:
 
     def _sample(self, t: float) -> None:
         self.rows.append((t, self.figures(), dict(self.user_sizes)))
+        # rows before every span not yet known to be a stack span's can no longer change: out they go
+        keep_from = min(self.unproven.values(), default=math.inf)
+        n = bisect.bisect_left(self.rows, keep_from, key=lambda r: r[0])
+        if n:
+            for row in self.rows[:n]:
+                self.recorder.sample(*row)
+            del self.rows[:n]
+
+    def _count_late(self, since: float, delta: int) -> None:
+        """A span allocated at ``since`` turned out a stack span: it counted from then on in the
+        rows, checkpoints and logged readings taken since (all still held: see ``_sample``)."""
+        for t, fig, _ in reversed(self.rows):
+            if t < since:
+                break
+            fig["stack_inuse"] += delta
+            fig["stack_sys"] += delta
+        for c in reversed(self.checkpoints):
+            if c[1] < since:
+                break
+            c[2]["stack_inuse"] += delta
+            c[2]["stack_sys"] += delta
+        for entry in reversed(self.logged):
+            if entry[0] < since:
+                break
+            entry[5] += delta
 
     def _log(self, ev):
         category, message = ev.args
@@ -420,10 +448,10 @@ class TraceRun:
             # the read happened between the program's simstack.read mark and this event: on
             # other Ps stacks come and go meanwhile, so any value StackInuse had then counts
             seen = self.reading.pop(ev.g, {self.in_stacks})
-            self.logged.append((self.now, category, logged, seen, self.in_stacks))  # judged in finish()
+            self.logged.append([self.now, category, logged, seen, self.in_stacks, 0])  # judged in finish()
         if category == "simstack.checkpoint":
-            self.checkpoints.append((kv.get("label", f"log{len(self.checkpoints)}"), self.now, self.figures(),
-                                     dict(self.user_sizes), logged, self.class_stacks()))
+            self.checkpoints.append([kv.get("label", f"log{len(self.checkpoints)}"), self.now, self.figures(),
+                                     dict(self.user_sizes), logged, self.class_stacks()])
         elif category == "simstack.end" and kv.get("gc_cycles", "").isdigit():
             self.gc_cycles_logged = int(kv["gc_cycles"])
 
@@ -451,24 +479,17 @@ class TraceRun:
 
     # --- the end ------------------------------------------------------------------------------
     def finish(self) -> None:
-        """Close the run: a last sample, corrections for spans proven after they were allocated,
-        rows for goroutines still alive, and everything handed to the recorder."""
+        """Close the run: a last sample, the logged readings judged, rows for goroutines still alive,
+        and everything still held handed to the recorder."""
         self._integrate()
         self._sample(self.now)
         if self.window is not None and "end" not in self.window:
             self._mark("end")
-        for a, b, delta in self.corrections:
-            for i in range(bisect.bisect_left(self.rows, a, key=lambda r: r[0]), len(self.rows)):
-                if self.rows[i][0] >= b:
-                    break
-                self.rows[i][1]["stack_inuse"] += delta
-                self.rows[i][1]["stack_sys"] += delta
         self.logged = [self._judge(*entry) for entry in self.logged]
-        for t, fig, sizes in self.rows:
-            self.recorder.sample(t, fig, sizes)
+        for row in self.rows:
+            self.recorder.sample(*row)
+        self.rows = []
         for label, t, fig, sizes, logged, by_class in self.checkpoints:
-            late = self._late(t)
-            fig = {**fig, "stack_inuse": fig["stack_inuse"] + late, "stack_sys": fig["stack_sys"] + late}
             extra = {"goroutine_stacks": by_class, "measured_stack_inuse": logged}
             self.recorder.checkpoint(label, t, "trace", fig, sizes, extra)
         for gp in sorted(self.gs.values(), key=lambda g: g.goid):
@@ -477,14 +498,10 @@ class TraceRun:
         for c in self.gc:
             self.recorder.gc_row(c)
 
-    def _late(self, t: float) -> int:
-        """Bytes of stack spans allocated before ``t`` and recognised as stack spans only after it."""
-        return sum(delta for a, b, delta in self.corrections if a <= t < b)
-
-    def _judge(self, t, category, logged, seen, rebuilt):
+    def _judge(self, t, category, logged, seen, rebuilt, late):
         """A logged reading against the rebuilt StackInuse: (time, category, logged, rebuilt), where
-        rebuilt is the logged value itself when StackInuse had it in the reading's window."""
-        late = self._late(t)
+        rebuilt is the logged value itself when StackInuse had it in the reading's window (``late``:
+        bytes of stack spans allocated before the reading and recognised only after it)."""
         ok = any(v + late == logged or v == logged for v in seen)
         return (t, category, logged, logged if ok else rebuilt + late)
 
