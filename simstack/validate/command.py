@@ -102,18 +102,8 @@ def validate_cmd(file, go, out, runs, tolerance, tolerance_bytes, keep_program, 
     except (BuildError, ProgramError) as exc:
         click.echo(f"{file}: {exc}", err=True)
         sys.exit(3)
-    for note in v.notes:
-        log(f"note: {note}")
-    if keep_program:
-        log(f"program kept in {keep_program} (README.md says how to run it)")
-    if runs == 0:
-        click.echo(f"{sc.name}: program generated and built ({v.toolchain.version}); not run (--runs 0)")
+    if not _report(v, v.notes, "program", sc.name, v.toolchain.version, keep_program, runs, out, quiet, log):
         return
-    out = out or Path("runs") / f"{sc.name}-validate"
-    files = v.write(out)
-    if not quiet:
-        click.echo(v.render())
-        click.echo(f"files: {', '.join(str(p) for p in files)}", err=True)
     failed = v.meta()["failed"]
     verdict = (f"{sc.name} on {v.toolchain.version}: {len(v.table) - len(failed)}/{len(v.table)} checkpoints within "
                f"{100 * tolerance:g}%{f' (at least {tolerance_bytes:,} B)' if tolerance_bytes else ''} "
@@ -122,6 +112,22 @@ def validate_cmd(file, go, out, runs, tolerance, tolerance_bytes, keep_program, 
         click.echo(f"{verdict}; past tolerance: {', '.join(map(str, failed))}")
         sys.exit(1)
     click.echo(verdict)
+
+
+def _report(v, notes, what, name, version, keep_program, runs, out, quiet, log) -> bool:
+    """The notes, where the program is kept, the files and the table; False when nothing ran."""
+    for note in notes:
+        log(f"note: {note}")
+    if keep_program:
+        log(f"{what} (and any traces) kept in {keep_program} (README.md says how to run it)")
+    if runs == 0:
+        click.echo(f"{name}: {what} generated and built ({version}); not run (--runs 0)")
+        return False
+    files = v.write(out or Path("runs") / f"{name}-validate")
+    if not quiet:
+        click.echo(v.render())
+        click.echo(f"files: {', '.join(str(p) for p in files)}", err=True)
+    return True
 
 
 def _choose_mode(sc, go, log) -> str:
@@ -154,18 +160,9 @@ def _timed(sc, go, out, runs, tolerance, keep_program, timeout, quiet, log):
     tolerance = TOLERANCE if tolerance is None else tolerance
     v = validate_timed(sc, go=go, runs=runs, tolerance=tolerance, program_dir=keep_program, timeout=timeout,
                        log=log)
-    for note in v.notes + v.program.notes:
-        log(f"note: {note}")
-    if keep_program:
-        log(f"program and traces kept in {keep_program} (README.md says how to run it)")
-    if runs == 0:
-        click.echo(f"{sc.name}: timed program generated and built ({v.program.toolchain.version}); not run (--runs 0)")
+    if not _report(v, v.notes + v.program.notes, "timed program", sc.name, v.program.toolchain.version, keep_program,
+                   runs, out, quiet, log):
         return
-    out = out or Path("runs") / f"{sc.name}-validate"
-    files = v.write(out)
-    if not quiet:
-        click.echo(v.render())
-        click.echo(f"files: {', '.join(str(p) for p in files)}", err=True)
     goal = v.table[v.table["goal"]]
     verdict = (f"{sc.name} on {v.program.toolchain.version} (timed, GOMAXPROCS {v.program.simulated.runtime.gomaxprocs}): "
                f"{int(goal['ok'].sum())}/{len(goal)} figures within {100 * tolerance:g}% (GC cycles within "
