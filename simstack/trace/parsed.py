@@ -306,6 +306,3 @@ def _event(m) -> Event | None:
 def _text(s: str) -> str:
     return _unquote('"' + s + '"').decode("utf-8", "replace") if "\\" in s else s
 
-
-def file_size(path) -> int:
-    return Path(path).stat().st_size

@@ -10,7 +10,7 @@ from .. import __version__
 from ..recording.recorder import Recorder
 from ..recording.results import Result
 from .gotool import build_event_tool
-from .parsed import RECORD_HINT, TraceError, events, file_size, read_info, trace_format
+from .parsed import RECORD_HINT, TraceError, events, read_info, trace_format
 from .reader import TraceRun
 
 MIN_PARSER = (1, 23)  # traceallocfree's experimental events
@@ -136,7 +136,7 @@ def _summary(path: Path, fmt: int, tc, run: TraceRun, wall: float, fast_used: bo
     mismatched = [(t, c, a, b) for t, c, a, b in logged if a != b]
     return {
         "source": "trace",
-        "trace": {"file": str(path), "bytes": file_size(path), "format": f"go1.{fmt}",
+        "trace": {"file": str(path), "bytes": path.stat().st_size, "format": f"go1.{fmt}",
                   "parsed_by": f"{tc.version} " + ("(internal/trace)" if fast_used else "(go tool trace -d=parsed)"),
                   "events_read": run.n_events, "fixed_stack": run.info.fixed_stack,
                   "page_size": run.info.page_size},

@@ -70,7 +70,6 @@ class Span:
     npages: int
     alloc: float  # seconds; 0 for spans alive at trace start
     stack: bool  # counted in StackInuse
-    at_start: bool
 
 
 @dataclass
@@ -161,13 +160,13 @@ class TraceRun:
     def _span_exists(self, ev):
         sid, npages, kindclass = ev.args
         if kindclass == MANUAL:
-            self.spans[sid] = Span(npages, 0.0, True, True)
+            self.spans[sid] = Span(npages, 0.0, True)
             self._add_stack_bytes(npages * self.info.page_size)
 
     def _span_alloc(self, ev):
         sid, npages, kindclass = ev.args
         if kindclass == MANUAL:
-            self.spans[sid] = Span(npages, self.now, False, False)
+            self.spans[sid] = Span(npages, self.now, False)
             self.unproven[sid] = self.now
 
     def _span_free(self, ev):
