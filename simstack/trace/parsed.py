@@ -305,4 +305,3 @@ def _event(m) -> Event | None:
 
 def _text(s: str) -> str:
     return _unquote('"' + s + '"').decode("utf-8", "replace") if "\\" in s else s
-
