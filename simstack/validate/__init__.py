@@ -28,7 +28,7 @@ from ..runtime.profiles import resolve_profile
 from .compare import compare as compare_checkpoints, markdown, render, substituted, write_report
 from .gosource import BuildError, Layout, fit, plan_text, source_digest
 from .plan import NotExpressible, build_plan, describe, for_toolchain, frame_targets, static_problems, \
-    substitute_frames
+    with_achieved_frames
 from .runner import ProgramError, program_env, run_program
 from .toolchain import Toolchain, ToolchainError, check_supported, find_toolchain
 
@@ -134,12 +134,8 @@ def generate(scenario_or_path, *, go=None, toolchain: Toolchain | None = None, p
     gc_pad = max(0, prof.main_gc_wait_used - 512)
     log(f"fitting {len(lay.funcs)} frames ({tc.version}, go build -gcflags=-S)")
     fit(lay, tc, program_dir, cache, rs.max_stack, gc_pad, main_stack=rs.main_stack or prof.main_stack)
-    achieved = lay.achieved()
-    if achieved:
-        for f in lay.misses():
-            notes.append(f"frame of main.{f.name} ({f.key[0]}): the scenario says {f.target} bytes, the nearest "
-                         f"{tc.version} reports is {f.reported}; simulated with {f.reported}")
-        sim_sc = substitute_frames(sim_sc, achieved)
+    if lay.achieved():
+        sim_sc = with_achieved_frames(sim_sc, lay, tc.version, notes)
         plan = build_plan(sim_sc)
     (program_dir / "plan.txt").write_text(plan_text(plan, lay))
     gen = Generated(sc, sim_sc, tc, plan, lay, program_dir, notes)

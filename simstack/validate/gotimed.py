@@ -608,7 +608,7 @@ def generate_timed(scenario, toolchain: Toolchain, program_dir, cache_dir=None, 
     """Generate, fit and build the real-time program for a timed scenario and write its schedule.
     Raises NotExpressible (with :func:`.timed.timed_problems`' reasons), ToolchainError, BuildError."""
     from . import _load, default_cache_dir
-    from .plan import NotExpressible, for_toolchain, frame_targets, substitute_frames
+    from .plan import NotExpressible, for_toolchain, frame_targets, with_achieved_frames
     from .timed import build_schedule, schedule_text, timed_problems
     from .toolchain import check_supported
 
@@ -626,12 +626,7 @@ def generate_timed(scenario, toolchain: Toolchain, program_dir, cache_dir=None, 
     max_stack = sim_sc.runtime.max_stack
     log(f"fitting {len(lay.funcs)} frames ({tc.version}, go build -gcflags=-S)")
     fit(lay, tc, program_dir, cache, max_stack, write=lambda d, lay_: write_program(d, lay_, tc, max_stack))
-    achieved = lay.achieved()
-    if achieved:
-        for f in lay.misses():
-            notes.append(f"frame of main.{f.name} ({f.key[0]}): the scenario says {f.target} bytes, the nearest "
-                         f"{tc.version} reports is {f.reported}; simulated with {f.reported}")
-        sim_sc = substitute_frames(sim_sc, achieved)
+    sim_sc = with_achieved_frames(sim_sc, lay, tc.version, notes)
     try:
         sched = build_schedule(sim_sc)
     except ValueError as exc:

@@ -149,6 +149,18 @@ def _may_act_at_depth_0(cls) -> bool:
     return False
 
 
+def with_achieved_frames(sc: Scenario, lay, version: str, notes: list) -> Scenario:
+    """``sc`` as the fitted program ``lay`` really is: each frame the compiler could not make the
+    scenario's size is simulated at the size it reports, with a note saying so."""
+    achieved = lay.achieved()
+    if not achieved:
+        return sc
+    for f in lay.misses():
+        notes.append(f"frame of main.{f.name} ({f.key[0]}): the scenario says {f.target} bytes, the nearest "
+                     f"{version} reports is {f.reported}; simulated with {f.reported}")
+    return substitute_frames(sc, achieved)
+
+
 def substitute_frames(sc: Scenario, achieved: dict) -> Scenario:
     """``sc`` with each frame size replaced by the one the compiler actually reported (``achieved``:
     {("entry", class) | ("rec", F) | ("transient", T) | ("park", F): reported})."""
@@ -510,4 +522,4 @@ def describe(plan: Plan) -> str:
 
 
 __all__ = ["Action", "GoroutinePlan", "NotExpressible", "Op", "Plan", "build_plan", "for_toolchain",
-           "frame_targets", "static_problems", "substitute_frames", "describe"]
+           "frame_targets", "static_problems", "substitute_frames", "with_achieved_frames", "describe"]
