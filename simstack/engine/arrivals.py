@@ -26,7 +26,7 @@ class ArrivalsMixin:
 
         if arr.process == "burst":
             for b in range(arr.bursts or 1):
-                yield env.timeout(max(0.0, arr.at + b * (arr.every or 0.0) - env.now))
+                yield self.ps.sleep_until(arr.at + b * (arr.every or 0.0))
                 for _ in range(count or 0):
                     self.ps.newproc(info, p0)
             return
@@ -34,16 +34,17 @@ class ArrivalsMixin:
             for t in sorted(arr.times):
                 if count is not None and made >= count:
                     return
-                yield env.timeout(max(0.0, t - env.now))
+                yield self.ps.sleep_until(t)
                 self.ps.newproc(info, p0)
                 made += 1
             return
-        yield env.timeout(max(0.0, arr.start - env.now))
+        at = arr.start  # main sleeps until each arrival's time (late wake-ups don't add up)
+        yield self.ps.sleep_until(at)
         rng = self.arrival_rng
         uniform = arr.process == "uniform"
         gaps: list = []  # Poisson gaps, drawn BLOCK at a time (one numpy call each costs a microsecond)
         limit = math.inf if count is None else count
-        while made < limit and env.now <= until:
+        while made < limit and at <= until:
             self.ps.newproc(info, p0)
             made += 1
             if uniform:
@@ -53,7 +54,8 @@ class ArrivalsMixin:
                     gaps = rng.exponential(1.0 / arr.rate, BLOCK).tolist()
                     gaps.reverse()
                 gap = gaps.pop()
-            yield env.timeout(gap)
+            at += gap
+            yield self.ps.sleep_until(at)
 
     def gate(self, gate):
         """Open a gate at each of its times: its waiters become runnable on P0 (``closechan``).
@@ -82,7 +84,7 @@ class ArrivalsMixin:
         or two retained stacks off (README, Fidelity).
         """
         for t in sorted(gate.open_at):
-            yield self.env.timeout(max(0.0, t - self.env.now))
+            yield self.ps.sleep_until(t)
             waiters, self.gates[gate.name] = self.gates[gate.name], []
             rt = self.rt
             p0 = rt.allp[0]
@@ -96,5 +98,5 @@ class ArrivalsMixin:
     def gate_wakes(self, gate):
         """Main sends on a gate at each of its ``wake_at`` times: the first waiter runs next on P0."""
         for t in sorted(gate.wake_at):
-            yield self.env.timeout(max(0.0, t - self.env.now))
+            yield self.ps.sleep_until(t)
             self.ps.handoff(gate.name, self.rt.allp[0])

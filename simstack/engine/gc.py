@@ -14,7 +14,7 @@ class GCMixin:
         """Start GC cycles at the ``gc.at`` times (like runtime.GC())."""
         env = self.env
         for t in sorted(self.scenario.gc.at):
-            yield env.timeout(max(0.0, t - env.now))
+            yield self.ps.sleep_until(t)
             yield from self.gc_cycle()
 
     def gc_interval(self):

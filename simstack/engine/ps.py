@@ -14,6 +14,8 @@ arrivals, gates, GC cycles, checkpoints and the sampler.
 """
 from __future__ import annotations
 
+import heapq
+import math
 from typing import Any, Final, Optional
 
 import simpy
@@ -74,6 +76,16 @@ class Ps:
         self.p_callbacks: list[Any] = [self._loop_callback(pp) for pp in rt.allp]
         self.slice_callbacks: list[Any] = [self._slice_callback(pp) for pp in rt.allp]
         self.timer_callback: Any = self.timer_fired
+        # the netpoller: with every P idle, findRunnable's M waits for the next timer in
+        # netpoll(delay), which sleeps on a grid of timer_resolution from when it blocked
+        self.res: float = rt.profile.timer_resolution
+        self.timer_whens: list[float] = []  # pending timers' times, a heap (its least: pollUntil)
+        self.expired: list[list[Any]] = [[] for _ in range(n)]  # per P: timers due, not yet run
+        self.n_expired = 0
+        self.polling = False  # an M is blocked in netpoll
+        self.poll_anchor = 0.0  # since when
+        self.poll_wake: Any = None  # its wake-up's event, while one is due
+        self.poll_callback: Any = self.poll_woke
         self.paced = paced  # (live heap, GOGC, stacks in the goal) when GOGC paces cycles
         self.allocated = 0.0  # heap bytes allocated since the last GC
         self.gc_active = False
@@ -107,9 +119,19 @@ class Ps:
         while True:
             gp = current[pid]
             if gp is None:
+                if self.n_expired and self.expired[pid]:
+                    self.check_timers(pp, self.expired[pid])  # schedule -> checkTimers(pp)
                 gp = rt.schedule(pp)
+                if gp is None and self.n_expired:
+                    for timers in self.expired:  # findRunnable -> stealWork: others' due timers
+                        if timers:
+                            self.check_timers(pp, timers)
+                    gp = rt.schedule(pp)
                 if gp is None:
                     self.idle[pid] = pp  # wake() schedules the event that brings it back
+                    if self.res and not self.polling and self.poll_wake is None:
+                        self.polling = True  # this M blocks in netpoll until the next timer
+                        self.poll_anchor = self.env.now
                     return
                 current[pid] = gp
                 self.p_timed[pid] = False
@@ -320,14 +342,90 @@ class Ps:
         ev.gp = gp  # read back by timer_fired (cheaper than a closure per timer)
         ev.pp = pp
         ev.callbacks.append(self.timer_callback)
+        if self.res:
+            self.addtimer(self.env.now + delay)
+
+    def sleep_until(self, t: float) -> Any:
+        """Main's time.Sleep until ``t`` (arrivals, gates, runtime.GC at given times): the event
+        main resumes at, when its timer (on P0) has run."""
+        env = self.env
+        ev = env.timeout(max(0.0, t - env.now))
+        if not self.res or t <= env.now:
+            return ev  # time.Sleep(d <= 0) returns at once
+        ev.gp = None
+        ev.pp = self.rt.allp[0]
+        ev.done = _Event(env)
+        ev.callbacks.append(self.timer_callback)
+        self.addtimer(max(t, env.now))
+        return ev.done
+
+    def addtimer(self, when: float) -> None:
+        """A timer starts (``wakeNetPoller``): a netpoll wait that would end after ``when`` is
+        broken and waits again from now; with no M polling, an idle P's M (``wakep``) starts one."""
+        whens = self.timer_whens
+        if self.poll_wake is None:
+            if self.polling:
+                if not whens or when < whens[0]:
+                    self.poll_anchor = self.env.now
+            elif self.idle:
+                self.polling = True
+                self.poll_anchor = self.env.now
+        heapq.heappush(whens, when)
 
     def timer_fired(self, ev: Any) -> None:
-        """The timer's event: goready (runqput on runnext, wake a P) on the goroutine's P, the
-        last thing this event does."""
+        """A timer is due: it runs when a P next looks (``checkTimers`` in schedule, or a P with
+        nothing to do stealing it), or when the netpoller wakes if every P is idle."""
         pp: P = ev.pp
-        self.rt.runqput(pp, ev.gp, True)
-        env = self.env
-        self.wake(pp, env.peek() > env.now)
+        if not self.res:
+            self.rt.runqput(pp, ev.gp, True)  # goready on the goroutine's P, the last thing this event does
+            env = self.env
+            self.wake(pp, env.peek() > env.now)
+            return
+        heapq.heappop(self.timer_whens)
+        self.expired[pp.id].append(ev)
+        self.n_expired += 1
+        if self.polling and self.poll_wake is None:
+            now = self.env.now
+            wake = self.env.timeout(self.poll_deadline(now) - now)
+            wake.callbacks.append(self.poll_callback)
+            self.poll_wake = wake
+
+    def poll_deadline(self, when: float) -> float:
+        """How long netpoll(delay) sleeps for a timer due at ``when``: whole steps of the resolution
+        from when it blocked, truncated but at least one, then one more if that was short."""
+        res = self.res
+        anchor = self.poll_anchor
+        steps = max(1.0, float(math.floor((when - anchor) / res)))
+        woke = anchor + steps * res
+        return woke if woke >= when else woke + res
+
+    def poll_woke(self, ev: Any) -> None:
+        """The netpoller wakes: with an idle P it runs every due timer (each goroutine readied on
+        its own P); without one (every P busy) they wait for the Ps' own checks."""
+        self.poll_wake = None
+        self.polling = False
+        if not self.n_expired:
+            self.polling = bool(self.idle)  # nothing due: it waits again from here
+            self.poll_anchor = self.env.now
+            return
+        if not self.idle:
+            return
+        for timers in self.expired:
+            if timers:
+                self.check_timers(timers[0].pp, timers)
+
+    def check_timers(self, pp: P, timers: list[Any]) -> None:
+        """checkTimers / runtimer: run due timers on ``pp``, readying each sleeper there (goready)."""
+        rt = self.rt
+        for ev in timers:
+            gp = ev.gp
+            if gp is None:
+                ev.done.succeed()  # main goes on
+            else:
+                rt.runqput(pp, gp, True)
+                self.wake(pp)
+        self.n_expired -= len(timers)
+        timers.clear()
 
     # --- GC pacing ------------------------------------------------------------------------
     def allocate(self, nbytes: float) -> None:

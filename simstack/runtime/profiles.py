@@ -38,6 +38,10 @@ class Platform:
     # Ms whose g0 stack the OS allocates (runtime/proc.go: allocm, mStackIsSystemAllocated)
     os_g0: bool = False
     has_gsignal: bool = True
+    # netpoll(delay)'s wait, where timers (1.14+) wake a poller with every P idle: epoll_wait and
+    # GetQueuedCompletionStatusEx take whole milliseconds (delay truncated, at least 1 ms), kevent
+    # a timespec (runtime/netpoll_epoll.go, netpoll_windows.go, netpoll_kqueue.go)
+    netpoll_resolution: float = 0.001
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,8 @@ class Profile:
     # the main goroutine: stack after package init, hi-sp while waiting in runtime.GC
     main_stack: int = 16384
     main_gc_wait_used: int = 0
+    # the grid a sleeping netpoller wakes on to run due timers (0: timers wake on time)
+    timer_resolution: float = 0.0
     # Ms running at program start, by GOMAXPROCS (index = min(gomaxprocs, len)-1)
     baseline_threads: tuple = (3, 4, 5)
     name_suffix: str = ""
@@ -117,7 +123,7 @@ PLATFORMS = {
                               windows=True, os_g0=True, has_gsignal=False),
     # darwin/arm64 was iOS-only in 1.12 (1024-byte system area); macOS from 1.16 on
     "darwin/arm64": Platform("darwin/arm64", 8, 8, 8, {"go1.12": 1024, "go1.19": 0, "go1.27": 0},
-                             pushes_return_address=False, os_g0=True),
+                             pushes_return_address=False, os_g0=True, netpoll_resolution=0.0),
 }
 
 
@@ -141,6 +147,9 @@ class VersionData:
     mark_worker_used: int
     main_gc_wait_used: int
     windows_stack_system: int | None = None  # 1.27: 4096 on every windows arch
+    # 1.14+: timers live on the Ps and an idle runtime waits for them in netpoll(delay);
+    # before, each timer bucket's timerproc slept in a futex to the nanosecond
+    timers_in_netpoll: bool = True
     mark_worker_growth: tuple = ()
     # runtime goroutines a GODEBUG setting starts: (setting, default, start function, hi - sp)
     godebug_goroutines: tuple = ()
@@ -157,7 +166,7 @@ VERSIONS = {
         system_goroutines=(("forcegchelper", 256), ("bgsweep", 256), ("runfinq", 256)),
         park_path=(Frame(40, True, "runtime.chanrecv1"), Frame(136, False, "runtime.chanrecv"),
                    Frame(24, False, "runtime.gopark")),
-        mark_worker_used=256, main_gc_wait_used=2048,
+        mark_worker_used=256, main_gc_wait_used=2048, timers_in_netpoll=False,
     ),
     "go1.19": VersionData(
         guard_base=928, guard_extra=0, limit_base=800, newstack_fits_frame=True,
@@ -258,6 +267,7 @@ def resolve_profile(version: str = "go1.27", platform: str = "linux/amd64", *, g
             if godebug.get(setting, default)),
         mark_worker_used=v.mark_worker_used, mark_worker_growth=v.mark_worker_growth,
         main_gc_wait_used=v.main_gc_wait_used,
+        timer_resolution=plat.netpoll_resolution if v.timers_in_netpoll else 0.0,
     )
 
 
