@@ -10,12 +10,14 @@ from __future__ import annotations
 class GCMixin:
     """SimPy processes that run GC cycles (part of ``Simulation``)."""
 
+    gc_caller = "pacer"  # who started the running (or last) cycle: main or the pacer
+
     def gc_schedule(self):
         """Start GC cycles at the ``gc.at`` times (like runtime.GC())."""
         env = self.env
         for t in sorted(self.scenario.gc.at):
             yield self.ps.sleep_until(t)
-            yield from self.gc_cycle()
+            yield from self.gc_cycle("main")
 
     def gc_interval(self):
         """trigger: interval: a cycle every ``interval`` while the program has work (a daemon)."""
@@ -24,19 +26,21 @@ class GCMixin:
             yield env.timeout(dt)
             if self._only_daemons_left():
                 return
-            yield from self.gc_cycle()
+            yield from self.gc_cycle("main")
 
     def _only_daemons_left(self) -> bool:
         """Without a duration the run ends when nothing but the periodic daemons (sampler,
         interval GC) is scheduled: each has one pending event, except the one asking."""
         return self.scenario.duration is None and len(self.env._queue) <= self.daemons - 1
 
-    def gc_cycle(self):
-        """One cycle: mark (with its simulated length), then mark termination."""
+    def gc_cycle(self, caller: str = "pacer"):
+        """One cycle: mark (with its simulated length), then mark termination. ``caller``: who
+        started it, ``main`` (runtime.GC() at its times) or the GOGC ``pacer``."""
         ps = self.ps
         if ps.gc_active:
             return
         ps.gc_active = True
+        self.gc_caller = caller
         rt = self.rt
         rt.gc_start(rt.allp[0])
         md = self.scenario.gc.mark_duration
@@ -50,9 +54,9 @@ class GCMixin:
             rt.check_invariants()
 
     def _pacing(self):
-        """(live heap, GOGC, stacks in the goal) when cycles are paced by GOGC, else None
-        (resolved once: ``Ps.allocate`` runs for every slice of every ``run`` step)."""
+        """(live heap, GOGC, stacks in the goal, the profile) when cycles are paced by GOGC, else
+        None (resolved once: ``Ps.allocate`` runs for every slice of every ``run`` step)."""
         gc = self.scenario.gc
         if gc.trigger != "gogc" or gc.gogc is None:
             return None
-        return gc.live_heap, gc.gogc, self.profile.stacks_in_gc_goal
+        return gc.live_heap, gc.gogc, self.profile.stacks_in_gc_goal, self.profile

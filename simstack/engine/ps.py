@@ -50,7 +50,7 @@ class Ps:
 
     def __init__(self, sim: Any, rt: Runtime, classes: dict[str, ClassInfo], gates: dict[str, list[G]],
                  check: bool, max_goroutines: Optional[int], max_events: Optional[int],
-                 paced: Optional[tuple[Any, Any, bool]]) -> None:
+                 paced: Optional[tuple[Any, Any, bool, Any]]) -> None:
         self.sim: Any = sim  # Simulation: fatal(), start_gc(), its recorder
         self.env: Any = sim.env
         self.rt = rt
@@ -79,6 +79,7 @@ class Ps:
         # the netpoller: with every P idle, findRunnable's M waits for the next timer in
         # netpoll(delay), which sleeps on a grid of timer_resolution from when it blocked
         self.res: float = rt.profile.timer_resolution
+        self.slack: float = rt.profile.timer_slack
         self.timer_whens: list[float] = []  # pending timers' times, a heap (its least: pollUntil)
         self.expired: list[list[Any]] = [[] for _ in range(n)]  # per P: timers due, not yet run
         self.n_expired = 0
@@ -86,7 +87,7 @@ class Ps:
         self.poll_anchor = 0.0  # since when
         self.poll_wake: Any = None  # its wake-up's event, while one is due
         self.poll_callback: Any = self.poll_woke
-        self.paced = paced  # (live heap, GOGC, stacks in the goal) when GOGC paces cycles
+        self.paced = paced  # (live heap, GOGC, stacks in the goal, profile) when GOGC paces cycles
         self.allocated = 0.0  # heap bytes allocated since the last GC
         self.gc_active = False
 
@@ -292,6 +293,8 @@ class Ps:
                 if on_draw is not None:
                     on_draw(info.name, gp.index, ctx.rep, step.index, "run", t)
                 if t > 0:
+                    if info.alloc_rate:
+                        rt.mallocgc(gp, pp)  # the step allocates: the runtime's frames below this one
                     return self.start_slice(gp, pp, t)
                 continue
             # a blocking step: park on the runtime's receive path, then arrange the wake-up
@@ -384,6 +387,11 @@ class Ps:
         heapq.heappop(self.timer_whens)
         self.expired[pp.id].append(ev)
         self.n_expired += 1
+        if self.idle and not self.polling and self.poll_wake is None:
+            # Ps left idle by a wake-up that ran only main's timers, and main has not slept since:
+            # an idle P's M blocks in netpoll when it sees this timer
+            self.polling = True
+            self.poll_anchor = self.env.now
         if self.polling and self.poll_wake is None:
             now = self.env.now
             wake = self.env.timeout(self.poll_deadline(now) - now)
@@ -391,13 +399,14 @@ class Ps:
             self.poll_wake = wake
 
     def poll_deadline(self, when: float) -> float:
-        """How long netpoll(delay) sleeps for a timer due at ``when``: whole steps of the resolution
-        from when it blocked, truncated but at least one, then one more if that was short."""
+        """When netpoll(delay) returns for a timer due at ``when``: epoll_wait sleeps the delay from
+        when it blocked in whole steps of the resolution (truncated, at least one) and ends up to
+        the OS's timer slack late; if the timer is still not due, it waits once more."""
         res = self.res
         anchor = self.poll_anchor
         steps = max(1.0, float(math.floor((when - anchor) / res)))
-        woke = anchor + steps * res
-        return woke if woke >= when else woke + res
+        woke = anchor + steps * res + self.slack
+        return woke if woke >= when else woke + res + self.slack
 
     def poll_woke(self, ev: Any) -> None:
         """The netpoller wakes: with an idle P it runs every due timer (each goroutine readied on
@@ -429,13 +438,26 @@ class Ps:
 
     # --- GC pacing ------------------------------------------------------------------------
     def allocate(self, nbytes: float) -> None:
-        """Heap allocation by running goroutines; starts a cycle when the GOGC goal is reached."""
+        """Heap allocation by running goroutines; starts a cycle when the heap reaches the
+        pacer's trigger (``gcTrigger.test``: heapLive >= trigger)."""
         if self.paced is None or nbytes <= 0:
             return
-        live_heap, gogc, stacks_in_goal = self.paced
         self.allocated += nbytes
-        # 1.18+ pacer: the goal counts last cycle's scanned stack bytes (spec §6.4)
-        stacks = self.rt.last_stack_scan if stacks_in_goal else 0
-        goal = (live_heap + stacks) * gogc / 100.0
-        if self.allocated >= goal and not self.gc_active:
+        if self.allocated >= self.trigger_runway() and not self.gc_active:
             self.sim.start_gc()
+
+    def trigger_runway(self) -> float:
+        """Bytes allocated after a cycle that start the next (trigger - marked heap): the goal's
+        runway (spec 6.4; at least heapMinimum), less the pacer's headroom before the goal at the
+        latest trigger, where it sits when the heap has little to scan (gcControllerState.trigger)."""
+        paced = self.paced
+        assert paced is not None
+        live_heap, gogc, stacks_in_goal, prof = paced
+        # 1.18+ pacer: the goal counts last cycle's scanned stack bytes (spec 6.4)
+        stacks = self.rt.last_stack_scan if stacks_in_goal else 0
+        runway = max((live_heap + stacks) * gogc / 100.0, prof.heap_minimum * gogc / 100.0 - live_heap)
+        trigger = runway * prof.gc_trigger_max
+        headroom = prof.gc_trigger_headroom
+        if headroom and live_heap + runway > headroom:
+            trigger = max(trigger, runway - headroom)
+        return trigger

@@ -138,6 +138,14 @@ class GrowthMixin:
         gp.top = base
         gp.status = "waiting"
 
+    def mallocgc(self, gp: G, p: P) -> None:
+        """mallocgc's deepest path on the goroutine's stack, from the current depth (refill down to
+        mheap.alloc, which goes on on the system stack); it returns, so it can only grow the stack."""
+        saved = gp.top
+        for frame, nosplit in self.k.malloc_path:
+            self.call(gp, p, frame, nosplit)
+        gp.top = saved
+
     def run_transient(self, gp: G, p: P, transient: int) -> None:
         """Call and return from one function at the current depth (it can only grow the stack)."""
         saved = gp.top

@@ -42,6 +42,9 @@ class Platform:
     # GetQueuedCompletionStatusEx take whole milliseconds (delay truncated, at least 1 ms), kevent
     # a timespec (runtime/netpoll_epoll.go, netpoll_windows.go, netpoll_kqueue.go)
     netpoll_resolution: float = 0.001
+    # how late the OS ends such a wait: Linux lets a thread's hrtimer sleeps run up to its timer
+    # slack late (50 us unless prctl(PR_SET_TIMERSLACK) changes it; Go does not)
+    netpoll_slack: float = 50e-6
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,8 @@ class Profile:
     system_goroutines: tuple = ()
     # the runtime's frames on the channel-receive park path, outermost first
     park_path: tuple = ()
+    # the deepest path of a heap allocation on the goroutine's stack, outermost first
+    malloc_path: tuple = ()
     # a parked mark worker's hi - sched.sp; 1.27: the worker that marks a cycle outgrows
     # _FixedStack (newstack at hi - sp = 1128): mark_worker_growth = (new size, bytes copied)
     mark_worker_used: int = 0
@@ -100,6 +105,11 @@ class Profile:
     main_gc_wait_used: int = 0
     # the grid a sleeping netpoller wakes on to run due timers (0: timers wake on time)
     timer_resolution: float = 0.0
+    timer_slack: float = 0.0  # and how late each such wait ends
+    # GOGC pacing: where a cycle starts between the marked heap and the goal (runtime/mgcpacer.go)
+    gc_trigger_max: float = 0.95
+    gc_trigger_headroom: int = 0
+    heap_minimum: int = 4 << 20  # defaultHeapMinimum (x GOGC/100): the least heap goal
     # Ms running at program start, by GOMAXPROCS (index = min(gomaxprocs, len)-1)
     baseline_threads: tuple = (3, 4, 5)
     name_suffix: str = ""
@@ -120,10 +130,11 @@ PLATFORMS = {
                            pushes_return_address=False),
     "linux/386": Platform("linux/386", 4, 4, 0, {"go1.12": 0, "go1.19": 0, "go1.27": 0}),
     "windows/amd64": Platform("windows/amd64", 8, 8, 0, {"go1.12": 4096, "go1.19": 4096, "go1.27": 4096},
-                              windows=True, os_g0=True, has_gsignal=False),
+                              windows=True, os_g0=True, has_gsignal=False, netpoll_slack=0.0),
     # darwin/arm64 was iOS-only in 1.12 (1024-byte system area); macOS from 1.16 on
     "darwin/arm64": Platform("darwin/arm64", 8, 8, 8, {"go1.12": 1024, "go1.19": 0, "go1.27": 0},
-                             pushes_return_address=False, os_g0=True, netpoll_resolution=0.0),
+                             pushes_return_address=False, os_g0=True, netpoll_resolution=0.0,
+                             netpoll_slack=0.0),
 }
 
 
@@ -147,6 +158,17 @@ class VersionData:
     mark_worker_used: int
     main_gc_wait_used: int
     windows_stack_system: int | None = None  # 1.27: 4096 on every windows arch
+    # the pacer's latest trigger, as a fraction of the runway from the marked heap to the goal:
+    # the trigger it sits at when the heap has little to scan (1.12 maxTriggerRatio 0.95 of
+    # GOGC/100; 1.18-1.20 maxTriggerRatio 0.95; 1.21+ maxTriggerRatioNum/triggerRatioDen = 61/64)
+    gc_trigger_max: float = 61 / 64
+    # 1.18+: for large heaps the latest trigger is the goal minus defaultHeapMinimum instead
+    gc_trigger_headroom: int = 4 << 20
+    # mallocgc down to mheap.alloc, which switches to the system stack: the path a small
+    # allocation takes when its span is full (nextFree -> refill -> cacheSpan -> grow). Frames
+    # are SUBQ + 8 (frame pointer) read with `go tool objdump` from go1.19.8 / go1.27.3 linux/amd64
+    # builds, as park_path's are
+    malloc_path: tuple = ()
     # 1.14+: timers live on the Ps and an idle runtime waits for them in netpoll(delay);
     # before, each timer bucket's timerproc slept in a futex to the nanosecond
     timers_in_netpoll: bool = True
@@ -167,6 +189,7 @@ VERSIONS = {
         park_path=(Frame(40, True, "runtime.chanrecv1"), Frame(136, False, "runtime.chanrecv"),
                    Frame(24, False, "runtime.gopark")),
         mark_worker_used=256, main_gc_wait_used=2048, timers_in_netpoll=False,
+        gc_trigger_max=0.95, gc_trigger_headroom=0,
     ),
     "go1.19": VersionData(
         guard_base=928, guard_extra=0, limit_base=800, newstack_fits_frame=True,
@@ -176,7 +199,10 @@ VERSIONS = {
         system_goroutines=(("forcegchelper", 112), ("bgsweep", 144), ("bgscavenge", 176), ("runfinq", 504)),
         park_path=(Frame(32, True, "runtime.chanrecv1"), Frame(136, False, "runtime.chanrecv"),
                    Frame(24, False, "runtime.gopark")),
-        mark_worker_used=184, main_gc_wait_used=4096,
+        mark_worker_used=184, main_gc_wait_used=4096, gc_trigger_max=0.95,
+        malloc_path=(Frame(120, False, "runtime.mallocgc"), Frame(72, False, "runtime.(*mcache).nextFree"),
+                     Frame(64, False, "runtime.(*mcache).refill"), Frame(88, False, "runtime.(*mcentral).cacheSpan"),
+                     Frame(72, False, "runtime.(*mcentral).grow"), Frame(72, False, "runtime.(*mheap).alloc")),
     ),
     "go1.27": VersionData(
         guard_base=800, guard_extra=128, limit_base=800, newstack_fits_frame=True,
@@ -189,6 +215,10 @@ VERSIONS = {
                    Frame(24, False, "runtime.gopark")),
         mark_worker_used=208, mark_worker_growth=(4096, 1128), main_gc_wait_used=4096,
         windows_stack_system=4096,
+        malloc_path=(Frame(40, False, "runtime.mallocgc"), Frame(80, False, "runtime.mallocgcSmallNoscan"),
+                     Frame(48, False, "runtime.(*mcache).nextFree"), Frame(56, False, "runtime.(*mcache).refill"),
+                     Frame(112, False, "runtime.(*mcentral).cacheSpan"), Frame(40, False, "runtime.(*mcentral).grow"),
+                     Frame(64, False, "runtime.(*mheap).alloc")),
     ),
 }
 
@@ -261,13 +291,15 @@ def resolve_profile(version: str = "go1.27", platform: str = "linux/amd64", *, g
         stacks_in_gc_goal=v.stacks_in_gc_goal,
         g0_stack=0 if plat.os_g0 else _round2(stack_system + v.g0_stack),
         gsignal_stack=_round2(stack_system + 32768) if plat.has_gsignal else 0,
-        gcrash_stack=v.gcrash_stack, park_path=v.park_path,
+        gcrash_stack=v.gcrash_stack, park_path=v.park_path, malloc_path=v.malloc_path,
         system_goroutines=v.system_goroutines + tuple(
             (name, used) for setting, default, name, used in v.godebug_goroutines
             if godebug.get(setting, default)),
         mark_worker_used=v.mark_worker_used, mark_worker_growth=v.mark_worker_growth,
         main_gc_wait_used=v.main_gc_wait_used,
         timer_resolution=plat.netpoll_resolution if v.timers_in_netpoll else 0.0,
+        timer_slack=plat.netpoll_slack if v.timers_in_netpoll else 0.0,
+        gc_trigger_max=v.gc_trigger_max, gc_trigger_headroom=v.gc_trigger_headroom,
     )
 
 

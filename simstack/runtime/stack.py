@@ -69,6 +69,7 @@ class Limits:
         self.keep_grown_stacks: int = prof.keep_grown_stacks
         # the runtime's park path as (frame, nosplit) pairs
         self.park_path: list[tuple[int, bool]] = [(f.frame, f.nosplit) for f in prof.park_path]
+        self.malloc_path: list[tuple[int, bool]] = [(f.frame, f.nosplit) for f in prof.malloc_path]
 
     def order_of(self, n: int) -> int:
         """stackalloc's order loop: log2(n / _FixedStack)."""

@@ -18,7 +18,8 @@ allocation and free is in it):
   then ``run`` calls ``spin``, which is busy on the CPU until it has executed for the
   duration (clock reads more than 20 µs apart, when it was not running, do not count),
   allocating garbage at its class's ``alloc_rate`` when GC is paced by GOGC (a 64 KiB
-  object whenever that much is due, and what is left at the end of the step); ``block``
+  object whenever that much is due; what is left at the end of the step goes to a shared
+  account paid in 8 KiB objects, a size class, so no allocation is rounded up); ``block``
   and ``block_until`` call ``sleep`` (``time.Sleep``; a ``wait`` step receives from its
   gate's channel there, which main closes at each ``open_at``); a spawn step starts its children
   with ``go``.  ``spin`` and ``sleep`` are frames of their own (88 and 40 bytes with the
@@ -181,6 +182,8 @@ const (
 	opSpawn   = 4
 	opWait    = 5
 	gapNs     = ''' + str(GAP_NS) + '''
+	// the size of the objects that pay for run steps' leftover garbage: a size class exactly
+	tailQuantum = 8192
 )
 
 // op is one thing a goroutine does once its call stack is at depth frames below its entry frame.
@@ -212,6 +215,7 @@ var (
 	chunk      int
 	chunkBytes float64
 	garbage    []byte
+	tailOwed   int64 // garbage due from the ends of run steps, not yet allocated (atomic)
 	live       [][]byte
 	sink       byte
 	sinkIdx    uint32
@@ -243,8 +247,20 @@ func spin(s *gor, d int64) {
 		last = now
 	}
 	if s.owed >= 1 {
-		garbage = make([]byte, int(s.owed))
-		s.owed -= float64(int(s.owed))
+		// the rest goes to a shared account paid in 8 KiB objects: a size class exactly, so the
+		// heap grows by what is due (an odd-sized tail would be rounded up to its size class)
+		n := int64(s.owed)
+		s.owed -= float64(n)
+		atomic.AddInt64(&tailOwed, n)
+		for {
+			left := atomic.LoadInt64(&tailOwed)
+			if left < tailQuantum {
+				break
+			}
+			if atomic.CompareAndSwapInt64(&tailOwed, left, left-tailQuantum) {
+				garbage = make([]byte, tailQuantum)
+			}
+		}
 	}
 	runStat(d, nanotime()-start)
 }

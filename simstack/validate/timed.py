@@ -126,16 +126,6 @@ class _Recorder:
         self.pending_spawn = None  # [spawner gid, children still to come]
         self.events: list[MainEvent] = []
         self.gate_index = {g.name: i for i, g in enumerate(getattr(sim.scenario, "gates", None) or [])}
-        gc = sim.scenario.gc
-        self.clock_gcs = set(gc.at)
-        if gc.trigger == "interval" and gc.interval:
-            t, k, end = gc.interval, 1, sim.scenario.duration
-            while end is None or t < end:
-                self.clock_gcs.add(t)
-                k += 1
-                t = k * gc.interval
-                if end is None and k > 10_000_000:
-                    break
 
     @property
     def now(self) -> float:
@@ -164,7 +154,7 @@ class _Recorder:
 
         def gc_start(p):
             # cycles the clock starts are main's; the GOGC pacer's are the real runtime's own
-            if any(abs(t - self.now) < 1e-12 for t in self.clock_gcs):
+            if self.sim.gc_caller == "main":
                 self.events.append(MainEvent("gc", self.now))
             orig_gc_start(p)
 
