@@ -116,11 +116,13 @@ def figures(res, classes: list[str]) -> dict:
     g = res.goroutines
     g = g[g["class"].isin(classes)]
     by = g.groupby("class")[["grows", "shrinks"]].sum()
-    fp = res.footprint
-    live = fp[(fp["time"] >= start) & (fp["time"] <= end)]["goroutines"]
+    # the scenario's goroutines alive on average over the window (the runtime's own, and main, apart)
+    born = g["created"].clip(lower=start)
+    died = g["exited"].fillna(end).clip(upper=end)
+    alive = float((died - born).clip(lower=0).sum() / (end - start)) if end > start else math.nan
     out = {"mean_stack_inuse": float(mean), "peak_stack_inuse": float(peak), "grows": float(g["grows"].sum()),
            "gc_cycles": float(gc), "shrinks": float(g["shrinks"].sum()), "run_time_s": float(end - start),
-           "mean_live_goroutines": float(live.mean()) if len(live) else math.nan}
+           "mean_live_goroutines": alive}
     for c in classes:
         out[f"grows[{c}]"] = float(by["grows"].get(c, 0))
         out[f"shrinks[{c}]"] = float(by["shrinks"].get(c, 0))

@@ -1,0 +1,119 @@
+"""Timers on netpoll's millisecond grid, the pacer's trigger, and mallocgc's frames under run steps."""
+import pytest
+
+import simstack
+from simstack.runtime.profiles import resolve_profile
+from simstack.scenario import parse_scenario
+
+SLEEPER = """
+name: sleeper
+runtime: {{version: {version}, gomaxprocs: 1}}
+goroutines:
+  - name: s
+    count: 1
+    frame: 104B
+    program:
+      - {{depth: 1, block: {sleep}}}
+      - {{depth: 1, run: 0}}
+"""
+
+
+def exit_time(version, sleep):
+    g = simstack.run(parse_scenario(SLEEPER.format(version=version, sleep=sleep))).goroutines
+    return float(g.exited.iloc[0])
+
+
+def test_an_idle_runtime_wakes_on_the_millisecond_grid():
+    # the P goes idle at 0 when the goroutine sleeps: epoll_wait(2 ms) ends 50 us late, 0.25 ms
+    # short of the timer, then epoll_wait(1 ms) ends 50 us late again
+    assert exit_time("go1.27", "2.3ms") == pytest.approx(0.0031)
+    # a delay under 1 ms still waits a whole millisecond
+    assert exit_time("go1.19", "200us") == pytest.approx(0.00105)
+    # a whole number of milliseconds is one wait
+    assert exit_time("go1.27", "4ms") == pytest.approx(0.00405)
+    # go1.12's timerproc sleeps in a futex to the nanosecond
+    assert exit_time("go1.12", "2.3ms") == pytest.approx(0.0023)
+
+
+def test_timer_resolution_is_profile_data():
+    assert resolve_profile("go1.27", "linux/amd64").timer_resolution == 0.001
+    assert resolve_profile("go1.27", "linux/amd64").timer_slack == 50e-6
+    assert resolve_profile("go1.27", "darwin/arm64").timer_resolution == 0.0
+    assert resolve_profile("go1.12", "linux/amd64").timer_resolution == 0.0
+
+
+def test_a_busy_p_runs_a_due_timer_when_it_next_schedules():
+    # s, created last, runs first (runnext) and sleeps; its timer comes due at 1 ms while r's
+    # 3 ms run holds the only P: it runs when r's step ends (schedule -> checkTimers), not on the
+    # poller's grid
+    text = """
+name: busy
+runtime: {gomaxprocs: 1}
+goroutines:
+  - name: r
+    count: 1
+    program:
+      - {depth: 1, run: 3ms}
+  - name: s
+    count: 1
+    program:
+      - {depth: 1, block: 1ms}
+      - {depth: 1, run: 0}
+"""
+    g = simstack.run(parse_scenario(text)).goroutines.set_index("class")
+    assert g.loc["s", "exited"] == pytest.approx(0.003)
+
+
+PACED = """
+name: paced
+duration: 1s
+runtime: {{version: {version}, gomaxprocs: 1}}
+gc: {{trigger: gogc, gogc: 100, live_heap: {live}}}
+goroutines:
+  - name: a
+    count: 1
+    alloc_rate: 100MB/s
+    frame: 64B
+    repeat: forever
+    program:
+      - {{depth: 1, run: 1ms}}
+"""
+
+
+@pytest.mark.parametrize("version, ratio", [("go1.27", 61 / 64), ("go1.19", 0.95)])
+def test_gogc_cycles_start_at_the_pacers_latest_trigger(version, ratio):
+    res = simstack.run(parse_scenario(PACED.format(version=version, live="8MiB")))
+    # 100 MB over the second; a cycle after each (8 MiB + the few KiB of stacks scanned) x ratio
+    per_cycle = ratio * (8 << 20)
+    assert int(100e6 // (per_cycle + 64 * 1024)) <= len(res.gc) <= int(100e6 // per_cycle)
+
+
+def test_a_small_live_heap_paces_against_the_heap_minimum():
+    small = simstack.run(parse_scenario(PACED.format(version="go1.27", live="64KiB")))
+    # goal at least 4 MiB: a runway of 4 MiB - 64 KiB, not 64 KiB (which would be ~1500 cycles)
+    assert 20 <= len(small.gc) <= 26
+
+
+ALLOC = """
+name: alloc
+runtime: {{version: {version}, gomaxprocs: 1}}
+goroutines:
+  - name: a
+    count: 1
+    frame: 104B
+    entry_frame: 64B
+    alloc_rate: {rate}
+    program:
+      - {{depth: 6, run: 10us}}
+"""
+
+
+@pytest.mark.parametrize("version", ["go1.19", "go1.27"])
+def test_an_allocating_run_step_goes_down_mallocgcs_frames(version):
+    prof = resolve_profile(version)
+    assert sum(f.frame for f in prof.malloc_path) == {"go1.19": 488, "go1.27": 440}[version]
+    quiet = simstack.run(parse_scenario(ALLOC.format(version=version, rate=0))).goroutines
+    busy = simstack.run(parse_scenario(ALLOC.format(version=version, rate="1GB/s"))).goroutines
+    # 6 x 112 bytes fit in 2 KiB; with refill -> cacheSpan -> grow -> mheap.alloc below them they do not
+    assert quiet.max_stack.iloc[0] == 2048 and quiet.grows.iloc[0] == 0
+    assert busy.max_stack.iloc[0] == 4096 and busy.grows.iloc[0] == 1
