@@ -17,6 +17,7 @@ def __getattr__(name):
         from . import api
         return getattr(api, name)
     if name == "read_trace":
+        from .analysis import accessor  # noqa: F401  (registers ``Result.plot`` on the Results it makes)
         from .trace import read_trace
         return read_trace
     if name == "load_scenario":

@@ -49,8 +49,8 @@ def _at(value: str | None):
 @user_errors
 def plot_cmd(directory, out, only, at):
     """Regenerate the charts of the run in DIRECTORY (all of them, PNG)."""
-    from ..plot import RUN_CHARTS
     from ..recording.results import read_results
+    from .chartset import RUN_CHARTS
 
     unknown = [n for n in only if n not in RUN_CHARTS]
     if unknown:

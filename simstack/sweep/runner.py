@@ -477,7 +477,7 @@ def _parquet_bytes(frame: pd.DataFrame) -> bytes:
 def write_sweep_charts(frame: pd.DataFrame, params: list[str], directory: Path) -> list[Path]:
     """``<figure>__<param>.png`` for each chart figure and each parameter column with more than one value
     (the runs' labels when nothing varies on its own, e.g. a list of points)."""
-    from ..analysis.charts import offscreen
+    from ..analysis.chartkit import offscreen
     from ..analysis.plots import plot_sweep
 
     directory.mkdir(parents=True, exist_ok=True)

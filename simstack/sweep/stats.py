@@ -57,7 +57,7 @@ def point_statistics(frame: pd.DataFrame, params=(), figures=FIGURES, level: flo
 def statistics_cells(st: pd.DataFrame, figures=PRINTED) -> tuple[list[str], list[list[str]]]:
     """(header, rows) for people: one row per point, per figure ``mean ± half-width`` of the
     95 % interval and the standard deviation, bytes in KiB/MiB."""
-    from ..analysis.charts import format_bytes
+    from ..analysis.chartkit import format_bytes
     from ..analysis.report import BYTE_FIGURES
 
     def show(fig, v):
