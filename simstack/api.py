@@ -142,9 +142,6 @@ def _recorder(sc, cls, clock, *args, **kw):
 def _simulate(sc, recorder, check_invariants, progress, max_goroutines, max_events, max_live, watermark=False):
     sim = Simulation(sc, recorder, check_invariants=check_invariants, progress=progress,
                      max_goroutines=max_goroutines, max_events=max_events, max_live=max_live)
-    if check_invariants:  # wraps this runtime's allocator and entry points; nothing is wrapped otherwise
-        from .invariants import install
-        install(sim.rt)
     if watermark:
         rt = sim.rt
         # goids are handed out in increasing order and a row is made when a user goroutine

@@ -83,6 +83,9 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
         self.ps = ps_class(self, self.rt, self.classes, self.gates, check_invariants, max_goroutines, max_events,
                            self._pacing())
         self.ps.max_live = max_live
+        if check_invariants:  # wraps this runtime's allocator and entry points; nothing is wrapped otherwise
+            from ..invariants import install
+            install(self.rt)
 
     # --- set-up -----------------------------------------------------------------------
     def _park_path(self, cls):
