@@ -7,7 +7,7 @@
 The runtime model (``simstack.runtime``) is importable on its own; the API below is
 loaded on first use so that importing the model does not pull in SimPy or pandas.
 """
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = ["load_scenario", "run", "read_results", "read_trace", "plot", "__version__"]
 

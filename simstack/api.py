@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import __version__
+from ._version import __version__
 from .analysis import accessor as _accessor  # noqa: F401  (registers ``Result.plot``)
 from .engine.simulation import Simulation
 from .recording.recorder import Recorder

@@ -128,7 +128,7 @@ def compare_cmd(directories, chart, no_chart, as_json, labels, csv_path, column)
         if as_json:
             click.echo(json.dumps({"statistics": json.loads(st.to_json(orient="records"))}))
         else:
-            from ..sweep.stats import format_statistics
+            from .sweep_stats import format_statistics
             click.echo(format_statistics(st))
         if csv_path:
             csv_path.parent.mkdir(parents=True, exist_ok=True)

@@ -175,7 +175,7 @@ def sweep_series(frame: pd.DataFrame, figure: str, param: str, by: list[str] | N
     """Per value of ``param`` (and of each other swept parameter in ``by``): mean, min, max,
     count, standard deviation and the 95 % confidence interval of the mean (``ci_low``,
     ``ci_high``; Student's t) of ``figure`` over replications (failed runs left out)."""
-    from ..sweep.stats import half_width
+    from .sweep_stats import half_width
 
     df = frame
     if "status" in df.columns:

@@ -3,6 +3,7 @@ which replaces the target in one rename once every file is complete."""
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 from contextlib import contextmanager
@@ -71,6 +72,16 @@ def finish_result(result: Result, tmp: Path, charts: Charts | None) -> None:
     if charts:
         charts(result, tmp / "charts")
     (tmp / "summary.json").write_text(json.dumps(result.summary, indent=2, sort_keys=True, default=_default))
+
+
+def atomic_write(path: Path, data: bytes | str) -> None:
+    """Write one file by rename from a sibling temporary file: ``path`` is the old or the whole new content."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    if isinstance(data, str):
+        tmp.write_text(data, encoding="utf-8")
+    else:
+        tmp.write_bytes(data)
+    tmp.replace(path)
 
 
 def _swap_in(tmp: Path, target: Path) -> None:

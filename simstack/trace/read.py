@@ -6,7 +6,7 @@ import math
 import time
 from pathlib import Path
 
-from .. import __version__
+from .._version import __version__
 from ..recording.recorder import Recorder
 from ..recording.results import Result
 from .gotool import build_event_tool

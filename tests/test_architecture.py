@@ -1,0 +1,45 @@
+"""The layers of docs/architecture.md, kept by import-linter: `lint-imports` (the contracts in
+pyproject.toml) passes on the package, and fails when a lower part imports a higher one."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LINT = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or shutil.which("lint-imports")
+
+
+def _lint(package_root: Path) -> subprocess.CompletedProcess:
+    assert LINT, "lint-imports is missing: pip install -e '.[dev]' (import-linter)"
+    return subprocess.run([LINT, "--no-cache", str(ROOT / "pyproject.toml")], cwd=package_root,
+                          env={"PYTHONPATH": str(package_root), "PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_the_package_keeps_every_contract():
+    out = _lint(ROOT)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "0 broken" in out.stdout
+
+
+@pytest.mark.parametrize("module, line, broken", [
+    # results that know how they are drawn (the circle recording -> plot -> analysis -> recording)
+    ("recording/results.py", "from ..analysis import chartkit", "recording does not know how results are drawn"),
+    # the model importing its own checker
+    ("runtime/runtime.py", "from ..invariants import check_state", "the runtime model imports no other part"),
+    # a chart module importing the engine, even inside a function
+    ("analysis/plots.py", "def _f():\n    from ..engine import simulation", "analysis works from frames"),
+    # anything importing the command line
+    ("sweep/params.py", "from .. import cli", "nothing imports the command line"),
+])
+def test_an_import_against_the_layers_breaks_a_contract(tmp_path, module, line, broken):
+    shutil.copytree(ROOT / "simstack", tmp_path / "simstack", ignore=shutil.ignore_patterns("__pycache__", "*.so"))
+    path = tmp_path / "simstack" / module
+    path.write_text(path.read_text() + "\n" + line + "\n")
+    out = _lint(tmp_path)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert broken in out.stdout and "layers only look down (docs/architecture.md) BROKEN" in out.stdout
