@@ -43,3 +43,39 @@ def test_an_import_against_the_layers_breaks_a_contract(tmp_path, module, line, 
     out = _lint(tmp_path)
     assert out.returncode == 1, out.stdout + out.stderr
     assert broken in out.stdout and "layers only look down (docs/architecture.md) BROKEN" in out.stdout
+
+
+# --- one source for each fact --------------------------------------------------------
+def test_the_scenario_names_the_versions_platforms_and_event_kinds_the_model_has():
+    from simstack.recording import recorder
+    from simstack.runtime import profiles, tracebuf
+    from simstack.scenario import model
+
+    assert model.VERSIONS == tuple(profiles.VERSIONS) and model.PLATFORMS == tuple(profiles.PLATFORMS)
+    assert model.EVENT_KINDS is tracebuf.EVENT_KINDS is recorder.EVENT_KINDS
+
+
+def test_size_columns_is_defined_once_and_skips_columns_that_name_no_size():
+    """The chart's and the recorder's copies had no ``isdigit`` test: a column such as
+    ``n_total`` made them raise (int('total')); the tidy/data copy skipped it."""
+    import pandas as pd
+
+    from simstack.analysis import charts, data
+    from simstack.recording import recorder, tidy
+
+    frame = pd.DataFrame(columns=["time", "n_16384", "n_2048", "n_total", "stack_inuse", "n_4096"])
+    assert tidy.size_columns(frame) == ["n_2048", "n_4096", "n_16384"]
+    assert data.size_columns is charts.size_columns is recorder.size_columns is tidy.size_columns
+
+
+def test_each_helper_is_defined_once():
+    import re
+
+    src = {p: p.read_text() for p in (ROOT / "simstack").rglob("*.py")}
+    for name in ("round2", "size_columns", "growth_shrink_series", "write_charts"):
+        defs = [str(p.relative_to(ROOT)) for p, text in src.items() if re.search(rf"^def _?{name}\(", text, re.M)]
+        assert len(defs) == 1, (name, defs)
+    for name in ("VERSIONS", "PLATFORMS", "EVENT_KINDS"):
+        defs = [str(p.relative_to(ROOT)) for p, text in src.items()
+                if re.search(rf"^{name}(: \w+)? = [\(\{{]", text, re.M)]
+        assert len(defs) == 1, (name, defs)

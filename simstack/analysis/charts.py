@@ -9,7 +9,8 @@ and the list of a run's charts (``write_charts``) in :mod:`~simstack.analysis.ch
 from __future__ import annotations
 
 from .chartkit import axes, byte_scale, drawn_rows, format_bytes, mark_gc, time_scale
-from .data import as_frames, growth_shrink_series, size_columns, stack_inuse_peak
+from ..recording.tidy import size_columns
+from .data import as_frames, growth_shrink_series, stack_inuse_peak
 
 
 def plot_footprint(result, ax=None):
