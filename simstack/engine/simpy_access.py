@@ -38,8 +38,3 @@ def stop_now(env: simpy.Environment) -> None:
 def pending(env: simpy.Environment) -> int:
     """How many events are scheduled."""
     return len(env._queue)
-
-
-def now(env: simpy.Environment) -> float:
-    """``env.now``, as the trace buffer reads it (``env._now``)."""
-    return env._now
