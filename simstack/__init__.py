@@ -7,7 +7,7 @@
 The runtime model (``simstack.runtime``) is importable on its own; the API below is
 loaded on first use so that importing the model does not pull in SimPy or pandas.
 """
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = ["load_scenario", "run", "read_results", "read_trace", "plot", "__version__"]
 
@@ -17,6 +17,7 @@ def __getattr__(name):
         from . import api
         return getattr(api, name)
     if name == "read_trace":
+        from .analysis import accessor  # noqa: F401  (registers ``Result.plot`` on the Results it makes)
         from .trace import read_trace
         return read_trace
     if name == "load_scenario":

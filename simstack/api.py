@@ -1,9 +1,10 @@
-"""The Python API: ``load_scenario``, ``run`` and ``read_results``."""
+"""The Python API: ``load_scenario``, ``run``, ``read_results`` and ``write_results``."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from . import __version__
+from ._version import __version__
+from .analysis import accessor as _accessor  # noqa: F401  (registers ``Result.plot``)
 from .engine.simulation import Simulation
 from .recording.recorder import Recorder
 from .recording.results import Result, read_results  # noqa: F401  (re-exported)
@@ -113,9 +114,24 @@ def _run_to(sc, output, charts: bool, **kw) -> Result:
         res = Result(events=None, goroutines=None, **small,
                      summary=_summary(sc, sim, recorder.n_events, wall, baseline, peak), scenario=sc, directory=tmp)
         interrupted = sim.stopped is not None and sim.stopped.get("reason") == "interrupted"
-        finish_result(res, tmp, charts and not interrupted)
+        finish_result(res, tmp, _chart_writer(charts and not interrupted))
     res.directory = Path(output)
     return res
+
+
+def write_results(result: Result, directory, charts: bool = True) -> Path:
+    """Write a Result as ``simstack run -o DIR`` does (every file, atomically; charts unless
+    ``charts`` is false)."""
+    from .recording.writer import write_results as write
+    return write(result, directory, _chart_writer(charts))
+
+
+def _chart_writer(wanted: bool):
+    """analysis's writer of a run's charts, if they are wanted (matplotlib is loaded only then)."""
+    if not wanted:
+        return None
+    from .analysis.chartset import write_charts
+    return write_charts
 
 
 def _recorder(sc, cls, clock, *args, **kw):
@@ -126,9 +142,6 @@ def _recorder(sc, cls, clock, *args, **kw):
 def _simulate(sc, recorder, check_invariants, progress, max_goroutines, max_events, max_live, watermark=False):
     sim = Simulation(sc, recorder, check_invariants=check_invariants, progress=progress,
                      max_goroutines=max_goroutines, max_events=max_events, max_live=max_live)
-    if check_invariants:  # wraps this runtime's allocator and entry points; nothing is wrapped otherwise
-        from .invariants import install
-        install(sim.rt)
     if watermark:
         rt = sim.rt
         # goids are handed out in increasing order and a row is made when a user goroutine

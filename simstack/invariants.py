@@ -344,7 +344,8 @@ class InvariantChecker:
         st.emit = emit
         for name in ENTRY_POINTS:
             setattr(rt, name, self._wrap_entry(getattr(rt, name), name))
-        rt._invariant_checker = self
+        # the engine's checks between operations: skipped if nothing ran since the last one
+        rt.invariant_check = functools.partial(self.full_check, "check_invariants", force=False)
         self.full_check("install")
         return self
 

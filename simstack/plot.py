@@ -15,9 +15,11 @@ The data each chart draws comes from ``simstack.analysis.data`` (``cache_occupan
 """
 from __future__ import annotations
 
+from .analysis.accessor import PlotAccessor  # registers ``Result.plot``
 from .analysis.charts import plot_footprint as footprint
 from .analysis.charts import plot_growth_shrink as growth_shrink
 from .analysis.charts import plot_stacks_by_size as stacks_by_size
+from .analysis.chartset import RUN_CHARTS  # the charts of one run, by the name `result.plot` and `simstack plot --only` use
 from .analysis.plots import plot_cache_occupancy as cache_occupancy
 from .analysis.plots import plot_class_summary as class_summary
 from .analysis.plots import plot_compare_footprints as compare_footprints
@@ -27,55 +29,3 @@ from .analysis.plots import plot_sweep as sweep
 
 __all__ = ["footprint", "stacks_by_size", "growth_shrink", "stack_sizes", "cache_occupancy", "free_bytes",
            "class_summary", "compare_footprints", "sweep", "PlotAccessor"]
-
-# the charts of one run, by the name the accessor and `simstack plot --only` use
-RUN_CHARTS = {"footprint": footprint, "stacks_by_size": stacks_by_size, "growth_shrink": growth_shrink,
-              "stack_sizes": stack_sizes, "cache_occupancy": cache_occupancy, "free_bytes": free_bytes,
-              "class_summary": class_summary}
-
-
-class PlotAccessor:
-    """``result.plot``: the charts of one run as methods, e.g. ``result.plot.footprint(ax=ax)``.
-
-    Calling it directly draws the footprint: ``result.plot()``.
-    """
-
-    def __init__(self, result):
-        self._result = result
-
-    def __call__(self, ax=None):
-        return footprint(self._result, ax=ax)
-
-    def footprint(self, ax=None):
-        """StackInuse, StackSys, goroutine stacks and bytes in use over time; GC cycles marked."""
-        return footprint(self._result, ax=ax)
-
-    def stacks_by_size(self, ax=None):
-        """Live goroutines by stack size over time (stacked area)."""
-        return stacks_by_size(self._result, ax=ax)
-
-    def growth_shrink(self, ax=None, bins: int = 100):
-        """Grows and shrinks per time bin, cumulative bytes copied."""
-        return growth_shrink(self._result, ax=ax, bins=bins)
-
-    def stack_sizes(self, at=None, ax=None):
-        """Goroutine stack sizes at a time (s), a checkpoint label, or the end."""
-        return stack_sizes(self._result, at=at, ax=ax)
-
-    def cache_occupancy(self, ax=None):
-        """Bytes in each P's stack cache over time."""
-        return cache_occupancy(self._result, ax=ax)
-
-    def free_bytes(self, ax=None):
-        """Free bytes in pool spans and stackLarge (fragmentation)."""
-        return free_bytes(self._result, ax=ax)
-
-    def class_summary(self, ax=None):
-        """Peak stack percentiles, grows and bytes copied per goroutine class."""
-        return class_summary(self._result, ax=ax)
-
-    def __dir__(self):
-        return list(RUN_CHARTS)
-
-    def __repr__(self):
-        return f"<PlotAccessor: {', '.join(RUN_CHARTS)}>"

@@ -107,7 +107,7 @@ def test_an_empty_run_still_charts(tmp_path):
 def test_a_long_footprint_is_drawn_from_each_slices_extremes():
     """Beyond MAX_ROWS footprint rows, a chart draws each slice's smallest and largest rows:
     at most MAX_ROWS of them, every peak and trough kept; up to MAX_ROWS, every row."""
-    from simstack.analysis.charts import MAX_ROWS, drawn_rows
+    from simstack.analysis.chartkit import MAX_ROWS, drawn_rows
 
     n = 5 * MAX_ROWS
     v = np.random.default_rng(1).integers(0, 1000, n)

@@ -8,14 +8,13 @@ import pandas as pd
 import pytest
 
 import simstack
+from conftest import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
 
 
-def sim(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "simstack.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=kw.get("cwd", ROOT))
+sim = run_cli
 
 
 def test_run_writes_every_file_of_the_contract(tmp_path):

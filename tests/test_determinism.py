@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,6 +18,7 @@ import pytest
 
 import simstack
 from simstack.scenario import parse_scenario
+from conftest import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,9 +72,7 @@ def digest(directory: Path) -> dict[str, str]:
 
 
 def _sim(*args, hashseed="0"):
-    env = {**os.environ, "PYTHONHASHSEED": hashseed}
-    return subprocess.run([sys.executable, "-m", "simstack.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=ROOT, env=env)
+    return run_cli(*args, env={"PYTHONHASHSEED": hashseed})
 
 
 @pytest.mark.parametrize("scenario", ["random", "fanout"])

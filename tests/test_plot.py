@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 import simstack
 import simstack.plot
 from simstack.analysis import data
-from simstack.analysis.charts import format_bytes
+from simstack.analysis.chartkit import format_bytes
 from simstack.scenario import parse_scenario
 
 KiB, MiB = 1 << 10, 1 << 20
@@ -277,7 +277,7 @@ def test_headline_adds_time_weighted_mean_and_peaks(res):
 
 
 def test_an_empty_run_still_draws_every_chart(tmp_path):
-    from simstack.analysis.charts import write_charts
+    from simstack.analysis.chartset import write_charts
     from simstack.recording import Recorder, Result
     empty = Result(**Recorder(lambda: 0.0).frames())
     assert len(write_charts(empty, tmp_path, names="all")) == len(simstack.plot.RUN_CHARTS)

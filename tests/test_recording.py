@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from simstack.recording import EVENT_KINDS, Recorder, Result, read_results
+from simstack.analysis.chartset import write_charts
 from simstack.recording.writer import OutputError, write_results
 
 FIG = dict(stack_inuse=32768, stack_sys=32768, stack_in_goroutines=2048, stack_used=40, cached_bytes=14336,
@@ -128,7 +129,7 @@ def test_replaces_a_previous_result_and_writes_deterministic_json(tmp_path):
     out = write_results(res, tmp_path / "run", charts=False)
     first = (out / "summary.json").read_text()
     (out / "stale.txt").write_text("from the older run")
-    write_results(res, out, charts=True)
+    write_results(res, out, charts=write_charts)
     assert (out / "summary.json").read_text() == first and first.index('"a"') < first.index('"b"')
     assert not (out / "stale.txt").exists() and sorted(p.name for p in (out / "charts").iterdir()) == \
         ["footprint.png", "growth_shrink.png", "stacks_by_size.png"]

@@ -27,6 +27,8 @@ from simstack.cli import main
 from simstack.errors import ScenarioError
 from simstack.scenario import parse_scenario
 from simstack.scenario.loader import read_yaml
+from conftest import run_cli
+from test_scenario_loader import EXPECTED as LOADER_EXPECTED
 
 ROOT = Path(__file__).resolve().parents[1]
 BAD = Path(__file__).parent / "bad_scenarios"
@@ -260,14 +262,16 @@ EXPECTED = {
         ':5:5: goroutines[0].repeat: expected a value >= 1, got 0',
     ],
 }
+# the files test_scenario_loader.py checks problem by problem (through load_scenario): the same lines
+EXPECTED.update({f"{name}.yaml": [line[len(name) + 5:] for line in lines]
+                 for name, lines in LOADER_EXPECTED.items()})
 
 EXPECTED[MISSING] = [": no such file"]
 FILE_LEVEL = {"binary.yaml", "latin1.yaml", "directory.yaml", "empty.yaml", "comments_only.yaml", MISSING}
 
 
 def _sim(*args, cwd=BAD):
-    return subprocess.run([sys.executable, "-m", "simstack.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd)
+    return run_cli(*args, cwd=cwd)
 
 
 def _no_output(d: Path) -> None:
@@ -330,7 +334,8 @@ def test_every_problem_names_file_line_column_field_and_what_was_expected():
             assert any(w in message for w in ("expected", "duplicate", "unknown", "recursive", "spawn cycle",
                                               "no goroutine class", "no gate", "needs", "would never end",
                                               "after the end", "has arrival process", "missing", "at most",
-                                              "--max-goroutines", "takes one of")), (name, line)
+                                              "--max-goroutines", "takes one of", "takes exactly one of",
+                                              "does not apply")), (name, line)
 
 
 def test_unknown_names_suggest_the_right_one():
@@ -347,8 +352,7 @@ def _limited(*args, cwd=BAD, address_space=2 * 2**30):
 
     def cap():
         resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
-    return subprocess.run([sys.executable, "-m", "simstack.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, preexec_fn=cap, timeout=300)
+    return run_cli(*args, cwd=cwd, preexec_fn=cap, timeout=300)
 
 
 @pytest.mark.parametrize("name", ["alias_bomb.yaml", "merge_key_bomb.yaml", "alias_nesting_too_deep.yaml"])

@@ -4,7 +4,6 @@ import html
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,15 +13,14 @@ from matplotlib.image import imread
 import simstack
 from simstack.analysis.report import build_report, format_figure
 from simstack.recording.writer import write_results
+from conftest import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 CHARTS = ["footprint", "stacks_by_size", "growth_shrink", "stack_sizes", "cache_occupancy", "free_bytes",
           "class_summary"]
 
 
-def sim(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "simstack.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd)
+sim = run_cli
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import yaml
 from simstack.errors import Problem, ScenarioError
 from simstack.scenario import (Step, load_scenario, parse_scenario, scenario_from_dict, scenario_json_schema)
 
-BAD = Path(__file__).parent / "scenarios_bad"
+BAD = Path(__file__).parent / "bad_scenarios"  # the one folder of broken scenarios (test_reliability.py has them all)
 
 FULL = """\
 name: full
@@ -311,8 +311,8 @@ def test_bad_files_report_every_problem_with_its_location(name):
     assert all(p.file == str(path) for p in info.value.problems)
 
 
-def test_every_bad_file_is_covered():
-    assert {p.stem for p in BAD.glob("*.yaml")} == set(EXPECTED)
+def test_every_file_checked_here_is_in_the_bad_scenarios():
+    assert set(EXPECTED) <= {p.stem for p in BAD.glob("*.yaml")}
 
 
 def test_problem_fields_and_format():

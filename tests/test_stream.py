@@ -16,7 +16,7 @@ import pytest
 import simstack
 from simstack.recording import stream
 from simstack.recording.results import iter_table
-from simstack.recording.writer import write_results
+from simstack.api import write_results  # with the charts, as `simstack run -o` writes them
 from simstack.scenario import parse_scenario
 from test_determinism import RANDOM
 

@@ -16,6 +16,7 @@ import simstack
 from simstack.cli import main
 from simstack.sweep import parse_set, replication_seed, run_sweep, with_settings
 from simstack.sweep.params import SweepError, split_path, split_values
+from conftest import run_cli
 
 SMALL = """\
 name: small
@@ -36,9 +37,7 @@ record: {sample_every: 1ms}
 GRID = ["--set", "runtime.version=go1.12,go1.27", "--set", "runtime.overrides.starting_stack=2KiB,4KiB"]
 
 
-def sim(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "simstack.cli", *map(str, args)], capture_output=True, text=True,
-                          **kw)
+sim = run_cli
 
 
 def sha(path):

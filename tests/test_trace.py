@@ -17,6 +17,7 @@ import pytest
 import simstack
 from simstack.trace import TraceError, find_trace_toolchain, read_trace
 from simstack.validate.toolchain import offline_env
+from conftest import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 PROGRAM = ROOT / "tests" / "goprograms" / "stacktrace"
@@ -118,8 +119,7 @@ def test_cli_writes_a_result_that_plot_report_and_compare_read(traced, tmp_path)
 
 
 def _cli_read(path, out, *extra):
-    return subprocess.run([sys.executable, "-m", "simstack.cli", "trace", "read", str(path), "-o", str(out), *extra],
-                          capture_output=True, text=True, timeout=300)
+    return run_cli("trace", "read", path, "-o", out, *extra, timeout=300)
 
 
 def _refused(r, out, *words):

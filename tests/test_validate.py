@@ -3,10 +3,7 @@
 The tests that build and run real programs are in test_validate_go.py.
 """
 import math
-import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +17,7 @@ from simstack.validate import compare as C
 from simstack.validate import gosource as G
 from simstack.validate import plan as P
 from simstack.validate import toolchain as T
+from conftest import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -98,10 +96,7 @@ def test_go_commands_run_offline_with_their_own_caches(tmp_path):
 
 
 def cli(*args, env=None):
-    e = dict(os.environ)
-    e.update(env or {})
-    return subprocess.run([sys.executable, "-m", "simstack.cli", "validate", *map(str, args)], capture_output=True,
-                          text=True, cwd=ROOT, env=e)
+    return run_cli("validate", *args, env=env)
 
 
 def test_cli_refuses_an_unsupported_toolchain_with_exit_2(tmp_path):

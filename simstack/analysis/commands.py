@@ -49,8 +49,8 @@ def _at(value: str | None):
 @user_errors
 def plot_cmd(directory, out, only, at):
     """Regenerate the charts of the run in DIRECTORY (all of them, PNG)."""
-    from ..plot import RUN_CHARTS
     from ..recording.results import read_results
+    from .chartset import RUN_CHARTS
 
     unknown = [n for n in only if n not in RUN_CHARTS]
     if unknown:
@@ -128,7 +128,7 @@ def compare_cmd(directories, chart, no_chart, as_json, labels, csv_path, column)
         if as_json:
             click.echo(json.dumps({"statistics": json.loads(st.to_json(orient="records"))}))
         else:
-            from ..sweep.stats import format_statistics
+            from .sweep_stats import format_statistics
             click.echo(format_statistics(st))
         if csv_path:
             csv_path.parent.mkdir(parents=True, exist_ok=True)

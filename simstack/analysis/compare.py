@@ -118,11 +118,11 @@ def compare_sweep(directory, chart=None, column: str = "stack_inuse") -> pd.Data
 
 
 def _overlay(results, labels, chart, column):
-    from .charts import _new_figure, offscreen
+    from .chartkit import new_figure, offscreen
     from .plots import plot_compare_footprints
 
     with offscreen():
-        fig = _new_figure((9, 5))
+        fig = new_figure((9, 5))
     axes = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
     plot_compare_footprints(results, labels, column=column, ax=axes[0])
     plot_compare_footprints(results, labels, column="stack_in_goroutines", ax=axes[1])

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from ..recording.tidy import RUNTIME_CLASS
+from ..recording.tidy import RUNTIME_CLASS, size_columns
 
 FRAME_NAMES = ("events", "footprint", "checkpoints", "goroutines", "gc")
 # the event kinds that move bytes in and out of the per-P stack caches
@@ -56,11 +56,6 @@ def _empty(name: str) -> pd.DataFrame:
             "goroutines": ["goroutine", "class", "created", "exited", "max_stack", "grows", "shrinks", "bytes_copied"],
             "gc": ["cycle", "start", "end", "stacks_shrunk", "bytes_released", "spans_freed", "starting_size"]}[name]
     return pd.DataFrame({c: pd.Series(dtype="float64") for c in cols})
-
-
-def size_columns(frame) -> list[str]:
-    """The n_<size> columns of a footprint or checkpoints frame, smallest size first."""
-    return sorted((c for c in frame.columns if c.startswith("n_") and c[2:].isdigit()), key=lambda c: int(c[2:]))
 
 
 # --- growth and shrinking ------------------------------------------------------------

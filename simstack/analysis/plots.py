@@ -1,6 +1,7 @@
 """More charts of a run, of several runs, and of a sweep.
 
-Like :mod:`simstack.analysis.charts`: each function takes a Result (or frames, see
+Like :mod:`simstack.analysis.charts`, with the same helpers
+(:mod:`~simstack.analysis.chartkit`): each function takes a Result (or frames, see
 :func:`~simstack.analysis.data.as_frames`) and an optional matplotlib Axes, draws
 what a function of :mod:`simstack.analysis.data` returns, and returns the Axes.
 Bytes are labelled in B/KiB/MiB/GiB, times in s/ms/µs.
@@ -11,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from . import data
-from .charts import _axes, _mark_gc, byte_scale, format_bytes, time_scale
+from .chartkit import axes, byte_scale, format_bytes, mark_gc, time_scale
 
 
 def _time_axis(ax, times):
@@ -26,7 +27,7 @@ def plot_stack_sizes(result, at=None, ax=None):
     Bars per stack size; for a checkpoint that recorded them, stacked by goroutine class.
     Each bar is labelled with the bytes its stacks hold.
     """
-    ax = _axes(ax)
+    ax = axes(ax)
     dist = data.stack_size_distribution(result, at)
     x = np.arange(len(dist))
     classes = [c for c in dist.columns if c not in ("size", "goroutines", "bytes")]
@@ -64,7 +65,7 @@ def _fmt_time(t: float) -> str:
 
 def plot_cache_occupancy(result, ax=None):
     """Bytes in each P's stack cache over time, stacked; the footprint's ``cached_bytes`` dashed on top."""
-    ax = _axes(ax)
+    ax = axes(ax)
     r = data.as_frames(result)
     occ = data.cache_occupancy(r)
     ps = [c for c in occ.columns if c != "time"]
@@ -79,7 +80,7 @@ def plot_cache_occupancy(result, ax=None):
     if len(fp):
         ax.plot(fp["time"] / tscale, fp["cached_bytes"] / scale, color="black", ls="--", lw=1,
                 label="all Ps (footprint)")
-    _mark_gc(ax, r, tscale)
+    mark_gc(ax, r, tscale)
     ax.set_ylabel(f"cached stacks ({unit})")
     ax.set_title("Per-P stack cache occupancy")
     handles, labels = ax.get_legend_handles_labels()
@@ -92,7 +93,7 @@ def plot_cache_occupancy(result, ax=None):
 
 def plot_free_bytes(result, ax=None):
     """Free bytes held in live pool spans and in stackLarge (fragmentation), and their share of StackInuse."""
-    ax = _axes(ax)
+    ax = axes(ax)
     r = data.as_frames(result)
     fb = data.free_bytes(r)
     top = max(float(fb[["pool_free_bytes", "large_free_bytes"]].to_numpy().max()) if len(fb) else 0.0, 1.0)
@@ -101,7 +102,7 @@ def plot_free_bytes(result, ax=None):
     ax.plot(fb["time"] / tscale, fb["pool_free_bytes"] / scale, label="free in pool spans", color="tab:orange")
     ax.plot(fb["time"] / tscale, fb["large_free_bytes"] / scale, label="free large spans (stackLarge)",
             color="tab:purple")
-    _mark_gc(ax, r, tscale)
+    mark_gc(ax, r, tscale)
     ax.set_ylabel(f"free stack bytes ({unit})")
     ax2 = ax.twinx()
     ax2.plot(fb["time"] / tscale, fb["free_share"] * 100, color="tab:gray", lw=0.7, alpha=0.8,
@@ -118,7 +119,7 @@ def plot_free_bytes(result, ax=None):
 def plot_class_summary(result, ax=None):
     """Per goroutine class: the median, 99th percentile and largest peak stack (bars), with
     goroutines, grows per goroutine and bytes copied written beside them."""
-    ax = _axes(ax)
+    ax = axes(ax)
     cs = data.class_summary(result)
     y = np.arange(len(cs))
     top = max(float(cs["max_stack_max"].max()) if len(cs) else 0.0, 1.0)
@@ -147,7 +148,7 @@ COLUMN_NAMES = {"stack_inuse": "StackInuse", "stack_sys": "StackSys", "stack_in_
 
 def plot_compare_footprints(results, labels=None, column: str = "stack_inuse", ax=None):
     """One ``column`` of several runs' footprints (default StackInuse), overlaid."""
-    ax = _axes(ax)
+    ax = axes(ax)
     frames = [data.as_frames(r) for r in results]
     labels = list(labels) if labels is not None else [f"run {i + 1}" for i in range(len(frames))]
     fps = [f.footprint for f in frames]
@@ -174,7 +175,7 @@ def sweep_series(frame: pd.DataFrame, figure: str, param: str, by: list[str] | N
     """Per value of ``param`` (and of each other swept parameter in ``by``): mean, min, max,
     count, standard deviation and the 95 % confidence interval of the mean (``ci_low``,
     ``ci_high``; Student's t) of ``figure`` over replications (failed runs left out)."""
-    from ..sweep.stats import half_width
+    from .sweep_stats import half_width
 
     df = frame
     if "status" in df.columns:
@@ -195,7 +196,7 @@ def plot_sweep(frame: pd.DataFrame, figure: str, param: str, by: list[str] | Non
     replications (a marker; one series per combination of the parameters in ``by``, side by
     side, not joined: the values are categories), its 95 % confidence interval (error bar)
     and every replication (dots).  Values and legends in the user's units (2 KiB, not 2048)."""
-    ax = _axes(ax)
+    ax = axes(ax)
     ser = sweep_series(frame, figure, param, by)
     values = list(pd.unique(frame[param]))
     is_bytes = figure in BYTE_FIGURES

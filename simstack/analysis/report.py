@@ -18,7 +18,7 @@ import pandas as pd
 import yaml
 
 from . import data
-from .charts import format_bytes
+from .chartkit import format_bytes
 from .templates import CSS, png_data, render, table  # noqa: F401  (CSS: re-exported)
 
 BYTE_FIGURES = {"peak_stack_inuse", "baseline_stack_inuse", "peak_stack_inuse_over_baseline", "final_stack_inuse", "mean_stack_inuse", "peak_stack_sys",
@@ -102,13 +102,13 @@ CAPTIONS = {
 
 def build_report(result, title: str | None = None) -> str:
     """The report of one run as an HTML string."""
-    from .charts import offscreen
+    from .chartkit import offscreen
     with offscreen():
         return _build_report(result, title)
 
 
 def _build_report(result, title):
-    from ..plot import RUN_CHARTS
+    from .chartset import RUN_CHARTS
 
     r = data.as_frames(result)
     summary = getattr(r, "summary", {}) or {}

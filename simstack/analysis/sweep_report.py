@@ -20,8 +20,8 @@ def is_sweep(directory) -> bool:
 
 def read_sweep_directory(directory):
     """(sweep.json as a dict, the runs' frame, the per-point statistics) of a sweep directory."""
-    from ..sweep.runner import column_name, read_sweep
-    from ..sweep.stats import point_statistics
+    from .sweep_frame import column_name, read_sweep
+    from .sweep_stats import point_statistics
 
     d = Path(directory)
     meta = json.loads((d / "sweep.json").read_text())
@@ -52,8 +52,9 @@ def build_sweep_report(directory, title: str | None = None) -> str:
     """The report of the sweep in ``directory`` as an HTML string."""
     import tempfile
 
-    from ..sweep.runner import column_name, write_sweep_charts
-    from ..sweep.stats import PRINTED, statistics_cells
+    from .chartset import write_sweep_charts
+    from .sweep_frame import column_name
+    from .sweep_stats import PRINTED, statistics_cells
     from .report import format_figure
     from .templates import png_data, render, table
 
@@ -85,9 +86,9 @@ def build_sweep_report(directory, title: str | None = None) -> str:
 
 def write_sweep_report(directory, path, title: str | None = None) -> Path:
     """Write the report of the sweep in ``directory`` to ``path`` atomically."""
-    from ..sweep.runner import _atomic_write
+    from ..recording.writer import atomic_write
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, build_sweep_report(directory, title))
+    atomic_write(path, build_sweep_report(directory, title))
     return path

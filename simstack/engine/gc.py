@@ -6,6 +6,8 @@ A cycle is ``gc_start`` (mark phase: dead Gs' stacks freed, stacks scanned and s
 """
 from __future__ import annotations
 
+from .simpy_access import pending
+
 
 class GCMixin:
     """SimPy processes that run GC cycles (part of ``Simulation``)."""
@@ -31,7 +33,7 @@ class GCMixin:
     def _only_daemons_left(self) -> bool:
         """Without a duration the run ends when nothing but the periodic daemons (sampler,
         interval GC) is scheduled: each has one pending event, except the one asking."""
-        return self.scenario.duration is None and len(self.env._queue) <= self.daemons - 1
+        return self.scenario.duration is None and pending(self.env) <= self.daemons - 1
 
     def gc_cycle(self, caller: str = "pacer"):
         """One cycle: mark (with its simulated length), then mark termination. ``caller``: who

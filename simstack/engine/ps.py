@@ -24,10 +24,10 @@ from ..runtime.growth import StackOverflow
 from ..runtime.proc import G, P
 from ..runtime.runtime import Runtime
 from .draws import ClassInfo, CStep, Draw
+from .simpy_access import Triggered
 from .stop import RunStopped
 
 PREEMPT_SLICE: Final = 0.010  # sysmon's forcePreemptNS
-_Event: Any = simpy.Event
 _NORMAL: Final = 1  # simpy.core.NORMAL
 _URGENT: Final = 0  # simpy.core.URGENT
 assert (_NORMAL, _URGENT) == (simpy.core.NORMAL, simpy.core.URGENT)
@@ -105,11 +105,7 @@ class Ps:
 
     def p_event(self, pp: P, priority: int = _NORMAL) -> None:
         """Schedule ``pp``'s loop to go on at this instant (an event whose callback is p_loop)."""
-        ev = _Event(self.env)
-        ev._ok = True
-        ev._value = None
-        ev.callbacks.append(self.p_callbacks[pp.id])
-        self.env.schedule(ev, priority)
+        self.env.schedule(Triggered(self.env, self.p_callbacks[pp.id]), priority)
 
     def p_loop(self, pp: P) -> None:
         """One P: schedule, execute the goroutine until it blocks or exits, repeat, until the

@@ -29,6 +29,7 @@ from .draws import ClassInfo
 from .gc import GCMixin
 from .observe import ObserveMixin
 from .ps import Ps
+from .simpy_access import stop_now
 from .stop import RunStopped
 
 
@@ -83,6 +84,9 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
         self.ps = ps_class(self, self.rt, self.classes, self.gates, check_invariants, max_goroutines, max_events,
                            self._pacing())
         self.ps.max_live = max_live
+        if check_invariants:  # wraps this runtime's allocator and entry points; nothing is wrapped otherwise
+            from ..invariants import install
+            install(self.rt)
 
     # --- set-up -----------------------------------------------------------------------
     def _park_path(self, cls):
@@ -139,10 +143,7 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
         """The runtime's fatal error: record it and stop the whole simulation at this instant."""
         self.overflow = {"goroutine": exc.goid, "size": exc.newsize, "limit": exc.limit,
                          "depth": exc.depth, "time": self.env.now, "message": str(exc)}
-        stop = self.env.event()
-        stop._ok, stop._value = True, None
-        stop.callbacks.append(simpy.core.StopSimulation.callback)
-        self.env.schedule(stop, simpy.core.URGENT)  # before any other event of this instant
+        stop_now(self.env)  # before any other event of this instant
 
     @property
     def on_draw(self):

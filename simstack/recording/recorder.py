@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..runtime.tracebuf import EVENT_KINDS, KIND_CODE, RECORD, TraceBuf  # noqa: F401  (re-exported)
+from .tidy import size_columns
 # emit's integer arguments, in order, and the events columns they become
 EVENT_INT_COLUMNS = ("goroutine", "p", "old_size", "new_size", "used", "bytes_copied", "order", "span", "bytes")
 FIGURES = ("stack_inuse", "stack_sys", "stack_in_goroutines", "stack_used", "cached_bytes", "pool_free_bytes",
@@ -139,7 +140,7 @@ class Recorder:
     def _checkpoints_frame(self) -> pd.DataFrame:
         cols = ["label", "time", "via", *FIGURES]
         df = pd.DataFrame(self._checkpoints, columns=None if self._checkpoints else cols)
-        sized = sorted((c for c in df.columns if c.startswith("n_")), key=lambda c: int(c[2:]))
+        sized = size_columns(df)
         rest = [c for c in df.columns if c not in cols and c not in sized]
         df = df.reindex(columns=cols + sized + rest)
         if sized:

@@ -63,18 +63,33 @@ class Result:
     def complete(self) -> bool:
         return bool(self.summary.get("complete", False))
 
-    @property
-    def plot(self):
-        """This run's charts (``simstack.plot``): ``result.plot.footprint()``, ``.stack_sizes(at=...)`` ..."""
-        from ..plot import PlotAccessor
-        return PlotAccessor(self)
-
     def __repr__(self):
         h = self.headline()
         name = self.summary.get("scenario", {}).get("name", "?")
         n_events = len(self.events) if self.events is not None else h.get("events", 0)
         return (f"<Result {name}: {n_events:,} events, peak StackInuse {h.get('peak_stack_inuse', 0):,} B, "
                 f"{h.get('grows', 0):,} grows, {h.get('shrinks', 0):,} shrinks>")
+
+
+def register_result_accessor(name: str):
+    """A class decorator that makes ``result.<name>`` an instance of the class made from the
+    Result, as pandas' ``register_dataframe_accessor`` does: how ``simstack.analysis`` adds
+    ``result.plot`` without the results knowing how they are drawn."""
+    def register(cls):
+        setattr(Result, name, _Accessor(cls))
+        return cls
+    return register
+
+
+class _Accessor:
+    """``Result.<name>``: the accessor class on the class, an accessor of the Result on an instance."""
+
+    def __init__(self, cls):
+        self.cls = cls
+        self.__doc__ = cls.__doc__
+
+    def __get__(self, result, owner=None):
+        return self.cls if result is None else self.cls(result)
 
 
 def read_results(directory, skip=(), columns: dict | None = None, filters: dict | None = None) -> Result:

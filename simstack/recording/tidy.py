@@ -102,10 +102,16 @@ def _no_events() -> pd.DataFrame:
                          "time": pd.Series([], dtype=np.float64)})
 
 
+def size_columns(frame: pd.DataFrame) -> list[str]:
+    """The ``n_<size>`` columns of a footprint or checkpoints frame, smallest size first (a
+    column that only starts with ``n_`` is not one: its name has no size to sort by)."""
+    return sorted((c for c in frame.columns if c.startswith("n_") and c[2:].isdigit()), key=lambda c: int(c[2:]))
+
+
 def stack_sizes(frame: pd.DataFrame) -> pd.DataFrame:
     """Live user goroutines by stack size in long form: ``time`` (and ``label`` for
     checkpoints), ``size``, ``goroutines``; one row per sample and size that has any."""
-    sized = sorted((c for c in frame.columns if c.startswith("n_") and c[2:].isdigit()), key=lambda c: int(c[2:]))
+    sized = size_columns(frame)
     keys = [c for c in ("label", "time") if c in frame.columns]
     if not sized:
         return pd.DataFrame({**{k: frame[k].iloc[:0] for k in keys}, "size": pd.array([], dtype="Int64"),

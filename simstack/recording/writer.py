@@ -3,12 +3,16 @@ which replaces the target in one rename once every file is complete."""
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable
 
 from .results import FILES, Result
+
+Charts = Callable[[Result, Path], object]  # draws a result's charts into a directory
 
 
 class OutputError(Exception):
@@ -46,9 +50,9 @@ def staged(directory):
     _swap_in(tmp, target)
 
 
-def write_results(result: Result, directory, charts: bool = True) -> Path:
+def write_results(result: Result, directory, charts: Charts | None = None) -> Path:
     """Write every file of the output contract into ``directory`` (replacing an older run),
-    atomically (:func:`staged`)."""
+    atomically (:func:`staged`); ``charts`` draws the ``charts/`` folder (see :func:`finish_result`)."""
     with staged(directory) as tmp:
         for key, name in FILES.items():
             df = getattr(result, key)
@@ -60,13 +64,24 @@ def write_results(result: Result, directory, charts: bool = True) -> Path:
     return Path(directory)
 
 
-def finish_result(result: Result, tmp: Path, charts: bool) -> None:
-    """The charts (from the frames in ``result`` or, those it lacks, the files in ``tmp``),
-    then ``summary.json``, written last: its presence marks a complete result."""
+def finish_result(result: Result, tmp: Path, charts: Charts | None) -> None:
+    """The charts, if given a function to draw them (``charts(result, tmp / "charts")``, from the
+    frames in ``result`` or, those it lacks, the files in ``tmp``: the command writing the result
+    passes ``simstack.analysis.chartset.write_charts``), then ``summary.json``, written last:
+    its presence marks a complete result."""
     if charts:
-        from ..analysis.charts import write_charts
-        write_charts(result, tmp / "charts")
+        charts(result, tmp / "charts")
     (tmp / "summary.json").write_text(json.dumps(result.summary, indent=2, sort_keys=True, default=_default))
+
+
+def atomic_write(path: Path, data: bytes | str) -> None:
+    """Write one file by rename from a sibling temporary file: ``path`` is the old or the whole new content."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    if isinstance(data, str):
+        tmp.write_text(data, encoding="utf-8")
+    else:
+        tmp.write_bytes(data)
+    tmp.replace(path)
 
 
 def _swap_in(tmp: Path, target: Path) -> None:

@@ -13,17 +13,11 @@ from typing import Any, Callable
 
 from mypy_extensions import mypyc_attr, trait
 
-from .mheap import MHeap
+from .mheap import MHeap, round2
 from .proc import GDEAD, G, P
 from .profiles import Profile
 from .stack import StackAllocator
 
-
-def _round2(n: int) -> int:
-    r = 1
-    while r < n:
-        r <<= 1
-    return r
 
 
 @trait
@@ -140,7 +134,7 @@ class GCMixin:
             return prof.fixed_stack
         avg = total // count + prof.stack_guard
         avg = max(prof.fixed_stack, min(avg, prof.max_stack))
-        return _round2(avg)
+        return round2(avg)
 
     def gc_end(self) -> dict:
         """gcMarkDone + gcMarkTermination: starting size, _GCoff, freeStackSpans, clear P caches."""

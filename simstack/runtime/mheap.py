@@ -96,3 +96,12 @@ class MHeap:
     @property
     def idle_bytes(self) -> int:
         return sum(self._free_pages.values()) * self.page_size
+
+
+def round2(n: int) -> int:
+    """runtime.round2 (stack.go): the smallest power of two >= n.  Here, with no runtime import,
+    so that the profiles (stack sizes at resolution), proc (malg) and mgc share it."""
+    r = 1
+    while r < n:
+        r <<= 1
+    return r

@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from mypy_extensions import mypyc_attr, trait
 
+from .mheap import round2
 from .profiles import Profile
 from .stack import Limits, Stack, StackAllocator, StackCache
 
@@ -107,7 +108,7 @@ class ProcMixin:
         self.goid_seq += 1
         gp = G(self.goid_seq, kind)
         if stacksize >= 0:
-            n = exact or _round2(self.profile.stack_system + stacksize)
+            n = exact or round2(self.profile.stack_system + stacksize)
             gp.stack = self.stacks.stackalloc(n, p.stackcache if p else None, gp.goid, p.id if p else -1)
         self.allgs.append(gp)
         return gp
@@ -215,9 +216,3 @@ class ProcMixin:
             g2 = p.gfree.pop()
             (self.gfree_stack if g2.stack is not None else self.gfree_nostack).append(g2)
 
-
-def _round2(n: int) -> int:
-    r = 1
-    while r < n:
-        r <<= 1
-    return r

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
+from .mheap import round2
+
 PAGE_SIZE = 8192  # _PageSize: 1 << _PageShift (13) in every version
 
 
@@ -238,14 +240,6 @@ def version_key(version: str) -> str:
     raise KeyError(f"no runtime profile for {version!r}; known: {', '.join(sorted(VERSIONS))}")
 
 
-def _round2(n: int) -> int:
-    """runtime.round2: the smallest power of two >= n."""
-    r = 1
-    while r < n:
-        r <<= 1
-    return r
-
-
 def resolve_profile(version: str = "go1.27", platform: str = "linux/amd64", *, godebug: dict | None = None,
                     max_stack: int | None = None, overrides: dict | None = None) -> Profile:
     """Build the Profile for a version/platform with GODEBUG switches and what-if overrides."""
@@ -262,7 +256,7 @@ def resolve_profile(version: str = "go1.27", platform: str = "linux/amd64", *, g
         stack_system = v.windows_stack_system
     # what-if 'starting_stack' replaces _StackMin (golang/go#18138), so _FixedStack follows it
     stack_min = ov.get("starting_stack", 2048)
-    fixed = _round2(stack_min + stack_system)
+    fixed = round2(stack_min + stack_system)
     guard = v.guard_base + stack_system + v.guard_extra
     orders = 4
     if plat.windows:
@@ -289,8 +283,8 @@ def resolve_profile(version: str = "go1.27", platform: str = "linux/amd64", *, g
         shrink_below=ov.get("shrink_below", 0.25),
         gfget_frees_mismatch=v.gfget_frees_mismatch, mark_worker_no_shrink=v.mark_worker_no_shrink,
         stacks_in_gc_goal=v.stacks_in_gc_goal,
-        g0_stack=0 if plat.os_g0 else _round2(stack_system + v.g0_stack),
-        gsignal_stack=_round2(stack_system + 32768) if plat.has_gsignal else 0,
+        g0_stack=0 if plat.os_g0 else round2(stack_system + v.g0_stack),
+        gsignal_stack=round2(stack_system + 32768) if plat.has_gsignal else 0,
         gcrash_stack=v.gcrash_stack, park_path=v.park_path, malloc_path=v.malloc_path,
         system_goroutines=v.system_goroutines + tuple(
             (name, used) for setting, default, name, used in v.godebug_goroutines

@@ -23,14 +23,15 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Di
 from pydantic_core import PydanticCustomError
 
 from ..errors import did_you_mean, format_path
+from ..runtime import profiles as _profiles
+from ..runtime.tracebuf import EVENT_KINDS
 from .distributions import Dist, IntDist, Sequence, TimeDist
 from .units import parse_byte_rate, parse_rate, parse_size, parse_time, shown
 
-VERSIONS = ("go1.12", "go1.19", "go1.27")
-PLATFORMS = ("linux/amd64", "linux/arm64", "linux/386", "windows/amd64", "darwin/arm64")
+# the versions, platforms and event kinds a scenario may name: the model's (one source each)
+VERSIONS = tuple(_profiles.VERSIONS)
+PLATFORMS = tuple(_profiles.PLATFORMS)
 GODEBUG_SWITCHES = ("adaptivestackstart", "gcshrinkstackoff", "updatemaxprocs")
-EVENT_KINDS = ("spawn", "stackalloc", "stackfree", "grow", "shrink", "cache_refill", "cache_release",
-               "span_alloc", "span_free", "gc_start", "gc_end", "exit", "overflow")
 STEP_ACTIONS = ("run", "block", "block_until", "wait", "spawn", "wake", "acquire", "release")
 MAX_GOMAXPROCS = 1024  # Ps are simulated one by one; _MaxGomaxprocs of Go <= 1.9
 MAX_STACK_CACHE = 16 * 2**20  # what-if bound on _StackCacheSize: a pool span's slots are listed one by one

@@ -104,7 +104,7 @@ def sweep_cmd(file, sets, replications, out, jobs, scheduler, resume, overwrite,
                                "status": {str(k): int(n) for k, n in counts.items()}, "complete": sweep.complete,
                                "statistics": json.loads(st.to_json(orient="records"))}))
     elif not quiet:
-        from .stats import format_statistics
+        from ..analysis.sweep_stats import format_statistics
         click.echo(f"{name}: {len(sweep.frame)} runs ({', '.join(f'{n} {k}' for k, n in counts.items())}) "
                    f"in {sweep.wall_time_s:.1f} s -> {out}")
         click.echo(format_statistics(sweep.statistics))

@@ -8,7 +8,7 @@ Output directory (``simstack sweep -o DIR``):
 * ``sweep.parquet`` – the tidy frame, one row per run (all rows combined, sorted by
   point and replication), written at the end and also when the sweep is interrupted;
 * ``statistics.csv`` – per grid point and figure: n, mean, standard deviation and the 95 %
-  confidence interval of the mean over the replications (``simstack.sweep.stats``);
+  confidence interval of the mean over the replications (``simstack.analysis.sweep_stats``);
 * ``sweep.json`` – what was swept (base scenario, grid or points, replications, seeds),
   status counts, whether the sweep completed, the executor, timings;
 * ``charts/<figure>__<parameter>.png`` – each headline figure against each swept parameter.
@@ -33,12 +33,12 @@ from typing import Protocol
 
 import pandas as pd
 
+from ..analysis.chartset import write_sweep_charts  # noqa: F401  (re-exported)
+from ..analysis.sweep_frame import column_name, read_sweep, rows_frame  # noqa: F401  (read_sweep: re-exported)
 from ..errors import Terminated
+from ..recording.writer import atomic_write
 from .params import Point, expand, replication_seed
-from .worker import FIGURES, run_one
-
-CHART_FIGURES = ("peak_stack_inuse", "mean_stack_inuse", "grows", "bytes_copied", "shrinks")
-
+from .worker import run_one
 
 class SweepOutputError(Exception):
     """The output directory cannot be used as asked."""
@@ -58,8 +58,8 @@ class Sweep:
     @property
     def statistics(self) -> pd.DataFrame:
         """Per grid point and figure: n, mean, standard deviation, 95 % confidence interval
-        (:func:`simstack.sweep.stats.point_statistics`; ``statistics.csv`` in the directory)."""
-        from .stats import point_statistics
+        (:func:`simstack.analysis.sweep_stats.point_statistics`; ``statistics.csv`` in the directory)."""
+        from ..analysis.sweep_stats import point_statistics
         return point_statistics(self.frame, self.params)
 
     def __repr__(self):
@@ -250,60 +250,11 @@ def executor_for(jobs: int | None = None, scheduler=None) -> Executor:
 
 
 # --- files ---------------------------------------------------------------------------
-def _atomic_write(path: Path, data: bytes | str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    if isinstance(data, str):
-        tmp.write_text(data, encoding="utf-8")
-    else:
-        tmp.write_bytes(data)
-    tmp.replace(path)
-
-
 def _row(task: dict, res: dict) -> dict:
     return {"run_id": task["run_id"], "point": task["point"], "label": task["label"],
             "replication": task["replication"], "seed": task["seed"], "params": task["values"],
             "assignments": task["assignments"], "status": res["status"], "error": res.get("error"),
             "figures": res.get("figures", {}), "wall_time_s": res.get("wall_time_s"), "worker": res.get("worker")}
-
-
-RESERVED = ("run_id", "point", "label", "replication", "seed", "status", "error", *FIGURES)
-
-
-def column_name(key: str) -> str:
-    """The frame column of a swept key: the key itself, or ``scenario.<key>`` where it would
-    clash with a column of every sweep (``--set seed=...`` gives ``scenario.seed``)."""
-    return f"scenario.{key}" if key in RESERVED else key
-
-
-def rows_frame(rows: list[dict], params: list[str]) -> pd.DataFrame:
-    """The tidy frame: one row per run, parameters and figures as columns, in run order."""
-    rows = sorted(rows, key=lambda r: (r["point"], r["replication"]))
-    cols = {"run_id": pd.array([r["run_id"] for r in rows], dtype="string"),
-            "point": pd.array([r["point"] for r in rows], dtype="int64"),
-            "label": pd.array([r["label"] for r in rows], dtype="string"),
-            "replication": pd.array([r["replication"] for r in rows], dtype="int64"),
-            "seed": pd.array([r["seed"] for r in rows], dtype="int64")}
-    for p in params:
-        cols[column_name(p)] = _column([r["params"].get(p) for r in rows])
-    cols["status"] = pd.array([r["status"] for r in rows], dtype="string")
-    cols["error"] = pd.array([r["error"] for r in rows], dtype="string")
-    for f in FIGURES:
-        cols[f] = _column([r["figures"].get(f) for r in rows], numeric=True)
-    return pd.DataFrame(cols)
-
-
-def _column(values, numeric=False):
-    present = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
-    if present and all(isinstance(v, bool) for v in present):
-        return pd.array(values, dtype="boolean")
-    if all(isinstance(v, int) and not isinstance(v, bool) for v in present):
-        return pd.array(values, dtype="Int64")
-    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
-        return pd.array([math.nan if v is None else float(v) for v in values], dtype="float64")
-    if numeric:
-        raise TypeError(f"non-numeric figure values: {present[:3]}")
-    return pd.array([None if v is None else v if isinstance(v, str) else json.dumps(v, sort_keys=True)
-                     for v in values], dtype="string")
 
 
 def _spec_hash(spec: dict) -> str:
@@ -403,8 +354,8 @@ def run_sweep(scenario, grid: dict | None = None, points=None, replications: int
             "seeds": sorted({t["seed"] for t in tasks}), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     if out is not None:
         import yaml
-        _atomic_write(out / "scenario.yaml", yaml.safe_dump(base, sort_keys=False))
-        _atomic_write(out / "sweep.json", json.dumps({**meta, "complete": False}, indent=2, default=str))
+        atomic_write(out / "scenario.yaml", yaml.safe_dump(base, sort_keys=False))
+        atomic_write(out / "sweep.json", json.dumps({**meta, "complete": False}, indent=2, default=str))
 
     bar = tqdm(total=len(tasks), initial=len(done), unit="run", desc=f"sweep {scenario.name}", leave=False,
                disable=None if progress else True, mininterval=0.25)
@@ -417,8 +368,8 @@ def run_sweep(scenario, grid: dict | None = None, points=None, replications: int
             d = out / "runs" / task["run_id"]
             d.mkdir(parents=True, exist_ok=True)
             if res.get("footprint"):
-                _atomic_write(d / "footprint.parquet", res["footprint"])
-            _atomic_write(d / "row.json", json.dumps(row, indent=1, default=str))
+                atomic_write(d / "footprint.parquet", res["footprint"])
+            atomic_write(d / "row.json", json.dumps(row, indent=1, default=str))
         if res["status"] == "failed":
             failures.append(row)
             where = ", ".join(f"{k}={v}" for k, v in task["assignments"].items()) or "base scenario"
@@ -444,13 +395,13 @@ def run_sweep(scenario, grid: dict | None = None, points=None, replications: int
     wall = time.perf_counter() - t_start
     if out is not None:
         buf = _parquet_bytes(frame)
-        _atomic_write(out / "sweep.parquet", buf)
-        from .stats import point_statistics
-        _atomic_write(out / "statistics.csv",
+        atomic_write(out / "sweep.parquet", buf)
+        from ..analysis.sweep_stats import point_statistics
+        atomic_write(out / "statistics.csv",
                       point_statistics(frame, [column_name(p) for p in params]).to_csv(index=False))
         counts = frame["status"].value_counts().to_dict()
         run_times = {r["run_id"]: r.get("wall_time_s") for r in sorted(rows.values(), key=lambda r: r["run_id"])}
-        _atomic_write(out / "sweep.json", json.dumps(
+        atomic_write(out / "sweep.json", json.dumps(
             {**meta, "complete": complete, "finished_runs": len(rows), "status": {str(k): int(v) for k, v in
                                                                                    counts.items()},
              "interrupted": interrupted is not None, "wall_time_s": round(wall, 3), "run_wall_time_s": run_times},
@@ -472,43 +423,3 @@ def _parquet_bytes(frame: pd.DataFrame) -> bytes:
     buf = io.BytesIO()
     frame.to_parquet(buf, index=False)
     return buf.getvalue()
-
-
-def write_sweep_charts(frame: pd.DataFrame, params: list[str], directory: Path) -> list[Path]:
-    """``<figure>__<param>.png`` for each chart figure and each parameter column with more than one value
-    (the runs' labels when nothing varies on its own, e.g. a list of points)."""
-    from ..analysis.charts import offscreen
-    from ..analysis.plots import plot_sweep
-
-    directory.mkdir(parents=True, exist_ok=True)
-    varying = [p for p in params if frame[p].nunique(dropna=False) > 1]
-    axes_params = varying or ["label"]
-    if len(frame) and frame["label"].nunique() > 1 and len(varying) > 1:
-        grid_like = frame.groupby(varying, dropna=False)["point"].nunique().max() == 1
-        if not grid_like:
-            axes_params = ["label"]
-    ok = frame[frame["status"] != "failed"]
-    written = []
-    if not len(ok):
-        return written
-    for fig_name in CHART_FIGURES:
-        for p in axes_params:
-            by = [q for q in varying if q != p] if p != "label" else []
-            with offscreen():
-                ax = plot_sweep(frame, fig_name, p, by=by)
-            path = directory / f"{fig_name}__{p.rsplit('.', 1)[-1]}.png"
-            ax.figure.tight_layout()
-            ax.figure.savefig(path, dpi=100)
-            written.append(path)
-    return written
-
-
-def read_sweep(directory) -> pd.DataFrame:
-    """``sweep.parquet`` of a sweep directory; if the sweep never got to write it (killed), the
-    frame is rebuilt from the per-run row files."""
-    d = Path(directory)
-    if (d / "sweep.parquet").is_file():
-        return pd.read_parquet(d / "sweep.parquet")
-    meta = json.loads((d / "sweep.json").read_text())
-    rows = [json.loads(p.read_text()) for p in sorted((d / "runs").glob("*/row.json"))]
-    return rows_frame(rows, meta.get("params", []))

@@ -13,10 +13,7 @@ import socket
 import time
 import traceback
 
-# the figures of a run that go into sweep.parquet, in this order (all deterministic:
-# wall-clock time is kept apart, in the run's row.json and sweep.json)
-FIGURES = ("peak_stack_inuse", "mean_stack_inuse", "final_stack_inuse", "peak_stack_sys", "peak_stack_in_goroutines",
-           "grows", "shrinks", "bytes_copied", "goroutines", "gc_cycles", "final_starting_size", "events", "sim_time")
+from ..analysis.sweep_frame import FIGURES
 
 
 def ignore_sigint() -> None:

@@ -6,7 +6,7 @@ import math
 import time
 from pathlib import Path
 
-from .. import __version__
+from .._version import __version__
 from ..recording.recorder import Recorder
 from ..recording.results import Result
 from .gotool import build_event_tool
@@ -126,7 +126,10 @@ def _read_to(output, charts: bool, run: TraceRun, stream, kinds, progress, summa
             run.recorder.abort()
             raise
         res = Result(events=None, goroutines=None, **small, summary=summary(), directory=tmp)
-        finish_result(res, tmp, charts)
+        draw = None
+        if charts:  # the charts are analysis's; matplotlib is loaded only for them
+            from ..analysis.chartset import write_charts as draw
+        finish_result(res, tmp, draw)
     res.directory = Path(output)
     return res
 

@@ -117,7 +117,7 @@ def stacks_table(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def format_bytes(n: float) -> str:
-    from ..analysis.charts import format_bytes as fb
+    from ..analysis.chartkit import format_bytes as fb
     return ("-" if n < 0 else "") + fb(abs(n)) if n else "0 B"
 
 
@@ -230,7 +230,7 @@ def chart(plan, table: pd.DataFrame, runs: list[dict], meta: dict):
     below, each checkpoint's difference against its allowance."""
     from matplotlib.figure import Figure
 
-    from ..analysis.charts import byte_scale, time_scale
+    from ..analysis.chartkit import byte_scale, time_scale
 
     fig = Figure(figsize=(9, 6.5), layout="constrained")
     ax, ax2 = fig.subplots(2, 1, height_ratios=[3, 1.3])

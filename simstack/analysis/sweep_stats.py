@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .worker import FIGURES
+from .sweep_frame import FIGURES
 
 LEVEL = 0.95
 # the figures `simstack sweep` prints (all are in the statistics file)
@@ -57,8 +57,8 @@ def point_statistics(frame: pd.DataFrame, params=(), figures=FIGURES, level: flo
 def statistics_cells(st: pd.DataFrame, figures=PRINTED) -> tuple[list[str], list[list[str]]]:
     """(header, rows) for people: one row per point, per figure ``mean ± half-width`` of the
     95 % interval and the standard deviation, bytes in KiB/MiB."""
-    from ..analysis.charts import format_bytes
-    from ..analysis.report import BYTE_FIGURES
+    from .chartkit import format_bytes
+    from .report import BYTE_FIGURES
 
     def show(fig, v):
         if v != v:  # NaN
