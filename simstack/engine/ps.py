@@ -353,7 +353,7 @@ class Ps:
             return ev  # time.Sleep(d <= 0) returns at once
         ev.gp = None
         ev.pp = self.rt.allp[0]
-        ev.done = _Event(env)
+        ev.done = simpy.Event(env)
         ev.callbacks.append(self.timer_callback)
         self.addtimer(max(t, env.now))
         return ev.done
