@@ -249,7 +249,8 @@ def test_pipeline_plan_replays_the_models_draws_spawns_and_gates():
     kinds = [a.kind for a in plan.actions]
     assert kinds.count("close") == 2 and kinds.count("gc") == 3 and kinds.count("checkpoint") == 6
     text = G.plan_text(plan, G.Layout.from_targets(P.frame_targets(sc)))
-    assert text.startswith("simstack-plan-1\n2 dispatcher worker\n2\n26\n2\n24 ")
+    # two channels main closes (capacity 0), no semaphore, 24 spawned children
+    assert text.startswith("simstack-plan-2\n2 dispatcher worker\n2\n26\n2 0 0\n0 \n24 ")
 
 
 def test_frame_targets_and_thin_entries():
@@ -397,38 +398,3 @@ def test_frames_the_compiler_could_not_hit_are_shown_with_the_table():
     assert "*" not in C.render(t, exact) and C.render(t, exact) == C.render(t)
 
 
-def test_hand_offs_are_refused_with_the_reason():
-    from simstack.scenario import parse_scenario
-    from simstack.validate.plan import static_problems
-
-    sc = parse_scenario("""
-gates: [{name: baton, wake_at: [1ms]}]
-goroutines:
-  - name: link
-    count: 3
-    program:
-      - {depth: 0, wait: baton}
-      - {wake: baton}
-checkpoints: [{label: a, at: 2ms}]
-""")
-    (why,) = static_problems(sc)
-    assert "gates[0] (baton): wake_at" in why and "goroutines[0].program[1] (link): wake 'baton'" in why
-    assert "hand-offs" in why
-
-
-def test_semaphores_are_refused_with_the_reason():
-    from simstack.scenario import parse_scenario
-    from simstack.validate.plan import static_problems
-
-    sc = parse_scenario("""
-semaphores: [{name: slots, tokens: 2}]
-goroutines:
-  - name: w
-    count: 3
-    program:
-      - {depth: 1, acquire: slots}
-      - {release: slots}
-checkpoints: [{label: a, at: 2ms}]
-""")
-    (why,) = static_problems(sc)
-    assert "program[0] (w): acquire 'slots'" in why and "program[1] (w): release 'slots'" in why
