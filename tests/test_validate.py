@@ -545,3 +545,28 @@ def test_wake_and_release_steps_act_at_the_depth_they_are_at():
     doc["gates"].append({"name": "b", "wake_at": [0.004]})
     doc["goroutines"][0]["program"].insert(0, {"wake": "b"})
     assert P.frame_targets(scenario_from_dict(doc))["thin"] == set()
+
+
+def test_cli_a_hand_off_neither_program_can_replay_is_refused_with_both_reasons(tmp_path):
+    """Auto mode: the quiet replay refuses a same-phase hand-off at GOMAXPROCS 2; the real-time program
+    has no hand-offs: exit 2 with both reasons, no traceback."""
+    f = tmp_path / "s.yaml"
+    f.write_text("""
+name: s
+duration: 20ms
+runtime: {version: go1.27, gomaxprocs: 2}
+semaphores: [{name: slots, tokens: 1}]
+goroutines:
+  - name: w
+    count: 2
+    arrival: {process: burst, at: 1ms}
+    program:
+      - {depth: 2, acquire: slots}
+      - {depth: 4, run: 1ms}
+      - {release: slots}
+checkpoints: [{label: done, at: 10ms}]
+""")
+    r = cli(f, "--go", fake_go(tmp_path), "-o", tmp_path / "out")
+    assert r.returncode == 2, r.stderr
+    assert "parked in the same phase" in r.stderr and "timed: " in r.stderr and "no hand-offs" in r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "out").exists()
