@@ -244,7 +244,8 @@ def test_pipeline_plan_replays_the_models_draws_spawns_and_gates():
     kinds = [a.kind for a in plan.actions]
     assert kinds.count("close") == 2 and kinds.count("gc") == 3 and kinds.count("checkpoint") == 6
     text = G.plan_text(plan, G.Layout.from_targets(P.frame_targets(sc)))
-    assert text.startswith("simstack-plan-1\n2 dispatcher worker\n2\n26\n2\n24 ")
+    # two channels main closes (capacity 0), no semaphore, 24 spawned children
+    assert text.startswith("simstack-plan-2\n2 dispatcher worker\n2\n26\n2 0 0\n0 \n24 ")
 
 
 def test_frame_targets_and_thin_entries():
@@ -392,38 +393,175 @@ def test_frames_the_compiler_could_not_hit_are_shown_with_the_table():
     assert "*" not in C.render(t, exact) and C.render(t, exact) == C.render(t)
 
 
-def test_hand_offs_are_refused_with_the_reason():
-    from simstack.scenario import parse_scenario
-    from simstack.validate.plan import static_problems
+# --- hand-offs: wake steps, wake_at, semaphores --------------------------------------------------
 
-    sc = parse_scenario("""
-gates: [{name: baton, wake_at: [1ms]}]
+CHAIN = """
+name: chain
+seed: 1
+runtime: {{version: go1.27, gomaxprocs: {procs}}}
+gates: [{{name: baton, wake_at: [5ms]}}]
+gc: {{trigger: manual, at: [8ms]}}
 goroutines:
   - name: link
-    count: 3
+    count: 6
+    arrival: {{process: burst, at: 1ms}}
     program:
-      - {depth: 0, wait: baton}
-      - {wake: baton}
-checkpoints: [{label: a, at: 2ms}]
-""")
-    (why,) = static_problems(sc)
-    assert "gates[0] (baton): wake_at" in why and "goroutines[0].program[1] (link): wake 'baton'" in why
-    assert "hand-offs" in why
+      - {{depth: 0, wait: baton}}
+      - {{depth: 3, run: 5us}}
+      - {{wake: baton}}
+checkpoints: [{{label: parked, at: 2ms}}, {{label: done, at: 7ms}}, {{label: gc, at: 9ms}}]
+"""
 
 
-def test_semaphores_are_refused_with_the_reason():
-    from simstack.scenario import parse_scenario
-    from simstack.validate.plan import static_problems
+@pytest.mark.parametrize("procs", [1, 2])
+def test_a_chain_is_main_sending_to_the_first_link_and_each_link_sending_to_the_next(procs):
+    plan = P.build_plan(scen(CHAIN.format(procs=procs)))
+    links = plan.goroutines
+    (send,) = [a for a in plan.actions if a.kind == "send"]
+    # every park is released by a send on a channel of its own (capacity 1), in the model's park order
+    assert plan.chan_caps == [1] * 6 and sorted(g.ops[0].chan for g in links) == list(range(6))
+    by_chan = {g.ops[0].chan: g for g in links}
+    order, g = [], by_chan[send.chan]
+    while True:
+        order.append(g.gid)
+        wakes = [o for o in g.ops if o.kind == "wake"]
+        if not wakes:
+            break
+        assert [o.kind for o in g.ops] == ["park", "run", "wake"] and wakes[0].depth == 3  # at the run's depth
+        g = by_chan[wakes[0].chan]
+    assert sorted(order) == list(range(6))  # one chain through all six; the last finds nobody waiting
+    kinds = [a.kind for a in plan.actions]
+    assert kinds[kinds.index("send") + 1] == "settle" and "close" not in kinds
+    text = G.plan_text(plan, G.Layout.from_targets(P.frame_targets(plan.scenario)))
+    lines = text.splitlines()
+    assert lines[4] == "6 1 1 1 1 1 1" and lines[5] == "0 " and f"5 {send.chan} 0" in lines
+    assert sum(line.startswith("  3 3 0 -1 -1 ") for line in lines) == 5  # five sends from depth 3
+    assert "6 hand-offs" in P.describe(plan)
 
-    sc = parse_scenario("""
-semaphores: [{name: slots, tokens: 2}]
+
+SEM = """
+name: sem
+seed: 2
+runtime: {{version: go1.27, gomaxprocs: {procs}}}
+gc: {{trigger: manual, at: [30ms]}}
+semaphores: [{{name: slots, tokens: 3}}]
+gates: [{{name: tick, open_at: [5ms, 10ms, 15ms, 20ms]}}]
+goroutines:
+  - name: job
+    count: 10
+    arrival: {{process: burst, at: 1ms}}
+    program:
+      - {{depth: 2, acquire: slots}}
+      - {{depth: {{dist: uniform, low: 3, high: 9}}, wait: tick}}
+      - {{release: slots}}
+checkpoints: [{{label: parked, at: 3ms}}, {{label: done, at: 25ms}}, {{label: gc, at: 35ms}}]
+"""
+
+
+@pytest.mark.parametrize("procs", [1, 2])
+def test_semaphore_tokens_are_taken_from_a_channel_and_handed_to_the_models_waiters(procs):
+    plan = P.build_plan(scen(SEM.format(procs=procs)))
+    ops = [o for g in plan.goroutines for o in g.ops]
+    takes = [o for o in ops if o.kind == "take"]
+    assert len(takes) == 3 and {(o.depth, o.sem) for o in takes} == {(2, 0)}  # the first three find one free
+    assert plan.sem_tokens == [3]
+    waiting = [g for g in plan.goroutines if g.ops[0].kind == "park"]
+    assert len(waiting) == 7 and all(g.ops[0].depth == 2 for g in waiting)
+    # each of the 7 waiting at acquire is handed a token by a release: a send on its own channel
+    wakes = [o for o in ops if o.kind == "wake"]
+    assert sorted(o.chan for o in wakes) == sorted(g.ops[0].chan for g in waiting)
+    assert all(plan.chan_caps[o.chan] == 1 for o in wakes)
+    # the last three releases find nobody waiting: their tokens go back to the channel
+    gives = [o for o in ops if o.kind == "give"]
+    assert len(gives) == 3 and len(takes) - len(gives) == 0  # every token back where it started
+    for g in plan.goroutines:  # a release happens at the depth of the wait before it
+        assert g.ops[-1].kind in ("wake", "give") and g.ops[-1].depth == g.ops[-2].depth
+    # the tick gate is still main's close (capacity 0)
+    closes = [a.chan for a in plan.actions if a.kind == "close"]
+    assert closes and all(plan.chan_caps[c] == 0 for c in closes)
+    text = G.plan_text(plan, G.Layout.from_targets(P.frame_targets(plan.scenario)))
+    assert text.splitlines()[5] == "1 3"
+
+
+def test_a_hand_off_to_a_goroutine_parked_in_the_same_phase_is_refused_above_gomaxprocs_1():
+    text = """
+name: s
+runtime: {{version: go1.27, gomaxprocs: {procs}}}
+semaphores: [{{name: slots, tokens: 1}}]
 goroutines:
   - name: w
-    count: 3
+    count: {n}
+    arrival: {{process: burst, at: 1ms}}
     program:
-      - {depth: 1, acquire: slots}
+      - {{depth: 2, acquire: slots}}
+      - {{depth: 4, run: 1ms}}
+      - {{release: slots}}
+checkpoints: [{{label: done, at: 10ms}}]
+"""
+    # P0 runs w #1 (runnext) for 1 ms while P1's w #0 parks at acquire: the release hands it the token
+    msg = refusal(scen(text.format(procs=2, n=2)))
+    assert "w #1 readies w #0 (release 'slots'), which parked in the same phase" in msg and "GOMAXPROCS 2" in msg
+    # on one P, w #1 holds the P until it gives the token back, then w #0 takes it: nobody waits
+    plan = P.build_plan(scen(text.format(procs=1, n=2)))
+    assert [[o.kind for o in g.ops] for g in plan.goroutines] == [["take", "run", "give"]] * 2
+
+
+def test_a_free_token_given_back_in_the_same_phase_is_refused_above_gomaxprocs_1():
+    text = """
+name: s
+runtime: {{version: go1.27, gomaxprocs: {procs}}}
+semaphores: [{{name: slots, tokens: 1}}]
+goroutines:
+  - name: a
+    count: 1
+    arrival: {{process: burst, at: 1ms}}
+    program:
+      - {{depth: 1, acquire: slots}}
+      - {{release: slots}}
+      - {{spawn: b}}
+  - name: b
+    arrival: {{process: spawned}}
+    program:
+      - {{depth: 1, acquire: slots}}
+checkpoints: [{{label: done, at: 10ms}}]
+"""
+    assert "takes a token of 'slots' that a release gave back in the same phase" in \
+        refusal(scen(text.format(procs=2)))
+    plan = P.build_plan(scen(text.format(procs=1)))
+    assert [o.kind for g in plan.goroutines for o in g.ops] == ["take", "give", "spawn", "take"]
+    assert plan.sem_tokens == [1]  # a channel of at most as many tokens as the replay takes
+
+
+def test_wake_and_release_steps_act_at_the_depth_they_are_at():
+    """An entry whose class never acts at depth 0 stays thin; a wake as the first step acts there."""
+    sc = scen(SEM.format(procs=1))
+    assert P.frame_targets(sc)["thin"] == {"job"}
+    doc = sc.to_yaml_dict()
+    doc["gates"].append({"name": "b", "wake_at": [0.004]})
+    doc["goroutines"][0]["program"].insert(0, {"wake": "b"})
+    assert P.frame_targets(scenario_from_dict(doc))["thin"] == set()
+
+
+def test_cli_a_hand_off_neither_program_can_replay_is_refused_with_both_reasons(tmp_path):
+    """Auto mode: the quiet replay refuses a same-phase hand-off at GOMAXPROCS 2; the real-time program
+    has no hand-offs: exit 2 with both reasons, no traceback."""
+    f = tmp_path / "s.yaml"
+    f.write_text("""
+name: s
+duration: 20ms
+runtime: {version: go1.27, gomaxprocs: 2}
+semaphores: [{name: slots, tokens: 1}]
+goroutines:
+  - name: w
+    count: 2
+    arrival: {process: burst, at: 1ms}
+    program:
+      - {depth: 2, acquire: slots}
+      - {depth: 4, run: 1ms}
       - {release: slots}
-checkpoints: [{label: a, at: 2ms}]
+checkpoints: [{label: done, at: 10ms}]
 """)
-    (why,) = static_problems(sc)
-    assert "program[0] (w): acquire 'slots'" in why and "program[1] (w): release 'slots'" in why
+    r = cli(f, "--go", fake_go(tmp_path), "-o", tmp_path / "out")
+    assert r.returncode == 2, r.stderr
+    assert "parked in the same phase" in r.stderr and "timed: " in r.stderr and "no hand-offs" in r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "out").exists()

@@ -14,8 +14,11 @@ byte array so that the compiler reports exactly the scenario's ``$FRAME``:
 Entry and recursive frames run one small interpreter over the goroutine's script: a
 frame at level L calls the next level while the next op is deeper, returns while it
 is shallower, and performs the op (run, park on its channel with ``<-ch``, spawn with
-``go``) when it is at L, so the channel receive's caller is the frame the model parks
-in, and nothing else the goroutine does calls a function that checks for stack room.
+``go``, hand a waiter the value with ``ch <- struct{}{}``, take or give back a semaphore
+token on its channel) when it is at L, so the channel receive's caller is the frame the
+model parks in. Besides parking, only the hand-offs and the token operations call a
+function that checks for stack room (``chansend1``, ``chanrecv1``, which do not block
+there), which the model does not count.
 
 Fitting: build with ``-gcflags=-S``, read each function's ``TEXT ... $FRAME-ARGS``,
 move its pad by the difference, and repeat until every frame matches or cannot
@@ -175,6 +178,12 @@ def _interpreter(lay: Layout, level: str, next_level: str) -> str:
 {t}{t}{t}for i := o.ch; i < o.ch+o.n; i++ {{
 {t}{t}{t}{t}go fns[kids[i]]()
 {t}{t}{t}}}
+{t}{t}case opWake:
+{t}{t}{t}chans[o.ch] <- struct{{}}{{}}
+{t}{t}case opTake:
+{t}{t}{t}<-sems[o.ch]
+{t}{t}case opGive:
+{t}{t}{t}sems[o.ch] <- struct{{}}{{}}
 {t}{t}}}
 {t}}}
 """
@@ -246,6 +255,9 @@ const (
 	opRun   = 0
 	opPark  = 1
 	opSpawn = 2
+	opWake  = 3 // send on chans[ch]: the goroutine waiting there takes this P's runnext
+	opTake  = 4 // a free token: <-sems[ch]
+	opGive  = 5 // a token back, nobody waiting for one: sems[ch] <- struct{}{}
 )
 
 // op is one thing a goroutine does once its call stack is at depth frames below its entry frame.
@@ -255,7 +267,8 @@ type op struct {
 	fn    int32 // recursive function for the frames added to reach depth
 	tr    int32 // transient function called right before the action, -1: none
 	pf    int32 // park-frame chain, -1: park in this frame
-	ch    int32 // park: channel main closes to release it; spawn: first index into kids
+	ch    int32 // park: channel that releases it; wake: channel to send on; spawn: first index into kids;
+	//           take, give: semaphore
 	n     int32 // spawn: how many goroutines
 }
 
@@ -271,7 +284,8 @@ type gor struct {
 var (
 	gors    []gor
 	fns     []func()
-	chans   []chan struct{}
+	chans   []chan struct{} // closed by main (capacity 0), or one per hand-off (capacity 1)
+	sems    []chan struct{} // per semaphore, its free tokens
 	kids    []int32
 	arrived int32 // parks and exits so far (atomic)
 	sink    byte
@@ -319,6 +333,7 @@ const (
 	actGC         = 2
 	actCheckpoint = 3
 	actSettle     = 4
+	actSend       = 5
 )
 
 type action struct {
@@ -356,8 +371,8 @@ func fail(msg string) {
 		fail("cannot read the plan: " + err.Error())
 	}
 	r := &reader{b: b}
-	if r.token() != "simstack-plan-1" {
-		fail("plan: not a simstack plan (version 1)")
+	if r.token() != "simstack-plan-2" {
+		fail("plan: not a simstack plan (version 2)")
 	}
 	nc := int(r.int())
 	classNames = make([]string, nc)
@@ -373,8 +388,17 @@ func fail(msg string) {
 	gors = make([]gor, ng)
 	fns = make([]func(), ng)
 	chans = make([]chan struct{}, int(r.int())+1) // the last one is never closed
-	for i := range chans {
-		chans[i] = make(chan struct{})
+	for i := 0; i < len(chans)-1; i++ {
+		chans[i] = make(chan struct{}, int(r.int()))
+	}
+	chans[len(chans)-1] = make(chan struct{})
+	sems = make([]chan struct{}, int(r.int()))
+	for i := range sems {
+		n := int(r.int())
+		sems[i] = make(chan struct{}, n)
+		for k := 0; k < n; k++ {
+			sems[i] <- struct{}{}
+		}
 	}
 	kids = make([]int32, int(r.int()))
 	for i := range kids {
@@ -593,6 +617,8 @@ func main() {
 			go fns[a.a]()
 		case actClose:
 			close(chans[a.a])
+		case actSend:
+			chans[a.a] <- struct{}{}
 		case actGC:
 			gcAt()
 		case actCheckpoint:
@@ -760,7 +786,9 @@ def _next_pad(f: FuncSpec, tried: dict) -> int | None:
 # the plan file the program reads
 
 def plan_text(plan, lay: Layout) -> str:
-    """The plan as whitespace-separated tokens (format ``simstack-plan-1``, read by ``load``)."""
+    """The plan as whitespace-separated tokens (format ``simstack-plan-2``, read by ``load``): classes,
+    goroutines, channels (with their capacities), semaphores (with their free tokens), spawned children,
+    each goroutine's ops, main's actions."""
     cls_index = {c: i for i, c in enumerate(lay.classes)}
     kids: list[int] = []
     gor_lines = []
@@ -772,6 +800,11 @@ def plan_text(plan, lay: Layout) -> str:
                 kids.extend(o.children)
                 ops.append(f"2 {o.depth} {lay.rec_id(o.frame) if o.frame in lay.rec_frames else 0} -1 -1 "
                            f"{first} {len(o.children)}")
+            elif o.kind == "wake":  # at the depth the goroutine is at: no frame to reach it
+                ops.append(f"3 {o.depth} 0 -1 -1 {o.chan} 0")
+            elif o.kind in ("take", "give"):
+                fn = lay.rec_id(o.frame) if o.kind == "take" else 0
+                ops.append(f"{4 if o.kind == 'take' else 5} {o.depth} {fn} -1 -1 {o.sem} 0")
             else:
                 kind = 0 if o.kind == "run" else 1
                 ops.append(f"{kind} {o.depth} {lay.rec_id(o.frame)} {lay.tr_id(o.transient)} "
@@ -783,14 +816,19 @@ def plan_text(plan, lay: Layout) -> str:
             acts.append(f"0 {a.gid} 0")
         elif a.kind == "close":
             acts.append(f"1 {a.chan} 0")
+        elif a.kind == "send":
+            acts.append(f"5 {a.chan} 0")
         elif a.kind == "gc":
             acts.append("2 0 0")
         elif a.kind == "checkpoint":
             acts.append(f"3 {0 if a.via == 'memstats' else 1} {a.index}")
         elif a.kind == "settle":
             acts.append(f"4 {a.live} {a.arrivals}")
-    lines = ["simstack-plan-1", f"{len(lay.classes)} " + " ".join(lay.classes), str(len(lay.classes)),
-             str(len(plan.goroutines)), str(plan.nchans), f"{len(kids)} " + " ".join(map(str, kids)),
+    caps = plan.chan_caps or [0] * plan.nchans
+    lines = ["simstack-plan-2", f"{len(lay.classes)} " + " ".join(lay.classes), str(len(lay.classes)),
+             str(len(plan.goroutines)), f"{len(caps)} " + " ".join(map(str, caps)),
+             f"{len(plan.sem_tokens)} " + " ".join(map(str, plan.sem_tokens)),
+             f"{len(kids)} " + " ".join(map(str, kids)),
              *gor_lines, str(len(acts)), *acts]
     return "\n".join(lines) + "\n"
 

@@ -5,7 +5,7 @@ hooks that log what the model does: every per-goroutine draw (``Simulation.on_dr
 every goroutine created (and by whom), every park, wake-up and exit, every GC and
 checkpoint.  Simulated time then becomes program *phases*: the main goroutine of the
 generated program acts (starts goroutines, releases parked ones by closing a
-channel, runs ``runtime.GC()``, reads a checkpoint) in the model's order, and between
+channel or hands one a value, runs ``runtime.GC()``, reads a checkpoint) in the model's order, and between
 two actions that the model separates by goroutine activity it waits until the program
 is quiet again (every goroutine parked where the model parks it, or exited).
 
@@ -16,6 +16,15 @@ checkpoint or starts/releases the next goroutine, what happens depends on timing
 that names the instant and the goroutines involved.  Typical cases: Poisson arrivals
 or timed blocks that overlap other goroutines' work, GC paced by GOGC (it starts
 while goroutines allocate), periodic GC during work.
+
+Goroutines that ready goroutines (a ``wake`` step, a semaphore ``release`` that finds a
+waiter) do it in the program as the runtime would have them: a send on a channel the
+waiter receives from (``chansend`` -> ``send`` -> ``goready``: the waiter takes the
+sender's P's ``runnext``, as the model's ``Ps.handoff`` and ``Ps.sem_release`` have it).
+Each such waiter receives on a channel of its own (capacity 1), so the goroutine the
+model readies is the one the program readies; a shared channel would hand it to the
+first in its real receive queue.  A semaphore's free tokens are a buffered channel of
+tokens (``<-sem`` takes one, ``sem <- struct{}{}`` puts one back).
 """
 from __future__ import annotations
 
@@ -39,15 +48,18 @@ class NotExpressible(Exception):
 
 @dataclass
 class Op:
-    """One thing a goroutine does at a depth: ``run``, ``park`` (on channel ``chan``) or ``spawn``."""
+    """One thing a goroutine does at a depth: ``run``, ``park`` (on channel ``chan``), ``spawn``,
+    ``wake`` (send on channel ``chan``: a waiter takes this P's runnext), ``take`` (a free token from
+    semaphore ``sem``) or ``give`` (a token back to semaphore ``sem``, nobody waiting)."""
 
     kind: str
     depth: int = 0
     frame: int = 0  # frame size of the recursive frames added to reach ``depth``
     transient: int | None = None
     park_frames: tuple = ()
-    chan: int = -1  # park: the channel main closes to release it; -1: never released
+    chan: int = -1  # park: the channel that releases it (closed by main, or sent on); -1: never released
     children: list = field(default_factory=list)  # spawn: gids of the goroutines it starts
+    sem: int = -1  # take, give: the semaphore (index into the scenario's semaphores)
     rep: int = 0
     step: int = 0
 
@@ -65,12 +77,12 @@ class GoroutinePlan:
 
 @dataclass
 class Action:
-    """One step of the main goroutine: spawn, close, gc, checkpoint or settle."""
+    """One step of the main goroutine: spawn, close, send, gc, checkpoint or settle."""
 
     kind: str
     time: float
     gid: int = -1  # spawn
-    chan: int = -1  # close
+    chan: int = -1  # close, send
     label: str = ""  # checkpoint
     via: str = ""  # checkpoint
     index: int = -1  # checkpoint: its position among the scenario's checkpoints as they happen
@@ -89,6 +101,8 @@ class Plan:
     footprint: object  # the model's footprint frame (pandas), for the chart
     gc: object
     notes: list = field(default_factory=list)
+    chan_caps: list = field(default_factory=list)  # capacity of each channel (0: closed by main; 1: sent on)
+    sem_tokens: list = field(default_factory=list)  # per semaphore: the free tokens its channel starts with
 
 
 def static_problems(sc: Scenario, platform: str | None = None) -> list[str]:
@@ -104,16 +118,6 @@ def static_problems(sc: Scenario, platform: str | None = None) -> list[str]:
     if ov:
         out.append(f"runtime.overrides ({', '.join(sorted(ov))}) describe a runtime that does not exist; a real "
                    "Go runtime has only its own constants and policies")
-    handoffs = [f"gates[{k}] ({g.name}): wake_at" for k, g in enumerate(sc.gates or []) if g.wake_at]
-    handoffs += [f"goroutines[{i}].program[{j}] ({c.name}): wake {st.wake!r}" for i, c in enumerate(sc.goroutines)
-                 for j, st in enumerate(c.program) if st.wake is not None]
-    handoffs += [f"goroutines[{i}].program[{j}] ({c.name}): {st.kind} {getattr(st, st.kind)!r}"
-                 for i, c in enumerate(sc.goroutines) for j, st in enumerate(c.program)
-                 if st.kind in ("acquire", "release")]
-    if handoffs:
-        out.append(f"{', '.join(handoffs[:3])}{' and more' if len(handoffs) > 3 else ''}: the program has no "
-                   "channel send yet (a woken goroutine runs on its waker's P); validate expresses gates that "
-                   "main opens (close), not hand-offs")
     for i, c in enumerate(sc.goroutines):
         if c.park_path != "auto":
             out.append(f"goroutines[{i}] ({c.name}): park_path {c.park_path!r} is not the runtime's own park path; "
@@ -140,9 +144,13 @@ def frame_targets(sc: Scenario) -> dict:
 
 def _may_act_at_depth_0(cls) -> bool:
     """Whether a goroutine of ``cls`` can run, park or spawn in its entry frame (depth 0)."""
-    for st in cls.program:
+    for k, st in enumerate(cls.program):
         if st.kind == "spawn":
             return True  # before any depth step a spawn happens at depth 0; later ones: be safe
+        if st.depth is None:  # wake, release: at the depth the previous step left (0 before any)
+            if k == 0:
+                return True
+            continue
         lo = st.depth.support()[0]
         if not (lo >= 0.5):  # the contract rounds half up and clips at 0
             return True
@@ -217,10 +225,17 @@ class _Tracer:
         self.actions: list[Action] = []
         self.activity = False
         self.arrivals = 0
-        self.nchans = 0
+        self.chan_caps: list[int] = []  # one per channel: 0 closed by main, 1 sent on (a hand-off)
         self.last_wake = None  # (chan, park sequence) of the last action when it was a wake
         self.park_seq: dict[int, int] = {}  # gid -> sequence number of its current park
+        self.park_phase: dict[int, int] = {}  # gid -> the phase (settles before it) of its current park
+        self.phase = 0
         self.seq = 0
+        self.cur: int | None = None  # gid of the goroutine the model is executing (None: main's processes)
+        self.main_send = False  # main's wake_at is handing a waiter the value
+        self.sem_index = {s.name: k for k, s in enumerate(sim.scenario.semaphores or [])}
+        self.sem_takes = [0] * len(self.sem_index)  # free tokens taken, per semaphore
+        self.sem_budget = [s.tokens for s in sim.scenario.semaphores or []]  # free when the phase began, less takes
         self.pending_spawn = None  # [spawner gid, children still to come]
         self.depth_of: dict[int, tuple] = {}  # gid -> (rep, step, depth) of the last depth draw
         self.in_gc = None
@@ -266,8 +281,31 @@ class _Tracer:
             self.on_checkpoint(label, via, fig, extra or {})
             orig_cp(label, time, via, fig, sizes, extra)
 
-        sim.ps.newproc, rt.park, rt.goexit, rt.runqput = newproc, park, goexit, runqput
+        ps = sim.ps
+        orig_execute, orig_handoff, orig_release = ps.execute, ps.handoff, ps.sem_release
+
+        def execute(gp, pp):
+            self.cur = self.gid_of.get(gp.goid)
+            try:
+                return orig_execute(gp, pp)
+            finally:
+                self.cur = None
+
+        def handoff(gate, pp):
+            self.main_send = self.cur is None
+            try:
+                orig_handoff(gate, pp)
+            finally:
+                self.main_send = False
+
+        def sem_release(name, pp):
+            if not ps.sems[name][1]:
+                self.on_give(name)
+            orig_release(name, pp)
+
+        ps.newproc, rt.park, rt.goexit, rt.runqput = newproc, park, goexit, runqput
         rt.gc_start, rt.gc_end, sim.rec.checkpoint = gc_start, gc_end, checkpoint
+        ps.execute, ps.handoff, ps.sem_release = execute, handoff, sem_release
 
     # --- helpers --------------------------------------------------------------------------
     @property
@@ -322,6 +360,16 @@ class _Tracer:
             self.actions.append(Action("settle", self.now, live=len(self.live), arrivals=self.arrivals))
             self.activity = False
             self.last_wake = None
+            self.phase += 1
+            self.sem_budget = [self.sim.ps.sems[s][0] for s in self.sem_index]
+
+    def _new_chan(self, cap: int) -> int:
+        self.chan_caps.append(cap)
+        return len(self.chan_caps) - 1
+
+    def _depth(self, gid: int) -> int:
+        """The depth goroutine ``gid`` is at: its last depth draw's (0 before any)."""
+        return self.depth_of.get(gid, (0, 0, 0))[2]
 
     # --- hooks ------------------------------------------------------------------------------
     def on_draw(self, cls, index, rep, step, fld, value):
@@ -337,6 +385,8 @@ class _Tracer:
             if st.kind == "run":
                 g.ops.append(Op("run", int(value), st.frame if st.frame is not None else spec.frame,
                                 st.transient or None, rep=rep, step=step))
+            elif st.kind == "acquire" and self.sim.ps.sems[st.acquire][0] > 0:
+                self.on_take(gid, st, int(value), st.frame if st.frame is not None else spec.frame, rep, step)
         elif fld == "count":
             # a spawn happens at the depth the goroutine is at: its last depth step's (0 before any)
             g.ops.append(Op("spawn", self.depth_of.get(gid, (0, 0, 0))[2], rep=rep, step=step))
@@ -386,6 +436,7 @@ class _Tracer:
         self.arrivals += 1
         self.seq += 1
         self.park_seq[gid] = self.seq
+        self.park_phase[gid] = self.phase
 
     def on_exit(self, gp):
         if self.done:
@@ -398,6 +449,41 @@ class _Tracer:
         self.live.pop(gid, None)
         self.arrivals += 1
 
+    def on_take(self, gid: int, st, depth: int, frame: int, rep: int, step: int):
+        """An acquire that finds a token free takes it from the semaphore's channel (``<-sem``)."""
+        k = self.sem_index[st.acquire]
+        self.sem_takes[k] += 1
+        self.sem_budget[k] -= 1
+        procs = self.sim.scenario.runtime.gomaxprocs
+        if self.sem_budget[k] < 0 and procs > 1:
+            self._fail(f"at {_ms(self.now)} {self._who(gid)} takes a token of {st.acquire!r} that a release gave "
+                       f"back in the same phase (since main last acted): the program's run steps take no time, so "
+                       f"at GOMAXPROCS {procs} whether the token is back when it asks depends on timing; let main "
+                       "act between the release and the acquire, or use GOMAXPROCS 1")
+        self.gors[gid].ops.append(Op("take", depth, frame, rep=rep, step=step, sem=k))
+
+    def on_give(self, name: str):
+        """A release with nobody waiting: the token goes back to the semaphore's channel."""
+        if self.done or self.cur is None:
+            return
+        self._activity()
+        self.gors[self.cur].ops.append(Op("give", self._depth(self.cur), sem=self.sem_index[name]))
+
+    def on_handoff(self, waker: int, gid: int, st):
+        """Goroutine ``waker`` readies ``gid`` (a wake step, or a release handing it a token): it sends
+        on ``gid``'s own channel, and ``gid`` takes runnext on the waker's P, as in the model."""
+        self._activity()
+        if self.park_phase[gid] == self.phase and self.sim.scenario.runtime.gomaxprocs > 1:
+            what = f"wake {st.wait!r}" if st.kind == "wait" else f"release {st.acquire!r}"
+            self._fail(f"at {_ms(self.now)} {self._who(waker)} readies {self._who(gid)} ({what}), which parked "
+                       f"in the same phase (since main last acted): the program's run steps take no time, so at "
+                       f"GOMAXPROCS {self.sim.scenario.runtime.gomaxprocs} whether {self._who(gid)} is parked "
+                       "when the send comes depends on timing; let main act (a gate, a GC, a checkpoint) between "
+                       "the park and the hand-off, or use GOMAXPROCS 1")
+        chan = self._new_chan(1)
+        self.gors[gid].ops[-1].chan = chan
+        self.gors[waker].ops.append(Op("wake", self._depth(waker), chan=chan))
+
     def on_wake(self, gp):
         if self.done:
             return
@@ -407,6 +493,18 @@ class _Tracer:
         g = self.gors[gid]
         ctx = gp.ctx
         st = ctx.cls.spec.program[ctx.pc - 1]
+        if self.cur is not None:
+            self.on_handoff(self.cur, gid, st)
+            return
+        if self.main_send:
+            # main's wake_at: a send on the first waiter's own channel, on main's P
+            self._main_action(f"main wakes {g.cls} #{g.index} ({st.wait!r} wake_at)", observe=False,
+                              why=f"gate {st.wait!r}'s wake_at comes while other goroutines work")
+            chan = self._new_chan(1)
+            self.actions.append(Action("send", self.now, chan=chan))
+            g.ops[-1].chan = chan
+            self.last_wake = None
+            return
         if st.kind == "wait":
             why = f"gate {st.wait!r} opens while other goroutines work"
         elif st.kind == "block_until":
@@ -421,8 +519,7 @@ class _Tracer:
         if self.last_wake is not None and (seq < self.last_wake[1] if lifo else seq > self.last_wake[1]):
             chan = self.last_wake[0]
         else:
-            chan = self.nchans
-            self.nchans += 1
+            chan = self._new_chan(0)
             self.actions.append(Action("close", self.now, chan=chan))
         g.ops[-1].chan = chan
         self.last_wake = (chan, seq)
@@ -508,8 +605,11 @@ def build_plan(sc: Scenario, static: list[str] | None = None, threads: int | Non
         missing = len(sc.checkpoints) - len(tracer.checkpoints)
         raise NotExpressible([f"{missing} checkpoint(s) never happened in the model (after the run ended?)"])
     frames = recorder.frames(release=True)
-    return Plan(sc, tracer.gors, tracer.actions, tracer.nchans, baseline, tracer.checkpoints, frames["footprint"],
-                frames["gc"], [])
+    # a semaphore's channel starts with the free tokens the replay takes (the scenario's tokens, or fewer
+    # when fewer are ever taken: held tokens never exceed those taken, so no give finds it full)
+    sems = [min(s.tokens, n) for s, n in zip(sc.semaphores or [], tracer.sem_takes)]
+    return Plan(sc, tracer.gors, tracer.actions, len(tracer.chan_caps), baseline, tracer.checkpoints,
+                frames["footprint"], frames["gc"], [], list(tracer.chan_caps), sems)
 
 
 def describe(plan: Plan) -> str:
@@ -517,8 +617,10 @@ def describe(plan: Plan) -> str:
     kinds = {}
     for a in plan.actions:
         kinds[a.kind] = kinds.get(a.kind, 0) + 1
+    wakes = sum(o.kind == "wake" for g in plan.goroutines for o in g.ops)
     return (f"{len(plan.goroutines)} goroutines, {kinds.get('settle', 0)} phases, {kinds.get('close', 0)} "
-            f"releases, {kinds.get('gc', 0)} GCs, {kinds.get('checkpoint', 0)} checkpoints")
+            f"releases, {kinds.get('send', 0) + wakes} hand-offs, {kinds.get('gc', 0)} GCs, "
+            f"{kinds.get('checkpoint', 0)} checkpoints")
 
 
 __all__ = ["Action", "GoroutinePlan", "NotExpressible", "Op", "Plan", "build_plan", "for_toolchain",
