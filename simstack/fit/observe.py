@@ -1,0 +1,119 @@
+"""What a trace shows of each goroutine's life: when it was born, ran, blocked and died, and its stack.
+
+The trace reader (:func:`simstack.trace.read_trace`) rebuilds stacks, growths, shrinks and GC
+cycles; this module watches the same replay (its ``observe`` hook) for what the reader does
+not keep: every goroutine state transition (``Running->Waiting`` is a block, ``Syscall`` counts
+as running), the stack size a goroutine had when it first blocked and at the end of the trace,
+and the heap metrics GC pacing is fitted from.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+RUNNING = ("Running", "Syscall")
+
+
+@dataclass(slots=True)
+class Life:
+    """One goroutine's life as far as the trace shows it."""
+
+    goid: int
+    cls: str
+    created: float  # NaN: alive when the trace started
+    state: str = "Runnable"
+    since: float = 0.0
+    run_first: float = 0.0  # seconds running before it first blocked
+    run_after: float = 0.0  # seconds running after that
+    first_block: float = math.nan
+    size_at_block: int = 0  # its stack size when it first blocked (0: unknown)
+    blocks: int = 0
+    waited: float = 0.0  # seconds blocked (Waiting) in all
+    parked_at_gc: int = 0  # GC cycles that started while it was blocked (a chance to shrink its stack)
+    exited: float = math.nan
+    final_size: int = 0
+
+
+@dataclass
+class Watcher:
+    """The ``observe`` hook: follows goroutine states and heap metrics through the replay."""
+
+    lives: dict = field(default_factory=dict)  # goid -> Life (user goroutines but main)
+    heap: list = field(default_factory=list)  # (time, /memory/classes/heap/objects:bytes)
+    goals: list = field(default_factory=list)  # (time, /gc/heap/goal:bytes)
+    gomaxprocs: int = 0
+    run: object = None  # the TraceRun, kept for the state at the end
+
+    def __call__(self, run, ev) -> None:
+        self.run = run
+        k = ev.kind
+        if k == "RangeBegin" and ev.name == "GC concurrent mark phase":
+            for life in self.lives.values():
+                if life.state == "Waiting":
+                    life.parked_at_gc += 1
+        elif k == "StateTransition":
+            self._transition(run, ev)
+        elif k == "Metric":
+            if ev.name == "/memory/classes/heap/objects:bytes":
+                self.heap.append((run.now, ev.args[0]))
+            elif ev.name == "/gc/heap/goal:bytes":
+                self.goals.append((run.now, ev.args[0]))
+            elif ev.name == "/sched/gomaxprocs:threads":
+                self.gomaxprocs = ev.args[0]
+
+    def _transition(self, run, ev) -> None:
+        goid = ev.args[0]
+        frm, _, to = ev.name.partition("->")
+        life = self.lives.get(goid)
+        if life is None:
+            gp = run.gs.get(goid)
+            if gp is None or not gp.user or gp.cls == "(main goroutine)" or frm not in ("NotExist", "Undetermined"):
+                return
+            life = self.lives[goid] = Life(goid, gp.cls, gp.created, state=to, since=run.now)
+            return
+        now = run.now
+        if life.state == "Waiting":
+            life.waited += now - life.since
+        if life.state in RUNNING:
+            if math.isnan(life.first_block):
+                life.run_first += now - life.since
+            else:
+                life.run_after += now - life.since
+        if to == "Waiting" and frm != "Waiting":
+            life.blocks += 1
+            if math.isnan(life.first_block):
+                life.first_block = now
+                gp = run.gs.get(goid)
+                life.size_at_block = gp.size if gp is not None else 0
+        if to == "NotExist":
+            life.exited = now
+        life.state, life.since = to, now
+
+    def table(self, goroutines: pd.DataFrame) -> pd.DataFrame:
+        """One row per user goroutine: its life joined with the reader's goroutine row
+        (``max_stack``, ``grows``, ``shrinks``)."""
+        end = self.run.now if self.run is not None else 0.0
+        rows = []
+        for life in self.lives.values():
+            if life.state in RUNNING:  # still running at the end: its time so far
+                if math.isnan(life.first_block):
+                    life.run_first += end - life.since
+                else:
+                    life.run_after += end - life.since
+                life.since = end
+            elif life.state == "Waiting":
+                life.waited += end - life.since
+                life.since = end
+            gp = self.run.gs.get(life.goid) if self.run is not None else None
+            life.final_size = gp.size if gp is not None else 0
+            rows.append({"goroutine": life.goid, "class": life.cls, "created": life.created, "exited": life.exited,
+                         "run_first": life.run_first, "run_after": life.run_after, "first_block": life.first_block,
+                         "size_at_block": life.size_at_block, "blocks": life.blocks, "waited": life.waited,
+                         "parked_at_gc": life.parked_at_gc, "final_size": life.final_size})
+        df = pd.DataFrame(rows, columns=["goroutine", "class", "created", "exited", "run_first", "run_after",
+                                         "first_block", "size_at_block", "blocks", "waited", "parked_at_gc", "final_size"])
+        g = goroutines[["goroutine", "max_stack", "grows", "shrinks"]]
+        return df.merge(g, on="goroutine", how="left").sort_values(["created", "goroutine"], na_position="first",
+                                                                   ignore_index=True)
