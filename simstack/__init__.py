@@ -9,7 +9,7 @@ loaded on first use so that importing the model does not pull in SimPy or pandas
 """
 __version__ = "0.1.0"
 
-__all__ = ["load_scenario", "run", "read_results", "read_trace", "plot", "__version__"]
+__all__ = ["load_scenario", "run", "read_results", "read_trace", "fit_trace", "plot", "__version__"]
 
 
 def __getattr__(name):
@@ -19,6 +19,9 @@ def __getattr__(name):
     if name == "read_trace":
         from .trace import read_trace
         return read_trace
+    if name == "fit_trace":
+        from .fit import fit_trace
+        return fit_trace
     if name == "load_scenario":
         from .scenario import load_scenario
         return load_scenario

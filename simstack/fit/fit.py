@@ -6,8 +6,9 @@ and stacks), :mod:`.classes` (classes by creation site), :mod:`.laws` (arrivals 
 (the commented YAML).  Every class's program is::
 
     run   (the time it ran before it first blocked)     at the depth that reaches its stack size
-    block (the time it spent blocked, all blocks summed)  at the depth it parks at
-    run   (the time it ran after that)                  at the park depth, or the deeper one it grew to then
+    block (the time it spent blocked, over ROUNDS)      at the depth it parks at
+    run   (the time it ran after that, over ROUNDS)     at the park depth, or the deeper one it grew to then
+    ... block and run again, ROUNDS pairs in all (the class's median number of blocks, at most 8)
 
 Goroutines alive at the end of the trace are a class of their own that parks for good.
 """
@@ -27,6 +28,9 @@ from .observe import Watcher
 # a trace with stack events comes from Go 1.23 or later (Go 1.27 still writes the go1.26 format), and the
 # format does not name the release: go1.27 is the modelled version nearest to every such trace
 TRACED_VERSION = "go1.27"
+
+
+MAX_ROUNDS = 8  # block/run pairs at most in a fitted program
 
 
 class FitError(ValueError):
@@ -67,6 +71,7 @@ class Fit:
         return render(self)
 
     def scenario(self):
+        """The fitted scenario, loaded from its text (what ``simstack run`` would read)."""
         from ..scenario.loader import parse_scenario
         return parse_scenario(self.yaml(), f"{self.name}.yaml")
 
@@ -134,6 +139,26 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
     return fit
 
 
+def write_scenario(fit: Fit, path) -> None:
+    """Write the fitted scenario to ``path`` once it loads (ScenarioError if not), atomically: a file
+    that exists is complete."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    text = fit.yaml()
+    fit.scenario()  # the loader's own check of the text
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list) -> FittedClass:
     r = g.rows
     n = len(r)
@@ -195,15 +220,29 @@ def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list) 
     notes.append(f"park depth {park}: {why}")
     run1 = laws.fit_law(r["run_first"].to_numpy())
     program = [{"depth": first_law, "run": run1}]
+    # the time from its creation to its first run: the P was busy, mostly with its creator (main, whose
+    # own work a scenario does not model), so the simulation would not make it wait; it waits here instead
+    delay = laws.fit_law(r["start_delay"].to_numpy())
+    if not (delay.kind == "constant" and delay.value == 0):
+        program.insert(0, {"depth": 0, "block": delay})
     if g.resident:
         program.append({"depth": park, "block": "forever"})
     else:
-        waited = laws.fit_law(r["waited"].to_numpy())
-        program.append({"depth": park, "block": waited})
-        run2 = laws.fit_law(r["run_after"].to_numpy())
+        # a goroutine that blocked k times ran between its blocks: its later running time is spread over
+        # ROUNDS block/run pairs (the class's median number of blocks, at most MAX_ROUNDS), not run in one
+        # piece that would hold a P far longer than any of its real runs did
+        rounds = int(min(MAX_ROUNDS, max(1, np.median(r["blocks"].to_numpy()))))
+        waited = laws.fit_law(r["waited"].to_numpy() / rounds)
+        run2 = laws.fit_law(r["run_after"].to_numpy() / rounds)
         last = laws.fit_law(d_max, integer=True) if grows_late else park
-        if not (run2.kind == "constant" and run2.value == 0 and last == park):
-            program.append({"depth": last, "run": run2})
+        for _ in range(rounds):
+            program.append({"depth": park, "block": waited})
+            if not (run2.kind == "constant" and run2.value == 0 and last == park):
+                program.append({"depth": last, "run": run2})
+        if rounds > 1:
+            notes.append(f"{rounds} rounds of block and run: the median goroutine blocked {rounds} times"
+                         + (" or more" if rounds == MAX_ROUNDS else "") + "; each round is a "
+                         f"{rounds}th of its blocked and later running time")
         notes.append(f"durations: running {_ms(r['run_first'].mean())} before the first block, blocked "
                      f"{_ms(r['waited'].mean())} in all, running {_ms(r['run_after'].mean())} after (means)")
     spec["program"] = program

@@ -31,6 +31,8 @@ class Life:
     size_at_block: int = 0  # its stack size when it first blocked (0: unknown)
     blocks: int = 0
     waited: float = 0.0  # seconds blocked (Waiting) in all
+    queued: float = 0.0  # seconds runnable, waiting for a P
+    start_delay: float = math.nan  # from its creation to its first run
     parked_at_gc: int = 0  # GC cycles that started while it was blocked (a chance to shrink its stack)
     exited: float = math.nan
     final_size: int = 0
@@ -76,6 +78,10 @@ class Watcher:
         now = run.now
         if life.state == "Waiting":
             life.waited += now - life.since
+        elif life.state == "Runnable":
+            life.queued += now - life.since
+        if to == "Running" and math.isnan(life.start_delay):
+            life.start_delay = now - (life.created if not math.isnan(life.created) else now)
         if life.state in RUNNING:
             if math.isnan(life.first_block):
                 life.run_first += now - life.since
@@ -110,10 +116,11 @@ class Watcher:
             life.final_size = gp.size if gp is not None else 0
             rows.append({"goroutine": life.goid, "class": life.cls, "created": life.created, "exited": life.exited,
                          "run_first": life.run_first, "run_after": life.run_after, "first_block": life.first_block,
-                         "size_at_block": life.size_at_block, "blocks": life.blocks, "waited": life.waited,
+                         "size_at_block": life.size_at_block, "blocks": life.blocks, "waited": life.waited, "queued": life.queued,
+                         "start_delay": 0.0 if math.isnan(life.start_delay) else life.start_delay,
                          "parked_at_gc": life.parked_at_gc, "final_size": life.final_size})
         df = pd.DataFrame(rows, columns=["goroutine", "class", "created", "exited", "run_first", "run_after",
-                                         "first_block", "size_at_block", "blocks", "waited", "parked_at_gc", "final_size"])
+                                         "first_block", "size_at_block", "blocks", "waited", "queued", "start_delay", "parked_at_gc", "final_size"])
         g = goroutines[["goroutine", "max_stack", "grows", "shrinks"]]
         return df.merge(g, on="goroutine", how="left").sort_values(["created", "goroutine"], na_position="first",
                                                                    ignore_index=True)

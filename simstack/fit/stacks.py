@@ -7,7 +7,8 @@ ended at ``S`` bytes after growing used between ``S/2 - StackGuard`` and ``S - S
 bytes at its deepest.  The fit aims at the middle of that window, ``3S/4 - StackGuard``, so that
 neither the guard's differences between versions (880 to 928 bytes on the modelled 64-bit
 platforms) nor the runtime's own frames on the park path move a goroutine to another size.  A
-goroutine that never grew used less than ``S - StackGuard``: it gets half of that.
+goroutine that never grew used less than ``S - StackGuard``: it gets half of what the fixed
+starting stack holds, so that it does not grow in a simulation that starts it smaller.
 
 Where a goroutine parks decides whether GC shrinks its stack (when less than a quarter is in
 use) and what the adaptive starting size (Go 1.19+: the average bytes in use GC scanned)
@@ -31,22 +32,24 @@ BASE = 16  # below the entry frame: goexit's return address and the call into th
 PARK = 192  # the runtime's frames on the park path (chanrecv1, chanrecv, gopark) in the modelled versions
 
 
-def used_target(size: int, grew: bool) -> float:
-    """The bytes in use that end at a stack of ``size`` (3/4 of the way up the window; see above)."""
+def used_target(size: int, grew: bool, fixed: int = 2048) -> float:
+    """The bytes in use that end at a stack of ``size`` (3/4 of the way up the window; see above); for
+    a goroutine that never grew, half of what fits the fixed starting stack, whatever size it started
+    at (a larger start came from the adaptive policy, which the simulation decides for itself)."""
     if grew:
         return 0.75 * size - GUARD
-    return max(0.0, (size - GUARD) / 2)
+    return max(0.0, (fixed - GUARD) / 2)
 
 
-def depth_for(size: int, grew: bool) -> int:
+def depth_for(size: int, grew: bool, fixed: int = 2048) -> int:
     """Frames of ``FRAME`` bytes below the entry frame that use about :func:`used_target` bytes."""
-    return max(0, int(round((used_target(size, grew) - BASE - ENTRY) / (FRAME + SLOT))))
+    return max(0, int(round((used_target(size, grew, fixed) - BASE - ENTRY) / (FRAME + SLOT))))
 
 
 def depths(sizes, grew, start: int) -> np.ndarray:
     """The depth of every goroutine from the stack size it reached and whether it grew to reach it
     (``start``: the size to assume where the trace does not know it)."""
-    return np.array([depth_for(int(s) if s > 0 else start, bool(g)) for s, g in zip(sizes, grew)], dtype=int)
+    return np.array([depth_for(int(s) if s > 0 else start, bool(g), start) for s, g in zip(sizes, grew)], dtype=int)
 
 
 def park_depth(size: int, shrunk: bool) -> int:

@@ -46,14 +46,26 @@ def _comment(lines, indent: str, width: int = 100) -> list[str]:
     return out
 
 
+def _flow_list(items: list[str], indent: str, width: int = 100) -> str:
+    """``[a, b, ...]`` wrapped onto continuation lines at ``indent`` (a YAML flow sequence may span lines)."""
+    lines, cur = [], "["
+    for k, item in enumerate(items):
+        piece = item + ("," if k < len(items) - 1 else "]")
+        if len(indent) + len(cur) + len(piece) + 1 > width and cur != "[":
+            lines.append(cur.rstrip())
+            cur = ""
+        cur += piece + " "
+    lines.append(cur.rstrip() if items else "[]")
+    return ("\n" + indent).join(lines)
+
+
 def _arrival(a: dict) -> str:
     p = a["process"]
     if p == "burst":
         return f"{{process: burst, at: {time_text(a['at'])}}}"
     if p == "poisson":
         return f"{{process: poisson, rate: {a['rate']:.6g}/s, start: {time_text(a['start'])}}}"
-    times = ", ".join(time_text(t) for t in a["times"])
-    return "{process: trace, times: [" + times + "]}"
+    return "{process: trace, times: " + _flow_list([time_text(t) for t in a["times"]], " " * 8) + "}"
 
 
 def render(fit) -> str:
@@ -74,7 +86,7 @@ def render(fit) -> str:
     gc = fit.gc
     out.append(f"  trigger: {gc['trigger']}")
     if gc["trigger"] == "manual":
-        out.append("  at: [" + ", ".join(time_text(t) for t in gc["at"]) + "]")
+        out.append("  at: " + _flow_list([time_text(t) for t in gc["at"]], " " * 4))
     else:
         out += [f"  gogc: {gc['gogc']}", f"  live_heap: {gc['live_heap']}B"]
     out.append(f"  mark_duration: {time_text(gc['mark_duration'])}")
@@ -93,11 +105,22 @@ def render(fit) -> str:
         if "alloc_rate" in s:
             out.append(f"    alloc_rate: {s['alloc_rate']:.6g}B/s  # fitted (see gc)")
         out.append("    program:")
+        seen: dict = {}  # a step written before is written again as an alias of it
         for step in s["program"]:
             parts = [f"depth: {_law(step['depth'], 'int')}"]
             for k in ("run", "block"):
                 if k in step:
                     parts.append(f"{k}: {_law(step[k], 'time')}")
-            why = [law.why for law in step.values() if isinstance(law, Law) and law.why and law.kind != "constant"]
-            out.append(f"      - {{{', '.join(parts)}}}" + (f"  # {'; '.join(why)}" if why else ""))
+            text = f"{{{', '.join(parts)}}}"
+            if text in seen:
+                out.append(f"      - *{seen[text]}")
+                continue
+            repeated = sum(1 for st in s["program"] if st is step or st == step) > 1
+            anchor = ""
+            if repeated:
+                seen[text] = f"{s['name']}_{'run' if 'run' in step else 'block'}{len(seen) + 1}"
+                anchor = f"&{seen[text]} "
+            why = sorted({law.why for law in step.values() if isinstance(law, Law) and law.why
+                          and law.kind != "constant"})
+            out.append(f"      - {anchor}{text}" + (f"  # {'; '.join(why)}" if why else ""))
     return "\n".join(out) + "\n"
