@@ -33,7 +33,7 @@ class Life:
     waited: float = 0.0  # seconds blocked (Waiting) in all
     queued: float = 0.0  # seconds runnable, waiting for a P
     start_delay: float = math.nan  # from its creation to its first run
-    parked_at_gc: int = 0  # GC cycles that started while it was blocked (a chance to shrink its stack)
+    parked_at_gc: int = 0  # GC mark phases it was blocked in (a chance for GC to shrink its stack)
     exited: float = math.nan
     final_size: int = 0
 
@@ -46,15 +46,19 @@ class Watcher:
     heap: list = field(default_factory=list)  # (time, /memory/classes/heap/objects:bytes)
     goals: list = field(default_factory=list)  # (time, /gc/heap/goal:bytes)
     gomaxprocs: int = 0
+    marking: bool = False  # inside a GC mark phase
     run: object = None  # the TraceRun, kept for the state at the end
 
     def __call__(self, run, ev) -> None:
         self.run = run
         k = ev.kind
         if k == "RangeBegin" and ev.name == "GC concurrent mark phase":
+            self.marking = True
             for life in self.lives.values():
                 if life.state == "Waiting":
                     life.parked_at_gc += 1
+        elif k == "RangeEnd" and ev.name == "GC concurrent mark phase":
+            self.marking = False
         elif k == "StateTransition":
             self._transition(run, ev)
         elif k == "Metric":
@@ -89,6 +93,8 @@ class Watcher:
                 life.run_after += now - life.since
         if to == "Waiting" and frm != "Waiting":
             life.blocks += 1
+            if self.marking:  # parked before the mark phase scans it
+                life.parked_at_gc += 1
             if math.isnan(life.first_block):
                 life.first_block = now
                 gp = run.gs.get(goid)
