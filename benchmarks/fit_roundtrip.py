@@ -11,7 +11,8 @@ benchmarks/fitprogs/httpserve), ``chain`` (the Go tree's test/chan/goroutines.go
 10,000 goroutines, 10 rounds, benchmarks/fitprogs/chain) and ``runtime-stack`` (the Go
 runtime's own TestStackMem, TestStackGrowth and TestStackCache, ``go test -trace``).  Each is
 run once per GOMAXPROCS with ``GODEBUG=traceallocfree=1``; the trace is fitted with the
-defaults of ``simstack fit`` and the fit simulated once (its seed); the comparison is
+defaults of ``simstack fit`` (``laws``) and with ``--replay`` (``replay``: every goroutine its
+own observed values), and each fit simulated once (its seed); the comparison is
 ``simstack.fit.roundtrip`` over the whole trace.  Targets (issue #13): time-averaged and peak
 StackInuse and grows within 10 %, at most 5 % of the goroutines alive at the end at another
 stack size than in the trace.  Prints one Markdown table row per program and GOMAXPROCS.
@@ -102,7 +103,7 @@ def pct(row) -> str:
 
 
 def mib(v: float) -> str:
-    return f"{v / 2**20:.2f}" if v >= 2**20 else f"{v / 1024:.0f} KiB"
+    return f"{v / 2**20:.2f} MiB" if v >= 2**20 else f"{v / 1024:.0f} KiB"
 
 
 def main() -> int:
@@ -117,27 +118,33 @@ def main() -> int:
     tc = find_toolchain(args.go)
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}, {tc.version}, {os.cpu_count()} CPUs, load "
           f"{os.getloadavg()[0]:.1f}\n", flush=True)
-    print("| program | GOMAXPROCS | goroutines | classes | mean StackInuse fit / trace | peak | grows | GC cycles "
+    print("| program | GOMAXPROCS | goroutines | fit | classes | mean StackInuse fit / trace | peak | grows | GC cycles "
           "| live at the end, same size | live goroutines (mean) | within targets |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |", flush=True)
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |", flush=True)
     for name in args.programs:
         for procs in args.gomaxprocs:
             try:
                 trace = record(tc, name, procs, out)
-                with cpu_lock():
-                    rt = roundtrip(trace, go=tc.go)
             except Exception as exc:  # noqa: BLE001 - a benchmark reports and goes on
-                print(f"| {name} | {procs} | {type(exc).__name__}: {str(exc)[:200]} |", flush=True)
+                print(f"| {name} | {procs} | recording failed: {type(exc).__name__}: {str(exc)[:200]} |", flush=True)
                 continue
-            m, p, g = rt.figure("mean_stack_inuse"), rt.figure("peak_stack_inuse"), rt.figure("grows")
-            gc, live = rt.figure("gc_cycles"), rt.figure("mean_live_goroutines")
-            es = rt.end_sizes
-            n_end = sum(es["trace"].values())
-            print(f"| {name} | {procs} | {len(rt.fit.table):,} | {len(rt.fit.classes)} | {mib(m['simulated'])} / "
-                  f"{mib(m['real_mean'])} ({pct(m)}) | {pct(p)} | {g['simulated']:,.0f} / {g['real_mean']:,.0f} "
-                  f"({pct(g)}) | {gc['simulated']:.0f} / {gc['real_mean']:.0f} | {100 * rt.same_sizes:.0f} % of "
-                  f"{n_end:,} (fit: {sum(es['simulated'].values()):,}) | {live['simulated']:,.1f} / "
-                  f"{live['real_mean']:,.1f} | {'yes' if rt.ok else 'no'} |", flush=True)
+            for replay in (False, True):
+                mode = "replay" if replay else "laws"
+                try:
+                    with cpu_lock():
+                        rt = roundtrip(trace, go=tc.go, replay=replay)
+                except Exception as exc:  # noqa: BLE001
+                    print(f"| {name} | {procs} | | {mode} | {type(exc).__name__}: {str(exc)[:160]} |", flush=True)
+                    continue
+                m, p, g = rt.figure("mean_stack_inuse"), rt.figure("peak_stack_inuse"), rt.figure("grows")
+                gc, live = rt.figure("gc_cycles"), rt.figure("mean_live_goroutines")
+                es = rt.end_sizes
+                n_end = sum(es["trace"].values())
+                print(f"| {name} | {procs} | {len(rt.fit.table):,} | {mode} | {len(rt.fit.classes)} | "
+                      f"{mib(m['simulated'])} / {mib(m['real_mean'])} ({pct(m)}) | {pct(p)} | {g['simulated']:,.0f} / "
+                      f"{g['real_mean']:,.0f} ({pct(g)}) | {gc['simulated']:.0f} / {gc['real_mean']:.0f} | "
+                      f"{100 * rt.same_sizes:.0f} % of {n_end:,} (fit: {sum(es['simulated'].values()):,}) | "
+                      f"{live['simulated']:,.1f} / {live['real_mean']:,.1f} | {'yes' if rt.ok else 'no'} |", flush=True)
     return 0
 
 

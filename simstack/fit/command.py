@@ -21,6 +21,10 @@ from ..scenario.model import PLATFORMS, VERSIONS
                    "metrics (for what-if studies that change the load or GOGC).")
 @click.option("--arrivals", type=click.Choice(["auto", "trace"]), default="auto", show_default=True,
               help="auto: a burst, Poisson or the observed times, whichever fits first; trace: the observed times.")
+@click.option("--replay", is_flag=True,
+              help="Give every goroutine its own observed values (sequence distributions, observed arrival times) "
+                   "instead of its class's fitted laws: the run as it was, for comparing versions and policies on "
+                   "it; such a scenario cannot be scaled to another load.")
 @click.option("--platform", type=click.Choice(PLATFORMS), default="linux/amd64", show_default=True,
               help="The platform the trace was recorded on (a trace does not say).")
 @click.option("--go-version", "version", type=click.Choice(VERSIONS), default=None,
@@ -28,7 +32,7 @@ from ..scenario.model import PLATFORMS, VERSIONS
 @click.option("--go", "go", type=click.Path(path_type=Path), default=None,
               help="The go binary whose trace parser reads TRACE (Go 1.23 or later); as for `simstack trace read`.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only warnings.")
-def fit_cmd(trace_file, out, overwrite, max_classes, gc, arrivals, platform, version, go, quiet):
+def fit_cmd(trace_file, out, overwrite, max_classes, gc, arrivals, replay, platform, version, go, quiet):
     """Fit a scenario to a real run: read the Go execution trace TRACE (Go 1.23+, recorded with
     GODEBUG=traceallocfree=1) and write a commented scenario whose goroutine classes (by creation
     site), arrivals, run and block times, stack depths (inferred from the stack sizes the trace shows)
@@ -49,7 +53,7 @@ def fit_cmd(trace_file, out, overwrite, max_classes, gc, arrivals, platform, ver
         _bad(f"{out}: is a directory; give a file name for the scenario")
     try:
         fit = fit_trace(trace_file, max_classes=max_classes, gc=gc, arrivals=arrivals, go=go, platform=platform,
-                        version=version, name=out.stem)
+                        version=version, name=out.stem, replay=replay)
         write_scenario(fit, out)
     except (TraceError, FitError) as exc:
         _bad(str(exc))

@@ -31,6 +31,7 @@ TRACED_VERSION = "go1.27"
 
 
 MAX_ROUNDS = 8  # block/run pairs at most in a fitted program
+MAX_REPLAY_VALUES = 250_000  # the scenario loader's bound on the values a file holds
 
 
 class FitError(ValueError):
@@ -78,7 +79,7 @@ class Fit:
 
 def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = "auto", go=None,
               platform: str = "linux/amd64", version: str | None = None, name: str | None = None,
-              classify=None) -> Fit:
+              replay: bool = False, classify=None) -> Fit:
     """Fit a scenario to the Go execution trace at ``path`` (Go 1.23+, ``GODEBUG=traceallocfree=1``).
 
     ``max_classes`` caps the goroutine classes; ``gc`` is ``times`` (GC at the trace's own cycle
@@ -86,7 +87,10 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
     ``auto`` (burst, Poisson or the observed times, whichever the test accepts first) or ``trace``
     (always the observed times).  ``platform`` and ``version`` are written as given: a trace says
     neither (default: linux/amd64, go1.27).
-    ``classify`` as for :func:`simstack.read_trace`.
+    ``replay``: every goroutine gets its own observed values (``sequence`` distributions, in
+    creation order, arrivals at the observed times) instead of its class's fitted laws: the run
+    as it was, for comparing versions and policies on it; it cannot be scaled (a class's count is
+    its sequence's length).  ``classify`` as for :func:`simstack.read_trace`.
     """
     from pathlib import Path
 
@@ -104,6 +108,9 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
     res = read_trace(path, go=go, observe=watch, classify=classify)
     end = float(res.summary["sim_time"])
     table = watch.table(res.goroutines)
+    if replay and len(table) * 8 > MAX_REPLAY_VALUES:
+        raise FitError(f"{path}: {len(table):,} goroutines are too many to replay one by one (a scenario holds at "
+                       f"most {MAX_REPLAY_VALUES:,} values); fit laws instead (without --replay)")
     if not len(table):
         raise FitError(f"{path}: the trace shows no goroutines of the program's own (only the runtime's and "
                        "main): nothing to fit")
@@ -129,7 +136,7 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
     rate = fit.gc.pop("alloc_rate", None)
     groups, fit.notes = group(table, end, max_classes)
     for g in groups:
-        fit.classes.append(_fit_class(g, end, fixed, arrivals, fit.warnings))
+        fit.classes.append(_fit_class(g, end, fixed, arrivals, fit.warnings, replay))
         if rate:
             fit.classes[-1].spec["alloc_rate"] = rate
     n_before = int(table["created"].isna().sum())
@@ -159,14 +166,15 @@ def write_scenario(fit: Fit, path) -> None:
         raise
 
 
-def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list) -> FittedClass:
-    r = g.rows
+def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list, replay: bool = False) -> FittedClass:
+    r = g.rows.sort_values(["created", "goroutine"], na_position="first", kind="stable")
+    fit_law = laws.replay_law if replay else laws.fit_law
     n = len(r)
     notes = [f"{n} goroutine(s) created by {', '.join(g.sites)}" + (" still alive at the end of the trace"
                                                                      if g.resident else "")]
     created = r["created"].fillna(0.0).to_numpy()
-    if arrivals == "trace":
-        arr = {"process": "trace", "times": tuple(np.sort(created).tolist()), "why": "the observed times (--arrivals trace)"}
+    if arrivals == "trace" or replay:
+        arr = {"process": "trace", "times": tuple(np.sort(created).tolist()), "why": "the observed times" + (" (--replay)" if replay else " (--arrivals trace)")}
     else:
         arr = laws.fit_arrivals(created, end)
     notes.append(f"arrival: {arr.pop('why')}")
@@ -177,7 +185,7 @@ def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list) 
     spec["arrival"] = arr
     spec["frame"] = stacks.FRAME
     spec["entry_frame"] = stacks.ENTRY
-    if n < laws.MIN_FIT:
+    if n < laws.MIN_FIT and not replay:
         warnings.append(f"class {g.name}: only {n} goroutine(s) in the trace, too few to fit a law: its arrivals, "
                         "durations and depths are the observed values, not a fitted distribution")
     # stack sizes: where it was when it first blocked, and the largest it reached
@@ -205,7 +213,7 @@ def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list) 
                  + f"; {int(r['grows'].sum())} grows, {int(r['shrinks'].sum())} shrinks")
     notes.append(f"depths inferred from those sizes ({stacks.FRAME}-byte frames, chosen): aimed at 3/4 of the "
                  f"way between the size that makes a goroutine grow to its stack and the next")
-    first_law = laws.fit_law((d_block if grows_late else d_max), integer=True)
+    first_law = fit_law((d_block if grows_late else d_max), integer=True)
     notes.append("growth: " + ("mostly after its first block (the last run step goes deeper)" if grows_late
                                else "in its first run, before it first blocks" if grew.any() else "none"))
     if not grew.any():
@@ -218,11 +226,11 @@ def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list) 
                + ("depth 0, which GC shrinks" if shallow else "just above a quarter of their "
                   "stack, which GC keeps"))
     notes.append(f"park depth {park}: {why}")
-    run1 = laws.fit_law(r["run_first"].to_numpy())
+    run1 = fit_law(r["run_first"].to_numpy())
     program = [{"depth": first_law, "run": run1}]
     # the time from its creation to its first run: the P was busy, mostly with its creator (main, whose
     # own work a scenario does not model), so the simulation would not make it wait; it waits here instead
-    delay = laws.fit_law(r["start_delay"].to_numpy())
+    delay = fit_law(r["start_delay"].to_numpy())
     if not (delay.kind == "constant" and delay.value == 0):
         program.insert(0, {"depth": 0, "block": delay})
     if g.resident:
@@ -232,9 +240,11 @@ def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list) 
         # ROUNDS block/run pairs (the class's median number of blocks, at most MAX_ROUNDS), not run in one
         # piece that would hold a P far longer than any of its real runs did
         rounds = int(min(MAX_ROUNDS, max(1, np.median(r["blocks"].to_numpy()))))
-        waited = laws.fit_law(r["waited"].to_numpy() / rounds)
-        run2 = laws.fit_law(r["run_after"].to_numpy() / rounds)
-        last = laws.fit_law(d_max, integer=True) if grows_late else park
+        # one still alive when the trace ended stays blocked past the end of the run, as it did
+        censored = np.where(r["exited"].isna().to_numpy(), end, 0.0)
+        waited = fit_law((r["waited"].to_numpy() + censored) / rounds)
+        run2 = fit_law(r["run_after"].to_numpy() / rounds)
+        last = fit_law(d_max, integer=True) if grows_late else park
         for _ in range(rounds):
             program.append({"depth": park, "block": waited})
             if not (run2.kind == "constant" and run2.value == 0 and last == park):

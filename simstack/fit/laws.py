@@ -22,7 +22,7 @@ MAX_VALUES = 64  # at most this many values in an empirical distribution
 class Law:
     """A fitted distribution: ``kind`` (constant, exponential, empirical), its parameters, and how it was chosen."""
 
-    kind: str
+    kind: str  # constant, exponential, empirical, sequence (replay: goroutine i of the class takes values[i])
     value: float = 0.0  # constant
     mean: float = 0.0  # exponential (and every kind: the sample's mean)
     values: tuple = ()  # empirical
@@ -88,3 +88,12 @@ def fit_arrivals(times, end: float, burst_within: float = 1e-3) -> dict:
     else:
         why = f"only {n} creations: the observed times"
     return {"process": "trace", "times": tuple(t.tolist()), "why": why}
+
+
+def replay_law(x, *, integer: bool = False) -> Law:
+    """Every goroutine's own value, in the class's creation order (``simstack fit --replay``)."""
+    x = np.asarray(x, dtype=float)
+    if len(x) and np.all(x == x[0]):
+        return Law("constant", float(round(x[0]) if integer else x[0]), float(x[0]), why="")
+    vals = tuple((np.rint(x) if integer else x).tolist())
+    return Law("sequence", mean=float(x.mean()) if len(x) else 0.0, values=vals, why="each goroutine's own")

@@ -43,7 +43,7 @@ class RoundTrip:
 
 
 def end_sizes(res) -> dict:
-    """Live user goroutines by stack size in the last footprint row: {size: count}."""
+    """A simulation's live goroutines (the scenario's) by stack size in the last footprint row: {size: count}."""
     fp = res.footprint
     if not len(fp):
         return {}
@@ -71,5 +71,8 @@ def roundtrip(trace, fit=None, **fit_args) -> RoundTrip:
     real_classes = sorted(set(fit.table["class"]))  # the program's goroutines: not main's, not the runtime's
     table = compare(figures(sim, sim_classes), [figures(real, real_classes)], [])
     table = table[~table["metric"].str.startswith(("grows[", "shrinks["))].reset_index(drop=True)
-    sizes = {"trace": end_sizes(real), "simulated": end_sizes(sim)}
+    t = fit.table
+    alive = t[t["exited"].isna() & (t["final_size"] > 0)]  # the program's goroutines, not main (nor fitted)
+    sizes = {"trace": {int(k): int(v) for k, v in alive["final_size"].value_counts().sort_index().items()},
+             "simulated": end_sizes(sim)}
     return RoundTrip(fit, sim, table, sizes)

@@ -34,6 +34,8 @@ def _law(law, kind: str) -> str:
     if law.kind == "exponential":
         return f"{{dist: exponential, mean: {fmt(law.mean)}}}"
     vals = ", ".join(fmt(v) for v in law.values)
+    if law.kind == "sequence":
+        return f"{{dist: sequence, values: [{vals}]}}"
     w = f", weights: [{', '.join(map(str, law.weights))}]" if law.weights else ""
     return f"{{dist: empirical, values: [{vals}]{w}}}"
 
