@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from simstack.fit.roundtrip import roundtrip  # noqa: E402
+from simstack.trace import read_trace  # noqa: E402
 from simstack.validate.toolchain import find_toolchain, offline_env  # noqa: E402
 
 GENERATED = ("perf-timed", "worker-pool", "fanout", "http-server")
@@ -123,10 +124,18 @@ def main() -> int:
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |", flush=True)
     for name in args.programs:
         for procs in args.gomaxprocs:
-            try:
-                trace = record(tc, name, procs, out)
-            except Exception as exc:  # noqa: BLE001 - a benchmark reports and goes on
-                print(f"| {name} | {procs} | recording failed: {type(exc).__name__}: {str(exc)[:200]} |", flush=True)
+            trace = None
+            for attempt in range(1, 4):  # Go 1.27.3's traceallocfree sometimes breaks a trace (docs/traces.md)
+                try:
+                    trace = record(tc, name, procs, out)
+                    read_trace(trace, go=tc.go, kinds=[])
+                    break
+                except Exception as exc:  # noqa: BLE001 - a benchmark reports and goes on
+                    print(f"<!-- {name} GOMAXPROCS {procs}, attempt {attempt}: {type(exc).__name__}: "
+                          f"{str(exc)[:200]} -->", flush=True)
+                    trace = None
+            if trace is None:
+                print(f"| {name} | {procs} | no readable trace in 3 attempts |", flush=True)
                 continue
             for replay in (False, True):
                 mode = "replay" if replay else "laws"

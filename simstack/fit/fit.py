@@ -30,7 +30,7 @@ from .observe import Watcher
 TRACED_VERSION = "go1.27"
 
 
-MAX_ROUNDS = 8  # block/run pairs at most in a fitted program
+MAX_ROUNDS = 32  # block/run pairs at most in a fitted program
 MAX_REPLAY_VALUES = 250_000  # the scenario loader's bound on the values a file holds
 
 
@@ -233,28 +233,35 @@ def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list, 
     delay = fit_law(r["start_delay"].to_numpy())
     if not (delay.kind == "constant" and delay.value == 0):
         program.insert(0, {"depth": 0, "block": delay})
+    # a goroutine that blocked k times ran between its blocks: its later running time is spread over
+    # ROUNDS block/run pairs (the class's median number of blocks, at most MAX_ROUNDS), not run in one
+    # piece that would hold a P far longer than any of its real runs did.  A resident's last block, the
+    # one it was in when the trace ended, becomes a block forever after the rounds.
+    blocks = r["blocks"].to_numpy() - (1 if g.resident else 0) * (r["ongoing"].to_numpy() > 0)
+    rounds = int(min(MAX_ROUNDS, max(0 if g.resident else 1, np.median(blocks))))
     if g.resident:
-        program.append({"depth": park, "block": "forever"})
-    else:
-        # a goroutine that blocked k times ran between its blocks: its later running time is spread over
-        # ROUNDS block/run pairs (the class's median number of blocks, at most MAX_ROUNDS), not run in one
-        # piece that would hold a P far longer than any of its real runs did
-        rounds = int(min(MAX_ROUNDS, max(1, np.median(r["blocks"].to_numpy()))))
-        # one still alive when the trace ended stays blocked past the end of the run, as it did
-        censored = np.where(r["exited"].isna().to_numpy(), end, 0.0)
-        waited = fit_law((r["waited"].to_numpy() + censored) / rounds)
+        waited_all = r["waited"].to_numpy() - r["ongoing"].to_numpy()
+    elif replay:  # one still alive when the trace ended stays blocked past the end of the run, as it did
+        waited_all = r["waited"].to_numpy() + np.where(r["exited"].isna().to_numpy(), end, 0.0)
+    else:  # (as a law, such a tail would be drawn by any goroutine of the class: its time so far instead)
+        waited_all = r["waited"].to_numpy()
+    if rounds:
+        waited = fit_law(waited_all / rounds)
         run2 = fit_law(r["run_after"].to_numpy() / rounds)
         last = fit_law(d_max, integer=True) if grows_late else park
         for _ in range(rounds):
             program.append({"depth": park, "block": waited})
             if not (run2.kind == "constant" and run2.value == 0 and last == park):
                 program.append({"depth": last, "run": run2})
-        if rounds > 1:
-            notes.append(f"{rounds} rounds of block and run: the median goroutine blocked {rounds} times"
-                         + (" or more" if rounds == MAX_ROUNDS else "") + "; each round is a "
-                         f"{rounds}th of its blocked and later running time")
-        notes.append(f"durations: running {_ms(r['run_first'].mean())} before the first block, blocked "
-                     f"{_ms(r['waited'].mean())} in all, running {_ms(r['run_after'].mean())} after (means)")
+    if g.resident:
+        program.append({"depth": park, "block": "forever"})
+    if rounds > 1:
+        notes.append(f"{rounds} rounds of block and run: the median goroutine blocked {rounds} times"
+                     + (" or more" if rounds == MAX_ROUNDS else "") + "; each round is a "
+                     f"{rounds}th of its blocked and later running time")
+    notes.append(f"durations: running {_ms(r['run_first'].mean())} before the first block, blocked "
+                 f"{_ms(waited_all.mean())} in all, running {_ms(r['run_after'].mean())} after (means)"
+                 + (", then blocked until the end" if g.resident else ""))
     spec["program"] = program
     return FittedClass(g.name, spec, notes, g.sites)
 

@@ -115,18 +115,20 @@ class Watcher:
                 else:
                     life.run_after += end - life.since
                 life.since = end
-            elif life.state == "Waiting":
-                life.waited += end - life.since
+            ongoing = 0.0
+            if life.state == "Waiting":  # blocked when the trace ended: in ``waited``, and apart
+                ongoing = end - life.since
+                life.waited += ongoing
                 life.since = end
             gp = self.run.gs.get(life.goid) if self.run is not None else None
             life.final_size = gp.size if gp is not None else 0
             rows.append({"goroutine": life.goid, "class": life.cls, "created": life.created, "exited": life.exited,
                          "run_first": life.run_first, "run_after": life.run_after, "first_block": life.first_block,
-                         "size_at_block": life.size_at_block, "blocks": life.blocks, "waited": life.waited, "queued": life.queued,
+                         "size_at_block": life.size_at_block, "blocks": life.blocks, "waited": life.waited, "ongoing": ongoing, "queued": life.queued,
                          "start_delay": 0.0 if math.isnan(life.start_delay) else life.start_delay,
                          "parked_at_gc": life.parked_at_gc, "final_size": life.final_size})
         df = pd.DataFrame(rows, columns=["goroutine", "class", "created", "exited", "run_first", "run_after",
-                                         "first_block", "size_at_block", "blocks", "waited", "queued", "start_delay", "parked_at_gc", "final_size"])
+                                         "first_block", "size_at_block", "blocks", "waited", "ongoing", "queued", "start_delay", "parked_at_gc", "final_size"])
         g = goroutines[["goroutine", "max_stack", "grows", "shrinks"]]
         return df.merge(g, on="goroutine", how="left").sort_values(["created", "goroutine"], na_position="first",
                                                                    ignore_index=True)
