@@ -105,7 +105,7 @@ def render(fit) -> str:
         out.append(f"    frame: {s['frame']}B  # chosen")
         out.append(f"    entry_frame: {s['entry_frame']}B  # chosen")
         if "alloc_rate" in s:
-            out.append(f"    alloc_rate: {s['alloc_rate']:.6g}B/s  # fitted (see gc)")
+            out.append(f"    alloc_rate: {s['alloc_rate'] / 1e6:.4g}MB/s  # fitted (see gc)")
         out.append("    program:")
         seen: dict = {}  # a step written before is written again as an alias of it
         for step in s["program"]:
