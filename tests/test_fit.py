@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import simstack
-from simstack.fit import FitError, fit_trace, write_scenario
+from simstack.fit import FitError, fit_trace
 from simstack.fit import laws, stacks
 from simstack.fit.classes import class_name
 from simstack.fit.write import time_text
@@ -195,3 +195,23 @@ def test_bad_arguments_are_fit_errors():
         fit_trace("whatever", max_classes=0)
     with pytest.raises(FitError, match="gc"):
         fit_trace("whatever", gc="sometimes")
+
+
+def test_gogc_pacing_is_fitted_from_the_heap_metrics_and_said_to_be_assumed(trace):
+    fit = fit_trace(trace, gc="gogc")
+    sc = fit.scenario()
+    assert sc.gc.trigger == "gogc" and sc.gc.gogc == 100 and sc.gc.live_heap > 0
+    assert all(c.alloc_rate > 0 for c in sc.goroutines)
+    assert "assumed" in fit.yaml()
+
+
+def test_replay_gives_every_goroutine_its_own_values_and_reproduces_the_growths(trace):
+    fit = fit_trace(trace, replay=True)
+    sc = fit.scenario()
+    workers = sc.goroutine_class("main_main")
+    assert workers.arrival.process == "trace" and len(workers.arrival.times) == 1200
+    assert any(getattr(step.depth, "dist", None) == "sequence" for step in workers.program)
+    res = simstack.run(sc)
+    sim = int(res.goroutines.query("`class` == 'main_main'")["grows"].sum())
+    real = int(fit.table.query("`class` == 'main.main'")["grows"].sum())
+    assert abs(sim - real) <= 0.02 * real, (sim, real)

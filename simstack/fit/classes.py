@@ -6,7 +6,6 @@ import math
 import re
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 
@@ -71,7 +70,7 @@ def group(table: pd.DataFrame, end: float, max_classes: int) -> tuple[list[Group
         for resident in (False, True):
             part = [g for g in rest if g.resident == resident]
             if part:
-                other = Group("other", pd.concat([g.rows for g in part]), sum((g.sites for g in part), []), resident)
+                other = Group("other", pd.concat([g.rows for g in part]), [s for g in part for s in g.sites], resident)
                 keep.append(other)
                 notes.append(f"{len(other.sites)} small sites merged into one class ({', '.join(other.sites[:6])}"
                              f"{', ...' if len(other.sites) > 6 else ''}): --max-classes {max_classes}")

@@ -14,7 +14,6 @@ Goroutines alive at the end of the trace are a class of their own that parks for
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np

@@ -7,7 +7,6 @@ at another size than the trace's).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import pandas as pd
