@@ -13,7 +13,7 @@ runtime's own TestStackMem, TestStackGrowth and TestStackCache, ``go test -trace
 run once per GOMAXPROCS with ``GODEBUG=traceallocfree=1``; the trace is fitted with the
 defaults of ``simstack fit`` (``laws``) and with ``--replay`` (``replay``: every goroutine its
 own observed values), and each fit simulated once (its seed); the comparison is
-``simstack.fit.roundtrip`` over the whole trace.  Targets (issue #13): time-averaged and peak
+``simstack.validate.roundtrip`` over the whole trace.  Targets (issue #13): time-averaged and peak
 StackInuse and grows within 10 %, at most 5 % of the goroutines alive at the end at another
 stack size than in the trace.  Prints one Markdown table row per program and GOMAXPROCS.
 Recording and fitting hold the shared CPU lock (/tmp/simstack-cpu.lock) while they run.
@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from simstack.fit.roundtrip import roundtrip  # noqa: E402
+from simstack.validate.roundtrip import roundtrip  # noqa: E402
 from simstack.trace import read_trace  # noqa: E402
 from simstack.validate.toolchain import find_toolchain, offline_env  # noqa: E402
 

@@ -24,7 +24,7 @@ class RoundTrip:
 
     @property
     def same_sizes(self) -> float:
-        from ..validate.timedcheck import _same_sizes
+        from .timedcheck import _same_sizes
         return _same_sizes({"all": self.end_sizes["simulated"]}, {"all": self.end_sizes["trace"]}, ["all"])
 
     def figure(self, metric: str) -> dict:
@@ -36,7 +36,7 @@ class RoundTrip:
         return bool((goal["relative"].abs() <= TOLERANCE).all()) and self.same_sizes >= 1 - SIZES_TOLERANCE
 
     def render(self) -> str:
-        from ..validate.timedcheck import render
+        from .timedcheck import render
         return render(self.table) + f"\nlive stacks at the end at the trace's size: {100 * self.same_sizes:.1f}% " \
             f"(trace {self.end_sizes['trace']}, simulated {self.end_sizes['simulated']})"
 
@@ -60,8 +60,8 @@ def whole_trace(res) -> object:
 def roundtrip(trace, fit=None, **fit_args) -> RoundTrip:
     """Fit ``trace`` (unless ``fit`` is given), simulate it, and compare (see the module docstring)."""
     from ..api import run
-    from ..validate.timedcheck import compare, figures
-    from . import fit_trace
+    from .timedcheck import compare, figures
+    from ..fit import fit_trace
 
     fit = fit or fit_trace(trace, **fit_args)
     sim = run(fit.scenario())
