@@ -33,8 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from simstack.fit import fit_trace, observe_trace  # noqa: E402
 from simstack.validate.roundtrip import roundtrip  # noqa: E402
-from simstack.trace import read_trace  # noqa: E402
 from simstack.validate.toolchain import find_toolchain, offline_env  # noqa: E402
 
 GENERATED = ("perf-timed", "worker-pool", "fanout", "http-server")
@@ -124,24 +124,24 @@ def main() -> int:
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |", flush=True)
     for name in args.programs:
         for procs in args.gomaxprocs:
-            trace = None
+            trace = observed = None
             for attempt in range(1, 4):  # Go 1.27.3's traceallocfree sometimes breaks a trace (docs/traces.md)
                 try:
                     trace = record(tc, name, procs, out)
-                    read_trace(trace, go=tc.go, kinds=[])
+                    with cpu_lock():
+                        observed = observe_trace(trace, go=tc.go)
                     break
                 except Exception as exc:  # noqa: BLE001 - a benchmark reports and goes on
                     print(f"<!-- {name} GOMAXPROCS {procs}, attempt {attempt}: {type(exc).__name__}: "
                           f"{str(exc)[:200]} -->", flush=True)
-                    trace = None
-            if trace is None:
+            if observed is None:
                 print(f"| {name} | {procs} | no readable trace in 3 attempts |", flush=True)
                 continue
             for replay in (False, True):
                 mode = "replay" if replay else "laws"
                 try:
                     with cpu_lock():
-                        rt = roundtrip(trace, go=tc.go, replay=replay)
+                        rt = roundtrip(trace, fit=fit_trace(trace, replay=replay, observed=observed))
                 except Exception as exc:  # noqa: BLE001
                     print(f"| {name} | {procs} | | {mode} | {type(exc).__name__}: {str(exc)[:160]} |", flush=True)
                     continue

@@ -215,3 +215,11 @@ def test_replay_gives_every_goroutine_its_own_values_and_reproduces_the_growths(
     sim = int(res.goroutines.query("`class` == 'main_main'")["grows"].sum())
     real = int(fit.table.query("`class` == 'main.main'")["grows"].sum())
     assert abs(sim - real) <= 0.02 * real, (sim, real)
+
+
+def test_one_reading_fits_again_to_the_same_file(trace, fitted):
+    from simstack.fit import observe_trace
+    observed = observe_trace(trace)
+    assert fit_trace(trace, observed=observed).yaml() == fitted.yaml()
+    fit_trace(trace, replay=True, observed=observed)
+    assert fit_trace(trace, observed=observed).yaml() == fitted.yaml()

@@ -78,7 +78,7 @@ class Fit:
 
 def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = "auto", go=None,
               platform: str = "linux/amd64", version: str | None = None, name: str | None = None,
-              replay: bool = False, classify=None) -> Fit:
+              replay: bool = False, classify=None, observed=None) -> Fit:
     """Fit a scenario to the Go execution trace at ``path`` (Go 1.23+, ``GODEBUG=traceallocfree=1``).
 
     ``max_classes`` caps the goroutine classes; ``gc`` is ``times`` (GC at the trace's own cycle
@@ -89,11 +89,11 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
     ``replay``: every goroutine gets its own observed values (``sequence`` distributions, in
     creation order, arrivals at the observed times) instead of its class's fitted laws: the run
     as it was, for comparing versions and policies on it; it cannot be scaled (a class's count is
-    its sequence's length).  ``classify`` as for :func:`simstack.read_trace`.
+    its sequence's length).  ``classify`` as for :func:`simstack.read_trace`.  ``observed``: what
+    :func:`observe_trace` returned for this trace, to fit it again without reading it again.
     """
     from pathlib import Path
 
-    from ..trace import read_trace
     from ..trace.parsed import trace_format
 
     if max_classes < 1:
@@ -103,8 +103,9 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
     if arrivals not in ("auto", "trace"):
         raise FitError(f"arrivals: expected auto or trace, got {arrivals!r}")
     path = Path(path)
-    watch = Watcher()
-    res = read_trace(path, go=go, observe=watch, classify=classify)
+    if observed is None:
+        observed = observe_trace(path, go=go, classify=classify)
+    res, watch = observed
     end = float(res.summary["sim_time"])
     table = watch.table(res.goroutines)
     if replay and len(table) * 8 > MAX_REPLAY_VALUES:
@@ -143,6 +144,14 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
         fit.notes.append(f"{n_before} goroutine(s) existed before the trace started: they arrive at 0 s, and their "
                          "stacks count from the size the trace first shows")
     return fit
+
+
+def observe_trace(path, *, go=None, classify=None) -> tuple:
+    """Read the trace once for fitting: (the trace as a Result, the :class:`~.observe.Watcher` of its goroutines)."""
+    from ..trace import read_trace
+
+    watch = Watcher()
+    return read_trace(path, go=go, observe=watch, classify=classify), watch
 
 
 def write_scenario(fit: Fit, path) -> None:

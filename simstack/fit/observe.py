@@ -35,7 +35,6 @@ class Life:
     start_delay: float = math.nan  # from its creation to its first run
     parked_at_gc: int = 0  # GC mark phases it was blocked in (a chance for GC to shrink its stack)
     exited: float = math.nan
-    final_size: int = 0
 
 
 @dataclass
@@ -104,31 +103,27 @@ class Watcher:
         life.state, life.since = to, now
 
     def table(self, goroutines: pd.DataFrame) -> pd.DataFrame:
-        """One row per user goroutine: its life joined with the reader's goroutine row
-        (``max_stack``, ``grows``, ``shrinks``)."""
+        """One row per user goroutine: its life (a goroutine still running or blocked when the trace
+        ended counts its time until then) joined with the reader's goroutine row (``max_stack``,
+        ``grows``, ``shrinks``).  Leaves the lives as they are: it can be called again."""
         end = self.run.now if self.run is not None else 0.0
         rows = []
         for life in self.lives.values():
-            if life.state in RUNNING:  # still running at the end: its time so far
-                if math.isnan(life.first_block):
-                    life.run_first += end - life.since
-                else:
-                    life.run_after += end - life.since
-                life.since = end
-            ongoing = 0.0
-            if life.state == "Waiting":  # blocked when the trace ended: in ``waited``, and apart
-                ongoing = end - life.since
-                life.waited += ongoing
-                life.since = end
+            left = end - life.since  # in its last state
+            running = left if life.state in RUNNING else 0.0
+            ongoing = left if life.state == "Waiting" else 0.0  # blocked when the trace ended: in waited, and apart
+            first = math.isnan(life.first_block)
             gp = self.run.gs.get(life.goid) if self.run is not None else None
-            life.final_size = gp.size if gp is not None else 0
             rows.append({"goroutine": life.goid, "class": life.cls, "created": life.created, "exited": life.exited,
-                         "run_first": life.run_first, "run_after": life.run_after, "first_block": life.first_block,
-                         "size_at_block": life.size_at_block, "blocks": life.blocks, "waited": life.waited, "ongoing": ongoing, "queued": life.queued,
+                         "run_first": life.run_first + (running if first else 0.0),
+                         "run_after": life.run_after + (0.0 if first else running),
+                         "first_block": life.first_block, "size_at_block": life.size_at_block, "blocks": life.blocks,
+                         "waited": life.waited + ongoing, "ongoing": ongoing, "queued": life.queued,
                          "start_delay": 0.0 if math.isnan(life.start_delay) else life.start_delay,
-                         "parked_at_gc": life.parked_at_gc, "final_size": life.final_size})
+                         "parked_at_gc": life.parked_at_gc, "final_size": gp.size if gp is not None else 0})
         df = pd.DataFrame(rows, columns=["goroutine", "class", "created", "exited", "run_first", "run_after",
-                                         "first_block", "size_at_block", "blocks", "waited", "ongoing", "queued", "start_delay", "parked_at_gc", "final_size"])
+                                         "first_block", "size_at_block", "blocks", "waited", "ongoing", "queued",
+                                         "start_delay", "parked_at_gc", "final_size"])
         g = goroutines[["goroutine", "max_stack", "grows", "shrinks"]]
         return df.merge(g, on="goroutine", how="left").sort_values(["created", "goroutine"], na_position="first",
                                                                    ignore_index=True)
