@@ -2,6 +2,7 @@
 
     python benchmarks/fit_roundtrip.py [--programs perf-timed worker-pool fanout http-server httpserve chain
                                          runtime-stack] [--gomaxprocs 1 2] [-o DIR] [--go PATH]
+    python benchmarks/fit_roundtrip.py --trace NAME:GOMAXPROCS:PATH ...   # traces recorded already
 
 Programs: the real-time programs timed validation generates from the example scenarios
 (``perf-timed``, ``worker-pool``, ``fanout``, ``http-server``: the model's own draws performed
@@ -112,6 +113,8 @@ def main() -> int:
     ap.add_argument("--programs", nargs="+", default=list(GENERATED + REAL))
     ap.add_argument("--gomaxprocs", nargs="+", type=int, default=[1, 2])
     ap.add_argument("--go", default=None)
+    ap.add_argument("--trace", action="append", default=[], metavar="NAME:GOMAXPROCS:PATH",
+                    help="a trace recorded already (repeatable): fitted and compared, nothing recorded")
     ap.add_argument("-o", "--output", type=Path, default=Path("runs/fit-roundtrip"))
     args = ap.parse_args()
     out = args.output.resolve()
@@ -122,38 +125,40 @@ def main() -> int:
     print("| program | GOMAXPROCS | goroutines | fit | classes | mean StackInuse fit / trace | peak | grows | GC cycles "
           "| live at the end, same size | live goroutines (mean) | within targets |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |", flush=True)
-    for name in args.programs:
-        for procs in args.gomaxprocs:
-            trace = observed = None
-            for attempt in range(1, 4):  # Go 1.27.3's traceallocfree sometimes breaks a trace (docs/traces.md)
-                try:
-                    trace = record(tc, name, procs, out)
-                    with cpu_lock():
-                        observed = observe_trace(trace, go=tc.go)
-                    break
-                except Exception as exc:  # noqa: BLE001 - a benchmark reports and goes on
-                    print(f"<!-- {name} GOMAXPROCS {procs}, attempt {attempt}: {type(exc).__name__}: "
-                          f"{str(exc)[:200]} -->", flush=True)
-            if observed is None:
-                print(f"| {name} | {procs} | no readable trace in 3 attempts |", flush=True)
+    given = [t.split(":", 2) for t in args.trace]
+    jobs = [(n, int(p), Path(path)) for n, p, path in given] if given else \
+        [(name, procs, None) for name in args.programs for procs in args.gomaxprocs]
+    for name, procs, path in jobs:
+        trace = observed = None
+        for attempt in range(1, 4):  # Go 1.27.3's traceallocfree sometimes breaks a trace (docs/traces.md)
+            try:
+                trace = path or record(tc, name, procs, out)
+                with cpu_lock():
+                    observed = observe_trace(trace, go=tc.go)
+                break
+            except Exception as exc:  # noqa: BLE001 - a benchmark reports and goes on
+                print(f"<!-- {name} GOMAXPROCS {procs}, attempt {attempt}: {type(exc).__name__}: "
+                      f"{str(exc)[:200]} -->", flush=True)
+        if observed is None:
+            print(f"| {name} | {procs} | no readable trace in 3 attempts |", flush=True)
+            continue
+        for replay in (False, True):
+            mode = "replay" if replay else "laws"
+            try:
+                with cpu_lock():
+                    rt = roundtrip(trace, fit=fit_trace(trace, replay=replay, observed=observed))
+            except Exception as exc:  # noqa: BLE001
+                print(f"| {name} | {procs} | | {mode} | {type(exc).__name__}: {str(exc)[:160]} |", flush=True)
                 continue
-            for replay in (False, True):
-                mode = "replay" if replay else "laws"
-                try:
-                    with cpu_lock():
-                        rt = roundtrip(trace, fit=fit_trace(trace, replay=replay, observed=observed))
-                except Exception as exc:  # noqa: BLE001
-                    print(f"| {name} | {procs} | | {mode} | {type(exc).__name__}: {str(exc)[:160]} |", flush=True)
-                    continue
-                m, p, g = rt.figure("mean_stack_inuse"), rt.figure("peak_stack_inuse"), rt.figure("grows")
-                gc, live = rt.figure("gc_cycles"), rt.figure("mean_live_goroutines")
-                es = rt.end_sizes
-                n_end = sum(es["trace"].values())
-                print(f"| {name} | {procs} | {len(rt.fit.table):,} | {mode} | {len(rt.fit.classes)} | "
-                      f"{mib(m['simulated'])} / {mib(m['real_mean'])} ({pct(m)}) | {pct(p)} | {g['simulated']:,.0f} / "
-                      f"{g['real_mean']:,.0f} ({pct(g)}) | {gc['simulated']:.0f} / {gc['real_mean']:.0f} | "
-                      f"{100 * rt.same_sizes:.0f} % of {n_end:,} (fit: {sum(es['simulated'].values()):,}) | "
-                      f"{live['simulated']:,.1f} / {live['real_mean']:,.1f} | {'yes' if rt.ok else 'no'} |", flush=True)
+            m, p, g = rt.figure("mean_stack_inuse"), rt.figure("peak_stack_inuse"), rt.figure("grows")
+            gc, live = rt.figure("gc_cycles"), rt.figure("mean_live_goroutines")
+            es = rt.end_sizes
+            n_end = sum(es["trace"].values())
+            print(f"| {name} | {procs} | {len(rt.fit.table):,} | {mode} | {len(rt.fit.classes)} | "
+                  f"{mib(m['simulated'])} / {mib(m['real_mean'])} ({pct(m)}) | {pct(p)} | {g['simulated']:,.0f} / "
+                  f"{g['real_mean']:,.0f} ({pct(g)}) | {gc['simulated']:.0f} / {gc['real_mean']:.0f} | "
+                  f"{100 * rt.same_sizes:.0f} % of {n_end:,} (fit: {sum(es['simulated'].values()):,}) | "
+                  f"{live['simulated']:,.1f} / {live['real_mean']:,.1f} | {'yes' if rt.ok else 'no'} |", flush=True)
     return 0
 
 
