@@ -139,6 +139,8 @@ def main() -> int:
             except Exception as exc:  # noqa: BLE001 - a benchmark reports and goes on
                 print(f"<!-- {name} GOMAXPROCS {procs}, attempt {attempt}: {type(exc).__name__}: "
                       f"{str(exc)[:200]} -->", flush=True)
+                if path:
+                    break
         if observed is None:
             print(f"| {name} | {procs} | no readable trace in 3 attempts |", flush=True)
             continue
