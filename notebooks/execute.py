@@ -14,7 +14,7 @@ import nbclient
 import nbformat
 
 HERE = Path(__file__).resolve().parent
-NAMES = ["quickstart.ipynb", "whatif-study.ipynb", "runtime-mechanics.ipynb"]
+NAMES = ["quickstart.ipynb", "whatif-study.ipynb", "runtime-mechanics.ipynb", "fit-service.ipynb"]
 
 
 def execute(path: Path) -> None:

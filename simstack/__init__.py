@@ -9,7 +9,7 @@ loaded on first use so that importing the model does not pull in SimPy or pandas
 """
 from ._version import __version__
 
-__all__ = ["load_scenario", "run", "read_results", "read_trace", "plot", "__version__"]
+__all__ = ["load_scenario", "run", "read_results", "read_trace", "fit_trace", "plot", "__version__"]
 
 
 def __getattr__(name):
@@ -20,6 +20,9 @@ def __getattr__(name):
         from .analysis import accessor  # noqa: F401  (registers ``Result.plot`` on the Results it makes)
         from .trace import read_trace
         return read_trace
+    if name == "fit_trace":
+        from .fit import fit_trace
+        return fit_trace
     if name == "load_scenario":
         from .scenario import load_scenario
         return load_scenario

@@ -279,6 +279,8 @@ from .validate.command import validate_cmd  # noqa: E402  (issue #3)
 main.add_command(validate_cmd)
 from .trace.command import trace_cmd  # noqa: E402  (issue #12)
 main.add_command(trace_cmd)
+from .fit.command import fit_cmd  # noqa: E402  (issue #13)
+main.add_command(fit_cmd)
 
 if __name__ == "__main__":
     main()

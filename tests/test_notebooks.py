@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-NAMES = ["quickstart.ipynb", "whatif-study.ipynb", "runtime-mechanics.ipynb"]
+NAMES = ["quickstart.ipynb", "whatif-study.ipynb", "runtime-mechanics.ipynb", "fit-service.ipynb"]
 
 
 def test_the_notebooks_are_committed_with_the_outputs_of_a_full_run_and_no_absolute_paths():
@@ -40,15 +40,16 @@ def test_notebook_runs_top_to_bottom(name, tmp_path, monkeypatch):
     monkeypatch.setenv("TMPDIR", str(kernel_tmp))
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     t0 = time.perf_counter()
-    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=120,
+    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=240,
                                      resources={"metadata": {"path": str(NOTEBOOKS)}})
     client.execute()  # raises CellExecutionError with the cell and traceback on the first failure
     took = time.perf_counter() - t0
-    assert took < 120, f"{name} took {took:.0f} s"
+    assert took < 120 * (2 if name == "fit-service.ipynb" else 1), f"{name} took {took:.0f} s"
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     images = [o for o in outputs if o.output_type == "display_data" and "image/png" in o.get("data", {})]
-    assert len(images) >= 3, f"{name}: only {len(images)} charts shown"
+    skipped = any("skipped: " in o.get("text", "") for o in outputs)  # fit-service without a Go toolchain
+    assert len(images) >= 3 or skipped, f"{name}: only {len(images)} charts shown"
     assert {p for p in NOTEBOOKS.rglob("*")} == before, f"{name} left files in notebooks/"
     # (pymp-*: multiprocessing's forkserver directory, removed when the kernel process exits)
     left = [p for p in kernel_tmp.iterdir() if not p.name.startswith("pymp-")]

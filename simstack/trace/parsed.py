@@ -169,12 +169,15 @@ def _uvarint(b: bytes, i: int) -> tuple[int, int]:
         shift += 7
 
 
-def events(path, go: Path, tool: Path | None = None, info: list | None = None) -> Iterator[Event]:
+def events(path, go: Path, tool: Path | None = None, info: list | None = None,
+           states: bool = False) -> Iterator[Event]:
     """Every event of interest of the trace at ``path``, in the parser's order (time order per
     generation), from the event printer ``tool`` (``gotool.py``) or else ``go tool trace
     -d=parsed``; the alloc/free info batch is appended to ``info`` when the tool prints it.
-    Raises TraceError when the parser stops on a broken or truncated trace."""
-    cmd = [str(tool), str(path)] if tool else [str(go), "tool", "trace", "-d=parsed", str(path)]
+    ``states``: every goroutine state transition too (``Running->Waiting``, ...), not only
+    creations and exits.  Raises TraceError when the parser stops on a broken or truncated trace."""
+    cmd = [str(tool), str(path)] + (["-states"] if states else []) if tool else \
+        [str(go), "tool", "trace", "-d=parsed", str(path)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_go_env(go), text=True,
                             errors="replace", bufsize=1 << 20)
     try:
@@ -213,6 +216,10 @@ def _tool_lines(lines, info: list | None) -> Iterator[Event]:
                 e.stack, e.tstack = (f[6],), (f[7],)
             elif k == "U":
                 e.stack = (f[6],)
+                if len(f) > 7:
+                    e.name = "Undetermined->" + f[7]
+        elif k == "T":
+            e.kind, e.name, e.args = "StateTransition", f"{f[6]}->{f[7]}", (int(f[5]), "")
         elif k == "L":
             e.kind, e.args = "Log", (_quoted(f[5]), _quoted(f[6]))
         elif k in ("B", "N"):

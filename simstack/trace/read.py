@@ -49,7 +49,7 @@ def find_trace_toolchain(go=None):
 
 
 def read_trace(path, *, go=None, sample_every: float = 0.001, kinds=None, progress=None,
-               fast: bool = True, classify=None, output=None, charts: bool = True) -> Result:
+               fast: bool = True, classify=None, output=None, charts: bool = True, observe=None) -> Result:
     """Read a Go execution trace (Go 1.23+, ``GODEBUG=traceallocfree=1``) into a Result.
 
     ``sample_every`` is the footprint's sampling period in seconds of trace time; ``kinds``
@@ -66,6 +66,10 @@ def read_trace(path, *, go=None, sample_every: float = 0.001, kinds=None, progre
     has ``events``/``goroutines`` None (read them with ``read_results(output, ...)``).  Events
     are in the order they were recognised: a ``span_alloc`` carries its allocation's time, which
     may be a few microseconds before events written ahead of it (in memory they are sorted).
+
+    ``observe(run, event)``, if given, is called after each event is replayed, with the
+    :class:`~.reader.TraceRun` (its live goroutines, stacks, time) and every goroutine state
+    transition besides (``simstack.fit`` learns when goroutines run and block from them).
     """
     path = Path(path)
     if not path.exists():
@@ -75,7 +79,7 @@ def read_trace(path, *, go=None, sample_every: float = 0.001, kinds=None, progre
     tool = build_event_tool(tc) if fast else None
     started = time.perf_counter()
     infos: list = []
-    stream = events(path, tc.go, tool, infos)
+    stream = events(path, tc.go, tool, infos, states=observe is not None)
     if tool is None:
         infos.append(read_info(path, tc.go))
     else:
@@ -90,10 +94,10 @@ def read_trace(path, *, go=None, sample_every: float = 0.001, kinds=None, progre
         stream = itertools.chain(head, stream)
     run = TraceRun(infos[0], sample_every=sample_every, classify=classify)
     if output is not None:
-        return _read_to(output, charts, run, stream, kinds, progress, lambda: _summary(
+        return _read_to(output, charts, run, stream, kinds, progress, observe, lambda: _summary(
             path, fmt, tc, run, time.perf_counter() - started, tool is not None))
     run.recorder = Recorder(lambda: run.clock, kinds=kinds)
-    _replay(run, stream, progress)
+    _replay(run, stream, progress, observe)
     frames = run.recorder.frames(release=True)
     ev = frames["events"]
     if len(ev) and not ev["time"].is_monotonic_increasing:  # spans are counted from their allocation
@@ -101,10 +105,12 @@ def read_trace(path, *, go=None, sample_every: float = 0.001, kinds=None, progre
     return Result(summary=_summary(path, fmt, tc, run, time.perf_counter() - started, tool is not None), **frames)
 
 
-def _replay(run: TraceRun, stream, progress) -> None:
+def _replay(run: TraceRun, stream, progress, observe=None) -> None:
     n = 0
     for ev in stream:
         run.feed(ev)
+        if observe is not None:
+            observe(run, ev)
         n += 1
         if progress is not None and n % 100_000 == 0:
             progress(run.now)
@@ -112,7 +118,7 @@ def _replay(run: TraceRun, stream, progress) -> None:
     run.n_recorded = run.recorder.n_events
 
 
-def _read_to(output, charts: bool, run: TraceRun, stream, kinds, progress, summary) -> Result:
+def _read_to(output, charts: bool, run: TraceRun, stream, kinds, progress, observe, summary) -> Result:
     """``read_trace`` with ``output``: replay into a staged directory, events streamed, then swap it in."""
     from ..recording.stream import StreamingRecorder
     from ..recording.writer import finish_result, staged
@@ -120,7 +126,7 @@ def _read_to(output, charts: bool, run: TraceRun, stream, kinds, progress, summa
     with staged(output) as tmp:
         run.recorder = StreamingRecorder(lambda: run.clock, tmp, kinds=kinds)
         try:
-            _replay(run, stream, progress)
+            _replay(run, stream, progress, observe)
             small = run.recorder.finish()
         except BaseException:
             run.recorder.abort()

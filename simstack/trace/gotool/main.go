@@ -6,7 +6,8 @@
 //	E	time m p g name arg...                                  GoroutineStack*, Span*
 //	C	time m p g goid creatorFunc startFunc                   goroutine created
 //	X	time m p g goid                                         goroutine gone
-//	U	time m p g goid entryFunc                               goroutine seen first, alive before the trace
+//	U	time m p g goid entryFunc toState                       goroutine seen first, alive before the trace
+//	T	time m p g goid fromState toState                       any other goroutine transition (with -states)
 //	L	time m p g category message                             trace.Log (both Go-quoted)
 //	B/N	time m p g name                                         range begin/end (Go-quoted)
 //	M	time m p g name value                                   metric
@@ -34,6 +35,7 @@ func main() {
 		fail(err)
 	}
 	defer f.Close()
+	states := len(os.Args) > 2 && os.Args[2] == "-states" // simstack fit: when goroutines run and block
 	r, err := trace.NewReader(bufio.NewReaderSize(f, 1<<20))
 	if err != nil {
 		fail(err)
@@ -105,7 +107,10 @@ func main() {
 				if stk == trace.NoStack {
 					stk = ev.Stack()
 				}
-				fmt.Fprintf(w, "\t%d\t%s\n", goid, bottom(stk))
+				fmt.Fprintf(w, "\t%d\t%s\t%s\n", goid, bottom(stk), to)
+			case states:
+				head("T")
+				fmt.Fprintf(w, "\t%d\t%s\t%s\n", goid, from, to)
 			}
 		case trace.EventLog:
 			l := ev.Log()

@@ -1,0 +1,282 @@
+"""``fit_trace``: a scenario that behaves like the program a trace was recorded from.
+
+The steps, each in its own module: :mod:`.observe` (the trace's goroutines, their runs, blocks
+and stacks), :mod:`.classes` (classes by creation site), :mod:`.laws` (arrivals and durations),
+:mod:`.stacks` (depths from stack sizes), :mod:`.gc` (GC cycles or pacing), :mod:`.write`
+(the commented YAML).  Every class's program is::
+
+    run   (the time it ran before it first blocked)     at the depth that reaches its stack size
+    block (the time it spent blocked, over ROUNDS)      at the depth it parks at
+    run   (the time it ran after that, over ROUNDS)     at the park depth, or the deeper one it grew to then
+    ... block and run again, ROUNDS pairs in all (the class's median number of blocks, at most 8)
+
+Goroutines alive at the end of the trace are a class of their own that parks for good.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import laws, stacks
+from .classes import Group, group
+from .gc import fit_gc
+from .observe import Watcher
+
+# a trace with stack events comes from Go 1.23 or later (Go 1.27 still writes the go1.26 format), and the
+# format does not name the release: go1.27 is the modelled version nearest to every such trace
+TRACED_VERSION = "go1.27"
+
+
+MAX_ROUNDS = 32  # block/run pairs at most in a fitted program
+MAX_REPLAY_VALUES = 250_000  # the scenario loader's bound on the values a file holds
+
+
+class FitError(ValueError):
+    """The trace cannot be fitted (no goroutines of the program's own); the message says why."""
+
+
+@dataclass
+class FittedClass:
+    name: str
+    spec: dict  # the class as scenario data (times in seconds, sizes in bytes)
+    notes: list = field(default_factory=list)  # what was inferred, and from what
+    sites: list = field(default_factory=list)
+
+
+@dataclass
+class Fit:
+    """A fitted scenario: its parts as data, the notes that go into the file, and warnings."""
+
+    source: str
+    name: str
+    duration: float
+    runtime: dict
+    gc: dict
+    classes: list
+    notes: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+    gc_notes: list = field(default_factory=list)
+    runtime_notes: list = field(default_factory=list)
+    table: pd.DataFrame | None = None  # the observed goroutines
+    result: object = None  # the trace read as a Result
+
+    def scenario_dict(self) -> dict:
+        return {"name": self.name, "duration": self.duration, "runtime": self.runtime, "gc": self.gc,
+                "goroutines": [c.spec for c in self.classes]}
+
+    def yaml(self) -> str:
+        from .write import render
+        return render(self)
+
+    def scenario(self):
+        """The fitted scenario, loaded from its text (what ``simstack run`` would read)."""
+        from ..scenario.loader import parse_scenario
+        return parse_scenario(self.yaml(), f"{self.name}.yaml")
+
+
+def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = "auto", go=None,
+              platform: str = "linux/amd64", version: str | None = None, name: str | None = None,
+              replay: bool = False, classify=None, observed=None) -> Fit:
+    """Fit a scenario to the Go execution trace at ``path`` (Go 1.23+, ``GODEBUG=traceallocfree=1``).
+
+    ``max_classes`` caps the goroutine classes; ``gc`` is ``times`` (GC at the trace's own cycle
+    start times) or ``gogc`` (paced by GOGC from the heap the trace's metrics show); ``arrivals``
+    ``auto`` (burst, Poisson or the observed times, whichever the test accepts first) or ``trace``
+    (always the observed times).  ``platform`` and ``version`` are written as given: a trace says
+    neither (default: linux/amd64, go1.27).
+    ``replay``: every goroutine gets its own observed values (``sequence`` distributions, in
+    creation order, arrivals at the observed times) instead of its class's fitted laws: the run
+    as it was, for comparing versions and policies on it; it cannot be scaled (a class's count is
+    its sequence's length).  ``classify`` as for :func:`simstack.read_trace`.  ``observed``: what
+    :func:`observe_trace` returned for this trace, to fit it again without reading it again.
+    """
+    from pathlib import Path
+
+    from ..trace.parsed import trace_format
+
+    if max_classes < 1:
+        raise FitError(f"max_classes: expected at least 1, got {max_classes}")
+    if gc not in ("times", "gogc"):
+        raise FitError(f"gc: expected times or gogc, got {gc!r}")
+    if arrivals not in ("auto", "trace"):
+        raise FitError(f"arrivals: expected auto or trace, got {arrivals!r}")
+    path = Path(path)
+    if observed is None:
+        observed = observe_trace(path, go=go, classify=classify)
+    res, watch = observed
+    end = float(res.summary["sim_time"])
+    table = watch.table(res.goroutines)
+    if replay and len(table) * 8 > MAX_REPLAY_VALUES:
+        raise FitError(f"{path}: {len(table):,} goroutines are too many to replay one by one (a scenario holds at "
+                       f"most {MAX_REPLAY_VALUES:,} values); fit laws instead (without --replay)")
+    if not len(table):
+        raise FitError(f"{path}: the trace shows no goroutines of the program's own (only the runtime's and "
+                       "main): nothing to fit")
+    if end <= 0:
+        raise FitError(f"{path}: the trace covers no time")
+    fmt = trace_format(path)
+    fixed = int(res.summary["trace"]["fixed_stack"])
+    fit = Fit(str(path), name or path.stem, end, {}, {}, [], table=table, result=res)
+    procs = watch.gomaxprocs or int(res.summary["scenario"]["runtime"]["gomaxprocs"]) or 1
+    fit.runtime = {"version": version or TRACED_VERSION, "platform": platform, "gomaxprocs": procs}
+    fit.runtime_notes = [
+        f"version: {version}, as given" if version else
+        f"version: {TRACED_VERSION}, inferred: the trace is in the go1.{fmt} format, which does not name the "
+        "release; its stack events exist from Go 1.23 on, and go1.27 is the modelled version nearest",
+        f"platform: {platform}, {'as given' if platform != 'linux/amd64' else 'assumed'} (a trace does not say; "
+        f"its fixed stack is {fixed} bytes)",
+        f"gomaxprocs: {procs}, from the trace's /sched/gomaxprocs:threads",
+    ]
+    try:
+        fit.gc, fit.gc_notes = fit_gc(res, watch, table, end, gc)
+    except ValueError as exc:
+        raise FitError(f"{path}: {exc}") from None
+    rate = fit.gc.pop("alloc_rate", None)
+    groups, fit.notes = group(table, end, max_classes)
+    for g in groups:
+        fit.classes.append(_fit_class(g, end, fixed, arrivals, fit.warnings, replay))
+        if rate:
+            fit.classes[-1].spec["alloc_rate"] = rate
+    n_before = int(table["created"].isna().sum())
+    if n_before:
+        fit.notes.append(f"{n_before} goroutine(s) existed before the trace started: they arrive at 0 s, and their "
+                         "stacks count from the size the trace first shows")
+    return fit
+
+
+def observe_trace(path, *, go=None, classify=None) -> tuple:
+    """Read the trace once for fitting: (the trace as a Result, the :class:`~.observe.Watcher` of its goroutines)."""
+    from ..trace import read_trace
+
+    watch = Watcher()
+    return read_trace(path, go=go, observe=watch, classify=classify), watch
+
+
+def write_scenario(fit: Fit, path) -> None:
+    """Write the fitted scenario to ``path`` once it loads (ScenarioError if not), atomically: a file
+    that exists is complete."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    text = fit.yaml()
+    fit.scenario()  # the loader's own check of the text
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list, replay: bool = False) -> FittedClass:
+    r = g.rows.sort_values(["created", "goroutine"], na_position="first", kind="stable")
+    fit_law = laws.replay_law if replay else laws.fit_law
+    n = len(r)
+    notes = [f"{n} goroutine(s) created by {', '.join(g.sites)}" + (" still alive at the end of the trace"
+                                                                     if g.resident else "")]
+    created = r["created"].fillna(0.0).to_numpy()
+    if arrivals == "trace" or replay:
+        arr = {"process": "trace", "times": tuple(np.sort(created).tolist()), "why": "the observed times" + (" (--replay)" if replay else " (--arrivals trace)")}
+    else:
+        arr = laws.fit_arrivals(created, end)
+    notes.append(f"arrival: {arr.pop('why')}")
+    count = arr.pop("count", None)
+    spec: dict = {"name": g.name}
+    if count is not None:
+        spec["count"] = count
+    spec["arrival"] = arr
+    spec["frame"] = stacks.FRAME
+    spec["entry_frame"] = stacks.ENTRY
+    if n < laws.MIN_FIT and not replay:
+        warnings.append(f"class {g.name}: only {n} goroutine(s) in the trace, too few to fit a law: its arrivals, "
+                        "durations and depths are the observed values, not a fitted distribution")
+    # stack sizes: where it was when it first blocked, and the largest it reached
+    size_max = r["max_stack"].fillna(0).astype(int).to_numpy()
+    size_max = np.where(size_max > 0, size_max, r["final_size"].astype(int).to_numpy())
+    size_max = np.where(size_max > 0, size_max, fixed)
+    grew = (r["grows"].fillna(0).to_numpy() > 0)
+    at_block = r["size_at_block"].astype(int).to_numpy()
+    blocked = r["blocks"].to_numpy() > 0
+    at_block = np.where(blocked & (at_block > 0), at_block, size_max)
+    d_max = stacks.depths(size_max, grew, fixed)
+    d_block = stacks.depths(at_block, grew & (at_block > fixed), fixed)
+    late = grew & (at_block < size_max)
+    grows_late = bool(grew.any() and late[grew].mean() > 0.5)
+    # did GC shrink the grown goroutines it found parked?  (goroutines alive at the end: shrunk by then)
+    shrunk = r["shrinks"].fillna(0).to_numpy() > 0
+    if g.resident:
+        shrunk = shrunk | ((r["final_size"].to_numpy() > 0) & (r["final_size"].to_numpy() < size_max))
+    exposed = grew & ((r["parked_at_gc"].to_numpy() > 0) | g.resident)
+    shallow = bool(exposed.any() and shrunk[exposed].mean() >= 0.5)
+    typical = int(np.median(size_max[grew])) if grew.any() else fixed
+    park = stacks.park_depth(typical, shallow) if grew.any() else 0
+    sizes = pd.Series(size_max).value_counts().sort_index()
+    notes.append("stack sizes reached: " + ", ".join(f"{_kib(s)} x{c}" for s, c in sizes.items())
+                 + f"; {int(r['grows'].sum())} grows, {int(r['shrinks'].sum())} shrinks")
+    notes.append(f"depths inferred from those sizes ({stacks.FRAME}-byte frames, chosen): aimed at 3/4 of the "
+                 f"way between the size that makes a goroutine grow to its stack and the next")
+    first_law = fit_law((d_block if grows_late else d_max), integer=True)
+    notes.append("growth: " + ("mostly after its first block (the last run step goes deeper)" if grows_late
+                               else "in its first run, before it first blocks" if grew.any() else "none"))
+    if not grew.any():
+        why = "they never grew"
+    elif not exposed.any():
+        why = "no GC found one parked, so whether GC shrinks them is not known: parked just above a quarter " \
+              "of their stack, which keeps it"
+    else:
+        why = (f"GC found {int(exposed.sum())} grown ones parked and shrank {int(shrunk[exposed].sum())}: parked at "
+               + ("depth 0, which GC shrinks" if shallow else "just above a quarter of their "
+                  "stack, which GC keeps"))
+    notes.append(f"park depth {park}: {why}")
+    run1 = fit_law(r["run_first"].to_numpy())
+    program = [{"depth": first_law, "run": run1}]
+    # the time from its creation to its first run: the P was busy, mostly with its creator (main, whose
+    # own work a scenario does not model), so the simulation would not make it wait; it waits here instead
+    delay = fit_law(r["start_delay"].to_numpy())
+    if not (delay.kind == "constant" and delay.value == 0):
+        program.insert(0, {"depth": 0, "block": delay})
+    # a goroutine that blocked k times ran between its blocks: its later running time is spread over
+    # ROUNDS block/run pairs (the class's median number of blocks, at most MAX_ROUNDS), not run in one
+    # piece that would hold a P far longer than any of its real runs did.  A resident's last block, the
+    # one it was in when the trace ended, becomes a block forever after the rounds.
+    blocks = r["blocks"].to_numpy() - (1 if g.resident else 0) * (r["ongoing"].to_numpy() > 0)
+    rounds = int(min(MAX_ROUNDS, max(0 if g.resident else 1, np.median(blocks))))
+    if g.resident:
+        waited_all = r["waited"].to_numpy() - r["ongoing"].to_numpy()
+    elif replay:  # one still alive when the trace ended stays blocked past the end of the run, as it did
+        waited_all = r["waited"].to_numpy() + np.where(r["exited"].isna().to_numpy(), end, 0.0)
+    else:  # (as a law, such a tail would be drawn by any goroutine of the class: its time so far instead)
+        waited_all = r["waited"].to_numpy()
+    if rounds:
+        waited = fit_law(waited_all / rounds)
+        run2 = fit_law(r["run_after"].to_numpy() / rounds)
+        last = fit_law(d_max, integer=True) if grows_late else park
+        for _ in range(rounds):
+            program.append({"depth": park, "block": waited})
+            if not (run2.kind == "constant" and run2.value == 0 and last == park):
+                program.append({"depth": last, "run": run2})
+    if g.resident:
+        program.append({"depth": park, "block": "forever"})
+    if rounds > 1:
+        notes.append(f"{rounds} rounds of block and run: the median goroutine blocked {rounds} times"
+                     + (" or more" if rounds == MAX_ROUNDS else "") + "; each round is a "
+                     f"{rounds}th of its blocked and later running time")
+    notes.append(f"durations: running {_ms(r['run_first'].mean())} before the first block, blocked "
+                 f"{_ms(waited_all.mean())} in all, running {_ms(r['run_after'].mean())} after (means)"
+                 + (", then blocked until the end" if g.resident else ""))
+    spec["program"] = program
+    return FittedClass(g.name, spec, notes, g.sites)
+
+
+def _kib(b: int) -> str:
+    return f"{b // 1024} KiB" if b % 1024 == 0 else f"{b} B"
+
+
+def _ms(s: float) -> str:
+    return f"{1e3 * s:.3g} ms"

@@ -1,0 +1,37 @@
+"""The scenario's GC section from the trace: the real cycle times, or GOGC pacing from its heap metrics."""
+from __future__ import annotations
+
+import numpy as np
+
+GOGC = 100  # a trace does not record GOGC; the default is assumed (and said so)
+
+
+def fit_gc(res, watch, table, end: float, mode: str) -> tuple[dict, list]:
+    """(gc section, notes).  ``times``: a cycle at each ``GC concurrent mark phase`` start, each
+    lasting the median mark phase.  ``gogc``: the live heap is the heap goal over (1 + GOGC/100),
+    the allocation rate the heap's growth between cycles over the goroutines' running time."""
+    cycles = res.gc
+    starts = cycles["start"].to_numpy(dtype=float) if len(cycles) else np.array([])
+    ends = cycles["end"].to_numpy(dtype=float) if len(cycles) else np.array([])
+    done = ~np.isnan(ends)
+    mark = float(np.median(ends[done] - starts[done])) if done.any() else 0.0
+    if mode == "times":
+        at = [float(t) for t in starts if t <= end]
+        notes = [f"trigger manual at the trace's {len(at)} GC cycle starts; mark_duration: the median mark phase "
+                 f"({1e3 * mark:.3g} ms)"]
+        return {"trigger": "manual", "at": at, "mark_duration": mark}, notes
+    goals = np.array([v for _, v in watch.goals], dtype=float)
+    heap = np.array([v for _, v in watch.heap], dtype=float)
+    if not len(goals) or len(heap) < 2:
+        raise ValueError("the trace has no heap metrics (/gc/heap/goal:bytes, /memory/classes/heap/objects:bytes) "
+                         "to pace GC by: use gc times")
+    live = float(np.median(goals)) / (1 + GOGC / 100)
+    grown = float(np.clip(np.diff(heap), 0, None).sum())  # heap bytes allocated, as far as the samples show
+    running = float((table["run_first"] + table["run_after"]).sum())
+    rate = grown / running if running > 0 else 0.0
+    notes = [f"trigger gogc with GOGC {GOGC} (assumed: a trace does not record GOGC); live_heap: the median heap "
+             f"goal ({np.median(goals) / 2**20:.3g} MiB) / {1 + GOGC / 100:g}",
+             f"alloc_rate of every class: {grown / 2**20:.3g} MiB the heap grew by between samples, over "
+             f"{running:.3g} s the goroutines ran ({rate / 1e6:.3g} MB/s of running time; main's share included)",
+             f"the trace saw {len(starts)} cycles"]
+    return {"trigger": "gogc", "gogc": GOGC, "live_heap": int(live), "mark_duration": mark, "alloc_rate": rate}, notes

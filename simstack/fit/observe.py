@@ -1,0 +1,129 @@
+"""What a trace shows of each goroutine's life: when it was born, ran, blocked and died, and its stack.
+
+The trace reader (:func:`simstack.trace.read_trace`) rebuilds stacks, growths, shrinks and GC
+cycles; this module watches the same replay (its ``observe`` hook) for what the reader does
+not keep: every goroutine state transition (``Running->Waiting`` is a block, ``Syscall`` counts
+as running), the stack size a goroutine had when it first blocked and at the end of the trace,
+and the heap metrics GC pacing is fitted from.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+RUNNING = ("Running", "Syscall")
+
+
+@dataclass(slots=True)
+class Life:
+    """One goroutine's life as far as the trace shows it."""
+
+    goid: int
+    cls: str
+    created: float  # NaN: alive when the trace started
+    state: str = "Runnable"
+    since: float = 0.0
+    run_first: float = 0.0  # seconds running before it first blocked
+    run_after: float = 0.0  # seconds running after that
+    first_block: float = math.nan
+    size_at_block: int = 0  # its stack size when it first blocked (0: unknown)
+    blocks: int = 0
+    waited: float = 0.0  # seconds blocked (Waiting) in all
+    queued: float = 0.0  # seconds runnable, waiting for a P
+    start_delay: float = math.nan  # from its creation to its first run
+    parked_at_gc: int = 0  # GC mark phases it was blocked in (a chance for GC to shrink its stack)
+    exited: float = math.nan
+
+
+@dataclass
+class Watcher:
+    """The ``observe`` hook: follows goroutine states and heap metrics through the replay."""
+
+    lives: dict = field(default_factory=dict)  # goid -> Life (user goroutines but main)
+    heap: list = field(default_factory=list)  # (time, /memory/classes/heap/objects:bytes)
+    goals: list = field(default_factory=list)  # (time, /gc/heap/goal:bytes)
+    gomaxprocs: int = 0
+    marking: bool = False  # inside a GC mark phase
+    run: object = None  # the TraceRun, kept for the state at the end
+
+    def __call__(self, run, ev) -> None:
+        self.run = run
+        k = ev.kind
+        if k == "RangeBegin" and ev.name == "GC concurrent mark phase":
+            self.marking = True
+            for life in self.lives.values():
+                if life.state == "Waiting":
+                    life.parked_at_gc += 1
+        elif k == "RangeEnd" and ev.name == "GC concurrent mark phase":
+            self.marking = False
+        elif k == "StateTransition":
+            self._transition(run, ev)
+        elif k == "Metric":
+            if ev.name == "/memory/classes/heap/objects:bytes":
+                self.heap.append((run.now, ev.args[0]))
+            elif ev.name == "/gc/heap/goal:bytes":
+                self.goals.append((run.now, ev.args[0]))
+            elif ev.name == "/sched/gomaxprocs:threads":
+                self.gomaxprocs = ev.args[0]
+
+    def _transition(self, run, ev) -> None:
+        goid = ev.args[0]
+        frm, _, to = ev.name.partition("->")
+        life = self.lives.get(goid)
+        if life is None:
+            gp = run.gs.get(goid)
+            if gp is None or not gp.user or gp.cls == "(main goroutine)" or frm not in ("NotExist", "Undetermined"):
+                return
+            life = self.lives[goid] = Life(goid, gp.cls, gp.created, state=to, since=run.now)
+            return
+        now = run.now
+        if life.state == "Waiting":
+            life.waited += now - life.since
+        elif life.state == "Runnable":
+            life.queued += now - life.since
+        if to == "Running" and math.isnan(life.start_delay):
+            life.start_delay = now - (life.created if not math.isnan(life.created) else now)
+        if life.state in RUNNING:
+            if math.isnan(life.first_block):
+                life.run_first += now - life.since
+            else:
+                life.run_after += now - life.since
+        if to == "Waiting" and frm != "Waiting":
+            life.blocks += 1
+            if self.marking:  # parked before the mark phase scans it
+                life.parked_at_gc += 1
+            if math.isnan(life.first_block):
+                life.first_block = now
+                gp = run.gs.get(goid)
+                life.size_at_block = gp.size if gp is not None else 0
+        if to == "NotExist":
+            life.exited = now
+        life.state, life.since = to, now
+
+    def table(self, goroutines: pd.DataFrame) -> pd.DataFrame:
+        """One row per user goroutine: its life (a goroutine still running or blocked when the trace
+        ended counts its time until then) joined with the reader's goroutine row (``max_stack``,
+        ``grows``, ``shrinks``).  Leaves the lives as they are: it can be called again."""
+        end = self.run.now if self.run is not None else 0.0
+        rows = []
+        for life in self.lives.values():
+            left = end - life.since  # in its last state
+            running = left if life.state in RUNNING else 0.0
+            ongoing = left if life.state == "Waiting" else 0.0  # blocked when the trace ended: in waited, and apart
+            first = math.isnan(life.first_block)
+            gp = self.run.gs.get(life.goid) if self.run is not None else None
+            rows.append({"goroutine": life.goid, "class": life.cls, "created": life.created, "exited": life.exited,
+                         "run_first": life.run_first + (running if first else 0.0),
+                         "run_after": life.run_after + (0.0 if first else running),
+                         "first_block": life.first_block, "size_at_block": life.size_at_block, "blocks": life.blocks,
+                         "waited": life.waited + ongoing, "ongoing": ongoing, "queued": life.queued,
+                         "start_delay": 0.0 if math.isnan(life.start_delay) else life.start_delay,
+                         "parked_at_gc": life.parked_at_gc, "final_size": gp.size if gp is not None else 0})
+        df = pd.DataFrame(rows, columns=["goroutine", "class", "created", "exited", "run_first", "run_after",
+                                         "first_block", "size_at_block", "blocks", "waited", "ongoing", "queued",
+                                         "start_delay", "parked_at_gc", "final_size"])
+        g = goroutines[["goroutine", "max_stack", "grows", "shrinks"]]
+        return df.merge(g, on="goroutine", how="left").sort_values(["created", "goroutine"], na_position="first",
+                                                                   ignore_index=True)

@@ -1,0 +1,77 @@
+"""The round trip: fit a trace, simulate the fitted scenario, compare with the trace.
+
+The comparison is timed validation's (:func:`simstack.validate.timedcheck.compare`) over the
+whole trace: time-averaged and peak StackInuse and grows (target: within 10 %), GC cycles, and
+the live goroutines' stack sizes at the end of the run (target: at most 5 % of the goroutines
+at another size than the trace's).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+TOLERANCE = 0.10
+SIZES_TOLERANCE = 0.05
+
+
+@dataclass
+class RoundTrip:
+    fit: object
+    simulated: object
+    table: pd.DataFrame
+    end_sizes: dict  # {"trace": {size: n}, "simulated": {size: n}}
+
+    @property
+    def same_sizes(self) -> float:
+        from .timedcheck import _same_sizes
+        return _same_sizes({"all": self.end_sizes["simulated"]}, {"all": self.end_sizes["trace"]}, ["all"])
+
+    def figure(self, metric: str) -> dict:
+        return self.table.set_index("metric").loc[metric].to_dict()
+
+    @property
+    def ok(self) -> bool:
+        goal = self.table[self.table["metric"].isin(["mean_stack_inuse", "peak_stack_inuse", "grows"])]
+        return bool((goal["relative"].abs() <= TOLERANCE).all()) and self.same_sizes >= 1 - SIZES_TOLERANCE
+
+    def render(self) -> str:
+        from .timedcheck import render
+        return render(self.table) + f"\nlive stacks at the end at the trace's size: {100 * self.same_sizes:.1f}% " \
+            f"(trace {self.end_sizes['trace']}, simulated {self.end_sizes['simulated']})"
+
+
+def end_sizes(res) -> dict:
+    """A simulation's live goroutines (the scenario's) by stack size in the last footprint row: {size: count}."""
+    fp = res.footprint
+    if not len(fp):
+        return {}
+    last = fp.iloc[-1]
+    return {int(c[2:]): int(last[c]) for c in fp.columns if c.startswith("n_") and c[2:].isdigit()
+            and not pd.isna(last[c]) and int(last[c])}
+
+
+def whole_trace(res) -> object:
+    """The trace's Result with its marked window dropped: figures over the whole trace."""
+    res.summary = {**res.summary, "window": None, "mark_values": {}}
+    return res
+
+
+def roundtrip(trace, fit=None, **fit_args) -> RoundTrip:
+    """Fit ``trace`` (unless ``fit`` is given), simulate it, and compare (see the module docstring)."""
+    from ..api import run
+    from .timedcheck import compare, figures
+    from ..fit import fit_trace
+
+    fit = fit or fit_trace(trace, **fit_args)
+    sim = run(fit.scenario())
+    real = whole_trace(fit.result)
+    sim_classes = [c.name for c in fit.classes]
+    real_classes = sorted(set(fit.table["class"]))  # the program's goroutines: not main's, not the runtime's
+    table = compare(figures(sim, sim_classes), [figures(real, real_classes)], [])
+    table = table[~table["metric"].str.startswith(("grows[", "shrinks["))].reset_index(drop=True)
+    t = fit.table
+    alive = t[t["exited"].isna() & (t["final_size"] > 0)]  # the program's goroutines, not main (nor fitted)
+    sizes = {"trace": {int(k): int(v) for k, v in alive["final_size"].value_counts().sort_index().items()},
+             "simulated": end_sizes(sim)}
+    return RoundTrip(fit, sim, table, sizes)

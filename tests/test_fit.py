@@ -1,0 +1,225 @@
+"""Fitting a scenario to a trace (simstack.fit, `simstack fit`).
+
+The laws, the stack inversion and the writer are tested on their own; the rest on a trace
+made here of tests/goprograms/stacktrace (three waves of 200, 400 and 600 goroutines that
+grow to sizes from 2 KiB to 64 KiB, park, are shrunk at GC and exit), recorded at GOMAXPROCS 1
+with the go extra's Go 1.27; without a Go 1.23+ toolchain those tests are skipped with the reason.
+The round trip on larger programs is measured by benchmarks/fit_roundtrip.py, not here.
+"""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import simstack
+from simstack.fit import FitError, fit_trace
+from simstack.fit import laws, stacks
+from simstack.fit.classes import class_name
+from simstack.fit.write import time_text
+from simstack.scenario.loader import parse_scenario
+from simstack.trace import TraceError, find_trace_toolchain
+from simstack.validate.toolchain import offline_env
+
+ROOT = Path(__file__).resolve().parents[1]
+PROGRAM = ROOT / "tests" / "goprograms" / "stacktrace"
+GUARD = 928  # StackGuard of go1.27 on linux/amd64 (simstack.runtime.profiles)
+
+
+# --- without a toolchain -------------------------------------------------------------------------
+
+def test_a_constant_sample_is_a_constant_and_an_exponential_one_is_exponential():
+    rng = np.random.default_rng(1)
+    assert laws.fit_law([3e-3] * 50).kind == "constant"
+    law = laws.fit_law(rng.exponential(2e-3, 500))
+    assert law.kind == "exponential" and law.mean == pytest.approx(2e-3, rel=0.1)
+    assert "KS p" in law.why
+
+
+def test_a_sample_no_law_fits_is_kept_as_its_values_and_few_values_claim_no_law():
+    rng = np.random.default_rng(2)
+    two_humps = np.concatenate([rng.normal(1e-3, 1e-5, 300), rng.normal(5e-3, 1e-5, 300)])
+    law = laws.fit_law(two_humps)
+    assert law.kind == "empirical" and len(law.values) == laws.MAX_VALUES
+    assert law.values[0] < 1.1e-3 and law.values[-1] > 4.9e-3
+    few = laws.fit_law([1e-3, 2e-3, 7e-3])
+    assert few.kind == "empirical" and few.values == (1e-3, 2e-3, 7e-3) and "no law claimed" in few.why
+
+
+def test_arrivals_are_a_burst_a_poisson_process_or_the_observed_times():
+    rng = np.random.default_rng(3)
+    assert laws.fit_arrivals([0.5, 0.5002, 0.5004], 1.0)["process"] == "burst"
+    poisson = laws.fit_arrivals(np.cumsum(rng.exponential(1e-3, 2000)), 3.0)
+    assert poisson["process"] == "poisson" and poisson["rate"] == pytest.approx(1000, rel=0.05)
+    ticks = laws.fit_arrivals(np.arange(200) * 1e-3, 1.0)  # a ticker's: gaps far from exponential
+    assert ticks["process"] == "trace" and len(ticks["times"]) == 200
+
+
+@pytest.mark.parametrize("size", [4096, 8192, 16384, 65536, 1 << 20])
+def test_an_inferred_depth_uses_bytes_inside_the_window_that_ends_at_that_size(size):
+    d = stacks.depth_for(size, grew=True)
+    used = stacks.BASE + stacks.ENTRY + d * (stacks.FRAME + stacks.SLOT)
+    # it grows past size/2 (the prologue check fails there) and fits size, also with the park path on top
+    assert size // 2 - GUARD < used and used + stacks.PARK < size - GUARD
+
+
+def test_a_goroutine_that_never_grew_fits_the_fixed_starting_stack():
+    d = stacks.depth_for(4096, grew=False)  # started at 4 KiB by the adaptive policy
+    assert stacks.BASE + stacks.ENTRY + d * (stacks.FRAME + stacks.SLOT) + stacks.PARK < 2048 - GUARD
+
+
+def test_park_depth_keeps_a_quarter_in_use_unless_gc_shrank_them():
+    d = stacks.park_depth(16384, shrunk=False)
+    used = stacks.BASE + stacks.ENTRY + stacks.PARK + d * (stacks.FRAME + stacks.SLOT)
+    assert 16384 / 4 <= used < 16384 / 4 + stacks.FRAME + stacks.SLOT + 16
+    assert stacks.park_depth(16384, shrunk=True) == 0
+
+
+def test_class_names_are_scenario_names_that_sweep_keys_can_hold():
+    taken = set()
+    assert class_name("net/http.(*conn).serve", taken) == "http_conn_serve"
+    assert class_name("net/http.(*conn).serve", taken) == "http_conn_serve_2"
+    assert class_name("(main goroutine)", taken) == "main_goroutine"
+    assert "." not in class_name("main.main.func1", taken)
+
+
+def test_times_are_written_in_the_scenario_syntax_and_read_back():
+    from simstack.scenario.units import parse_time
+    for t in (0.0, 2.5e-7, 3.2e-5, 1.234e-3, 2.0):
+        assert parse_time(time_text(t)) == pytest.approx(t, rel=1e-3, abs=1e-12)
+
+
+# --- on a real trace ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tc():
+    try:
+        return find_trace_toolchain()
+    except TraceError as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="module")
+def trace(tc, tmp_path_factory):
+    work = tmp_path_factory.mktemp("fit")
+    binary = work / "stacktrace"
+    subprocess.run([str(tc.go), "build", "-o", str(binary), "."], cwd=PROGRAM, env=offline_env(work), check=True,
+                   capture_output=True, timeout=600)
+    out = work / "p1.trace"
+    subprocess.run([str(binary), str(out), "3"], env={**os.environ, "GOMAXPROCS": "1", "GODEBUG": "traceallocfree=1"},
+                   check=True, timeout=120)
+    return out
+
+
+@pytest.fixture(scope="module")
+def fitted(trace):
+    return fit_trace(trace)
+
+
+def test_the_fit_has_the_workers_class_with_every_worker_and_the_traces_settings(fitted):
+    sc = fitted.scenario()
+    assert sc.runtime.gomaxprocs == 1 and sc.runtime.version == "go1.27"
+    workers = sc.goroutine_class("main_main")
+    assert len(workers.arrival.times) == 200 + 400 + 600
+    assert sc.gc.trigger == "manual" and len(sc.gc.at) == len(fitted.result.gc)
+    assert sc.duration == pytest.approx(fitted.result.summary["sim_time"], rel=1e-3)
+
+
+def test_simulated_workers_reach_the_stack_sizes_the_trace_shows(fitted):
+    res = simstack.run(fitted.scenario())
+    sim = res.goroutines.query("`class` == 'main_main'")["max_stack"].value_counts(normalize=True)
+    real = fitted.table.query("`class` == 'main.main'")["max_stack"].value_counts(normalize=True)
+    sizes = sim.index.union(real.index)
+    distance = 0.5 * (sim.reindex(sizes, fill_value=0) - real.reindex(sizes, fill_value=0)).abs().sum()
+    assert distance < 0.05, (sim, real)  # depths drawn from the fitted law: sampling noise only
+
+
+def test_the_file_is_commented_and_says_what_was_inferred(fitted):
+    text = fitted.yaml()
+    assert "# chosen" in text and "inferred" in text and "stack sizes reached:" in text
+    assert parse_scenario(text, "x.yaml") == fitted.scenario()
+
+
+def test_same_trace_same_file(trace, fitted):
+    assert fit_trace(trace).yaml() == fitted.yaml()
+
+
+def test_a_class_too_small_to_fit_is_warned_about_not_presented_as_fact(fitted):
+    small = [c for c in fitted.classes if len(c.spec["arrival"].get("times", ())) + c.spec.get("count", 0)
+             < laws.MIN_FIT]
+    assert small
+    for c in small:
+        assert any(c.name in w and "too few" in w for w in fitted.warnings)
+        assert f"WARNING: class {c.name}" in fitted.yaml()
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "simstack", *map(str, args)], capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_cli_writes_a_scenario_that_run_and_sweep_take(trace, tmp_path):
+    out = tmp_path / "fitted.yaml"
+    r = _cli("fit", trace, "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert "warning: class" in r.stderr and out.exists()
+    r = _cli("sweep", out, "--set", "runtime.version=go1.12,go1.27", "--set",
+             "runtime.overrides.starting_stack=2KiB,8KiB", "-o", tmp_path / "sweep", "-j", "1")
+    assert r.returncode == 0, r.stderr
+    rows = pd.read_parquet(tmp_path / "sweep" / "sweep.parquet")
+    assert len(rows) == 4 and (rows["status"] == "ok").all()
+    from simstack.scenario.units import parse_size
+    start = rows["runtime.overrides.starting_stack"].map(parse_size)
+    grows = rows.groupby(start)["grows"].mean()
+    assert grows.loc[8192] < grows.loc[2048]  # larger starting stacks: fewer growths
+
+
+def test_cli_refuses_bad_input_with_one_line_and_writes_nothing(trace, tmp_path):
+    junk = tmp_path / "junk.trace"
+    junk.write_text("not a trace\n")
+    out = tmp_path / "x.yaml"
+    r = _cli("fit", junk, "-o", out)
+    assert r.returncode == 2 and "not a Go execution trace" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not out.exists()
+    out.write_text("mine\n")
+    r = _cli("fit", trace, "-o", out)
+    assert r.returncode == 2 and "--overwrite" in r.stderr and out.read_text() == "mine\n"
+    assert list(tmp_path.glob(".x.yaml*")) == []
+
+
+def test_bad_arguments_are_fit_errors():
+    with pytest.raises(FitError, match="max_classes"):
+        fit_trace("whatever", max_classes=0)
+    with pytest.raises(FitError, match="gc"):
+        fit_trace("whatever", gc="sometimes")
+
+
+def test_gogc_pacing_is_fitted_from_the_heap_metrics_and_said_to_be_assumed(trace):
+    fit = fit_trace(trace, gc="gogc")
+    sc = fit.scenario()
+    assert sc.gc.trigger == "gogc" and sc.gc.gogc == 100 and sc.gc.live_heap > 0
+    assert all(c.alloc_rate > 0 for c in sc.goroutines)
+    assert "assumed" in fit.yaml()
+
+
+def test_replay_gives_every_goroutine_its_own_values_and_reproduces_the_growths(trace):
+    fit = fit_trace(trace, replay=True)
+    sc = fit.scenario()
+    workers = sc.goroutine_class("main_main")
+    assert workers.arrival.process == "trace" and len(workers.arrival.times) == 1200
+    assert any(getattr(step.depth, "dist", None) == "sequence" for step in workers.program)
+    res = simstack.run(sc)
+    sim = int(res.goroutines.query("`class` == 'main_main'")["grows"].sum())
+    real = int(fit.table.query("`class` == 'main.main'")["grows"].sum())
+    assert abs(sim - real) <= 0.02 * real, (sim, real)
+
+
+def test_one_reading_fits_again_to_the_same_file(trace, fitted):
+    from simstack.fit import observe_trace
+    observed = observe_trace(trace)
+    assert fit_trace(trace, observed=observed).yaml() == fitted.yaml()
+    fit_trace(trace, replay=True, observed=observed)
+    assert fit_trace(trace, observed=observed).yaml() == fitted.yaml()
