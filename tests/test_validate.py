@@ -173,7 +173,7 @@ def test_static_refusals_name_every_problem():
 def test_gogc_paced_gc_is_refused():
     sc = scen(SMALL, gc={"trigger": "gogc", "gogc": 100, "live_heap": "64KiB"})
     doc = sc.to_yaml_dict()
-    doc["goroutines"][0]["alloc_rate"] = "1GB/s"
+    doc["goroutines"][0]["alloc_rate"] = "10GB/s"  # past the 4 MiB heap minimum within the 1 ms step
     doc["goroutines"][0]["program"].insert(0, {"depth": 3, "run": "1ms"})
     assert "GC paced by GOGC" in refusal(scenario_from_dict(doc))
 
