@@ -117,12 +117,18 @@ class Ps:
             gp = current[pid]
             if gp is None:
                 if self.n_expired and self.expired[pid]:
-                    self.check_timers(pp, self.expired[pid])  # schedule -> checkTimers(pp)
+                    if self.check_timers(pp, self.expired[pid]):  # schedule -> checkTimers(pp)
+                        self.p_event(pp)  # main, readied into runnext, runs first
+                        return
                 gp = rt.schedule(pp)
                 if gp is None and self.n_expired:
+                    main = False
                     for timers in self.expired:  # findRunnable -> stealWork: others' due timers
                         if timers:
-                            self.check_timers(pp, timers)
+                            main = self.check_timers(pp, timers) or main
+                    if main:
+                        self.p_event(pp)
+                        return
                     gp = rt.schedule(pp)
                 if gp is None:
                     self.idle[pid] = pp  # wake() schedules the event that brings it back
@@ -419,18 +425,22 @@ class Ps:
             if timers:
                 self.check_timers(timers[0].pp, timers)
 
-    def check_timers(self, pp: P, timers: list[Any]) -> None:
-        """checkTimers / runtimer: run due timers on ``pp``, readying each sleeper there (goready)."""
+    def check_timers(self, pp: P, timers: list[Any]) -> bool:
+        """checkTimers / runtimer: run due timers on ``pp``, readying each sleeper there (goready).
+        True if main was among them: goready puts it in runnext, so it runs before anything else."""
         rt = self.rt
+        main = False
         for ev in timers:
             gp = ev.gp
             if gp is None:
                 ev.done.succeed()  # main goes on
+                main = True
             else:
                 rt.runqput(pp, gp, True)
                 self.wake(pp)
         self.n_expired -= len(timers)
         timers.clear()
+        return main
 
     # --- GC pacing ------------------------------------------------------------------------
     def allocate(self, nbytes: float) -> None:
