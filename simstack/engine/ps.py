@@ -28,6 +28,7 @@ PREEMPT_SLICE: Final = 0.010  # sysmon's forcePreemptNS
 _Event: Any = simpy.Event
 _NORMAL: Final = 1  # simpy.core.NORMAL
 _URGENT: Final = 0  # simpy.core.URGENT
+_LAST: Final = 2  # after every NORMAL event of the same instant
 assert (_NORMAL, _URGENT) == (simpy.core.NORMAL, simpy.core.URGENT)
 
 
@@ -74,6 +75,14 @@ class Ps:
         self.p_callbacks: list[Any] = [self._loop_callback(pp) for pp in rt.allp]
         self.slice_callbacks: list[Any] = [self._slice_callback(pp) for pp in rt.allp]
         self.timer_callback: Any = self.timer_fired
+        # the race model (races.py) at GOMAXPROCS >= 2, None at 1 (and the P woken by wakep that
+        # has not joined yet: it joins when the race has run spin_at goroutines, or at the
+        # instant's end)
+        self.races: Any = None
+        self.spinning: Optional[P] = None
+        self.spin_at = 0
+        self.running: list[int] = []  # scratch: the Ps not idle
+        self.instant_end_callback: Any = self.instant_end
         self.paced = paced  # (live heap, GOGC, stacks in the goal) when GOGC paces cycles
         self.allocated = 0.0  # heap bytes allocated since the last GC
         self.gc_active = False
@@ -110,9 +119,14 @@ class Ps:
                 gp = rt.schedule(pp)
                 if gp is None:
                     self.idle[pid] = pp  # wake() schedules the event that brings it back
+                    if self.spinning is pp:
+                        self.spinning = None  # a woken P that found nothing: the M stops spinning
                     return
                 current[pid] = gp
                 self.p_timed[pid] = False
+                if self.races is not None and self.spinning is pp:
+                    self.spinning = None  # resetspinning: a woken P found work, wake the next
+                    self.wake(pp)
             try:
                 slice_ = self.execute(gp, pp)
             except StackOverflow as exc:
@@ -125,6 +139,21 @@ class Ps:
                 return
             current[pid] = None
             if self.multi and not self.p_timed[pid]:
+                races = self.races
+                if races is not None:
+                    # the race model: the P keeps its turn as its measured share says; the
+                    # spinning P joins once the race has run its measured latency
+                    running = self.running
+                    running.clear()
+                    for p2 in rt.allp:
+                        if p2.id not in self.idle:
+                            running.append(p2.id)
+                    keep = races.keep_turn(pid, running)
+                    sp = self.spinning
+                    if sp is not None and self.spin_at >= 0 and races.ran >= self.spin_at:
+                        self.join(sp)
+                    if keep:
+                        continue
                 # Ps run in parallel: after a zero-time slice let the others take their turn,
                 # so that goroutines released at one instant interleave across Ps
                 self.p_event(pp)
@@ -171,9 +200,31 @@ class Ps:
         loop at once instead (the same order of everything, one SimPy event fewer).
         """
         idle = self.idle
+        races = self.races
+        if races is not None and self.spinning is not None:
+            return  # wakep: an M is already spinning
         if pp is not None and pp.id in idle:
             woken = idle.pop(pp.id)
         elif idle:
+            if races is not None:
+                waker = pp if pp is not None else self.rt.allp[0]
+                ready = waker.runnext  # the goroutine just readied: its depth is its work
+                if races.begin(self.env.now, waker.id, ready.depth if ready is not None else 0):
+                    ev = _Event(self.env)  # the instant's end: after every event now due at it
+                    ev._ok = True
+                    ev._value = None
+                    ev.callbacks.append(self.instant_end_callback)
+                    self.env.schedule(ev, _LAST)
+                at = races.join_at(min(idle))
+                if at < 0:
+                    return  # the measured release used no further P
+                woken = idle.pop(min(idle))
+                self.rt.startm(waker, len(self.rt.allp) - len(idle))
+                self.spinning = woken
+                self.spin_at = at
+                if races.ran >= at:
+                    self.join(woken)
+                return
             woken = idle.pop(min(idle))
         else:
             return
@@ -182,6 +233,30 @@ class Ps:
             self.p_loop(woken)
         else:
             self.p_event(woken)
+
+    def join(self, pp: P) -> None:
+        """The spinning P starts looking for work (its loop, at this instant)."""
+        self.spin_at = -1
+        self.p_event(pp)
+
+    def instant_end(self, _ev: Any) -> None:
+        """The race's instant has no event left: a woken P that has not joined yet joins now.
+
+        Work still runnable then waits behind a P that holds a run slice; the idle Ps' wake-up
+        latency (microseconds) is below anything a timed step lasts, so they take it now."""
+        sp = self.spinning
+        if sp is not None:
+            if self.spin_at >= 0:
+                self.join(sp)
+            return
+        rt = self.rt
+        waiting = rt.local_runnable + len(rt.global_runq)
+        idle = self.idle
+        while idle and waiting > 0:
+            woken = idle.pop(min(idle))
+            rt.startm(rt.allp[0], len(rt.allp) - len(idle))
+            self.p_event(woken)
+            waiting -= 1
 
     # --- goroutines -----------------------------------------------------------------------
     def newproc(self, info: ClassInfo, pp: P) -> G:
