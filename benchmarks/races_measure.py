@@ -9,9 +9,9 @@ traced at each (GOMAXPROCS, CPUs) point (CPUs limited with ``taskset``, which
 it records what the race model (``simstack/runtime/races.py``) draws:
 
 * ``share``: the share of the release's exits that ran on each P that ran any, the releasing
-  P (main's) first, then the others by share;
-* ``join``: for each other P, how many of the wave's goroutines had started (on any P) before
-  that P ran its first one (the idle-P wake-up latency, counted in goroutines run);
+  P (main's) first, then the others in the order they joined;
+* ``join``: for each of those other Ps, how many of the wave's goroutines had started (on any
+  P) before that P ran its first one (the idle-P wake-up latency, counted in goroutines run);
 * ``overlap``: goroutines of the wave started on other Ps before ``close`` returned;
 * ``ps``: how many Ps ran any of the wave's goroutines;
 * ``threads``: the process's threads (``runtime.ThreadCreateProfile``) and Ms seen in the trace.
@@ -65,7 +65,7 @@ def analyse(trace: Path, go: Path) -> list[dict]:
         if e.kind == "Log" and e.args[0] == "wave":
             what, k = e.args[1].split()
             if what == "spawn":
-                cur = {"exits": Counter(), "starts": [], "closed_at": None, "main_p": None}
+                cur = {"exits": Counter(), "starts": [], "closed_at": None, "main_p": None, "seen": set()}
                 waves.append(cur)
                 wave_gs = set()
             elif what == "release":
@@ -83,16 +83,21 @@ def analyse(trace: Path, go: Path) -> list[dict]:
                 cur["starts"].append(e.p)
             elif e.name == "Running->NotExist":
                 cur["exits"][e.p] += 1
+                if e.p not in cur["seen"]:
+                    cur["starts"].append(e.p)  # running since before it was traced as started: count it here
+            if e.name in ("Runnable->Running", "Running->NotExist"):
+                cur["seen"].add(e.p)
     out = []
     for w in waves:
         main_p = w["main_p"]
         total = sum(w["exits"].values())
-        others = sorted((c for p, c in w["exits"].items() if p != main_p), reverse=True)
-        share = [w["exits"].get(main_p, 0) / total] + [c / total for c in others]
         first: dict = {}
         for i, p in enumerate(w["starts"]):
             first.setdefault(p, i)
-        join = sorted(i for p, i in first.items() if p != main_p)
+        # the other Ps that exited any of the wave's goroutines, in the order they joined
+        others = sorted((p for p in w["exits"] if p != main_p), key=lambda p: (first.get(p, total), p))
+        share = [w["exits"].get(main_p, 0) / total] + [w["exits"][p] / total for p in others]
+        join = [first.get(p, total) for p in others]
         overlap = sum(1 for p in w["starts"][:w["closed_at"] or 0] if p != main_p)
         out.append({"n": total, "share": share, "join": join, "overlap": overlap, "ps": len(w["exits"]),
                     "ms_seen": len(ms)})

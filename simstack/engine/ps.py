@@ -29,6 +29,7 @@ _Event: Any = simpy.Event
 _NORMAL: Final = 1  # simpy.core.NORMAL
 _URGENT: Final = 0  # simpy.core.URGENT
 _LAST: Final = 2  # after every NORMAL event of the same instant
+NEVER: Final = 1 << 62  # a spinning P's join that no count of goroutines reaches
 assert (_NORMAL, _URGENT) == (simpy.core.NORMAL, simpy.core.URGENT)
 
 
@@ -217,7 +218,9 @@ class Ps:
                     self.env.schedule(ev, _LAST)
                 at = races.join_at(min(idle))
                 if at < 0:
-                    return  # the measured release used no further P
+                    # the measured release used no further P: its M still wakes and spins, but
+                    # finds the work gone (it looks at the instant's end)
+                    at = NEVER
                 woken = idle.pop(min(idle))
                 self.rt.startm(waker, len(self.rt.allp) - len(idle))
                 self.spinning = woken

@@ -20,7 +20,8 @@ first (its wake-up latency, in goroutines). The model then
 * wakes one idle P at a time (``wakep`` does nothing while a woken M is still spinning);
   the woken P joins once the race has run its measured number of goroutines, or at the
   end of the instant if the instant's work ends first; a P the measured release never
-  used stays idle. Once it finds work it wakes the next (``resetspinning``);
+  used joins only then (its M woke and spun, and found the work gone). Once a woken P finds
+  work it wakes the next (``resetspinning``);
 * after each goroutine a P keeps its turn with probability its share / the shares of
   the Ps running, so the Ps split the work as the measured release did;
 * ``startm`` starts an M for a woken P when none is idle, as before: the Ms follow from
