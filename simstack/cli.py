@@ -240,7 +240,7 @@ def schema_cmd():
 @click.option("--only", default=None, help="Only configurations whose id starts with this prefix.")
 @click.option("--replications", type=click.IntRange(min=1), default=None,
               help="Runs (seeds 0..N-1) of each configuration at GOMAXPROCS >= 2, where the race model makes each "
-                   "seed a different run; the report gives their median and band. Default 10.")
+                   "seed a different run; the report gives their median and band. Default 5.")
 @_user_errors
 def reference_cmd(file, report, emit_scenarios, only, replications):
     """Simulate each reference record's plan and compare every checkpoint with the measurements."""

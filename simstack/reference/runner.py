@@ -27,7 +27,7 @@ def group_records(records: list[dict]) -> dict:
     return groups
 
 
-REPLICATIONS = 10  # per configuration at GOMAXPROCS >= 2 (simstack reference --replications)
+REPLICATIONS = 5  # per configuration at GOMAXPROCS >= 2 (simstack reference --replications)
 
 
 def simulate_record(rec: dict, seed: int = 0):
