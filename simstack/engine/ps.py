@@ -210,12 +210,7 @@ class Ps:
             if races is not None:
                 waker = pp if pp is not None else self.rt.allp[0]
                 ready = waker.runnext  # the goroutine just readied: its depth is its work
-                if races.begin(self.env.now, waker.id, ready.depth if ready is not None else 0):
-                    ev = _Event(self.env)  # the instant's end: after every event now due at it
-                    ev._ok = True
-                    ev._value = None
-                    ev.callbacks.append(self.instant_end_callback)
-                    self.env.schedule(ev, _LAST)
+                races.begin(self.env.now, waker.id, ready.depth if ready is not None else 0)
                 at = races.join_at(min(idle))
                 if at < 0:
                     # the measured release used no further P: its M still wakes and spins, but
@@ -227,6 +222,12 @@ class Ps:
                 self.spin_at = at
                 if races.ran >= at:
                     self.join(woken)
+                else:
+                    ev = _Event(self.env)  # the instant's end: after every event now due at it
+                    ev._ok = True
+                    ev._value = None
+                    ev.callbacks.append(self.instant_end_callback)
+                    self.env.schedule(ev, _LAST)
                 return
             woken = idle.pop(min(idle))
         else:
@@ -252,6 +253,8 @@ class Ps:
             if self.spin_at >= 0:
                 self.join(sp)
             return
+        if self.env.peek() == self.env.now:
+            return  # another instant's end is still due (one per P woken now)
         rt = self.rt
         waiting = rt.local_runnable + len(rt.global_runq)
         idle = self.idle
