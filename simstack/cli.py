@@ -238,13 +238,16 @@ def schema_cmd():
 @click.option("--emit-scenarios", type=click.Path(path_type=Path), default=None,
               help="Write each record's scenario YAML into this directory.")
 @click.option("--only", default=None, help="Only configurations whose id starts with this prefix.")
+@click.option("--replications", type=click.IntRange(min=1), default=None,
+              help="Runs (seeds 0..N-1) of each configuration at GOMAXPROCS >= 2, where the race model makes each "
+                   "seed a different run; the report gives their median and band. Default 5.")
 @_user_errors
-def reference_cmd(file, report, emit_scenarios, only):
+def reference_cmd(file, report, emit_scenarios, only, replications):
     """Simulate each reference record's plan and compare every checkpoint with the measurements."""
     from tqdm import tqdm
 
     from .reference.plan import load_records, record_to_scenario
-    from .reference.runner import compare_records, group_records, summarize
+    from .reference.runner import REPLICATIONS, compare_records, group_records, summarize
 
     records = load_records(file)
     if only:
@@ -258,7 +261,7 @@ def reference_cmd(file, report, emit_scenarios, only):
                 + yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=120))
     groups = len(group_records(records))
     with tqdm(total=groups, desc="configurations", leave=False, disable=None) as bar:
-        rep = compare_records(records, progress=bar.update)
+        rep = compare_records(records, progress=bar.update, replications=replications or REPLICATIONS)
     if report:
         report.parent.mkdir(parents=True, exist_ok=True)
         tmp = report.with_name(f".{report.name}.tmp")

@@ -30,6 +30,8 @@ from .stop import RunStopped
 PREEMPT_SLICE: Final = 0.010  # sysmon's forcePreemptNS
 _NORMAL: Final = 1  # simpy.core.NORMAL
 _URGENT: Final = 0  # simpy.core.URGENT
+_LAST: Final = 2  # after every NORMAL event of the same instant
+NEVER: Final = 1 << 62  # a spinning P's join that no count of goroutines reaches
 assert (_NORMAL, _URGENT) == (simpy.core.NORMAL, simpy.core.URGENT)
 
 
@@ -87,6 +89,14 @@ class Ps:
         self.poll_anchor = 0.0  # since when
         self.poll_wake: Any = None  # its wake-up's event, while one is due
         self.poll_callback: Any = self.poll_woke
+        # the race model (races.py) at GOMAXPROCS >= 2, None at 1 (and the P woken by wakep that
+        # has not joined yet: it joins when the race has run spin_at goroutines, or at the
+        # instant's end)
+        self.races: Any = None
+        self.spinning: Optional[P] = None
+        self.spin_at = 0
+        self.running: list[int] = []  # scratch: the Ps not idle
+        self.instant_end_callback: Any = self.instant_end
         self.paced = paced  # (live heap, GOGC, stacks in the goal, profile) when GOGC paces cycles
         self.allocated = 0.0  # heap bytes allocated since the last GC
         self.gc_active = False
@@ -132,12 +142,17 @@ class Ps:
                     gp = rt.schedule(pp)
                 if gp is None:
                     self.idle[pid] = pp  # wake() schedules the event that brings it back
+                    if self.spinning is pp:
+                        self.spinning = None  # a woken P that found nothing: the M stops spinning
                     if self.res and not self.polling and self.poll_wake is None:
                         self.polling = True  # this M blocks in netpoll until the next timer
                         self.poll_anchor = self.env.now
                     return
                 current[pid] = gp
                 self.p_timed[pid] = False
+                if self.races is not None and self.spinning is pp:
+                    self.spinning = None  # resetspinning: a woken P found work, wake the next
+                    self.wake(pp)
             try:
                 slice_ = self.execute(gp, pp)
             except StackOverflow as exc:
@@ -150,6 +165,21 @@ class Ps:
                 return
             current[pid] = None
             if self.multi and not self.p_timed[pid]:
+                races = self.races
+                if races is not None:
+                    # the race model: the P keeps its turn as its measured share says; the
+                    # spinning P joins once the race has run its measured latency
+                    running = self.running
+                    running.clear()
+                    for p2 in rt.allp:
+                        if p2.id not in self.idle:
+                            running.append(p2.id)
+                    keep = races.keep_turn(pid, running)
+                    sp = self.spinning
+                    if sp is not None and self.spin_at >= 0 and races.ran >= self.spin_at:
+                        self.join(sp)
+                    if keep:
+                        continue
                 # Ps run in parallel: after a zero-time slice let the others take their turn,
                 # so that goroutines released at one instant interleave across Ps
                 self.p_event(pp)
@@ -196,9 +226,31 @@ class Ps:
         loop at once instead (the same order of everything, one SimPy event fewer).
         """
         idle = self.idle
+        races = self.races
+        if races is not None and self.spinning is not None:
+            return  # wakep: an M is already spinning
         if pp is not None and pp.id in idle:
             woken = idle.pop(pp.id)
         elif idle:
+            if races is not None:
+                waker = pp if pp is not None else self.rt.allp[0]
+                ready = waker.runnext  # the goroutine just readied: its depth is its work
+                races.begin(self.env.now, waker.id, ready.depth if ready is not None else 0)
+                at = races.join_at(min(idle))
+                if at < 0:
+                    # the measured release used no further P: its M still wakes and spins, but
+                    # finds the work gone (it looks at the instant's end)
+                    at = NEVER
+                woken = idle.pop(min(idle))
+                self.rt.startm(waker, len(self.rt.allp) - len(idle))
+                self.spinning = woken
+                self.spin_at = at
+                if races.ran >= at:
+                    self.join(woken)
+                else:
+                    # the instant's end: after every event now due at it
+                    self.env.schedule(Triggered(self.env, self.instant_end_callback), _LAST)
+                return
             woken = idle.pop(min(idle))
         else:
             return
@@ -207,6 +259,32 @@ class Ps:
             self.p_loop(woken)
         else:
             self.p_event(woken)
+
+    def join(self, pp: P) -> None:
+        """The spinning P starts looking for work (its loop, at this instant)."""
+        self.spin_at = -1
+        self.p_event(pp)
+
+    def instant_end(self, _ev: Any) -> None:
+        """The race's instant has no event left: a woken P that has not joined yet joins now.
+
+        Work still runnable then waits behind a P that holds a run slice; the idle Ps' wake-up
+        latency (microseconds) is below anything a timed step lasts, so they take it now."""
+        sp = self.spinning
+        if sp is not None:
+            if self.spin_at >= 0:
+                self.join(sp)
+            return
+        if self.env.peek() == self.env.now:
+            return  # another instant's end is still due (one per P woken now)
+        rt = self.rt
+        waiting = rt.local_runnable + len(rt.global_runq)
+        idle = self.idle
+        while idle and waiting > 0:
+            woken = idle.pop(min(idle))
+            rt.startm(rt.allp[0], len(rt.allp) - len(idle))
+            self.p_event(woken)
+            waiting -= 1
 
     # --- goroutines -----------------------------------------------------------------------
     def newproc(self, info: ClassInfo, pp: P) -> G:

@@ -29,6 +29,7 @@ from .draws import ClassInfo
 from .gc import GCMixin
 from .observe import ObserveMixin
 from .ps import Ps
+from .races import Races
 from .simpy_access import stop_now
 from .stop import RunStopped
 
@@ -70,8 +71,9 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
                           emit=recorder.emit, clock=lambda: self.env.now)
         self.rt.on_exit_hook = self._goroutine_done
         seed = np.random.SeedSequence(scenario.seed)
-        streams = seed.spawn(len(scenario.goroutines) + 1)
-        self.arrival_rng = np.random.default_rng(streams[-1])
+        # one stream per class, then arrivals, then the races (a child's stream depends on its index only)
+        streams = seed.spawn(len(scenario.goroutines) + 2)
+        self.arrival_rng = np.random.default_rng(streams[len(scenario.goroutines)])
         self.classes = {}
         for i, cls in enumerate(scenario.goroutines):
             self.classes[cls.name] = ClassInfo(cls, i, np.random.default_rng(streams[i]), self._park_path(cls))
@@ -84,6 +86,9 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
         self.ps = ps_class(self, self.rt, self.classes, self.gates, check_invariants, max_goroutines, max_events,
                            self._pacing())
         self.ps.max_live = max_live
+        if rs.gomaxprocs > 1 and getattr(rs, "races", True):
+            self.ps.races = Races(self.profile.version, np.random.default_rng(streams[-1]), rs.gomaxprocs,
+                                  getattr(rs, "num_cpu", None) or rs.gomaxprocs)
         if check_invariants:  # wraps this runtime's allocator and entry points; nothing is wrapped otherwise
             from ..invariants import install
             install(self.rt)

@@ -5,10 +5,17 @@ where the runs themselves differ, each count within the runs' range widened by 5
 the batch; the starting size exactly; StackInuse minus the record's baseline within
 the runs' range widened by max(64 KiB, 2 %); absolute StackInuse within the range
 widened by max(128 KiB, 5 %).
+
+With replications (issue #14: at GOMAXPROCS >= 2 the race model makes each seed a
+different run) a figure is a band, the replications' min to max: it is within tolerance
+when it overlaps the widened measured band **and** is no wider than twice the measured
+band plus the widening on both sides (a band wide enough to cover everything predicts
+nothing); histograms and the starting size must pass for every replication.
 """
 from __future__ import annotations
 
 import json
+import statistics
 
 METRICS = ("stack_inuse_delta", "stack_inuse", "starting_size", "goroutine_stacks")
 
@@ -22,6 +29,16 @@ def _band(values, abs_tol, rel_tol):
     lo, hi = min(values), max(values)
     w = max(abs_tol, rel_tol * max(abs(lo), abs(hi)))
     return lo - w, hi + w
+
+
+def band_ok(simulated, measured, abs_tol, rel_tol) -> bool:
+    """The simulated band (replications' min..max) overlaps the measured runs' band widened by
+    max(abs_tol, rel_tol), and is at most twice the measured band's width plus that widening
+    on both sides. One replication: the plain check, the value inside the widened band."""
+    lo, hi = _band(measured, abs_tol, rel_tol)
+    s_lo, s_hi = min(simulated), max(simulated)
+    widening = (hi - lo) - (max(measured) - min(measured))
+    return s_lo <= hi and s_hi >= lo and s_hi - s_lo <= 2 * (max(measured) - min(measured)) + widening
 
 
 def hist_ok(sim: dict, runs: list[dict], batch_sizes: dict) -> bool:
@@ -44,39 +61,43 @@ def hist_ok(sim: dict, runs: list[dict], batch_sizes: dict) -> bool:
     return True
 
 
-def compare_config(records: list[dict], sim_baseline: int, sim_cps: list[dict]) -> list[dict]:
-    """Rows (one per record, checkpoint and metric) for one configuration on one version."""
+def compare_config(records: list[dict], sims: list) -> list[dict]:
+    """Rows (one per record, checkpoint and metric) for one configuration on one version;
+    ``sims``: (baseline StackInuse, checkpoint dicts) of each replication."""
     batch_sizes = {op["batch"]: op["n"] for op in records[0]["plan"] if op["op"] == "spawn"}
     rows = []
     for k, cp in enumerate(records[0]["checkpoints"]):
         label = cp["label"]
-        sim = sim_cps[k]
+        reps = [cps[k] for _base, cps in sims]
         meas = [r["checkpoints"][k] for r in records]
         deltas = [m["stack_inuse"] - r["baseline"]["stack_inuse"] for m, r in zip(meas, records)]
-        sim_delta = sim["stack_inuse"] - sim_baseline
-        lo, hi = _band(deltas, 65536, 0.02)
-        ok_delta = lo <= sim_delta <= hi
+        sim_deltas = [c["stack_inuse"] - base for c, (base, _cps) in zip(reps, sims)]
+        sim_abs = [c["stack_inuse"] for c in reps]
+        ok_delta = band_ok(sim_deltas, deltas, 65536, 0.02)
         abs_vals = [m["stack_inuse"] for m in meas]
-        lo, hi = _band(abs_vals, 131072, 0.05)
-        ok_abs = lo <= sim["stack_inuse"] <= hi
+        ok_abs = band_ok(sim_abs, abs_vals, 131072, 0.05)
         ss = [m.get("starting_size") for m in meas]
-        ok_ss = None if ss[0] is None else all(v == sim["starting_size"] for v in ss)
+        ok_ss = None if ss[0] is None else all(v == c["starting_size"] for v in ss for c in reps)
         hists = [m.get("goroutine_stacks") for m in meas]
         has_hist = records[0].get("goroutine_stacks_available", True)
-        ok_hist = hist_ok(sim["goroutine_stacks"], hists, batch_sizes) if has_hist else None
+        ok_hist = all(hist_ok(c["goroutine_stacks"], hists, batch_sizes) for c in reps) if has_hist else None
+        band = {"replications": len(reps)}
         for r, m, d in zip(records, meas, deltas):
             base = {"record": r["id"], "config_id": r["config_id"], "family": r.get("family", ""),
                     "go_version": r["go_version"], "gomaxprocs": r.get("gomaxprocs"), "label": label}
-            rows.append({**base, "metric": "stack_inuse_delta", "measured": d, "simulated": sim_delta,
-                         "ok": ok_delta})
+            rows.append({**base, "metric": "stack_inuse_delta", "measured": d,
+                         "simulated": statistics.median_low(sim_deltas), "simulated_lo": min(sim_deltas),
+                         "simulated_hi": max(sim_deltas), **band, "ok": ok_delta})
             rows.append({**base, "metric": "stack_inuse", "measured": m["stack_inuse"],
-                         "simulated": sim["stack_inuse"], "ok": ok_abs})
+                         "simulated": statistics.median_low(sim_abs), "simulated_lo": min(sim_abs),
+                         "simulated_hi": max(sim_abs), **band, "ok": ok_abs})
             if ok_ss is not None:
                 rows.append({**base, "metric": "starting_size", "measured": m["starting_size"],
-                             "simulated": sim["starting_size"], "ok": ok_ss})
+                             "simulated": reps[0]["starting_size"], "simulated_lo": min(c["starting_size"] for c in reps),
+                             "simulated_hi": max(c["starting_size"] for c in reps), **band, "ok": ok_ss})
             if ok_hist is not None:
                 rows.append({**base, "metric": "goroutine_stacks",
                              "measured": json.dumps(_norm_hist(m.get("goroutine_stacks")), sort_keys=True),
-                             "simulated": json.dumps(_norm_hist(sim["goroutine_stacks"]), sort_keys=True),
-                             "ok": ok_hist})
+                             "simulated": json.dumps(_norm_hist(reps[0]["goroutine_stacks"]), sort_keys=True),
+                             **band, "ok": ok_hist})
     return rows

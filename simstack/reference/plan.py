@@ -70,6 +70,7 @@ def record_to_scenario(rec: dict) -> dict:
         "seed": 0,
         "runtime": {"version": _minor(rec["go_version"]), "platform": f"{rec['goos']}/{rec['goarch']}",
                     "gomaxprocs": rec["gomaxprocs"], "godebug": _godebug(rec.get("godebug", "")),
+                    **({"num_cpu": rec["num_cpu"]} if rec.get("num_cpu") else {}),  # the measuring machine's
                     "baseline": "auto"},
         "gc": {"trigger": "manual", "at": gc_at},
         "goroutines": classes,

@@ -1,8 +1,10 @@
 """``simstack reference``: simulate every reference configuration and compare checkpoints.
 
-Each (configuration, version) is simulated once through the same engine ``simstack
-run`` uses, from the scenario its plan translates to; the runs of a configuration
-differ only by the real program's noise, which the tolerances take from their spread.
+Each (configuration, version) is simulated through the same engine ``simstack run`` uses,
+from the scenario its plan translates to, ``replications`` times with seeds 0, 1, ... at
+GOMAXPROCS >= 2, where the race model (``engine/races.py``) draws what timing decides, and
+once at GOMAXPROCS 1, where the model is deterministic (every seed gives the same run).
+The replications' band is compared with the measured runs' band (``compare.py``).
 """
 from __future__ import annotations
 
@@ -25,9 +27,14 @@ def group_records(records: list[dict]) -> dict:
     return groups
 
 
-def simulate_record(rec: dict):
+REPLICATIONS = 5  # per configuration at GOMAXPROCS >= 2 (simstack reference --replications)
+
+
+def simulate_record(rec: dict, seed: int = 0):
     """Run the scenario of one record; returns (baseline StackInuse, checkpoint dicts by label order)."""
-    sc = scenario_from_dict(record_to_scenario(rec), source=f"<reference {rec['id']}>")
+    doc = record_to_scenario(rec)
+    doc["seed"] = seed
+    sc = scenario_from_dict(doc, source=f"<reference {rec['id']}>")
     res = run(sc)
     cps = res.checkpoints.set_index("label")
     out = []
@@ -40,12 +47,18 @@ def simulate_record(rec: dict):
     return int(cps.loc[BASELINE_LABEL, "stack_inuse"]), out
 
 
-def compare_records(records: list[dict], progress=None) -> pd.DataFrame:
+def replicate(rec: dict, replications: int = REPLICATIONS) -> list:
+    """(baseline, checkpoints) of each replication: seeds 0 .. replications-1 at GOMAXPROCS >= 2,
+    seed 0 alone at GOMAXPROCS 1 (no race model there: every seed is the same run)."""
+    n = replications if rec.get("gomaxprocs", 1) > 1 else 1
+    return [simulate_record(rec, seed) for seed in range(n)]
+
+
+def compare_records(records: list[dict], progress=None, replications: int = REPLICATIONS) -> pd.DataFrame:
     """The report frame: one row per record, checkpoint and metric."""
     rows = []
     for (_cid, _ver), recs in group_records(records).items():
-        base, cps = simulate_record(recs[0])
-        rows.extend(compare_config(recs, base, cps))
+        rows.extend(compare_config(recs, replicate(recs[0], replications)))
         if progress:
             progress(1)
     return pd.DataFrame(rows)

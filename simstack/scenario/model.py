@@ -138,6 +138,11 @@ class RuntimeSpec(_Model):
     version_full: str = "go1.27"  # the release as written ('go1.19.8'); ``version`` is its profile
     platform: PlatformName = "linux/amd64"
     gomaxprocs: Annotated[int, Field(ge=1, le=MAX_GOMAXPROCS)] = 1
+    # runtime.NumCPU() of the machine modelled (the race model's input); None: GOMAXPROCS, as the
+    # runtime's default is. Never the CPUs of the machine running the simulation.
+    num_cpu: Annotated[int, Field(ge=1, le=MAX_GOMAXPROCS)] | None = None
+    # the race model at GOMAXPROCS >= 2 (simstack/engine/races.py); false: the deterministic even turns
+    races: bool = True
     max_stack: PositiveSize | None = None
     godebug: dict[GodebugSwitch, ZeroOrOne] = {}
     baseline: Baseline = "auto"

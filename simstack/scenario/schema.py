@@ -92,6 +92,10 @@ _DEFS = {
                          "type": "string", "pattern": r"^go1[.][0-9]+([.][0-9]+)?$"},
         "platform": _enum("GOOS/GOARCH", *PLATFORMS),
         "gomaxprocs": {"description": "number of Ps", "type": "integer", "minimum": 1},
+        "num_cpu": {"description": "runtime.NumCPU() of the machine modelled (how many Ps can run at once, "
+                    "for the race model at GOMAXPROCS >= 2); default GOMAXPROCS", "type": "integer", "minimum": 1},
+        "races": {"description": "at GOMAXPROCS >= 2, draw what the real runtime leaves to timing (which P runs "
+                  "what, when idle Ps join) from measured runs, seeded; false: equal turns", "type": "boolean"},
         "max_stack": {**_ref("size"), "description": "per-goroutine limit, as debug.SetMaxStack sets it"},
         "godebug": {"description": "GODEBUG switches, 0 or 1", "type": "object",
                     "propertyNames": {"enum": list(GODEBUG_SWITCHES)}, "additionalProperties": {"enum": [0, 1]}},

@@ -28,6 +28,8 @@ tokens (``<-sem`` takes one, ``sem <- struct{}{}`` puts one back).
 """
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass, field
 
 from ..engine.simulation import Simulation
@@ -200,6 +202,12 @@ def for_toolchain(sc: Scenario, version_full: str, minor: str, keep_record: bool
         notes.append(f"runtime.version {rt.get('version_full', rt.get('version'))} is simulated as {version_full}, "
                      "the toolchain's release")
     rt["version"], rt["version_full"] = minor, version_full
+    # the real runs happen here: runtime.NumCPU() is this machine's (its affinity mask), which the
+    # race model takes at GOMAXPROCS >= 2
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if rt.get("num_cpu") not in (None, cpus):
+        notes.append(f"runtime.num_cpu {rt['num_cpu']} is simulated as {cpus}, the CPUs the real runs have here")
+    rt["num_cpu"] = cpus
     if rt.get("baseline") == "none":
         notes.append("runtime.baseline none is simulated as auto: a real program always has the runtime's own "
                      "stacks (the comparison uses StackInuse minus the baseline anyway)")

@@ -1,0 +1,96 @@
+"""The race model (issue #14): off at GOMAXPROCS 1, seeded at >= 2, measured data, num_cpu, bands."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from simstack import run
+from simstack.engine.races import Races, nearest_points, race_table
+from simstack.engine.simulation import Simulation
+from simstack.recording.recorder import Recorder
+from simstack.reference.compare import band_ok
+from simstack.scenario import scenario_from_dict
+
+
+def waves(procs, seed=0, cpus=None, races=True, depth=10, n=512, waves_=3):
+    """benchmarks/races's workload: n goroutines park on a gate, the gate opens, they exit; repeated."""
+    rt = {"version": "go1.27", "gomaxprocs": procs, "races": races}
+    if cpus:
+        rt["num_cpu"] = cpus
+    return scenario_from_dict({
+        "name": "waves", "seed": seed, "runtime": rt,
+        "goroutines": [{"name": f"w{k}", "count": n, "arrival": {"process": "burst", "at": 2 * k},
+                        "program": [{"depth": depth, "wait": f"g{k}"}]} for k in range(waves_)],
+        "gates": [{"name": f"g{k}", "open_at": [2 * k + 1]} for k in range(waves_)],
+        "checkpoints": [{"label": f"c{k}", "at": 2 * k + 1.5, "via": "memstats"} for k in range(waves_)]})
+
+
+def exits_by_p(res):
+    ev = res.events
+    return ev[ev["kind"] == "exit"].groupby("p").size().to_dict()
+
+
+def test_gomaxprocs_1_is_untouched_by_seed_and_switch():
+    base = run(waves(1, seed=0)).events
+    pd.testing.assert_frame_equal(base, run(waves(1, seed=7)).events)
+    pd.testing.assert_frame_equal(base, run(waves(1, seed=0, races=False)).events)
+
+
+def test_old_random_streams_unchanged():
+    """Adding the races' stream leaves every class's and the arrivals' stream as they were."""
+    sc = waves(2, seed=11)
+    sim = Simulation(sc, Recorder(lambda: 0.0, kinds=[]))
+    old = np.random.SeedSequence(11).spawn(len(sc.goroutines) + 1)
+    assert sim.arrival_rng.random() == np.random.default_rng(old[-1]).random()
+    assert sim.ps.races is not None
+
+
+def test_same_seed_same_run_other_seeds_other_splits():
+    a, b = run(waves(2, seed=3)), run(waves(2, seed=3))
+    pd.testing.assert_frame_equal(a.events, b.events)
+    splits = {tuple(sorted(exits_by_p(run(waves(2, seed=s))).items())) for s in range(8)}
+    assert len(splits) > 1  # the races differ from seed to seed
+    # and none is the deterministic model's equal turns every time
+    assert splits != {tuple(sorted(exits_by_p(run(waves(2, races=False))).items()))}
+
+
+def test_measured_table_and_nearest_point():
+    table = race_table("go1.27")
+    pts = table["points"]
+    assert (2, 2, 10) in pts and all(len(v) >= 10 for v in pts.values())
+    for shares, joins in (r for v in pts.values() for r in v):
+        assert abs(sum(shares) - 1) < 1e-3 and len(joins) == len(shares) - 1
+        assert list(joins) == sorted(joins)
+    assert set(nearest_points(pts, 2, 2)) == {10, 100, 1000}
+    assert nearest_points(pts, 8, 8) == nearest_points(pts, 2, 2)  # one P per CPU: the 2-on-2 releases
+    assert nearest_points(pts, 32, 2)[10] == pts[(32, 2, 10)]
+    assert nearest_points(pts, 2, 1)[10] == pts[(2, 1, 10)]
+
+
+def test_num_cpu_defaults_to_gomaxprocs_and_selects_the_releases():
+    assert waves(4).runtime.num_cpu is None
+    on_2 = Simulation(waves(4, cpus=2), Recorder(lambda: 0.0, kinds=[])).ps.races
+    on_4 = Simulation(waves(4), Recorder(lambda: 0.0, kinds=[])).ps.races
+    assert isinstance(on_2, Races) and on_2.by_depth != on_4.by_depth
+
+
+def test_far_fewer_ms_than_ps_above_the_cpu_count():
+    """GOMAXPROCS 32 on 2 CPUs: Ps join one at a time (wakep with an M spinning does nothing), so
+    far fewer than 32 run at once and far fewer Ms start; equal turns woke every P."""
+    def threads(races):
+        sim = Simulation(waves(32, cpus=2, races=races, n=2048), Recorder(lambda: 0.0, kinds=[]))
+        sim.run()
+        return sim.rt.threads
+    assert threads(False) == 33
+    assert 5 <= threads(True) < 16
+
+
+@pytest.mark.parametrize("sim, meas, ok", [
+    ([100], [90, 110], True),                    # one replication: inside the band
+    ([0, 300_000], [500, 510], False),            # overlaps, but far wider than the runs
+    ([480, 520], [500, 510], True),
+    ([200_000, 210_000], [0, 10], False),         # no overlap
+    ([0, 65536 * 2 + 20], [0, 10], True),         # width: 2 x 10 + the widening (2 x 64 KiB)
+    ([0, 65536 * 2 + 21], [0, 10], False),
+])
+def test_band_criterion(sim, meas, ok):
+    assert band_ok(sim, meas, 65536, 0.02) is ok
