@@ -11,7 +11,10 @@ timed as a whole process against ``../shared/bench/bare_skeleton.py scenarios/NA
 (one SimPy process per goroutine, one timeout per program step, spawned a thousand per
 timeout, no model), the two taking turns; each process's peak RSS is its own
 (``os.wait4``).  It prints both, their ratio, and the command's time per goroutine
-relative to the first scenario's.
+relative to the first scenario's.  A third process, ``norecord``, runs the same command on a
+copy of the scenario with ``record: {events: [], goroutine_table: false}`` (no event and
+no goroutine row kept; the footprint, checkpoints and charts as usual): the difference is
+what recording every event costs the command.
 
 **In process** (``--sizes``):
 
@@ -164,6 +167,21 @@ def measure_process(argv: list[str]) -> dict:
     return {"wall": wall, "peak_rss_mb": usage.ru_maxrss / 1024, "cpu": usage.ru_utime + usage.ru_stime}
 
 
+def _without_recording(path: Path) -> Path:
+    """A copy of the scenario at ``path`` that records no event and no goroutine row (beside it,
+    so that relative paths in it still resolve)."""
+    import tempfile
+
+    import yaml
+
+    doc = yaml.safe_load(path.read_text())
+    doc["record"] = {**(doc.get("record") or {}), "events": [], "goroutine_table": False}
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}-norecord-", suffix=".yaml", dir=path.parent)
+    with open(fd, "w") as f:
+        yaml.safe_dump(doc, f, sort_keys=False)
+    return Path(name)
+
+
 def end_to_end(names: list[str], repeat: int) -> None:
     """The command against the bare skeleton, per scenario; see the module's docstring."""
     import shutil
@@ -177,11 +195,13 @@ def end_to_end(names: list[str], repeat: int) -> None:
         path = ROOT / "scenarios" / f"{name}.yaml"
         n = sum(c.count for c in load_scenario(path).goroutines)
         best: dict = {}
+        norec = _without_recording(path)
         for _ in range(max(1, repeat)):
-            for kind in ("skeleton", "command"):
+            for kind in ("skeleton", "command", "norecord"):
                 out = Path(tempfile.mkdtemp(prefix="scale-")) / "run"
                 argv = ([sys.executable, str(SKELETON), str(path)] if kind == "skeleton" else
-                        [sys.executable, "-m", "simstack.cli", "run", str(path), "-o", str(out), "-q"])
+                        [sys.executable, "-m", "simstack.cli", "run", str(path if kind == "command" else norec),
+                         "-o", str(out), "-q"])
                 try:
                     m = measure_process(argv)
                 finally:
@@ -190,7 +210,8 @@ def end_to_end(names: list[str], repeat: int) -> None:
                     best[kind] = m
                 # peak RSS does not depend on the load: the largest seen is the process's own
                 best[kind]["peak_rss_mb"] = max(best[kind]["peak_rss_mb"], m["peak_rss_mb"])
-        for kind in ("skeleton", "command"):
+        norec.unlink()
+        for kind in ("skeleton", "command", "norecord"):
             m = best[kind]
             print(f"{name:>10} {kind:>9} {m['wall']:>8.2f} {m['cpu']:>7.2f} {m['peak_rss_mb']:>11,.0f} "
                   f"{1e6 * m['wall'] / n:>12.2f}", flush=True)
@@ -200,10 +221,11 @@ def end_to_end(names: list[str], repeat: int) -> None:
     n0, b0 = per[first]
     for name in names:
         n, b = per[name]
-        c, k = b["command"], b["skeleton"]
+        c, k, nr = b["command"], b["skeleton"], b["norecord"]
         print(f"{name:>10}: command/skeleton {c['wall'] / k['wall']:.2f}x   time per goroutine vs {first}: "
               f"{(c['wall'] / n) / (b0['command']['wall'] / n0):.2f}x (skeleton "
-              f"{(k['wall'] / n) / (b0['skeleton']['wall'] / n0):.2f}x)   peak RSS {c['peak_rss_mb']:,.0f} MB",
+              f"{(k['wall'] / n) / (b0['skeleton']['wall'] / n0):.2f}x)   peak RSS {c['peak_rss_mb']:,.0f} MB   "
+              f"recording {100 * max(0.0, c['wall'] - nr['wall']) / c['wall']:.1f}% of the command's wall time",
               flush=True)
     print()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .chartkit import axes, byte_scale, drawn_rows, format_bytes, mark_gc, time_scale
 from ..recording.tidy import size_columns
-from .data import as_frames, growth_shrink_series, stack_inuse_peak
+from .data import as_frames, growth_shrink_both, stack_inuse_peak
 
 
 def plot_footprint(result, ax=None):
@@ -68,13 +68,14 @@ def plot_growth_shrink(result, ax=None, bins: int = 100):
     goroutines' in gray on top) and their cumulative bytes copied (line, right axis)."""
     result = as_frames(result)
     ax = axes(ax)
-    edges, g, s, cum = growth_shrink_series(result, bins)
+    both = growth_shrink_both(result, bins)  # one pass over the events for both
+    edges, g, s, cum = both[False]
     tscale, tunit = time_scale(edges[-1])
     x = edges[:-1] / tscale
     w = (edges[1] - edges[0]) / tscale
     ax.bar(x, g, width=w, align="edge", label=f"grow (morestack): {int(g.sum()):,}", color="tab:red", alpha=0.8)
     ax.bar(x, -s, width=w, align="edge", label=f"shrink (GC): {int(s.sum()):,}", color="tab:blue", alpha=0.8)
-    _, rg, rs, _ = growth_shrink_series(result, bins, runtime=True)
+    _, rg, rs, _ = both[True]
     if rg.any() or rs.any():  # the runtime's own goroutines, not in the headline: shown apart
         ax.bar(x, rg, bottom=g, width=w, align="edge", color="tab:gray", alpha=0.6,
                label=f"runtime goroutines' grows: {int(rg.sum()):,} (not in the headline)")

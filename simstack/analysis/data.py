@@ -67,6 +67,12 @@ def growth_shrink_series(result, bins: int = 100, runtime: bool = False):
 
     A result written straight to a directory (``events`` None) is read from its events
     file a row group at a time: the file is never in memory."""
+    return growth_shrink_both(result, bins)[runtime]
+
+
+def growth_shrink_both(result, bins: int = 100) -> dict:
+    """:func:`growth_shrink_series` of the scenario's goroutines (key False) and of the runtime's
+    (key True), from one pass over the events (a result's events file is read once, not twice)."""
     r = as_frames(result)
     fp = r.footprint
     fp_max = float(fp["time"].max()) if len(fp) else 0.0
@@ -79,22 +85,23 @@ def growth_shrink_series(result, bins: int = 100, runtime: bool = False):
         chunks = lambda: (ev_all,)  # noqa: E731
         tmax = max(fp_max, float(ev_all["time"].max()) if len(ev_all) else 0.0, 1e-9)
     edges = np.linspace(0.0, tmax, bins + 1)
-    g = np.zeros(bins, np.int64)
-    s = np.zeros(bins, np.int64)
-    c = np.zeros(bins, np.float64)
+    out = {rt: (np.zeros(bins, np.int64), np.zeros(bins, np.int64), np.zeros(bins, np.float64))
+           for rt in (False, True)}
     for ev in chunks():
-        if "class" in ev.columns:
-            ev = ev[(ev["class"] == RUNTIME_CLASS).to_numpy() == runtime]
-        elif runtime:
-            continue
         kind = ev["kind"]
         grow, shrink = (kind == "grow").to_numpy(), (kind == "shrink").to_numpy()
-        t = ev["time"].to_numpy()
-        g += np.histogram(t[grow], bins=edges)[0]
-        s += np.histogram(t[shrink], bins=edges)[0]
         copies = grow | shrink
-        c += np.histogram(t[copies], bins=edges, weights=ev["bytes_copied"].to_numpy(dtype=float)[copies])[0]
-    return edges, g, s, np.cumsum(c)
+        t = ev["time"].to_numpy()[copies]
+        grow, shrink = grow[copies], shrink[copies]
+        copied = ev["bytes_copied"].to_numpy(dtype=float)[copies]
+        of_runtime = ((ev["class"] == RUNTIME_CLASS).to_numpy()[copies] if "class" in ev.columns
+                      else np.zeros(len(t), bool))
+        for rt, (g, s, c) in out.items():
+            mine = of_runtime == rt
+            g += np.histogram(t[grow & mine], bins=edges)[0]
+            s += np.histogram(t[shrink & mine], bins=edges)[0]
+            c += np.histogram(t[mine], bins=edges, weights=copied[mine])[0]
+    return {rt: (edges, g, s, np.cumsum(c)) for rt, (g, s, c) in out.items()}
 
 
 def stack_inuse_peak(result) -> dict:

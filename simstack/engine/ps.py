@@ -287,8 +287,9 @@ class Ps:
             waiting -= 1
 
     # --- goroutines -----------------------------------------------------------------------
-    def newproc(self, info: ClassInfo, pp: P) -> G:
-        """The ``go`` statement from P ``pp``: create a goroutine of ``info``'s class and queue it."""
+    def newproc(self, info: ClassInfo, pp: P, wake: bool = True) -> G:
+        """The ``go`` statement from P ``pp``: create a goroutine of ``info``'s class, queue it and
+        wake a P (``wake`` false: the caller does, with ``wake``)."""
         gp = self.rt.newproc(pp, info.site, info.entry_frame, info.spawned)
         gp.ctx = GoroutineCtx(info)
         info.spawned += 1
@@ -303,7 +304,8 @@ class Ps:
             raise RunStopped(f"stopped at {len(self.rt.live):,} live goroutines: more would not fit half of this "
                              f"machine's memory (--max-goroutines sets a limit on goroutines created)")
         self.rt.runqput(pp, gp, True)
-        self.wake(pp)
+        if wake:
+            self.wake(pp)
         if self.check:
             self.rt.check_invariants()
         return gp

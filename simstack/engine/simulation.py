@@ -112,7 +112,7 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
         self.ps.start()
         for info in self.classes.values():
             if info.spec.arrival.process != "spawned":
-                env.process(self.arrivals(info))
+                self.start_arrivals(info)
         env.process(self.gc_schedule())
         self.daemons = 1  # the sampler
         if sc.gc.trigger == "interval" and sc.gc.interval:

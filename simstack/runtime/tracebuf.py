@@ -31,12 +31,15 @@ class TraceBuf:
         self.limit: int = 1 << 62  # bytes; the in-memory recorder never flushes
         self.full: list[bytearray] = []  # full buffers, oldest first, for the recorder's writer to take
         self.on_full: Any = None
+        self.keep: int = (1 << len(EVENT_KINDS)) - 1  # bit KIND_CODE[kind] set: that kind is recorded
 
     def emit(self, kind: str, g: object, p: object, old_size: object, new_size: object, used: object,
              bytes_copied: object, order: object, span: object, nbytes: object) -> None:
-        """Append one event (the runtime model's ``emit`` signature)."""
-        self.data += _PACK(self.clock._now, old_size, new_size, used, bytes_copied, nbytes, g, order, span, p,
-                           KIND_CODE[kind])
+        """Append one event (the runtime model's ``emit`` signature), if its kind is kept."""
+        code = KIND_CODE[kind]
+        if not (self.keep >> code) & 1:
+            return
+        self.data += _PACK(self.clock._now, old_size, new_size, used, bytes_copied, nbytes, g, order, span, p, code)
         if len(self.data) >= self.limit:
             self.full.append(self.data)
             self.data = bytearray()

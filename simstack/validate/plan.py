@@ -258,8 +258,8 @@ class _Tracer:
         orig_runqput, orig_gc_start, orig_gc_end = rt.runqput, rt.gc_start, rt.gc_end
         orig_cp = sim.rec.checkpoint
 
-        def newproc(info, pp):
-            gp = orig_newproc(info, pp)
+        def newproc(info, pp, wake=True):
+            gp = orig_newproc(info, pp, wake)
             self.on_create(gp, info)
             return gp
 

@@ -144,8 +144,8 @@ class _Recorder:
         orig_newproc, orig_park, orig_exit = sim.ps.newproc, rt.park, rt.goexit
         orig_gc_start, orig_cp = rt.gc_start, sim.rec.checkpoint
 
-        def newproc(info, pp):
-            gp = orig_newproc(info, pp)
+        def newproc(info, pp, wake=True):
+            gp = orig_newproc(info, pp, wake)
             self.on_create(gp, info)
             return gp
 
