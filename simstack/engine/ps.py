@@ -89,6 +89,7 @@ class Ps:
         self.poll_anchor = 0.0  # since when
         self.poll_wake: Any = None  # its wake-up's event, while one is due
         self.poll_callback: Any = self.poll_woke
+        self.main_waiters: list[Any] = []  # main's sleeps that ended while main waits in a run queue
         # the race model (races.py) at GOMAXPROCS >= 2, None at 1 (and the P woken by wakep that
         # has not joined yet: it joins when the race has run spin_at goroutines, or at the
         # instant's end)
@@ -127,9 +128,7 @@ class Ps:
             gp = current[pid]
             if gp is None:
                 if self.n_expired and self.expired[pid]:
-                    if self.check_timers(pp, self.expired[pid]):  # schedule -> checkTimers(pp)
-                        self.p_event(pp)  # main, readied into runnext, runs first
-                        return
+                    self.check_timers(pp, self.expired[pid], True)  # schedule -> checkTimers(pp)
                 gp = rt.schedule(pp)
                 if gp is None and self.n_expired:
                     main = False
@@ -153,6 +152,10 @@ class Ps:
                 if self.races is not None and self.spinning is pp:
                     self.spinning = None  # resetspinning: a woken P found work, wake the next
                     self.wake(pp)
+                if gp is rt.main:
+                    current[pid] = None
+                    self.run_main(pp)
+                    return
             try:
                 slice_ = self.execute(gp, pp)
             except StackOverflow as exc:
@@ -505,22 +508,42 @@ class Ps:
             if timers:
                 self.check_timers(timers[0].pp, timers)
 
-    def check_timers(self, pp: P, timers: list[Any]) -> bool:
-        """checkTimers / runtimer: run due timers on ``pp``, readying each sleeper there (goready).
-        True if main was among them: goready puts it in runnext, so it runs before anything else."""
+    def check_timers(self, pp: P, timers: list[Any], queue_main: bool = False) -> bool:
+        """checkTimers / runtimer: run due timers on ``pp``, readying each sleeper there (goready:
+        runnext, kicking the one readied before it to the local queue's tail).
+
+        Main is readied the same way when a P checks its own timers between goroutines
+        (``queue_main``): it runs when that P schedules it, and under load a later timer of the
+        same check can kick it behind a long queue. A P with nothing else to run (stealing
+        timers, or woken from netpoll) runs it at once: then main goes on now and True is returned."""
         rt = self.rt
         main = False
         for ev in timers:
             gp = ev.gp
             if gp is None:
-                ev.done.succeed()  # main goes on
-                main = True
+                if queue_main and rt.main is not None:  # (no main without the baseline's stacks)
+                    self.main_waiters.append(ev.done)
+                    if len(self.main_waiters) == 1:
+                        rt.runqput(pp, rt.main, True)
+                else:
+                    ev.done.succeed()  # main goes on
+                    main = True
             else:
                 rt.runqput(pp, gp, True)
                 self.wake(pp)
         self.n_expired -= len(timers)
         timers.clear()
         return main
+
+    def run_main(self, pp: P) -> None:
+        """Main, readied by its timer, has ``pp``: every sleep of main's that ended goes on (arrivals,
+        gates, runtime.GC at times), and ``pp`` schedules again once this instant's other events have
+        run: main creates what it has to (its late arrivals too) before it sleeps again."""
+        self.rt.main.status = "running"
+        waiters, self.main_waiters = self.main_waiters, []
+        for done in waiters:
+            done.succeed()
+        self.env.schedule(Triggered(self.env, self.p_callbacks[pp.id]), _LAST)
 
     # --- GC pacing ------------------------------------------------------------------------
     def allocate(self, nbytes: float) -> None:
