@@ -67,6 +67,7 @@ class Layout:
     entry_frames: dict  # class -> entry_frame
     thin: set = field(default_factory=set)  # classes whose goroutines never act at depth 0
     funcs: dict = field(default_factory=dict)  # key -> FuncSpec
+    others: dict = field(default_factory=dict)  # $FRAME of the functions not fitted (spin, sleep), by name
 
     @classmethod
     def from_targets(cls, targets: dict) -> Layout:
@@ -721,6 +722,7 @@ def fit(lay: Layout, tc: Toolchain, dest: Path, cachedir: Path, max_stack: int |
            len(lay.classes), len(lay.rec_frames), len(lay.transients), len(lay.chains))
     cached = _FIT_CACHE.get(key)
     if cached is not None:
+        cached, lay.others = cached
         for k, (pad, rep) in cached.items():
             lay.funcs[k].pad, lay.funcs[k].reported = pad, rep
         write(dest, lay)
@@ -757,7 +759,9 @@ def fit(lay: Layout, tc: Toolchain, dest: Path, cachedir: Path, max_stack: int |
         frames = reported_frames(build(dest, tc, cachedir))
         for f in lay.funcs.values():
             f.reported = frames[f.name]
-    _FIT_CACHE[key] = {k: (f.pad, f.reported) for k, f in lay.funcs.items()}
+    fitted = {f.name for f in lay.funcs.values()}
+    lay.others = {name: v for name, v in frames.items() if name not in fitted}
+    _FIT_CACHE[key] = ({k: (f.pad, f.reported) for k, f in lay.funcs.items()}, dict(lay.others))
     return lay
 
 

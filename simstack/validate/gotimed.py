@@ -22,9 +22,11 @@ allocation and free is in it):
   account paid in 8 KiB objects, a size class, so no allocation is rounded up); ``block``
   and ``block_until`` call ``sleep`` (``time.Sleep``; a ``wait`` step receives from its
   gate's channel there, which main closes at each ``open_at``); a spawn step starts its children
-  with ``go``.  ``spin`` and ``sleep`` are frames of their own (88 and 40 bytes with the
-  return address on amd64), so that the op loop's frames stay as small as the quiet
-  replay's; the model counts neither, nor the runtime's frames below them.
+  with ``go``.  ``spin`` and ``sleep`` are frames of their own, so that the op loop's frames
+  stay as small as the quiet replay's; the scenario simulated beside the program counts
+  ``spin`` as a transient call of its ``$FRAME`` on each run step (its prologue grew the
+  traced workers whose depth left less than that below the guard), not ``sleep`` (a block
+  step parks on the profile's receive path) nor the runtime's frames below them.
 """
 from __future__ import annotations
 
@@ -647,6 +649,7 @@ def generate_timed(scenario, toolchain: Toolchain, program_dir, cache_dir=None, 
         sched = build_schedule(sim_sc)
     except ValueError as exc:
         raise NotExpressible([str(exc)]) from None
+    sim_sc = with_spin_frame(sim_sc, lay.others.get("spin", 0))
     schedule_path = program_dir / "schedule.txt"
     schedule_path.write_text(schedule_text(sched, lay))
     prog = TimedProgram(program_dir, program_dir / ("prog.exe" if os.name == "nt" else "prog"), schedule_path, sc,
@@ -654,6 +657,22 @@ def generate_timed(scenario, toolchain: Toolchain, program_dir, cache_dir=None, 
     _write_readme(prog)
     log(f"timed program: {len(sched.goroutines)} goroutines, {len(sched.events)} main events -> {program_dir}")
     return prog
+
+
+def with_spin_frame(sc, spin: int):
+    """``sc`` as the program runs it: each ``run`` step's work is a call of ``spin`` (its ``$FRAME``)
+    at the step's depth, whose prologue can grow the stack as a transient call of that size does
+    (the larger of the two when the step has a transient of its own: both are called there)."""
+    from .plan import scenario_from_dict
+
+    if not spin:
+        return sc
+    doc = sc.to_yaml_dict()
+    for c in doc["goroutines"]:
+        for st in c["program"]:
+            if st.get("run") is not None:
+                st["transient"] = max(st.get("transient") or 0, spin)
+    return scenario_from_dict(doc, source=sc.source or "<validate>")
 
 
 def run_timed(prog: TimedProgram, trace_path, timeout: float = 600) -> dict:
