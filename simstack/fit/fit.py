@@ -120,7 +120,10 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
     fixed = int(res.summary["trace"]["fixed_stack"])
     fit = Fit(str(path), name or path.stem, end, {}, {}, [], table=table, result=res)
     procs = watch.gomaxprocs or int(res.summary["scenario"]["runtime"]["gomaxprocs"]) or 1
-    fit.runtime = {"version": version or TRACED_VERSION, "platform": platform, "gomaxprocs": procs}
+    # the block times are measured up to the goready: with the timers' lateness in them, which the model's
+    # netpoll grid would add again
+    fit.runtime = {"version": version or TRACED_VERSION, "platform": platform, "gomaxprocs": procs,
+                   "overrides": {"timer_resolution": 0.0}}
     fit.runtime_notes = [
         f"version: {version}, as given" if version else
         f"version: {TRACED_VERSION}, inferred: the trace is in the go1.{fmt} format, which does not name the "
@@ -128,6 +131,8 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
         f"platform: {platform}, {'as given' if platform != 'linux/amd64' else 'assumed'} (a trace does not say; "
         f"its fixed stack is {fixed} bytes)",
         f"gomaxprocs: {procs}, from the trace's /sched/gomaxprocs:threads",
+        "overrides.timer_resolution: 0s: the block times below were measured up to each wake-up, so they "
+        "hold the runtime's timer lateness (netpoll's 1 ms grid on Linux) already; the model does not add it again",
     ]
     try:
         fit.gc, fit.gc_notes = fit_gc(res, watch, table, end, gc)

@@ -83,7 +83,11 @@ def render(fit) -> str:
            "runtime:"]
     out += _comment(fit.runtime_notes, "  ")
     rt = fit.runtime
-    out += [f"  version: {rt['version']}", f"  platform: {rt['platform']}", f"  gomaxprocs: {rt['gomaxprocs']}", "gc:"]
+    out += [f"  version: {rt['version']}", f"  platform: {rt['platform']}", f"  gomaxprocs: {rt['gomaxprocs']}"]
+    if rt.get("overrides"):
+        out.append("  overrides: {" + ", ".join(f"{k}: {time_text(v) if k == 'timer_resolution' else v}"
+                                                for k, v in rt["overrides"].items()) + "}")
+    out.append("gc:")
     out += _comment(fit.gc_notes, "  ")
     gc = fit.gc
     out.append(f"  trigger: {gc['trigger']}")

@@ -291,8 +291,8 @@ def resolve_profile(version: str = "go1.27", platform: str = "linux/amd64", *, g
             if godebug.get(setting, default)),
         mark_worker_used=v.mark_worker_used, mark_worker_growth=v.mark_worker_growth,
         main_gc_wait_used=v.main_gc_wait_used,
-        timer_resolution=plat.netpoll_resolution if v.timers_in_netpoll else 0.0,
-        timer_slack=plat.netpoll_slack if v.timers_in_netpoll else 0.0,
+        timer_resolution=ov.get("timer_resolution", plat.netpoll_resolution if v.timers_in_netpoll else 0.0),
+        timer_slack=plat.netpoll_slack if v.timers_in_netpoll and ov.get("timer_resolution") != 0 else 0.0,
         gc_trigger_max=v.gc_trigger_max, gc_trigger_headroom=v.gc_trigger_headroom,
     )
 

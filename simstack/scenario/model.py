@@ -129,6 +129,10 @@ class Overrides(_Model):
     stack_small: PositiveSize | None = None
     starting_stack_policy: StartingStackPolicy | None = None
     keep_grown_stacks: Size | None = None
+    # EXTENSION: the step of the netpoller's wait for the next timer (Linux epoll: 1ms); 0s: timers end
+    # on time (darwin's kevent, go1.12's timer goroutines; a fitted scenario, whose block times were
+    # measured with the lateness in them)
+    timer_resolution: Annotated[Time, Field(ge=0)] | None = None
 
 
 class RuntimeSpec(_Model):
