@@ -16,9 +16,9 @@ issue #2 (``simstack.reference.compare``): per-goroutine stack sizes equal to on
 (or, where the runs differ, each count within their range widened by 5 % of the batch), and
 ``StackInuse − baseline`` within the runs' range widened by max(64 KiB, 2 %).
 
-At GOMAXPROCS >= 2 the model is run ``--replications`` times (the race model's seeds) and
-its band is scored as ``simstack reference`` scores it: overlapping the runs' widened range
-and no wider than twice the runs' range plus the widening.
+At GOMAXPROCS >= 2 ``simstack validate`` runs the model ``--replications`` times (the race
+model's seeds) and its band is scored as ``simstack reference`` scores it: overlapping the
+runs' widened range and no wider than twice the runs' range plus the widening.
 
 It prints the share within tolerance by GOMAXPROCS and family, then every miss. Toolchains:
 each ``--go`` given (default: the one ``simstack validate`` finds, plus Debian's go1.19 at
@@ -35,6 +35,7 @@ import json
 import random
 import sys
 import tempfile
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -87,40 +88,27 @@ def _obj(v):
     return json.loads(v) if isinstance(v, str) else v
 
 
-def replicate(sc: dict, n: int) -> dict:
-    """StackInuse − baseline at each checkpoint in each of ``n`` model runs (seeds 0..n-1: at
-    GOMAXPROCS >= 2 the race model makes each a different run; at 1 one run is all there is).
-    The moved scenarios draw nothing else (their depths are constants or sequences)."""
-    from simstack import run
-    from simstack.scenario import scenario_from_dict
-
-    out: dict = defaultdict(list)
-    for seed in range(n if sc["runtime"]["gomaxprocs"] > 1 else 1):
-        res = run(scenario_from_dict({**sc, "seed": seed}))
-        cps = res.checkpoints.set_index("label")
-        base = int(cps.loc["baseline", "stack_inuse"])
-        for label, v in cps["stack_inuse"].items():
-            out[label].append(int(v) - base)
-    return out
-
-
-def score(table, batch_sizes: dict, band: dict | None = None) -> list[dict]:
-    """One row per checkpoint: within tolerance or not, and why. ``band``: the model's deltas by
-    checkpoint over its replications, scored with ``simstack reference``'s band criterion."""
+def score(table, batch_sizes: dict) -> list[dict]:
+    """One row per checkpoint: within tolerance or not, and why. The model's band is validate's
+    replications' (its race model's seeds, at the toolchain's profile and the frames the compiler
+    gave), scored against the runs' measured deltas with ``simstack reference``'s band criterion."""
     from simstack.reference.compare import band_ok, hist_ok
 
     rows = []
     for _, r in table.iterrows():
-        deltas = [int(d) for d in r["measured_deltas"]]
+        deltas = [int(d) for d in _obj(r["measured_deltas"])]
         lo, hi = min(deltas), max(deltas)
-        sims = (band or {}).get(r["checkpoint"]) or [int(r["simulated_delta"])]
+        sims = [int(d) for d in _obj(r["simulated_replications"])]
         # as simstack reference widens stack_inuse_delta: max(64 KiB, 2 %), and the band no wider
         # than twice the runs' plus that widening
         in_band = band_ok(sims, deltas, 65536, 0.02)
+        w = max(65536, 0.02 * max(abs(lo), abs(hi)))
+        apart = min(sims) > hi + w or max(sims) < lo - w  # else, when not in band: the band is too wide
         stacks = hist_ok(_obj(r["simulated_goroutine_stacks"]), _obj(r["measured_goroutine_stacks"]), batch_sizes)
         rows.append({"checkpoint": r["checkpoint"], "simulated": int(r["simulated_delta"]), "simulated_lo": min(sims),
                      "simulated_hi": max(sims), "measured_min": lo, "measured_max": hi,
-                     "threads": ",".join(r["threads"]), "delta_ok": in_band, "stacks_ok": stacks,
+                     "threads": ",".join(r["threads"]), "delta_ok": in_band,
+                     "delta_miss": "" if in_band else ("apart" if apart else "too wide"), "stacks_ok": stacks,
                      "ok": in_band and stacks})
     return rows
 
@@ -159,20 +147,21 @@ def main(argv=None) -> int:
                       args.frames)
             path = Path(tmp) / f"{sc['name']}.yaml"
             path.write_text(yaml.safe_dump(sc, sort_keys=False))
+            started = time.perf_counter()
             try:
-                v = validate(str(path), toolchain=tc, runs=3)
+                v = validate(str(path), toolchain=tc, runs=3, replications=args.replications)
             except Exception as exc:  # a point validate cannot express or run is reported, not fatal
                 print(f"{sc['name']} ({rec['config_id']}): skipped: {type(exc).__name__}: {exc}")
                 continue
             g = sc["runtime"]["gomaxprocs"]
             batches = {c["name"]: c.get("count") or 0 for c in sc["goroutines"]}
-            band = replicate(sc, args.replications) if args.replications > 1 else None
-            for r in score(v.table, batches, band):
+            for r in score(v.table, batches):
                 rows.append({"point": sc["name"], "from": rec["config_id"], "family": rec["family"],
                              "go": tc.version, "gomaxprocs": g, **r})
             ok = sum(r["ok"] for r in rows if r["point"] == sc["name"])
             n = sum(1 for r in rows if r["point"] == sc["name"])
-            print(f"{sc['name']}: {rec['config_id']} at GOMAXPROCS {g} on {tc.version}: {ok}/{n}", flush=True)
+            print(f"{sc['name']}: {rec['config_id']} at GOMAXPROCS {g} on {tc.version}: {ok}/{n} "
+                  f"({time.perf_counter() - started:.0f} s)", flush=True)
     if not rows:
         print("no point could be measured")
         return 1
@@ -192,7 +181,7 @@ def main(argv=None) -> int:
             what = [] if r["stacks_ok"] else ["stack sizes differ"]
             if not r["delta_ok"]:
                 what.append(f"Δ {r['simulated_lo'] // 1024}–{r['simulated_hi'] // 1024} KiB vs "
-                            f"{r['measured_min'] // 1024}–{r['measured_max'] // 1024} KiB")
+                            f"{r['measured_min'] // 1024}–{r['measured_max'] // 1024} KiB ({r['delta_miss']})")
             print(f"  miss {r['point']} ({r['from']}, GOMAXPROCS {r['gomaxprocs']}, {r['go']}) "
                   f"{r['checkpoint']}: {'; '.join(what)}")
     return 0

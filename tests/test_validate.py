@@ -370,9 +370,11 @@ def test_each_run_is_compared_with_the_model_started_with_its_threads():
     four.baseline["threads"] = 4
     four.checkpoints[0]["threads"] = 4
     runs = [_run([360448], threads=(4, 4)), _run([327680 + 32768], threads=(3, 3))]
-    t = C.compare(plan, runs, tolerance=0.0, tolerance_bytes=0, sims=[four, plan])
+    t = C.compare(plan, runs, tolerance=0.0, tolerance_bytes=0, sims=[[four], [plan]])
     assert t["simulated_deltas"][0] == [360448, 327680] and t["model_threads"][0] == [4, 3]
-    assert t["ok"][0] and t["simulated_delta"][0] == 360448 and t["difference"][0] == 0
+    # each run brought to the model's start: the first (its model 32 KiB above) reads 327680
+    assert t["corrected_deltas"][0] == [327680, 360448]
+    assert t["ok"][0] and t["simulated_delta"][0] == 327680 and t["difference"][0] == 0
     # an M the model starts (startm) and the run does not is counted the other way round
     started = _Plan([327680 + 32768])
     started.baseline["threads"] = 3

@@ -163,9 +163,11 @@ def test_exit_status_1_when_a_checkpoint_is_past_tolerance(tc, gocache, tmp_path
 
     real = V.compare_checkpoints
 
-    def off_by_a_mib(plan, runs, tol, floor, sims=None):
-        shifted = _Shifted(plan, 1, 1 << 20)
-        return real(shifted, runs, tol, floor, [shifted if s is plan else _Shifted(s, 1, 1 << 20) for s in sims or []])
+    def off_by_a_mib(plan, runs, tol, floor, sims=None, replicas=None):
+        moved = {id(m): _Shifted(m, 1, 1 << 20) for ms in [replicas or [plan], *(sims or [])] for m in ms}
+        moved.setdefault(id(plan), _Shifted(plan, 1, 1 << 20))
+        return real(moved[id(plan)], runs, tol, floor, [[moved[id(m)] for m in ms] for ms in sims or []],
+                    [moved[id(m)] for m in replicas or [plan]])
 
     monkeypatch.setattr(V, "compare_checkpoints", off_by_a_mib)
     monkeypatch.setattr(V, "default_cache_dir", lambda: gocache)

@@ -11,10 +11,18 @@ M, say, brings a 32 KiB signal stack (a span of its own) and a g0 stack from the
 pools, which either fits in a pool span that has room or opens a new 32 KiB span; so each
 such M stands for 32 KiB to 64 KiB, and ``corrected`` is the point of ``[measured − 64 KiB
 × extra, measured − 32 KiB × extra]`` nearest the simulated delta (the other way round
-for Ms the model started and the run did not; ``measured`` itself when they agree). A
-checkpoint passes when the simulated delta is within ``max(tolerance x |corrected|,
-tolerance_bytes)`` of the nearest run's corrected delta (``tolerance_bytes`` defaults to
-0: the relative tolerance alone).
+for Ms the model started and the run did not; ``measured`` itself when they agree).
+
+At GOMAXPROCS >= 2 the model is run several times (replications, issue #14): the race
+model's seed varies, nothing else, and the simulated figure is a band, the replications'
+min to max, with their median beside it (at GOMAXPROCS 1 there is one run, a band of width
+zero). Each run's corrected delta is brought to the model's start (minus what its own
+start changes in the model: its model's median replication less the model's), and a
+checkpoint passes by ``simstack reference``'s band criterion
+(:func:`simstack.reference.compare.band_ok`): the simulated band overlaps the runs' range
+widened by ``max(tolerance x |largest|, tolerance_bytes)`` (``tolerance_bytes`` defaults to
+0: the relative tolerance alone), and is no wider than twice the runs' range plus that
+widening on both sides.
 
 Per-goroutine stack sizes (by class), the adaptive starting size, the main goroutine's
 stack and the thread counts are reported beside it; they do not decide the verdict.
@@ -26,6 +34,8 @@ import math
 from pathlib import Path
 
 import pandas as pd
+
+from ..reference.compare import band_ok
 
 SIGNAL_STACK = 32768  # gsignal: malg(32 KiB), a large stack with a span of its own (linux)
 G0_SPAN = 32768  # an M's g0 (8 or 16 KiB) comes from a pool span: none or one new _StackCacheSize span
@@ -46,55 +56,76 @@ def _corrected(measured: int, extra: int, target: int) -> int:
     return min(max(target, lo), hi)
 
 
-def compare(plan, runs: list[dict], tolerance: float = 0.02, tolerance_bytes: int = 0,
-            sims: list | None = None) -> pd.DataFrame:
-    """One row per checkpoint: simulated and measured deltas, difference, relative error, verdict.
+def _delta(model, k: int) -> int:
+    return model.checkpoints[k]["stack_inuse"] - model.baseline["stack_inuse"]
 
-    ``sims``: per run, the model run with that run's number of threads at start (default: ``plan``
-    for every run); each run is compared with its own."""
-    sims = sims or [plan] * len(runs)
+
+def _median_index(models, k: int) -> int:
+    """The replication whose delta at checkpoint ``k`` is the median (the lower one of an even count)."""
+    order = sorted(range(len(models)), key=lambda r: (_delta(models[r], k), r))
+    return order[(len(order) - 1) // 2]
+
+
+def compare(plan, runs: list[dict], tolerance: float = 0.02, tolerance_bytes: int = 0,
+            sims: list | None = None, replicas: list | None = None) -> pd.DataFrame:
+    """One row per checkpoint: the simulated median and band, the runs' corrected deltas, the verdict.
+
+    ``replicas``: the model's replications (``plan`` first; default ``[plan]``). ``sims``: per run,
+    the replications of the model started as that run was (threads, main's stack; default
+    ``replicas`` for every run); each run is corrected against its own."""
+    replicas = replicas or [plan]
+    sims = sims or [replicas] * len(runs)
     rows = []
     base_sim = plan.baseline["stack_inuse"]
     for k, sim in enumerate(plan.checkpoints):
         sim_delta = sim["stack_inuse"] - base_sim
+        reps = [_delta(m, k) for m in replicas]
+        mid = replicas[_median_index(replicas, k)]
         meas, corr, threads, hists, ss, mains, ngo, own = [], [], [], [], [], [], [], []
-        for r, model in zip(runs, sims):
+        for r, models in zip(runs, sims):
             cp, b = r["checkpoints"][k], r["baseline"]
+            model = models[_median_index(models, k)]
             mcp, mb = model.checkpoints[k], model.baseline
-            own_delta = mcp["stack_inuse"] - mb["stack_inuse"]
+            own_delta = _delta(model, k)
             d = cp["stack_inuse"] - b["stack_inuse"]
             model_added = (mcp.get("threads") or 0) - (mb.get("threads") or 0)
             extra = cp["num_threads"] - b["num_threads"] - model_added
             meas.append(d)
             own.append(own_delta)
-            corr.append(_corrected(d, extra, own_delta))
+            # the run's delta as had it started as the model did
+            corr.append(_corrected(d, extra, own_delta) - own_delta + _delta(mid, k))
             threads.append(f"{b['num_threads']}->{cp['num_threads']}")
             hists.append(_hist(cp.get("goroutine_stacks")))
             ss.append(cp.get("starting_size"))
             mains.append(cp.get("main_stack"))
             ngo.append(cp.get("num_goroutine"))
+        median = _delta(mid, k)
         row = {"checkpoint": sim["label"], "time_s": sim["time"], "via": sim["via"], "simulated_delta": sim_delta,
                "simulated_stack_inuse": sim["stack_inuse"]}
         if runs:
-            best = min(range(len(runs)), key=lambda i: (abs(own[i] - corr[i]), corr[i]))
-            nearest, sim_delta = corr[best], own[best]
-            diff = sim_delta - nearest
-            allowed = max(tolerance * abs(nearest), tolerance_bytes)
+            nearest = min(corr, key=lambda c: (abs(median - c), c))
+            diff = median - nearest
+            widening = max(tolerance * max(abs(c) for c in corr), tolerance_bytes)
             rel = abs(diff) / abs(nearest) if nearest else (0.0 if diff == 0 else math.inf)
-            sim_hist = _hist(sim["goroutine_stacks"])
+            mcp = mid.checkpoints[k]
+            sim_hist = _hist(mcp["goroutine_stacks"])
+            rep_hists = [_hist(m.checkpoints[k]["goroutine_stacks"]) for m in replicas]
             row.update({
-                "simulated_delta": sim_delta, "simulated_deltas": own,
-                "model_threads": [m.baseline.get("threads") for m in sims],
+                "simulated_delta": median, "simulated_lo": min(reps), "simulated_hi": max(reps),
+                "replications": len(reps), "simulated_replications": reps, "simulated_deltas": own,
+                "model_threads": [m[0].baseline.get("threads") for m in sims],
                 "measured_delta_min": min(meas), "measured_delta_max": max(meas),
                 "measured_deltas": meas, "threads": threads, "corrected_deltas": corr,
-                "nearest_measured": nearest, "difference": diff, "relative_error": rel, "allowed": allowed,
-                "ok": abs(diff) <= allowed,
+                "corrected_min": min(corr), "corrected_max": max(corr),
+                "nearest_measured": nearest, "difference": diff, "relative_error": rel, "allowed": widening,
+                "ok": band_ok(reps, corr, tolerance_bytes, tolerance),
                 "simulated_goroutine_stacks": sim_hist, "measured_goroutine_stacks": hists,
-                "goroutine_stacks_match": any(h == sim_hist for h in hists),
-                "simulated_starting_size": sim["starting_size"], "measured_starting_size": ss,
-                "starting_size_match": all(v == sim["starting_size"] for v in ss if v is not None),
-                "simulated_main_stack": sim["main_stack"], "measured_main_stack": mains,
-                "simulated_goroutines": sim["goroutines"], "measured_goroutines": ngo,
+                "goroutine_stacks_match": any(h == s for h in hists for s in rep_hists),
+                "simulated_starting_size": mcp["starting_size"], "measured_starting_size": ss,
+                "starting_size_match": all(v == m.checkpoints[k]["starting_size"] for v in ss if v is not None
+                                           for m in replicas),
+                "simulated_main_stack": mcp["main_stack"], "measured_main_stack": mains,
+                "simulated_goroutines": mcp["goroutines"], "measured_goroutines": ngo,
             })
         rows.append(row)
     return pd.DataFrame(rows)
