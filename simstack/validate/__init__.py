@@ -76,6 +76,7 @@ class Validation(Generated):
     tolerance: float = 0.02
     tolerance_bytes: int = 0
     replications: int = 1  # the model's runs (race model seeds) each checkpoint's band is made of
+    replicas: list = field(default_factory=list)  # their plans (the model's start), ``plan`` first
 
     @property
     def ok(self) -> bool:
@@ -102,7 +103,7 @@ class Validation(Generated):
         return markdown(self.table, self.frames())
 
     def write(self, out) -> list[Path]:
-        return write_report(Path(out), self.table, self.meta(), self.plan, self.runs)
+        return write_report(Path(out), self.table, self.meta(), self.plan, self.runs, self.replicas)
 
 
 def _load(scenario_or_path):
@@ -189,7 +190,7 @@ def validate(scenario_or_path, *, go=None, toolchain: Toolchain | None = None, r
     table["frames_substituted"] = "; ".join(f"{f['function']} ({f['role']}) {f['target']} -> {f['reported']} B"
                                             for f in substituted(gen.frames()))
     return Validation(**gen.__dict__, table=table, runs=results, tolerance=tolerance,
-                      tolerance_bytes=tolerance_bytes, replications=len(seeds))
+                      tolerance_bytes=tolerance_bytes, replications=len(seeds), replicas=replicas)
 
 
 def _start_of(run: dict, model_baseline: dict) -> tuple:

@@ -193,17 +193,25 @@ def compare(sim, real: list[dict], classes: list[str], tolerance: float = TOLERA
 
 def render(table: pd.DataFrame) -> str:
     from .compare import format_bytes
-    lines = [f"{'figure':<34} {'simulated':>12} {'real mean':>12} {'real min-max':>25} {'diff':>8}  ok"]
+    banded = "replications" in table and len(table) and table["replications"].max() > 1
+    lines = [f"{'figure':<34} {'simulated':>12} " + (f"{'model band':>25} " if banded else "")
+             + f"{'real mean':>12} {'real min-max':>25} {'diff':>8}  ok"]
     for r in table.itertuples():
         if r.metric.startswith("stacks@"):
-            lines.append(f"{r.metric:<34} {'':>12} {100 * r.real_mean:>11.1f}% {'same stack size':>25}")
+            lines.append(f"{r.metric:<34} {'':>12} " + (f"{'':>25} " if banded else "")
+                         + f"{100 * r.real_mean:>11.1f}% {'same stack size':>25}")
             continue
         byt = "stack_inuse" in r.metric
         f = (lambda v: format_bytes(v)) if byt else (lambda v: f"{v:,.1f}")
         rel = f"{100 * r.relative:+.1f}%" if isinstance(r.relative, float) and not math.isnan(r.relative) else ""
         ok = "" if r.ok is None or (isinstance(r.ok, float) and math.isnan(r.ok)) else ("yes" if r.ok else "NO")
-        lines.append(f"{r.metric:<34} {f(r.simulated):>12} {f(r.real_mean):>12} "
+        band = f"{f(r.simulated_lo) + ' - ' + f(r.simulated_hi):>25} " if banded else ""
+        lines.append(f"{r.metric:<34} {f(r.simulated):>12} {band}{f(r.real_mean):>12} "
                      f"{f(r.real_min) + ' - ' + f(r.real_max):>25} {rel:>8}  {ok}")
+    if banded:
+        lines.append(f"simulated: the median of {int(table['replications'].max())} replications (race model seeds); "
+                     "ok: their band overlaps the real runs' range widened by the tolerance, and is no wider than "
+                     "twice that range plus the widening")
     return "\n".join(lines)
 
 
@@ -212,9 +220,16 @@ def chart(v: TimedValidation):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from ..analysis.chartkit import shade_band, step_band
+
     fig, ax = plt.subplots(figsize=(10, 4.5))
     fp = v.simulated.footprint
-    ax.plot(fp["time"] * 1e3, fp["stack_inuse"] / 2**20, color="C0", lw=2, label="simulated")
+    if len(v.replicas) > 1:  # the race model's replications: their band, shaded
+        t, lo, hi = step_band([(r.footprint["time"], r.footprint["stack_inuse"]) for r in v.replicas])
+        shade_band(ax, t * 1e3, lo / 2**20, hi / 2**20, step="post", color="C0",
+                   label=f"simulated, {len(v.replicas)} replications (band)")
+    ax.plot(fp["time"] * 1e3, fp["stack_inuse"] / 2**20, color="C0", lw=2,
+            label="simulated" + (" (the scenario's seed)" if len(v.replicas) > 1 else ""))
     for i, r in enumerate(v.real):
         w = r.summary.get("window") or {}
         t0, t1 = w.get("start", 0.0), w.get("end", r.summary["sim_time"])
