@@ -91,6 +91,26 @@ def _obj(v):
     return json.loads(v) if isinstance(v, str) else v
 
 
+def equal_turns(v, batch_sizes: dict) -> list[bool]:
+    """Per checkpoint: would the former deterministic model (``runtime.races: false``, equal turns)
+    be within tolerance of the same runs, by the same criterion (its band: one run)?"""
+    from simstack.reference.compare import band_ok, hist_ok
+    from simstack.scenario import scenario_from_dict
+    from simstack.validate.compare import _hist
+    from simstack.validate.plan import build_plan
+
+    doc = v.plan.scenario.to_yaml_dict()
+    doc["runtime"]["races"] = False
+    plan = build_plan(scenario_from_dict(doc, source="<equal turns>"), [])
+    base = plan.baseline["stack_inuse"]
+    out = []
+    for cp, (_, r) in zip(plan.checkpoints, v.table.iterrows()):
+        deltas = [int(d) for d in _obj(r["measured_deltas"])]
+        out.append(band_ok([cp["stack_inuse"] - base], deltas, 65536, 0.02)
+                   and hist_ok(_hist(cp["goroutine_stacks"]), _obj(r["measured_goroutine_stacks"]), batch_sizes))
+    return out
+
+
 def score(table, batch_sizes: dict) -> list[dict]:
     """One row per checkpoint: within tolerance or not, and why. The model's band is validate's
     replications' (its race model's seeds, at the toolchain's profile and the frames the compiler
@@ -133,6 +153,8 @@ def main(argv=None) -> int:
     ap.add_argument("--csv", type=Path, default=None, help="write one row per checkpoint here")
     ap.add_argument("--replications", type=int, default=5,
                     help="model runs per point at GOMAXPROCS >= 2 (the race model's band); 1: validate's run alone")
+    ap.add_argument("--equal-turns", action="store_true",
+                    help="also score the former deterministic model (runtime.races: false) on the same runs")
     args = ap.parse_args(argv)
 
     from simstack.reference.plan import record_to_scenario
@@ -161,7 +183,9 @@ def main(argv=None) -> int:
                 continue
             g = sc["runtime"]["gomaxprocs"]
             batches = {c["name"]: c.get("count") or 0 for c in sc["goroutines"]}
-            for r in score(v.table, batches):
+            before = equal_turns(v, batches) if args.equal_turns and g > 1 else [None] * len(v.table)
+            for r, eq in zip(score(v.table, batches), before):
+                r["equal_turns_ok"] = eq
                 rows.append({"point": sc["name"], "from": rec["config_id"], "family": rec["family"],
                              "go": tc.version, "gomaxprocs": g, **r})
             ok = sum(r["ok"] for r in rows if r["point"] == sc["name"])
@@ -186,6 +210,16 @@ def main(argv=None) -> int:
         print(f"  thread-corrected by {key}: " + ", ".join(f"{k} {fixed[k]}/{b}" for k, (_a, b) in sorted(tally.items())))
     total = sum(r["ok"] for r in rows)
     print(f"overall: {total}/{len(rows)} checkpoints ({100 * total / len(rows):.1f} %)")
+    if args.equal_turns:
+        eq = [r for r in rows if r["equal_turns_ok"] is not None]
+        by = defaultdict(lambda: [0, 0, 0])
+        for r in eq:
+            by[r["gomaxprocs"]][0] += r["ok"]
+            by[r["gomaxprocs"]][1] += r["equal_turns_ok"]
+            by[r["gomaxprocs"]][2] += 1
+        print("race model / equal turns at GOMAXPROCS >= 2: " + ", ".join(
+            f"{k} {a}/{b} of {n}" for k, (a, b, n) in sorted(by.items())) +
+              f"; all {sum(r['ok'] for r in eq)}/{sum(r['equal_turns_ok'] for r in eq)} of {len(eq)}")
     fixed = sum(r["corrected_ok"] for r in rows)
     print(f"with validate's thread correction (the Ms a run started beyond the model's): {fixed}/{len(rows)} "
           f"({100 * fixed / len(rows):.1f} %)")
