@@ -118,3 +118,14 @@ def test_a_long_footprint_is_drawn_from_each_slices_extremes():
     assert {7, n // 2} <= set(drawn.index) and drawn["stack_inuse"].max() == 5000
     short = fp.iloc[:MAX_ROWS]
     assert drawn_rows(short, short["stack_inuse"].to_numpy()) is short
+
+
+def test_step_band_holds_each_value_until_the_next_and_shade_band_fills_between():
+    from simstack.analysis.chartkit import shade_band, step_band
+
+    t, lo, hi = step_band([([0.0, 1.0, 3.0], [1, 2, 0]), ([0.0, 2.0], [5, 1]), ([], [])])
+    assert list(t) == [0, 1, 2, 3] and list(lo) == [1, 2, 1, 0] and list(hi) == [5, 5, 2, 1]
+    ax = Figure().add_subplot()
+    band = shade_band(ax, t, lo, hi, step="post", label="band")
+    assert isinstance(band, PolyCollection) and band.get_label() == "band"
+    assert all(len(a) == 0 for a in step_band([]))

@@ -94,3 +94,27 @@ def test_far_fewer_ms_than_ps_above_the_cpu_count():
 ])
 def test_band_criterion(sim, meas, ok):
     assert band_ok(sim, meas, 65536, 0.02) is ok
+
+
+def test_races_seed_varies_the_race_stream_alone():
+    """A replication (simstack validate --replications) draws the races from another seed's stream;
+    every class's and the arrivals' draws stay the scenario's."""
+    sc = waves(2, seed=4)
+    rec = lambda: Recorder(lambda: 0.0, kinds=[])  # noqa: E731
+    own, other = Simulation(sc, rec()), Simulation(sc, rec(), races_seed=9)
+    assert own.arrival_rng.random() == other.arrival_rng.random()
+    assert all(own.classes[c].rng.random() == other.classes[c].rng.random() for c in own.classes)
+    drawn = other.ps.races.rng.random()
+    assert own.ps.races.rng.random() != drawn
+    assert drawn == Simulation(waves(2, seed=9), rec()).ps.races.rng.random()  # seed 9's races stream
+    # the scenario's own seed is the run itself
+    pd.testing.assert_frame_equal(run(sc).events, run(sc, races_seed=4).events)
+    # a scenario that draws nothing else: replication r is the scenario at seed r (simstack reference's)
+    pd.testing.assert_frame_equal(run(sc, races_seed=1).events, run(waves(2, seed=1)).events)
+
+
+def test_races_seed_changes_nothing_at_gomaxprocs_1_or_without_races():
+    base = run(waves(1)).events
+    pd.testing.assert_frame_equal(base, run(waves(1), races_seed=5).events)
+    off = run(waves(2, races=False)).events
+    pd.testing.assert_frame_equal(off, run(waves(2, races=False), races_seed=5).events)

@@ -50,3 +50,17 @@ def test_no_real_runs_leaves_the_verdict_open():
     t = compare(_figs(1.0, 1.0, 1.0, 1.0), [], [])
     assert t["real_mean"].isna().all() and t["ok"].isna().all()
     assert all(math.isnan(v) for v in t["difference"])
+
+
+def test_replications_give_a_median_and_a_band_scored_as_simstack_reference_scores():
+    sims = [_figs(900.0, 2000.0, 100.0, 5.0), _figs(1000.0, 2000.0, 100.0, 5.0), _figs(1500.0, 2000.0, 100.0, 9.0)]
+    real = [_figs(1000.0, 2000.0, 100.0, 5.0), _figs(1100.0, 2000.0, 100.0, 6.0)]
+    t = compare(sims, real, []).set_index("metric")
+    assert t.loc["mean_stack_inuse", "simulated"] == 1000.0 and t.loc["mean_stack_inuse", "replications"] == 3
+    assert (t.loc["mean_stack_inuse", "simulated_lo"], t.loc["mean_stack_inuse", "simulated_hi"]) == (900.0, 1500.0)
+    # 900..1500 overlaps 1000..1100 widened by 10 % of 1100, but is wider than 2 x 100 + 2 x 110: no prediction
+    assert not t.loc["mean_stack_inuse", "ok"] and t.loc["mean_stack_inuse", "allowed"] == pytest.approx(110.0)
+    # GC cycles 5..9 against 5..6 widened by one cycle: overlaps, width 4 <= 2 x 1 + 2 x 1
+    assert t.loc["gc_cycles", "ok"] and t.loc["peak_stack_inuse", "ok"]
+    narrow = compare(sims[:2], real, []).set_index("metric")
+    assert narrow.loc["mean_stack_inuse", "ok"]  # 900..1000 reaches the runs' widened range

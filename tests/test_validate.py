@@ -370,9 +370,11 @@ def test_each_run_is_compared_with_the_model_started_with_its_threads():
     four.baseline["threads"] = 4
     four.checkpoints[0]["threads"] = 4
     runs = [_run([360448], threads=(4, 4)), _run([327680 + 32768], threads=(3, 3))]
-    t = C.compare(plan, runs, tolerance=0.0, tolerance_bytes=0, sims=[four, plan])
+    t = C.compare(plan, runs, tolerance=0.0, tolerance_bytes=0, sims=[[four], [plan]])
     assert t["simulated_deltas"][0] == [360448, 327680] and t["model_threads"][0] == [4, 3]
-    assert t["ok"][0] and t["simulated_delta"][0] == 360448 and t["difference"][0] == 0
+    # each run brought to the model's start: the first (its model 32 KiB above) reads 327680
+    assert t["corrected_deltas"][0] == [327680, 360448]
+    assert t["ok"][0] and t["simulated_delta"][0] == 327680 and t["difference"][0] == 0
     # an M the model starts (startm) and the run does not is counted the other way round
     started = _Plan([327680 + 32768])
     started.baseline["threads"] = 3
@@ -568,3 +570,76 @@ checkpoints: [{label: done, at: 10ms}]
     assert r.returncode == 2, r.stderr
     assert "parked in the same phase" in r.stderr and "timed: " in r.stderr and "no hand-offs" in r.stderr
     assert "Traceback" not in r.stderr and not (tmp_path / "out").exists()
+
+
+# --- replications (issue #14): the model's band over race-model seeds -----------------------------
+
+def _replicas(*deltas_per_rep):
+    import pandas as pd
+    reps = [_Plan(list(d)) for d in deltas_per_rep]
+    for p in reps:
+        p.footprint = pd.DataFrame({"time": [c["time"] for c in p.checkpoints],
+                                    "stack_inuse": [c["stack_inuse"] for c in p.checkpoints]})
+    return reps
+
+
+def test_the_band_is_scored_with_simstack_references_criterion():
+    from simstack.reference import compare as R
+
+    assert C.band_ok is R.band_ok  # one function, not a copy
+    reps = _replicas([0, 32768, 1_000_000], [0, 98304, 1_000_000], [0, 65536, 4_000_000])
+    runs = [_run([0, 98304, 1_000_000]), _run([0, 131072, 1_000_000])]
+    t = C.compare(reps[0], runs, tolerance=0.0, tolerance_bytes=0, replicas=reps)
+    assert list(t["replications"]) == [3, 3, 3]
+    assert list(t["simulated_delta"]) == [0, 65536, 1_000_000]  # the median replication
+    assert list(t["simulated_lo"]) == [0, 32768, 1_000_000] and list(t["simulated_hi"]) == [0, 98304, 4_000_000]
+    # c1: the median (64 KiB) matches no run, but the band reaches the runs' range and is not too wide
+    # c2: the band covers the runs, and is far wider than they are: no prediction
+    assert list(t["ok"]) == [True, True, False]
+    for i in range(3):
+        assert t["ok"][i] == R.band_ok(t["simulated_replications"][i], t["corrected_deltas"][i], 0, 0.0)
+    assert t["difference"][1] == 65536 - 98304 and t["nearest_measured"][1] == 98304
+
+
+def test_a_single_run_model_is_scored_as_before():
+    """GOMAXPROCS 1: one replication, a band of width zero; the verdict is the old one."""
+    plan = _Plan([65536])
+    t = C.compare(plan, [_run([66000])], tolerance=0.02, tolerance_bytes=0)
+    assert t["replications"][0] == 1 and t["simulated_lo"][0] == t["simulated_hi"][0] == 65536 and t["ok"][0]
+    assert not C.compare(plan, [_run([70000])], tolerance=0.02, tolerance_bytes=0)["ok"][0]
+    assert "model band" not in C.render(t) and "model band" not in C.markdown(t)
+
+
+def test_replications_only_where_the_race_model_draws():
+    from types import SimpleNamespace as NS
+
+    from simstack.reference.runner import REPLICATIONS
+    from simstack.validate import replications_for
+
+    assert replications_for(NS(gomaxprocs=1, races=True), 7) == 1
+    assert replications_for(NS(gomaxprocs=2, races=True)) == REPLICATIONS
+    assert replications_for(NS(gomaxprocs=4, races=True), 3) == 3
+    assert replications_for(NS(gomaxprocs=4, races=False), 3) == 1
+
+
+def test_tables_and_chart_show_the_band_shaded(tmp_path):
+    from matplotlib.collections import PolyCollection
+
+    reps = _replicas([0, 32768], [0, 98304], [0, 65536])
+    runs = [_run([0, 65536]), _run([0, 98304])]
+    t = C.compare(reps[0], runs, replicas=reps)
+    text, md = C.render(t), C.markdown(t)
+    assert "model band" in text.splitlines()[0] and "32 KiB .. 96 KiB" in text and "median of 3" in text
+    assert "| model band |" in md and "32,768 – 98,304" in md
+    fig = C.chart(reps[0], t, runs, {"scenario": "x"}, reps)
+    top, below = fig.axes[:2]
+    bands = [c for c in top.collections if isinstance(c, PolyCollection)]
+    assert len(bands) == 1 and "3 replications" in bands[0].get_label()
+    # the band spans the replications' least and greatest StackInuse - baseline (KiB here)
+    ys = np.concatenate([p.vertices[:, 1] for p in bands[0].get_paths()])
+    assert ys.min() == 0 and ys.max() == pytest.approx(96)
+    assert sum(isinstance(c, PolyCollection) for c in below.collections) == 4  # runs' range and widened, per checkpoint
+    one = C.chart(reps[0], C.compare(reps[0], runs), runs, {"scenario": "x"})
+    assert not [c for c in one.axes[0].collections if isinstance(c, PolyCollection)]  # one run: a line
+    files = C.write_report(tmp_path, t, {"scenario": "x"}, reps[0], runs, reps)
+    assert (tmp_path / "validation.png") in files

@@ -163,9 +163,11 @@ def test_exit_status_1_when_a_checkpoint_is_past_tolerance(tc, gocache, tmp_path
 
     real = V.compare_checkpoints
 
-    def off_by_a_mib(plan, runs, tol, floor, sims=None):
-        shifted = _Shifted(plan, 1, 1 << 20)
-        return real(shifted, runs, tol, floor, [shifted if s is plan else _Shifted(s, 1, 1 << 20) for s in sims or []])
+    def off_by_a_mib(plan, runs, tol, floor, sims=None, replicas=None):
+        moved = {id(m): _Shifted(m, 1, 1 << 20) for ms in [replicas or [plan], *(sims or [])] for m in ms}
+        moved.setdefault(id(plan), _Shifted(plan, 1, 1 << 20))
+        return real(moved[id(plan)], runs, tol, floor, [[moved[id(m)] for m in ms] for ms in sims or []],
+                    [moved[id(m)] for m in replicas or [plan]])
 
     monkeypatch.setattr(V, "compare_checkpoints", off_by_a_mib)
     monkeypatch.setattr(V, "default_cache_dir", lambda: gocache)
@@ -211,3 +213,32 @@ def test_hand_offs_replayed_as_channel_sends(tc, gocache, tmp_path, name):
     if tc.minor == "go1.27":
         assert all(v.table["goroutine_stacks_match"]), v.render()
     assert "hand-offs" in v.meta()["program"] and " 0 hand-offs" not in v.meta()["program"]
+
+
+def test_replications_band_at_gomaxprocs_2_and_one_model_run_at_1(tc, gocache, tmp_path, monkeypatch):
+    """--replications N (issue #14): at GOMAXPROCS 2 every checkpoint is the median and band of N
+    race-model seeds, scored with simstack reference's band_ok; at GOMAXPROCS 1 the model runs once."""
+    import pandas as pd
+    from click.testing import CliRunner
+
+    import simstack.validate as V
+    from simstack.reference.compare import band_ok
+    from simstack.validate.command import validate_cmd
+
+    monkeypatch.setattr(V, "default_cache_dir", lambda: gocache)
+    out = tmp_path / "p2"
+    res = CliRunner().invoke(validate_cmd, [str(PIPELINE), "--go", str(tc.go), "-o", str(out), "--runs", "2",
+                                            "--set", "runtime.gomaxprocs=2", "--replications", "3"])
+    assert res.exit_code in (0, 1), res.output
+    assert "model band" in res.output and "a band over 3 replications" in res.output
+    t = pd.read_csv(out / "validation.csv")
+    assert (t["replications"] == 3).all() and (t["simulated_lo"] <= t["simulated_delta"]).all()
+    assert (t["simulated_delta"] <= t["simulated_hi"]).all()
+    for _, r in t.iterrows():
+        assert r["ok"] == band_ok(json.loads(r["simulated_replications"]), json.loads(r["corrected_deltas"]), 0, 0.02)
+    assert json.loads((out / "validation.json").read_text())["replications"] == 3
+    v = validate(PIPELINE, toolchain=tc, runs=1, replications=5, cache_dir=gocache)
+    assert v.replications == 1 and len(v.replicas) == 1 and (v.table["replications"] == 1).all()
+    base = v.plan.baseline["stack_inuse"]
+    assert list(v.table["simulated_delta"]) == [c["stack_inuse"] - base for c in v.plan.checkpoints]
+    assert (v.table["simulated_lo"] == v.table["simulated_hi"]).all()

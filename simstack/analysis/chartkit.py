@@ -1,5 +1,6 @@
 """What every chart shares: byte and time units for labels, a new figure (or the notebook's),
-GC cycles marked on a time axis, and the footprint rows worth drawing.
+GC cycles marked on a time axis, the footprint rows worth drawing, and shaded bands (the
+replications' min to max, or the measured runs').
 
 The chart modules (:mod:`~simstack.analysis.charts`, :mod:`~simstack.analysis.plots`) and
 anything else that labels bytes (reports, sweeps, validate) import these from here; no chart
@@ -109,3 +110,25 @@ def drawn_rows(fp, key):
     edges = np.linspace(0, n, MAX_ROWS // 2 + 1).astype(np.int64)
     keep = [i for a, b in zip(edges[:-1], edges[1:]) for i in (a + v[a:b].argmin(), a + v[a:b].argmax())]
     return fp.iloc[np.unique(keep)]
+
+
+def step_band(series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The band of step functions (each ``(times, values)``, a value holding until the next time):
+    every time any of them steps, and the least and greatest value they hold there. Replications of
+    a model run (issue #14) draw their band with it; before a series' first time it has no value."""
+    series = [(np.asarray(t, float), np.asarray(v, float)) for t, v in series if len(t)]
+    if not series:
+        return np.array([]), np.array([]), np.array([])
+    grid = np.unique(np.concatenate([t for t, _ in series]))
+    held = np.full((len(series), len(grid)), np.nan)
+    for i, (t, v) in enumerate(series):
+        k = np.searchsorted(t, grid, side="right") - 1
+        held[i, k >= 0] = v[k[k >= 0]]
+    return grid, np.nanmin(held, axis=0), np.nanmax(held, axis=0)
+
+
+def shade_band(ax, x, lo, hi, *, step=None, color="tab:blue", alpha=0.25, label=None, **kw):
+    """A shaded band between ``lo`` and ``hi`` (``fill_between``; ``step`` as it takes it): where a
+    figure is a range (replications, measured runs), not one line."""
+    return ax.fill_between(np.asarray(x, float), np.asarray(lo, float), np.asarray(hi, float), step=step,
+                           color=color, alpha=alpha, lw=0, label=label, **kw)

@@ -39,13 +39,15 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
 
     def __init__(self, scenario, recorder, *, check_invariants: bool = False, progress=None,
                  max_goroutines: int | None = None, max_events: int | None = None, hooks: bool = False,
-                 profile_changes: dict | None = None, max_live: int | None = None):
+                 profile_changes: dict | None = None, max_live: int | None = None, races_seed: int | None = None):
         """``hooks``: the runtime's and the Ps' methods will be wrapped per instance (``simstack
         validate`` sets it; ``check_invariants`` implies it): a :class:`HookableRuntime` and
         the Ps' plain Python class instead of the compiled ones.
         ``profile_changes``: profile fields to replace (``simstack validate`` gives the model the
         number of threads a real run started with).
-        ``max_live``: stop when this many goroutines are alive at once (a run streamed to disk)."""
+        ``max_live``: stop when this many goroutines are alive at once (a run streamed to disk).
+        ``races_seed``: draw the race model's stream from this seed instead of the scenario's (the
+        classes' and arrivals' streams stay the scenario's): a replication varies the races alone."""
         self.scenario = scenario
         self.max_events = max_events  # the sampler checks it too
         self.stopped = None  # {"reason", "time"} when the run ended early
@@ -87,6 +89,8 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
                            self._pacing())
         self.ps.max_live = max_live
         if rs.gomaxprocs > 1 and getattr(rs, "races", True):
+            if races_seed is not None and races_seed != scenario.seed:  # the same child of another seed
+                streams = np.random.SeedSequence(races_seed).spawn(len(scenario.goroutines) + 2)
             self.ps.races = Races(self.profile.version, np.random.default_rng(streams[-1]), rs.gomaxprocs,
                                   getattr(rs, "num_cpu", None) or rs.gomaxprocs)
         if check_invariants:  # wraps this runtime's allocator and entry points; nothing is wrapped otherwise

@@ -70,6 +70,9 @@ def summarize(report: pd.DataFrame) -> str:
     n_rec = report["record"].nunique()
     n_cp = report.drop_duplicates(["record", "label"]).shape[0]
     lines.append(f"records: {n_rec}   checkpoints: {n_cp}   rows: {len(report)}")
+    if "replications" in report and report["replications"].max() > 1:
+        lines.append(f"simulated: the median of {int(report['replications'].max())} replications at GOMAXPROCS >= 2 "
+                     "(race model seeds), its band their min .. max")
     by = report.groupby(["metric", "go_version"])["ok"].agg(["mean", "count"]).reset_index()
     lines.append("share ok by metric and version:")
     for _, r in by.iterrows():
@@ -87,8 +90,10 @@ def summarize(report: pd.DataFrame) -> str:
                                                                              "metric"]).head(10)
             lines.append("worst numeric cases:")
             for _, r in worst.iterrows():
+                lo, hi = int(r.get("simulated_lo", r["simulated"])), int(r.get("simulated_hi", r["simulated"]))
+                band = f" (band {lo:,} .. {hi:,})" if lo != hi else ""
                 lines.append(f"  {r['record']:<55} {r['label']:<15} {r['metric']:<18} "
-                             f"measured {int(r['measured']):>11,} simulated {int(r['simulated']):>11,}")
+                             f"measured {int(r['measured']):>11,} simulated {int(r['simulated']):>11,}{band}")
         other = bad[bad["metric"].isin(["goroutine_stacks", "starting_size"])].drop_duplicates(
             ["config_id", "go_version", "label", "metric"]).head(10)
         for _, r in other.iterrows():

@@ -75,6 +75,8 @@ class Validation(Generated):
     runs: list = field(default_factory=list)
     tolerance: float = 0.02
     tolerance_bytes: int = 0
+    replications: int = 1  # the model's runs (race model seeds) each checkpoint's band is made of
+    replicas: list = field(default_factory=list)  # their plans (the model's start), ``plan`` first
 
     @property
     def ok(self) -> bool:
@@ -87,6 +89,7 @@ class Validation(Generated):
             "toolchain": {"version": tc.version, "platform": tc.platform, "go": str(tc.go), "found_by": tc.source},
             "profile": self.simulated.runtime.version, "gomaxprocs": self.simulated.runtime.gomaxprocs,
             "godebug": dict(self.simulated.runtime.godebug), "runs": len(self.runs),
+            "replications": self.replications,
             "tolerance": self.tolerance, "tolerance_bytes": self.tolerance_bytes,
             "ok": self.ok, "failed": [r["checkpoint"] for r in self.table.to_dict("records") if not r.get("ok", True)]
             if self.table is not None and "ok" in self.table else [],
@@ -100,7 +103,7 @@ class Validation(Generated):
         return markdown(self.table, self.frames())
 
     def write(self, out) -> list[Path]:
-        return write_report(Path(out), self.table, self.meta(), self.plan, self.runs)
+        return write_report(Path(out), self.table, self.meta(), self.plan, self.runs, self.replicas)
 
 
 def _load(scenario_or_path):
@@ -144,10 +147,20 @@ def generate(scenario_or_path, *, go=None, toolchain: Toolchain | None = None, p
     return gen
 
 
+def replications_for(runtime, replications: int | None = None) -> int:
+    """Model runs per comparison for a scenario's ``runtime``: ``replications`` (default ``simstack
+    reference``'s) at GOMAXPROCS >= 2 with the race model on, where each is a different run; else 1
+    (GOMAXPROCS 1 has no race, and ``runtime.races: false`` draws none: every run is the same)."""
+    from ..reference.runner import REPLICATIONS
+    racing = runtime.gomaxprocs > 1 and getattr(runtime, "races", True)
+    return (REPLICATIONS if replications is None else replications) if racing else 1
+
+
 def validate(scenario_or_path, *, go=None, toolchain: Toolchain | None = None, runs: int = 3,
              tolerance: float = 0.02, tolerance_bytes: int = 0, program_dir=None, cache_dir=None,
-             timeout: float = 1800, log=None) -> Validation:
-    """Generate the program for a scenario, run it ``runs`` times, and compare every checkpoint."""
+             timeout: float = 1800, log=None, replications: int | None = None) -> Validation:
+    """Generate the program for a scenario, run it ``runs`` times, and compare every checkpoint with
+    the model's band over ``replications`` (:func:`replications_for`) seeds of its race model."""
     log = log or (lambda _m: None)
     gen = generate(scenario_or_path, go=go, toolchain=toolchain, program_dir=program_dir, cache_dir=cache_dir,
                    log=log)
@@ -158,20 +171,26 @@ def validate(scenario_or_path, *, go=None, toolchain: Toolchain | None = None, r
                                    timeout=timeout))
     # each run against the model started as that run was at its baseline: its number of threads (Ms)
     # and main's stack (what the program's start-up left it, if growMain could not make it the model's)
-    pb = gen.plan.baseline
-    models = {(pb.get("threads"), pb.get("main_stack")): gen.plan}
+    # the replications vary the race model's seed alone: seed, seed + 1, ... (simstack reference's
+    # seeds 0, 1, ... for its scenarios of seed 0, which draw nothing else)
+    pb, sc = gen.plan.baseline, gen.plan.scenario
+    seeds = [sc.seed + i for i in range(replications_for(sc.runtime, replications))]
+    if len(seeds) > 1:
+        log(f"simulating {len(seeds) - 1} more replication(s) of the race model (seeds {seeds[1]}..{seeds[-1]})")
+    replicas = [gen.plan] + [build_plan(sc, [], races_seed=s) for s in seeds[1:]]
+    models = {(pb.get("threads"), pb.get("main_stack")): replicas}
     for r in results:
         key = _start_of(r, pb)
         if key not in models:
             log(f"simulating again with {key[0]} threads at start and a {key[1]}-byte main stack, as a run had")
-            models[key] = build_plan(gen.plan.scenario, [], threads=key[0], main_stack=key[1])
+            models[key] = [build_plan(sc, [], threads=key[0], main_stack=key[1], races_seed=s) for s in seeds]
     sims = [models[_start_of(r, pb)] for r in results]
-    table = compare_checkpoints(gen.plan, results, tolerance, tolerance_bytes, sims)
+    table = compare_checkpoints(gen.plan, results, tolerance, tolerance_bytes, sims, replicas)
     # the simulated figures are for the frames the compiler reported: say so on every row
     table["frames_substituted"] = "; ".join(f"{f['function']} ({f['role']}) {f['target']} -> {f['reported']} B"
                                             for f in substituted(gen.frames()))
     return Validation(**gen.__dict__, table=table, runs=results, tolerance=tolerance,
-                      tolerance_bytes=tolerance_bytes)
+                      tolerance_bytes=tolerance_bytes, replications=len(seeds), replicas=replicas)
 
 
 def _start_of(run: dict, model_baseline: dict) -> tuple:

@@ -54,8 +54,13 @@ def _size(ctx, param, value):
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="Change the scenario before validating, as `simstack sweep --set` does (one value), e.g. "
                    "--set runtime.gomaxprocs=2. Repeatable.")
+@click.option("--replications", type=click.IntRange(min=1), default=None,
+              help="Model runs (race model seeds) at GOMAXPROCS >= 2, where each is a different run: every "
+                   "figure is their median and band, scored as `simstack reference` scores it. Default 5 "
+                   "(as simstack reference); always 1 at GOMAXPROCS 1, where the model is deterministic.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the verdict.")
-def validate_cmd(file, go, out, runs, tolerance, tolerance_bytes, keep_program, timeout, mode, settings, quiet):
+def validate_cmd(file, go, out, runs, tolerance, tolerance_bytes, keep_program, timeout, mode, settings, replications,
+                 quiet):
     """Check the model against a real Go runtime: generate a Go program from the scenario FILE,
     run it, and compare StackInuse minus the baseline at every checkpoint.
 
@@ -66,7 +71,11 @@ def validate_cmd(file, go, out, runs, tolerance, tolerance_bytes, keep_program, 
     A timed scenario (--mode timed, or auto when it cannot be replayed) is instead performed in
     real time by a generated program, traced with GODEBUG=traceallocfree=1 (Go 1.23+), read back
     and compared with the model: time-averaged and peak StackInuse and grows within --tolerance
-    (default 10% in this mode) of the real runs' mean, GC cycles within 1.
+    (default 10% in this mode) of the real runs' range, GC cycles within 1.
+
+    At GOMAXPROCS >= 2 the model runs --replications times (its race model's seeds): a figure
+    passes when the model's band overlaps the real runs' range widened by the tolerance and
+    is no wider than twice that range plus the widening (as `simstack reference` scores).
 
     Exit status: 0 every checkpoint (figure) within tolerance; 1 some past it; 2 the scenario
     is invalid or cannot be expressed, or no usable toolchain; 3 the program failed to build or run.
@@ -89,10 +98,10 @@ def validate_cmd(file, go, out, runs, tolerance, tolerance_bytes, keep_program, 
         if mode == "auto":
             mode = _choose_mode(sc, go, log)
         if mode == "timed":
-            return _timed(sc, go, out, runs, tolerance, keep_program, timeout, quiet, log)
+            return _timed(sc, go, out, runs, tolerance, keep_program, timeout, quiet, log, replications)
         tolerance = 0.02 if tolerance is None else tolerance
         v = validate(sc, go=go, runs=runs, tolerance=tolerance, tolerance_bytes=tolerance_bytes,
-                     program_dir=keep_program, timeout=timeout, log=log)
+                     program_dir=keep_program, timeout=timeout, log=log, replications=replications)
     except (ScenarioError, OutputError, ToolchainError) as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
@@ -107,7 +116,8 @@ def validate_cmd(file, go, out, runs, tolerance, tolerance_bytes, keep_program, 
     failed = v.meta()["failed"]
     verdict = (f"{sc.name} on {v.toolchain.version}: {len(v.table) - len(failed)}/{len(v.table)} checkpoints within "
                f"{100 * tolerance:g}%{f' (at least {tolerance_bytes:,} B)' if tolerance_bytes else ''} "
-               f"of the real runtime over {runs} run(s)")
+               f"of the real runtime over {runs} run(s)"
+               f"{f', the model a band over {v.replications} replications' if v.replications > 1 else ''}")
     if failed:
         click.echo(f"{verdict}; past tolerance: {', '.join(map(str, failed))}")
         sys.exit(1)
@@ -154,19 +164,20 @@ def _choose_mode(sc, go, log) -> str:
     return "timed"
 
 
-def _timed(sc, go, out, runs, tolerance, keep_program, timeout, quiet, log):
+def _timed(sc, go, out, runs, tolerance, keep_program, timeout, quiet, log, replications=None):
     from .timedcheck import TOLERANCE, validate_timed
 
     tolerance = TOLERANCE if tolerance is None else tolerance
     v = validate_timed(sc, go=go, runs=runs, tolerance=tolerance, program_dir=keep_program, timeout=timeout,
-                       log=log)
+                       log=log, replications=replications)
     if not _report(v, v.notes + v.program.notes, "timed program", sc.name, v.program.toolchain.version, keep_program,
                    runs, out, quiet, log):
         return
     goal = v.table[v.table["goal"]]
     verdict = (f"{sc.name} on {v.program.toolchain.version} (timed, GOMAXPROCS {v.program.simulated.runtime.gomaxprocs}): "
                f"{int(goal['ok'].sum())}/{len(goal)} figures within {100 * tolerance:g}% (GC cycles within "
-               f"{v.gc_slack}) of the real runs' mean over {runs} run(s)")
+               f"{v.gc_slack}) of the real runs' range over {runs} run(s)"
+               f"{f', the model a band over {len(v.replicas)} replications' if len(v.replicas) > 1 else ''}")
     if v.failed:
         click.echo(f"{verdict}; past tolerance: {', '.join(v.failed)}")
         sys.exit(1)

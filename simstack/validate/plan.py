@@ -579,18 +579,20 @@ def _ms(t: float) -> str:
 
 
 def build_plan(sc: Scenario, static: list[str] | None = None, threads: int | None = None,
-               main_stack: int | None = None) -> Plan:
+               main_stack: int | None = None, races_seed: int | None = None) -> Plan:
     """Simulate ``sc`` with the hooks and return the plan, or raise NotExpressible with every reason
     found: ``static`` (or :func:`static_problems`) and the first moment the model is not quiet.
     ``threads``, ``main_stack``: the Ms the process starts with and main's stack then (default: the
-    scenario's runtime.threads_at_start and runtime.main_stack, else the profile's)."""
+    scenario's runtime.threads_at_start and runtime.main_stack, else the profile's). ``races_seed``:
+    the race model's seed (default the scenario's; a replication varies it alone)."""
     problems = list(static_problems(sc) if static is None else static)
     sim = None
     recorder = Recorder(lambda: sim.env.now if sim is not None else 0.0, kinds=["gc_start", "gc_end"],
                         goroutine_table=False)
     changes = {k: v for k, v in (("baseline_threads", (threads,) if threads else None),
                                  ("main_stack", main_stack)) if v} or None
-    sim = Simulation(sc, recorder, hooks=True, profile_changes=changes)  # PlanRecorder wraps runtime methods
+    sim = Simulation(sc, recorder, hooks=True, profile_changes=changes,  # PlanRecorder wraps runtime methods
+                     races_seed=races_seed)
     # the program's baseline: a ReadMemStats before anything (it flushes the per-P stack caches)
     fig = sim.rt.read_memstats()
     baseline = {"stack_inuse": int(fig["stack_inuse"]), "stack_sys": int(fig["stack_sys"]),

@@ -8,26 +8,36 @@ into a Result; this module simulates the same schedule and compares, over the wi
 program marks (``simstack.start`` … ``simstack.end``):
 
 * time-averaged and peak StackInuse, stack growths (all of the scenario's classes): the
-  model within ``tolerance`` (10 %) of the real runs' mean;
-* GC cycles: within ``gc_slack`` (1) of the real runs' mean;
+  model's band within ``tolerance`` (10 %) of the real runs' range;
+* GC cycles: within ``gc_slack`` (1) of the real runs' range;
 * beside them, not deciding the verdict: growths and shrinks per class, shrinks, StackInuse
   at each checkpoint, how many goroutines have the same stack size at each checkpoint, the
   run's length and its mean number of live goroutines (a real run that could not keep to its
   schedule, because the machine's CPUs were busy or fewer than GOMAXPROCS, has more goroutines
   alive at once than the model, and a note says so).
 
-The model is deterministic for a given schedule: its replications are one run, and the
-real runs' spread (min–max) is the band the table shows.
+At GOMAXPROCS 1 the model is deterministic for a given schedule: one run. At GOMAXPROCS >= 2
+the race model (``engine/races.py``) draws what timing decides between the Ps, so the same
+schedule is simulated ``replications`` times, varying the race model's seed alone (the
+schedule, every class's and arrival's draw, stays the one the program performs). Each figure's
+row gives the replications' median and band (min–max) beside the real runs' mean and range,
+and a goal figure passes by ``simstack reference``'s band criterion
+(:func:`simstack.reference.compare.band_ok`): the model's band overlaps the real runs' range
+widened by ``tolerance`` of its largest value (GC cycles: by ``gc_slack``), and is no wider
+than twice that range plus the widening on both sides.
 """
 from __future__ import annotations
 
 import json
 import math
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from ..reference.compare import band_ok
 
 TOLERANCE = 0.10
 GC_SLACK = 1
@@ -41,13 +51,14 @@ class TimedValidation:
     """The outcome of :func:`validate_timed`: the comparison table, the simulated run, the real runs."""
 
     program: object  # gotimed.TimedProgram
-    simulated: object  # Result
+    simulated: object  # Result (the scenario's own seed)
     real: list = field(default_factory=list)  # Results read from the traces
     traces: list = field(default_factory=list)
     table: pd.DataFrame | None = None
     tolerance: float = TOLERANCE
     gc_slack: int = GC_SLACK
     notes: list = field(default_factory=list)
+    replicas: list = field(default_factory=list)  # every replication's Result, ``simulated`` first
 
     @property
     def ok(self) -> bool:
@@ -65,6 +76,7 @@ class TimedValidation:
         return {"mode": "timed", "scenario": p.scenario.name, "source": p.scenario.source,
                 "toolchain": {"version": tc.version, "platform": tc.platform, "go": str(tc.go)},
                 "profile": sc.runtime.version, "gomaxprocs": sc.runtime.gomaxprocs, "runs": len(self.real),
+                "replications": len(self.replicas) or 1,
                 "tolerance": self.tolerance, "gc_slack": self.gc_slack, "ok": self.ok, "failed": self.failed,
                 "goroutines": len(p.schedule.goroutines), "traces": [str(t) for t in self.traces],
                 "real": [r.summary for r in self.real], "notes": list(self.notes) + list(p.notes)}
@@ -145,29 +157,32 @@ def _same_sizes(a: dict, b: dict, classes: list[str]) -> float:
     return same / total if total else 1.0
 
 
-def compare(sim: dict, real: list[dict], classes: list[str], tolerance: float = TOLERANCE,
+def compare(sim, real: list[dict], classes: list[str], tolerance: float = TOLERANCE,
             gc_slack: int = GC_SLACK) -> pd.DataFrame:
-    """One row per figure: simulated, the real runs (mean, min, max, each), difference, verdict."""
+    """One row per figure: simulated (median, band), the real runs (mean, min, max, each), difference,
+    verdict. ``sim``: the figures of one model run, or a list of them (the replications)."""
+    sims = [sim] if isinstance(sim, dict) else list(sim)
     rows = []
-    for key, s in sim.items():
+    for key in sims[0]:
         if key.startswith("stacks@"):
             continue
+        reps = [float(x[key]) for x in sims]
+        s = statistics.median_low(reps)  # as simstack reference's: one of the runs
         vals = [r.get(key) for r in real]
         vals = [v for v in vals if v is not None and not (isinstance(v, float) and math.isnan(v))]
         mean = float(np.mean(vals)) if vals else math.nan
         goal = key in GOAL
-        if key == "gc_cycles":
-            allowed = float(gc_slack)
-        else:
-            allowed = tolerance * abs(mean) if vals else math.nan
+        floor, rel = (float(gc_slack), 0.0) if key == "gc_cycles" else (0.0, tolerance)
+        allowed = max(floor, rel * max(abs(v) for v in vals)) if vals else math.nan
         diff = s - mean if vals else math.nan
-        rows.append({"metric": key, "goal": goal, "simulated": s, "real_mean": mean,
+        rows.append({"metric": key, "goal": goal, "simulated": s, "simulated_lo": min(reps),
+                     "simulated_hi": max(reps), "replications": len(reps), "real_mean": mean,
                      "real_min": min(vals) if vals else math.nan, "real_max": max(vals) if vals else math.nan,
                      "real_runs": json.dumps(vals), "difference": diff,
                      "relative": diff / mean if vals and mean else (0.0 if diff == 0 else math.nan),
-                     "allowed": allowed, "ok": bool(abs(diff) <= allowed) if goal and vals else None})
-    for key in [k for k in sim if k.startswith("stacks@")]:
-        agree = [_same_sizes(sim[key], r.get(key, {}), classes) for r in real if key in r]
+                     "allowed": allowed, "ok": band_ok(reps, vals, floor, rel) if goal and vals else None})
+    for key in [k for k in sims[0] if k.startswith("stacks@")]:
+        agree = [_same_sizes(sims[0][key], r.get(key, {}), classes) for r in real if key in r]
         rows.append({"metric": key, "goal": False, "simulated": math.nan, "real_mean": float(np.mean(agree))
                      if agree else math.nan, "real_min": min(agree) if agree else math.nan,
                      "real_max": max(agree) if agree else math.nan, "real_runs": json.dumps(agree),
@@ -178,17 +193,25 @@ def compare(sim: dict, real: list[dict], classes: list[str], tolerance: float = 
 
 def render(table: pd.DataFrame) -> str:
     from .compare import format_bytes
-    lines = [f"{'figure':<34} {'simulated':>12} {'real mean':>12} {'real min-max':>25} {'diff':>8}  ok"]
+    banded = "replications" in table and len(table) and table["replications"].max() > 1
+    lines = [f"{'figure':<34} {'simulated':>12} " + (f"{'model band':>25} " if banded else "")
+             + f"{'real mean':>12} {'real min-max':>25} {'diff':>8}  ok"]
     for r in table.itertuples():
         if r.metric.startswith("stacks@"):
-            lines.append(f"{r.metric:<34} {'':>12} {100 * r.real_mean:>11.1f}% {'same stack size':>25}")
+            lines.append(f"{r.metric:<34} {'':>12} " + (f"{'':>25} " if banded else "")
+                         + f"{100 * r.real_mean:>11.1f}% {'same stack size':>25}")
             continue
         byt = "stack_inuse" in r.metric
         f = (lambda v: format_bytes(v)) if byt else (lambda v: f"{v:,.1f}")
         rel = f"{100 * r.relative:+.1f}%" if isinstance(r.relative, float) and not math.isnan(r.relative) else ""
         ok = "" if r.ok is None or (isinstance(r.ok, float) and math.isnan(r.ok)) else ("yes" if r.ok else "NO")
-        lines.append(f"{r.metric:<34} {f(r.simulated):>12} {f(r.real_mean):>12} "
+        band = f"{f(r.simulated_lo) + ' - ' + f(r.simulated_hi):>25} " if banded else ""
+        lines.append(f"{r.metric:<34} {f(r.simulated):>12} {band}{f(r.real_mean):>12} "
                      f"{f(r.real_min) + ' - ' + f(r.real_max):>25} {rel:>8}  {ok}")
+    if banded:
+        lines.append(f"simulated: the median of {int(table['replications'].max())} replications (race model seeds); "
+                     "ok: their band overlaps the real runs' range widened by the tolerance, and is no wider than "
+                     "twice that range plus the widening")
     return "\n".join(lines)
 
 
@@ -197,9 +220,16 @@ def chart(v: TimedValidation):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from ..analysis.chartkit import shade_band, step_band
+
     fig, ax = plt.subplots(figsize=(10, 4.5))
     fp = v.simulated.footprint
-    ax.plot(fp["time"] * 1e3, fp["stack_inuse"] / 2**20, color="C0", lw=2, label="simulated")
+    if len(v.replicas) > 1:  # the race model's replications: their band, shaded
+        t, lo, hi = step_band([(r.footprint["time"], r.footprint["stack_inuse"]) for r in v.replicas])
+        shade_band(ax, t * 1e3, lo / 2**20, hi / 2**20, step="post", color="C0",
+                   label=f"simulated, {len(v.replicas)} replications (band)")
+    ax.plot(fp["time"] * 1e3, fp["stack_inuse"] / 2**20, color="C0", lw=2,
+            label="simulated" + (" (the scenario's seed)" if len(v.replicas) > 1 else ""))
     for i, r in enumerate(v.real):
         w = r.summary.get("window") or {}
         t0, t1 = w.get("start", 0.0), w.get("end", r.summary["sim_time"])
@@ -227,16 +257,17 @@ def _default(o):
 
 def validate_timed(scenario_or_path, *, go=None, toolchain=None, runs: int = 3, tolerance: float = TOLERANCE,
                    gc_slack: int = GC_SLACK, program_dir=None, cache_dir=None, trace_dir=None,
-                   timeout: float = 600, log=None) -> TimedValidation:
+                   timeout: float = 600, log=None, replications: int | None = None) -> TimedValidation:
     """Generate the real-time program for a timed scenario, run it ``runs`` times with tracing, read
-    the traces, simulate the same schedule, and compare (see the module docstring)."""
+    the traces, simulate the same schedule ``replications`` times (``validate.replications_for``), and
+    compare (see the module docstring)."""
     import atexit
     import shutil
     import tempfile
 
     from ..api import run as simulate
     from ..trace import TraceError, read_trace
-    from . import _load, find_toolchain
+    from . import _load, find_toolchain, replications_for
     from .gotimed import generate_timed, run_timed
     from .runner import ProgramError
     from .toolchain import ToolchainError
@@ -295,7 +326,9 @@ def validate_timed(scenario_or_path, *, go=None, toolchain=None, runs: int = 3, 
                          "the model's; its figures say more about the machine than about the runtime")
         real.append(res)
         traces.append(path)
-    log("simulating the same schedule")
-    sim = simulate(prog.simulated)
-    table = compare(figures(sim, classes), [figures(r, classes) for r in real], classes, tolerance, gc_slack)
-    return TimedValidation(prog, sim, real, traces, table, tolerance, gc_slack, notes)
+    seed, n = prog.simulated.seed, replications_for(prog.simulated.runtime, replications)
+    log(f"simulating the same schedule{f' {n} times (race model seeds {seed}..{seed + n - 1})' if n > 1 else ''}")
+    sims = [simulate(prog.simulated, races_seed=seed + i) for i in range(n)]
+    table = compare([figures(x, classes) for x in sims], [figures(r, classes) for r in real], classes, tolerance,
+                    gc_slack)
+    return TimedValidation(prog, sims[0], real, traces, table, tolerance, gc_slack, notes, sims)
