@@ -20,7 +20,7 @@ from setuptools.command.build_ext import build_ext
 ROOT = Path(__file__).resolve().parent
 RUNTIME = ROOT / "simstack" / "runtime"
 # the modules simstack/runtime/_native.py lists in COMPILED
-COMPILED = ("runtime.tracebuf", "runtime.mheap", "runtime.stack", "runtime.proc", "runtime.sched",
+COMPILED = ("runtime.tracer", "runtime.tracebuf", "runtime.mheap", "runtime.stack", "runtime.proc", "runtime.sched",
             "runtime.growth", "runtime.mgc", "runtime.runtime", "engine.draws", "engine.ps")
 BUILD_INFO = RUNTIME / "_compiled.json"
 MYPY_OPTIONS = ["--ignore-missing-imports", "--follow-imports=silent",

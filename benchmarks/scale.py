@@ -104,6 +104,7 @@ def simstack_run(n: int, record: bool = True) -> dict:
 
     import simstack
     from simstack.recording import recorder as rec_mod
+    from simstack.runtime.tracer import Tracer
 
     if not record:
         def _noop(self, *a, **k):
@@ -113,7 +114,7 @@ def simstack_run(n: int, record: bool = True) -> dict:
 
         def init_without_events(self, *a, **k):
             init(self, *a, **k)
-            self.emit = lambda *a: None  # what the runtime model calls for every event
+            self.tracer = Tracer()  # what the runtime model reports every event to: here, no-ops
 
         rec_mod.Recorder.__init__ = init_without_events
         rec_mod.Recorder.sample = _noop

@@ -133,7 +133,7 @@ def run_cmd(file, out, overwrite, sets, seed, as_json, no_charts, check_invarian
     from tqdm import tqdm
 
     from .api import default_limits, run
-    from .invariants import InvariantError
+    from .runtime.invariants import InvariantError
     from .scenario import load_scenario
     from .sweep.params import apply_sets
 

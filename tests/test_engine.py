@@ -187,7 +187,7 @@ def test_a_timer_running_its_p_at_once_changes_nothing(text):
         sc = parse_scenario(text)
         sim = None
         rec = Recorder(lambda: sim.env.now if sim is not None else 0.0)
-        sim = Simulation(sc, rec, hooks=True)  # the Ps' plain Python class: its callback can be replaced
+        sim = Simulation(sc, rec)
         ps = sim.ps
         ps.res = 0.0  # timers run when due (no netpoll grid): the path with the shortcut
         if event_path:

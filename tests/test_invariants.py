@@ -1,7 +1,7 @@
 """Allocator invariants (``--check-invariants``): the checker sees every operation, catches
 every kind of corruption it promises to, and holds on random scenarios (hypothesis).
 
-See ``simstack/invariants.py`` for what is checked, and when.
+See ``simstack/runtime/invariants.py`` for what is checked, and when.
 """
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import simstack
-from simstack.invariants import InvariantError, check_state, install
+from simstack.recording.recorder import Recorder
+from simstack.runtime.invariants import InvariantError, attach, check_state
 from simstack.runtime.profiles import resolve_profile
-from simstack.runtime.hookable import HookableRuntime
 from simstack.runtime.runtime import Runtime
 from simstack.scenario import parse_scenario, scenario_from_dict
 
@@ -55,31 +55,33 @@ checkpoints:
 
 def test_checker_sees_every_event_and_operation(monkeypatch):
     seen = {}
-    real_install = install
+    real_attach = attach
 
     def spy(rt):
-        seen["checker"] = real_install(rt)
+        seen["checker"] = real_attach(rt)
         return seen["checker"]
 
-    monkeypatch.setattr("simstack.invariants.install", spy)
+    monkeypatch.setattr("simstack.runtime.invariants.attach", spy)
     res = simstack.run(parse_scenario(SMALL), check_invariants=True)
     c = seen["checker"].counts
-    baseline = []  # the runtime's start-up events happen before the checker is installed (it checks them then)
-    Runtime(resolve_profile("go1.19", "linux/amd64"), 3, baseline=True, emit=lambda *a: baseline.append(a))
+    # the runtime's start-up events happen before the checker is attached (it checks the state then)
+    rec = Recorder(lambda: 0.0)
+    Runtime(resolve_profile("go1.19", "linux/amd64"), 3, baseline=True, tracer=rec.tracer)
+    baseline = rec.frames()["events"]
     assert c["events"] == len(res.events) - len(baseline) > 1000  # every later event went through the checker
-    for kind in ("stackalloc", "stackfree"):
-        assert c[kind] == (res.events["kind"] == kind).sum() - sum(a[0] == kind for a in baseline), kind
+    for kind in ("stackalloc", "stackfree", "span_alloc", "span_free", "grow", "shrink"):
+        assert c[kind] == (res.events["kind"] == kind).sum() - (baseline["kind"] == kind).sum(), kind
     for op in ("newproc", "goexit", "enter", "move_to_depth", "park", "gc_start", "gc_end", "read_memstats",
-               "stackcacherefill", "span_alloc", "span_free", "full_check"):
+               "cache_refill", "full_check"):
         assert c[op] > 0, op
     assert res.headline()["grows"] > 0 and res.headline()["shrinks"] > 0
 
 
 def test_checker_is_not_installed_by_default(monkeypatch):
     def boom(rt):
-        raise AssertionError("installed without check_invariants")
+        raise AssertionError("attached without check_invariants")
 
-    monkeypatch.setattr("simstack.invariants.install", boom)
+    monkeypatch.setattr("simstack.runtime.invariants.attach", boom)
     res = simstack.run(parse_scenario(SMALL))
     assert res.complete
 
@@ -94,20 +96,24 @@ def test_checking_does_not_change_results():
 # --- the checker has teeth: each corruption is caught --------------------------------
 
 def _runtime(procs=2, version="go1.19"):
-    rt = HookableRuntime(resolve_profile(version, "linux/amd64"), procs, baseline=True)  # compiled: not wrappable
-    return rt, install(rt), rt.allp[0]
+    rt = Runtime(resolve_profile(version, "linux/amd64"), procs, baseline=True)
+    return rt, attach(rt), rt.allp[0]
 
 
-def _grown(rt, p, depth=40):
+def _grown(rt, chk, p, depth=40):
+    """A goroutine at ``depth``, with the checks the engine makes after each operation."""
     g = rt.newproc(p, 0, 72)
+    chk.settled("newproc")
     rt.enter(g, p)
+    chk.settled("enter")
     rt.move_to_depth(g, p, depth, 104)
+    chk.settled("move_to_depth")
     return g
 
 
 def test_double_free_is_caught():
-    rt, _, p = _runtime()
-    g = _grown(rt, p, 0)
+    rt, chk, p = _runtime()
+    g = _grown(rt, chk, p, 0)
     stk = g.stack
     rt.stacks.stackfree(stk, p.stackcache, g.goid, p.id)
     with pytest.raises(InvariantError, match="not handed out: freed twice"):
@@ -115,26 +121,28 @@ def test_double_free_is_caught():
 
 
 def test_use_after_free_is_caught():
-    rt, _, p = _runtime()
-    g = _grown(rt, p, 0)
+    rt, chk, p = _runtime()
+    g = _grown(rt, chk, p, 0)
     rt.stacks.stackfree(g.stack, p.stackcache, g.goid, p.id)  # freed, but the goroutine still uses it
+    rt.move_to_depth(g, p, 1, 104)
     with pytest.raises(InvariantError, match="two places|use after free"):
-        rt.move_to_depth(g, p, 1, 104)
+        chk.settled("move_to_depth")
 
 
 def test_large_stack_used_after_its_span_is_freed_is_caught():
-    rt, _, p = _runtime()
-    g = _grown(rt, p, 400)  # 64 KiB: a span of its own
+    rt, chk, p = _runtime()
+    g = _grown(rt, chk, p, 400)  # 64 KiB: a span of its own
     span = g.stack.span
     assert span.order == -1
     rt.stacks.stackfree(g.stack, p.stackcache, g.goid, p.id)  # GC off: the span goes back to the heap
+    rt.move_to_depth(g, p, 1, 104)
     with pytest.raises(InvariantError, match="use after free|never handed out"):
-        rt.move_to_depth(g, p, 1, 104)
+        chk.settled("move_to_depth")
 
 
 def test_lost_stack_is_caught():
     rt, chk, p = _runtime()
-    _grown(rt, p, 0)
+    _grown(rt, chk, p, 0)
     c = p.stackcache
     order = next(o for o, lst in enumerate(c.lists) if lst)
     stk = c.lists[order].pop()  # dropped on the floor, counters adjusted to hide it
@@ -146,7 +154,7 @@ def test_lost_stack_is_caught():
 
 def test_stack_in_two_places_is_caught():
     rt, chk, p = _runtime()
-    g = _grown(rt, p, 0)
+    g = _grown(rt, chk, p, 0)
     c = p.stackcache
     c.lists[0].append(g.stack)  # also "free" in the cache while the goroutine runs on it
     c.size[0] += g.stack.size
@@ -157,7 +165,7 @@ def test_stack_in_two_places_is_caught():
 
 def test_stack_inuse_drift_is_caught():
     rt, chk, p = _runtime()
-    _grown(rt, p)
+    _grown(rt, chk, p)
     rt.mheap.in_stacks += 8192
     with pytest.raises(InvariantError, match="StackInuse"):
         chk.full_check("test")
@@ -171,15 +179,16 @@ def test_negative_counter_is_caught_at_the_next_event():
 
 
 def test_span_freed_with_a_stack_out_is_caught():
-    rt, _, p = _runtime()
-    g = _grown(rt, p, 0)
+    rt, chk, p = _runtime()
+    g = _grown(rt, chk, p, 0)
+    assert g.stack.span.order >= 0  # a pool span: the allocator frees it when its last stack comes back
     with pytest.raises(InvariantError, match="still handed out"):
-        rt.mheap.free_manual(g.stack.span)
+        rt.stacks._free_pool_span(g.stack.span)
 
 
 def test_running_total_drift_is_caught():
     rt, chk, p = _runtime()
-    _grown(rt, p)
+    _grown(rt, chk, p)
     rt.stacks.pool_free_bytes += 2048
     with pytest.raises(InvariantError, match="pool_free_bytes"):
         chk.full_check("test")
@@ -188,7 +197,12 @@ def test_running_total_drift_is_caught():
 def test_check_state_without_a_ledger_on_a_plain_runtime():
     rt = Runtime(resolve_profile("go1.12", "linux/arm64"), 4, baseline=True)
     p = rt.allp[1]
-    gs = [_grown(rt, p, d) for d in (0, 10, 100, 500)]
+    gs = []
+    for d in (0, 10, 100, 500):
+        g = rt.newproc(p, 0, 72)
+        rt.enter(g, p)
+        rt.move_to_depth(g, p, d, 104)
+        gs.append(g)
     rt.gc_start(rt.allp[0])
     check_state(rt)  # mid-GC: empty spans kept for freeStackSpans are legal
     for g in gs:

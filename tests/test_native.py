@@ -2,7 +2,8 @@
 
 ``pip install -e .`` compiles ``simstack/runtime``; these tests hold whichever build is
 installed: the selection follows ``SIMSTACK_NO_COMPILE`` and the build record, a stale
-build is refused, hooks need a HookableRuntime, and both builds produce the same frames.
+build is refused, a plain Python tracer hears the compiled model, and both builds produce the
+same frames.
 """
 from __future__ import annotations
 
@@ -19,9 +20,9 @@ import simstack.runtime as R
 import simstack.engine.ps  # noqa: F401  (every compiled module loaded)
 import simstack.runtime.mgc  # noqa: F401
 from simstack.runtime import _native
-from simstack.runtime.hookable import HookableRuntime, is_hookable
 from simstack.runtime.profiles import resolve_profile
 from simstack.runtime.runtime import Runtime
+from simstack.runtime.tracer import Tracer
 
 ROOT = Path(__file__).resolve().parents[1]
 WALK = ROOT / "scenarios" / "walkthrough.yaml"
@@ -56,30 +57,38 @@ def test_a_build_of_other_sources_is_refused(tmp_path, monkeypatch):
     assert _native._compiled_build_matches()
 
 
-def test_hooks_need_a_hookable_runtime():
-    from simstack.invariants import install
-    prof = resolve_profile("go1.27", "linux/amd64")
-    rt = HookableRuntime(prof, 2)
-    assert is_hookable(rt) and is_hookable(rt.stacks) and is_hookable(rt.mheap)
-    install(rt)  # wraps methods on the instance
-    plain = Runtime(prof, 2)
-    if R.COMPILED_IN_USE:
-        with pytest.raises(TypeError, match="HookableRuntime"):
-            install(plain)
+class _Spy(Tracer):
+    """A tracer in plain Python (a subclass of the compiled Tracer)."""
+
+    def __init__(self):
+        self.seen = []
+
+    def on_stackalloc(self, g, p, n, stk):
+        self.seen.append(("stackalloc", g, n, stk.size))
+
+    def on_spawn(self, gp, p):
+        self.seen.append(("spawn", gp.goid, gp.kind))
+
+    def on_park(self, gp, p):
+        self.seen.append(("park", gp.goid, gp.status))
 
 
-def test_a_wrapper_on_a_hookable_runtime_sees_internal_calls():
-    """Compiled code calling stackalloc from newproc1 must go through the instance's wrapper."""
-    rt = HookableRuntime(resolve_profile("go1.27", "linux/amd64"), 1, baseline=False)
-    seen = []
-    orig = rt.stacks.stackalloc
-
-    def spy(n, *a):
-        seen.append(n)
-        return orig(n, *a)
-    rt.stacks.stackalloc = spy
-    rt.newproc(rt.allp[0], 0, 64)
-    assert seen == [rt.profile.fixed_stack]
+def test_a_python_tracer_hears_the_compiled_model():
+    """The allocator's event inside newproc1 (compiled code calling compiled code) reaches a tracer
+    written in Python, given at construction or added later; the model's objects cannot be patched."""
+    spy = _Spy()
+    rt = Runtime(resolve_profile("go1.27", "linux/amd64"), 1, baseline=False, tracer=spy)
+    gp = rt.newproc(rt.allp[0], 0, 64)
+    assert spy.seen == [("stackalloc", gp.goid, rt.profile.fixed_stack, rt.profile.fixed_stack),
+                        ("spawn", gp.goid, "user")]
+    later = _Spy()
+    rt.add_tracer(later)
+    rt.enter(gp, rt.allp[0])
+    rt.park(gp, rt.allp[0])
+    assert spy.seen[-1] == later.seen[-1] == ("park", gp.goid, "waiting")
+    if R.COMPILED_IN_USE:  # native classes: no method can be replaced on one instance
+        with pytest.raises(AttributeError):
+            rt.stacks.stackalloc = lambda *a: None
 
 
 def test_compiled_and_python_builds_give_the_same_frames(tmp_path):

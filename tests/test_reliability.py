@@ -543,7 +543,7 @@ def test_per_goroutine_and_per_event_costs_are_not_underestimated():
 
 
 def test_an_invariant_violation_is_an_internal_error_exit_1(tmp_path, monkeypatch):
-    from simstack import invariants
+    from simstack.runtime import invariants
 
     def broken(rt, *a, **kw):
         raise invariants.InvariantError("StackInuse 1 != 2 bytes of the 1 stack spans held")

@@ -1,5 +1,5 @@
 """Goroutine creation, exit and reuse: gfput/gfget batching, markrootFreeGStacks, adaptive start."""
-from simstack.invariants import check_state
+from simstack.runtime.invariants import check_state
 from simstack.runtime.profiles import resolve_profile
 from simstack.runtime.runtime import Runtime
 

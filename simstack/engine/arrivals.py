@@ -83,7 +83,7 @@ class ArrivalsMixin:
             self.release_lifo = len(rt.allp) == 1 and not rt.global_runq and \
                 len(p0.runq) + len(waiters) <= LOCAL_RUNQ + (p0.runnext is None)
             for gp in (reversed(waiters) if self.release_lifo else waiters):
-                self.rt.runqput(p0, gp, True)
+                self.rt.goready(gp, p0)
             for _ in waiters[:len(self.rt.allp)]:
                 self.ps.wake(p0)
 

@@ -45,6 +45,8 @@ class GCMixin:
         self.gc_caller = caller
         rt = self.rt
         rt.gc_start(rt.allp[0])
+        if self.checker is not None:
+            self.checker.settled("gc_start")
         md = self.scenario.gc.mark_duration
         if md > 0:
             yield self.env.timeout(md)
@@ -52,8 +54,8 @@ class GCMixin:
         ps.allocated = 0.0
         ps.gc_active = False
         self.rec.gc_row(dict(stats))
-        if self.check:
-            rt.check_invariants()
+        if self.checker is not None:
+            self.checker.settled("gc_end")
 
     def _pacing(self):
         """(live heap, GOGC, stacks in the goal, the profile) when cycles are paced by GOGC, else

@@ -16,12 +16,17 @@ class ObserveMixin:
         yield self.env.timeout(max(0.0, cp.at - self.env.now))
         rt = self.rt
         fig = rt.read_memstats() if cp.via == "memstats" else rt.read_metrics()
+        if self.checker is not None and cp.via == "memstats":
+            self.checker.settled("read_memstats")
         full = rt.observe()
         full.update(fig)
         extra = {"goroutine_stacks": self.class_histograms()}
         if "stack_inuse_before_flush" in fig:
             extra["stack_inuse_before_flush"] = fig["stack_inuse_before_flush"]
-        self.rec.checkpoint(cp.label, self.env.now, cp.via, full, rt.goroutine_sizes(), extra)
+        sizes = rt.goroutine_sizes()
+        if self.tracer is not None:
+            self.tracer.on_checkpoint(cp.label, self.env.now, cp.via, full, sizes, extra)
+        self.rec.checkpoint(cp.label, self.env.now, cp.via, full, sizes, extra)
 
     def class_histograms(self) -> dict:
         """Live user goroutines by class and stack size: {class: {size: count}}."""

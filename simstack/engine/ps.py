@@ -51,7 +51,7 @@ class Ps:
     """Every P's scheduler loop, the goroutines' programs, timers, wake-ups and GOGC pacing."""
 
     def __init__(self, sim: Any, rt: Runtime, classes: dict[str, ClassInfo], gates: dict[str, list[G]],
-                 check: bool, max_goroutines: Optional[int], max_events: Optional[int],
+                 checker: Any, max_goroutines: Optional[int], max_events: Optional[int],
                  paced: Optional[tuple[Any, Any, bool, Any]]) -> None:
         self.sim: Any = sim  # Simulation: fatal(), start_gc(), its recorder
         self.env: Any = sim.env
@@ -60,7 +60,10 @@ class Ps:
         self.gates = gates
         # semaphores: name -> [free tokens, goroutines waiting for one (in park order)]
         self.sems: dict[str, list[Any]] = {s.name: [s.tokens, []] for s in getattr(sim.scenario, "semaphores", ())}
-        self.check = check
+        # the invariant checker (runtime/invariants.py) when checking: told after each runtime operation
+        self.checker: Any = checker
+        # an EngineTracer (tracer.py) when one is attached: told what the Ps do besides the runtime's events
+        self.tracer: Any = None
         self.max_goroutines = max_goroutines
         self.max_events = max_events
         # live goroutines (not created ones): the memory a run streamed to disk holds grows with them
@@ -309,8 +312,8 @@ class Ps:
         self.rt.runqput(pp, gp, True)
         if wake:
             self.wake(pp)
-        if self.check:
-            self.rt.check_invariants()
+        if self.checker is not None:
+            self.checker.settled("newproc")
         return gp
 
     def execute(self, gp: G, pp: P) -> float:
@@ -319,12 +322,26 @@ class Ps:
         Returns the length of the run slice gp now holds the P for (``p_loop`` waits it
         out and ``slice_done`` goes on from there), or -1 when gp has left the P.
         """
+        tracer = self.tracer
+        if tracer is None:
+            return self.run_program(gp, pp)
+        tracer.on_execute(gp)
+        try:
+            return self.run_program(gp, pp)
+        finally:
+            tracer.on_execute_end(gp)
+
+    def run_program(self, gp: G, pp: P) -> float:
+        """``execute``'s work: gp's steps, from where it stopped."""
         rt = self.rt
+        checker = self.checker
         ctx: GoroutineCtx = gp.ctx
         info = ctx.cls
         if not ctx.started:
             rt.enter(gp, pp)
             ctx.started = True
+            if checker is not None:
+                checker.settled("enter")
         if ctx.remaining > 0:  # the rest of a preempted run step
             return self.start_slice(gp, pp, ctx.remaining)
         prog = info.program
@@ -335,8 +352,8 @@ class Ps:
                 ctx.rep += 1
                 if info.repeat is not None and ctx.rep >= info.repeat:
                     rt.goexit(gp, pp)
-                    if self.check:
-                        rt.check_invariants()
+                    if checker is not None:
+                        checker.settled("goexit")
                     return -1.0
                 ctx.pc = 0
             step: CStep = prog[ctx.pc]
@@ -364,14 +381,16 @@ class Ps:
                 if on_draw is not None:
                     on_draw(info.name, gp.index, ctx.rep, step.index, "depth", depth)
                 rt.move_to_depth(gp, pp, depth, step.frame if step.frame is not None else info.frame)
-            if self.check:
-                rt.check_invariants()
+                if checker is not None:
+                    checker.settled("move_to_depth")
             if kind == "acquire" and self.sems[step.acquire][0] > 0:
                 self.sems[step.acquire][0] -= 1  # a free token: no wait
                 continue
             if kind == "run":
                 if step.transient:
                     rt.run_transient(gp, pp, step.transient)
+                    if checker is not None:
+                        checker.settled("run_transient")
                 draw = step.duration
                 assert draw is not None
                 t: float = draw.value(gp.index)
@@ -380,10 +399,14 @@ class Ps:
                 if t > 0:
                     if info.alloc_rate:
                         rt.mallocgc(gp, pp)  # the step allocates: the runtime's frames below this one
+                        if checker is not None:
+                            checker.settled("mallocgc")
                     return self.start_slice(gp, pp, t)
                 continue
             # a blocking step: park on the runtime's receive path, then arrange the wake-up
             rt.park(gp, pp, step.park_frames, step.transient, info.park_path)
+            if checker is not None:
+                checker.settled("park")
             if kind == "block":
                 if step.forever:
                     return -1.0
@@ -409,17 +432,24 @@ class Ps:
     def handoff(self, gate: str, pp: P) -> None:
         """A send on the gate's channel with a receiver waiting: the first goroutine parked on it
         becomes runnable on pp's runnext (``send`` -> ``goready`` from the sender); none: nothing."""
+        tracer = self.tracer
+        if tracer is not None:
+            tracer.on_send(gate)
         waiters = self.gates[gate]
         if waiters:
-            self.rt.runqput(pp, waiters.pop(0), True)
+            self.rt.goready(waiters.pop(0), pp)
             self.wake(pp)
+        if tracer is not None:
+            tracer.on_send_end(gate)
 
     def sem_release(self, name: str, pp: P) -> None:
         """Give a semaphore token back: to the first goroutine waiting for one, which becomes runnable
         in pp's runnext (a receive from a full channel readies its blocked sender), else to the pool."""
+        if self.tracer is not None:
+            self.tracer.on_sem_release(name)
         sem = self.sems[name]
         if sem[1]:
-            self.rt.runqput(pp, sem[1].pop(0), True)
+            self.rt.goready(sem[1].pop(0), pp)
             self.wake(pp)
         else:
             sem[0] += 1
@@ -465,7 +495,7 @@ class Ps:
         nothing to do stealing it), or when the netpoller wakes if every P is idle."""
         pp: P = ev.pp
         if not self.res:
-            self.rt.runqput(pp, ev.gp, True)  # goready on the goroutine's P, the last thing this event does
+            self.rt.goready(ev.gp, pp)  # on the goroutine's P, the last thing this event does
             env = self.env
             self.wake(pp, env.peek() > env.now)
             return
@@ -529,7 +559,7 @@ class Ps:
                     ev.done.succeed()  # main goes on
                     main = True
             else:
-                rt.runqput(pp, gp, True)
+                rt.goready(gp, pp)
                 self.wake(pp)
         self.n_expired -= len(timers)
         timers.clear()

@@ -21,9 +21,7 @@ import simpy
 
 from ..runtime.growth import StackOverflow
 from ..runtime.profiles import resolve_profile, with_overrides
-from ..runtime.hookable import HookableRuntime
 from ..runtime.runtime import Runtime
-from ..runtime._native import plain_module
 from .arrivals import ArrivalsMixin
 from .draws import ClassInfo
 from .gc import GCMixin
@@ -32,17 +30,17 @@ from .ps import Ps
 from .races import Races
 from .simpy_access import stop_now
 from .stop import RunStopped
+from .tracer import EngineTracer
 
 
 class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
     """Run one scenario: build the runtime, start the SimPy processes, record everything."""
 
     def __init__(self, scenario, recorder, *, check_invariants: bool = False, progress=None,
-                 max_goroutines: int | None = None, max_events: int | None = None, hooks: bool = False,
+                 max_goroutines: int | None = None, max_events: int | None = None,
                  profile_changes: dict | None = None, max_live: int | None = None, races_seed: int | None = None):
-        """``hooks``: the runtime's and the Ps' methods will be wrapped per instance (``simstack
-        validate`` sets it; ``check_invariants`` implies it): a :class:`HookableRuntime` and
-        the Ps' plain Python class instead of the compiled ones.
+        """``recorder.tracer`` hears the runtime's events; ``check_invariants`` attaches the
+        invariant checker after it (``runtime/invariants.py``), and ``attach`` one more tracer.
         ``profile_changes``: profile fields to replace (``simstack validate`` gives the model the
         number of threads a real run started with).
         ``max_live``: stop when this many goroutines are alive at once (a run streamed to disk).
@@ -52,7 +50,6 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
         self.max_events = max_events  # the sampler checks it too
         self.stopped = None  # {"reason", "time"} when the run ended early
         self.rec = recorder
-        self.check = check_invariants
         self.progress = progress
         self.env = simpy.Environment()
         rs = scenario.runtime
@@ -68,9 +65,13 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
             self.profile = with_overrides(self.profile, **{**start, **(profile_changes or {})})
         if hasattr(recorder, "bind"):
             recorder.bind(self.env)
-        rt_class = HookableRuntime if (hooks or check_invariants) else Runtime
-        self.rt = rt_class(self.profile, rs.gomaxprocs, baseline=rs.baseline == "auto",
-                          emit=recorder.emit, clock=lambda: self.env.now)
+        self.rt = Runtime(self.profile, rs.gomaxprocs, baseline=rs.baseline == "auto",
+                          tracer=recorder.tracer, clock=lambda: self.env.now)
+        self.checker = None  # the invariant checker, told by the engine after each runtime operation
+        if check_invariants:
+            from ..runtime.invariants import attach
+            self.checker = attach(self.rt)
+        self.tracer: EngineTracer | None = None  # one attached with ``attach``
         self.rt.on_exit_hook = self._goroutine_done
         seed = np.random.SeedSequence(scenario.seed)
         # one stream per class, then arrivals, then the races (a child's stream depends on its index only)
@@ -83,21 +84,25 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
         self.release_lifo = False  # how the gate opening now readies its waiters (see ``gate``)
         self.overflow = None
         self.finished = False
-        # compiled Ps call the runtime natively, past per-instance wrappers: checkers get the interpreted Ps
-        ps_class = plain_module("engine.ps").Ps if (hooks or check_invariants) else Ps
-        self.ps = ps_class(self, self.rt, self.classes, self.gates, check_invariants, max_goroutines, max_events,
-                           self._pacing())
+        self.ps = Ps(self, self.rt, self.classes, self.gates, self.checker, max_goroutines, max_events,
+                     self._pacing())
         self.ps.max_live = max_live
         if rs.gomaxprocs > 1 and getattr(rs, "races", True):
             if races_seed is not None and races_seed != scenario.seed:  # the same child of another seed
                 streams = np.random.SeedSequence(races_seed).spawn(len(scenario.goroutines) + 2)
             self.ps.races = Races(self.profile.version, np.random.default_rng(streams[-1]), rs.gomaxprocs,
                                   getattr(rs, "num_cpu", None) or rs.gomaxprocs)
-        if check_invariants:  # wraps this runtime's allocator and entry points; nothing is wrapped otherwise
-            from ..invariants import install
-            install(self.rt)
 
     # --- set-up -----------------------------------------------------------------------
+    def attach(self, tracer: EngineTracer) -> None:
+        """Let ``tracer`` follow the run from now on: the runtime's events (after the recorder and
+        the checker) and the engine's points (``engine/tracer.py``)."""
+        if self.tracer is not None:
+            raise ValueError("an EngineTracer is already attached")
+        self.rt.add_tracer(tracer)
+        self.tracer = tracer
+        self.ps.tracer = tracer
+
     def _park_path(self, cls):
         pp = getattr(cls, "park_path", "auto")
         if pp in (None, "auto"):

@@ -1,7 +1,7 @@
 """Columnar recording of everything the runtime model reports.
 
-``Recorder.emit`` is called for every allocator operation (millions in a large run),
-so it is the compiled :class:`~simstack.runtime.tracebuf.TraceBuf`'s ``emit``: it
+The runtime model reports every allocator operation (millions in a large run) to
+``Recorder.tracer``, the compiled :class:`~simstack.runtime.tracebuf.TraceBuf`: it
 appends the event, packed as one fixed-size record (``EVENT_DTYPE``), to a
 ``bytearray`` (which grows geometrically, like a doubling buffer). At the end
 ``frames()`` views that buffer as a numpy structured array whose fields become the
@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..runtime.tracebuf import EVENT_KINDS, KIND_CODE, RECORD, TraceBuf  # noqa: F401  (re-exported)
 from .tidy import size_columns
-# emit's integer arguments, in order, and the events columns they become
+# emit's integer arguments, in order: the events columns
 EVENT_INT_COLUMNS = ("goroutine", "p", "old_size", "new_size", "used", "bytes_copied", "order", "span", "bytes")
 FIGURES = ("stack_inuse", "stack_sys", "stack_in_goroutines", "stack_used", "cached_bytes", "pool_free_bytes",
            "large_free_bytes", "goroutines", "starting_size")
@@ -56,9 +56,10 @@ class _Clock:
 class Recorder:
     """Receives the runtime's events, the sampler's footprint and checkpoints; builds frames.
 
-    ``clock()`` gives the simulated time stamped on each event (``bind`` replaces it with a
-    SimPy environment). ``kinds`` (None = all) lists the event kinds kept: the buffer's
-    ``emit`` drops the others (a bit test in compiled code). With
+    ``tracer`` is what the runtime model reports its events to; ``emit`` appends one given
+    field by field (a trace replayed). ``clock()`` gives the simulated time stamped on each
+    event (``bind`` replaces it with a SimPy environment). ``kinds`` (None = all) lists the
+    event kinds kept: the buffer drops the others (a bit test in compiled code). With
     ``goroutine_table`` false, ``goroutine_row`` keeps nothing (huge runs).
     """
 
@@ -70,6 +71,7 @@ class Recorder:
         self._goroutines = bytearray()  # packed GOROUTINE_DTYPE rows
         self._classes: dict = {}  # class name -> index stored in a row
         self._gc: list[tuple] = []
+        self.tracer = self._buf  # the runtime's Tracer
         self.emit = self._buf.emit
         if kinds is not None:
             keep = frozenset(kinds)

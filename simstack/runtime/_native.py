@@ -23,7 +23,7 @@ from pathlib import Path
 
 # compiled by setup.py, in dependency order, named inside the simstack package: the runtime
 # model and the engine's hot path (its Ps); the rest of simstack stays plain Python
-COMPILED = ("runtime.tracebuf", "runtime.mheap", "runtime.stack", "runtime.proc", "runtime.sched",
+COMPILED = ("runtime.tracer", "runtime.tracebuf", "runtime.mheap", "runtime.stack", "runtime.proc", "runtime.sched",
             "runtime.growth", "runtime.mgc", "runtime.runtime", "engine.draws", "engine.ps")
 TOP = __name__.split(".")[0]  # simstack
 HERE = Path(__file__).resolve().parent
@@ -94,21 +94,3 @@ def _select() -> bool:
 
 COMPILED_IN_USE = _select()
 
-
-def plain_module(name: str):
-    """The plain Python module of a compiled one, e.g. ``plain_module("engine.ps")``.
-
-    Compiled code calls the methods of compiled classes natively, past a wrapper set on
-    one instance; code that must go through such wrappers (``--check-invariants``,
-    ``simstack validate``) runs this interpreted copy, loaded from the same source under
-    the name ``simstack.<name>_plain``.  Without compilation it is the module itself.
-    """
-    if not COMPILED_IN_USE:
-        return importlib.import_module(f"{TOP}.{name}")
-    full = f"{TOP}.{name}_plain"
-    if full not in sys.modules:
-        spec = importlib.util.spec_from_file_location(full, source_path(name))
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[full] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[full]

@@ -10,13 +10,13 @@ division, so a goroutine going 10,000 frames deep costs one step per doubling.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Callable
 
-from mypy_extensions import mypyc_attr, trait
+from mypy_extensions import trait
 
 from .proc import G, P
 from .profiles import Frame, Profile
 from .stack import Limits, StackAllocator
+from .tracer import Tracer
 
 
 class StackOverflow(Exception):
@@ -31,7 +31,6 @@ class StackOverflow(Exception):
 
 
 @trait
-@mypyc_attr(allow_interpreted_subclasses=True)
 class GrowthMixin:
     """Moving a goroutine's call stack, growing and shrinking its stack, as Runtime methods."""
 
@@ -39,7 +38,7 @@ class GrowthMixin:
     profile: Profile
     k: Limits
     stacks: StackAllocator
-    emit: Callable[..., Any]
+    tracer: Tracer
     totals: Counter[str]
     live_stack_bytes: int
 
@@ -137,6 +136,7 @@ class GrowthMixin:
         self.set_used(gp, gp.top)  # gopark's SP: mcall saves it in g.sched
         gp.top = base
         gp.status = "waiting"
+        self.tracer.on_park(gp, p.id)
 
     def mallocgc(self, gp: G, p: P) -> None:
         """mallocgc's deepest path on the goroutine's stack, from the current depth (refill down to
@@ -165,7 +165,7 @@ class GrowthMixin:
         if prof.max_stack_ceiling is not None:
             limit = min(limit, prof.max_stack_ceiling)
         if newsize > limit:
-            self.emit("overflow", gp.goid, p.id, old, newsize, used, 0, -1, -1, limit)
+            self.tracer.on_overflow(gp, p.id, old, newsize, used, limit)
             raise StackOverflow(gp.goid, newsize, limit, gp.depth)
         self.copystack(gp, p, newsize, used, "grow")
         gp.grows += 1
@@ -186,7 +186,10 @@ class GrowthMixin:
             self.totals["bytes_copied"] += used
         if newsize > gp.max_size:
             gp.max_size = newsize
-        self.emit(kind, gp.goid, pid, old.size, newsize, used, used, -1, -1, 0)
+        if kind == "grow":
+            self.tracer.on_grow(gp, pid, old.size, newsize, used)
+        else:
+            self.tracer.on_shrink(gp, pid, old.size, newsize, used)
         self.on_resize(gp, old.size, newsize)
 
     def shrinkstack(self, gp: G, p: P | None) -> bool:

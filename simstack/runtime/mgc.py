@@ -11,17 +11,17 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from mypy_extensions import mypyc_attr, trait
+from mypy_extensions import trait
 
 from .mheap import MHeap, round2
 from .proc import GDEAD, G, P
 from .profiles import Profile
 from .stack import StackAllocator
+from .tracer import Tracer
 
 
 
 @trait
-@mypyc_attr(allow_interpreted_subclasses=True)
 class GCMixin:
     """gcStart, markrootFreeGStacks, scanstack, gcComputeStartingStackSize, gcMarkTermination."""
 
@@ -29,7 +29,7 @@ class GCMixin:
     profile: Profile
     stacks: StackAllocator
     mheap: MHeap
-    emit: Callable[..., Any]
+    tracer: Tracer
     now: Callable[[], float]
     allp: list[P]
     allgs: list[G]
@@ -66,7 +66,7 @@ class GCMixin:
         if not self.mark_workers:
             self.gcBgMarkStartWorkers(p)
         self.stacks.gc_running = True
-        self.emit("gc_start", -1, p.id, 0, 0, 0, 0, self.gc_cycle, -1, self.mheap.in_stacks)
+        self.tracer.on_gc_start(p.id, self.gc_cycle, self.mheap.in_stacks)
         worker_p = self.allp[0]
         self.markrootFreeGStacks(worker_p)
         for gp in list(self.allgs):
@@ -149,6 +149,6 @@ class GCMixin:
         stats["bytes_released"] = max(0, self._inuse_at_start - self.mheap.in_stacks)
         stats["end"] = self.now()
         stats["starting_size"] = self.starting_stack_size
-        self.emit("gc_end", -1, -1, 0, 0, 0, 0, self.gc_cycle, -1, self.mheap.in_stacks)
+        self.tracer.on_gc_end(self.gc_cycle, self.mheap.in_stacks)
         self.gc_log.append(stats)
         return stats

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import bisect
 
-from mypy_extensions import mypyc_attr
-
 
 class Span:
     """An mspan in state mSpanManual holding stacks (``runtime/mheap.go: mspan``)."""
@@ -35,7 +33,6 @@ class Span:
         return f"Span(#{self.id} base={self.base:#x} pages={self.npages} order={self.order} alloc={self.alloc_count})"
 
 
-@mypyc_attr(allow_interpreted_subclasses=True)  # hookable.py subclasses it
 class MHeap:
     """Pages handed out to stacks, with the exact ``StackInuse`` counter."""
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, Callable
 
-from mypy_extensions import mypyc_attr, trait
+from mypy_extensions import trait
 
 from .mheap import round2
 from .profiles import Profile
 from .stack import Limits, Stack, StackAllocator, StackCache
+from .tracer import Tracer
 
 # G status, as in runtime2.go
 GIDLE, GRUNNABLE, GRUNNING, GWAITING, GDEAD = "idle", "runnable", "running", "waiting", "dead"
@@ -79,7 +80,6 @@ class P:
 
 
 @trait
-@mypyc_attr(allow_interpreted_subclasses=True)
 class ProcMixin:
     """newproc1, malg, gfput, gfget, goexit0 and gfpurge, as methods of the Runtime."""
 
@@ -87,7 +87,7 @@ class ProcMixin:
     profile: Profile
     k: Limits
     stacks: StackAllocator
-    emit: Callable[..., Any]
+    tracer: Tracer
     now: Callable[[], float]
     goid_seq: int
     allgs: list[G]
@@ -143,7 +143,7 @@ class ProcMixin:
             self.runtime_goroutines += 1
         self.live_stack_bytes += gp.stack.size
         self.set_used(gp, gp.top)
-        self.emit("spawn", gp.goid, p.id, 0, gp.stack.size, gp.top, 0, site, -1, 0)
+        self.tracer.on_spawn(gp, p.id)
         return gp
 
     def set_used(self, gp: G, used: int) -> None:
@@ -206,7 +206,7 @@ class ProcMixin:
         self.live_stack_bytes -= size
         self.live_used -= gp.sp_used
         gp.sp_used = 0
-        self.emit("exit", gp.goid, p.id, size, 0, gp.top, 0, gp.site, -1, 0)
+        self.tracer.on_exit(gp, p.id)
         self.on_exit(gp)
         self.gfput(p, gp)
 

@@ -2,15 +2,14 @@
 
 Plain Python with no notion of simulated time beyond a ``clock`` callable: the engine
 (SimPy) decides *when* things happen, this object decides *what* they do to memory.
-Every state change is reported through ``emit(kind, g, p, old, new, used, copied,
-order, span, nbytes)``, which the recorder turns into the events table.
+Every state change is reported to the runtime's :class:`~simstack.runtime.tracer.Tracer`
+(``tracer.on_stackalloc(...)``, ``on_grow``, ...): the recorder's turns them into the
+events table; checkers attach more with ``add_tracer``.
 """
 from __future__ import annotations
 
 from collections import Counter
 from typing import Callable
-
-from mypy_extensions import mypyc_attr
 
 from .growth import GrowthMixin
 from .mgc import GCMixin
@@ -19,23 +18,19 @@ from .proc import GDEAD, G, P, ProcMixin
 from .sched import SchedMixin
 from .profiles import Profile
 from .stack import StackAllocator
+from .tracer import Tee, Tracer
 
 
-def _noop(*_a):
-    pass
-
-
-@mypyc_attr(allow_interpreted_subclasses=True)  # HookableRuntime (hookable.py) subclasses it
 class Runtime(ProcMixin, SchedMixin, GrowthMixin, GCMixin):
     """One Go process's stack memory: ``schedinit``'s state plus everything that touches stacks."""
 
     def __init__(self, profile: Profile, gomaxprocs: int = 1, *, baseline: bool = True,
-                 emit=_noop, clock=lambda: 0.0):
+                 tracer: Tracer | None = None, clock=lambda: 0.0):
         self.profile = profile
-        self.emit = emit
+        self.tracer: Tracer = tracer if tracer is not None else Tracer()
         self.now = clock
-        self.mheap = self._new_mheap(profile.page_size)
-        self.stacks = self._new_stacks(profile, self.mheap, emit)
+        self.mheap = MHeap(profile.page_size)
+        self.stacks = StackAllocator(profile, self.mheap, self.tracer)
         self.k = self.stacks.k
         self.allgs: list[G] = []
         self.live: dict[int, G] = {}
@@ -59,18 +54,17 @@ class Runtime(ProcMixin, SchedMixin, GrowthMixin, GCMixin):
         self.threads: int | None = None  # Ms (OS threads) when the baseline is modelled: m0, the baseline's, startm's
         self.totals = Counter()  # grow, shrink, bytes_copied over the whole run
         self.on_exit_hook: Callable[[G], None] | None = None  # called with each user goroutine that exits
-        self.invariant_check: Callable[[], None] | None = None  # set by simstack.invariants.install
         self.last_stack_scan = 0  # stack bytes scanned by the last cycle (GC pacer input)
         self.sched_init()
         if baseline:
             self.start_baseline(gomaxprocs)
             self.totals.clear()  # count the workload's growth, not package init's
 
-    def _new_mheap(self, page_size: int) -> MHeap:
-        return MHeap(page_size)
-
-    def _new_stacks(self, profile: Profile, mheap: MHeap, emit) -> StackAllocator:
-        return StackAllocator(profile, mheap, emit)
+    def add_tracer(self, tracer: Tracer) -> None:
+        """Attach one more tracer: from now on every event goes to the ones attached before, then to it."""
+        both = Tee([self.tracer, tracer])
+        self.tracer = both
+        self.stacks.tracer = both
 
     # --- the runtime's own stacks at start -----------------------------------------
     def start_baseline(self, gomaxprocs: int) -> None:
@@ -197,8 +191,3 @@ class Runtime(ProcMixin, SchedMixin, GrowthMixin, GCMixin):
         """Live user goroutines by stack size."""
         return Counter(self.user_size_counts)
 
-    def check_invariants(self) -> None:
-        """The invariant check attached from outside (``simstack.invariants.install``), if any:
-        the model does not know its checker."""
-        if self.invariant_check is not None:
-            self.invariant_check()

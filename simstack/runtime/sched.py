@@ -10,21 +10,22 @@ from __future__ import annotations
 
 from collections import deque
 
-from mypy_extensions import mypyc_attr, trait
+from mypy_extensions import trait
 
 from .proc import G, P
+from .tracer import Tracer
 
 LOCAL_RUNQ = 256  # len(p.runq)
 
 
 @trait
-@mypyc_attr(allow_interpreted_subclasses=True)
 class SchedMixin:
     """runqput, runqputslow, runqget, globrunqget, runqsteal and schedule as Runtime methods."""
 
     allp: list[P]  # the Runtime's (declared for mypyc, which compiles the mixins as traits)
     global_runq: deque[G]
     local_runnable: int
+    tracer: Tracer
 
     def sched_init(self) -> None:
         self.global_runq = deque()  # sched.runq
@@ -33,6 +34,11 @@ class SchedMixin:
             pp.runnext = None
             pp.runq = deque()
             pp.schedtick = 0
+
+    def goready(self, gp: G, pp: P) -> None:
+        """goready/ready: a waiting goroutine becomes runnable in pp's runnext (traceGoUnpark, runqput)."""
+        self.tracer.on_ready(gp, pp.id)
+        self.runqput(pp, gp, True)
 
     def runqput(self, pp: P, gp: G, next_: bool = True) -> None:
         """runqput: make gp runnable on pp; with ``next_`` it takes runnext, kicking the old one out."""

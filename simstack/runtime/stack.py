@@ -9,12 +9,9 @@ slot, so fragmentation (a span kept alive by one stack) follows stack identity.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable
-
-from mypy_extensions import mypyc_attr
-
 from .mheap import MHeap, Span
 from .profiles import Profile
+from .tracer import Tracer
 
 
 class Stack:
@@ -81,19 +78,14 @@ class Limits:
         return order
 
 
-def _noop(*_a):
-    pass
-
-
-@mypyc_attr(allow_interpreted_subclasses=True)  # hookable.py subclasses it
 class StackAllocator:
     """stackinit's state and the functions of runtime/stack.go that act on it."""
 
-    def __init__(self, profile: Profile, mheap: MHeap, emit: Callable[..., Any] = _noop):
+    def __init__(self, profile: Profile, mheap: MHeap, tracer: Tracer | None = None):
         self.profile = profile
         self.k = Limits(profile)
         self.mheap = mheap
-        self.emit = emit
+        self.tracer: Tracer = tracer if tracer is not None else Tracer()
         self.gc_running = False  # gcphase != _GCoff
         self.stackinit()
 
@@ -130,7 +122,7 @@ class StackAllocator:
             pool.move_to_end(span.id, last=False)
             self.pool_span_bytes += span.nbytes
             self.pool_free_bytes += span.nbytes
-            self.emit("span_alloc", -1, -1, 0, span.elemsize, 0, 0, order, span.id, span.nbytes)
+            self.tracer.on_span_alloc(-1, -1, span, span.elemsize)
         slot = span.free.pop()
         self.pool_free_bytes -= span.elemsize
         if span.alloc_count == 0:
@@ -164,7 +156,7 @@ class StackAllocator:
         self.pool_span_bytes -= span.nbytes
         self.pool_free_bytes -= span.nbytes
         self.mheap.free_manual(span)
-        self.emit("span_free", -1, -1, span.elemsize, 0, 0, 0, span.order, span.id, span.nbytes)
+        self.tracer.on_span_free(-1, -1, span, span.elemsize)
 
     # --- per-P cache ----------------------------------------------------------------
     def stackcacherefill(self, c: StackCache, order: int, p: int = -1) -> None:
@@ -179,7 +171,7 @@ class StackAllocator:
             n += 1
         self.cached_bytes += size - c.size[order]
         c.size[order] = size
-        self.emit("cache_refill", -1, p, 0, self.profile.fixed_stack << order, 0, 0, order, -1, size)
+        self.tracer.on_cache_refill(p, order, self.profile.fixed_stack << order, size)
 
     def stackcacherelease(self, c: StackCache, order: int, p: int = -1) -> None:
         """stackcacherelease: free stacks from the cache's head until at most half is held."""
@@ -193,7 +185,7 @@ class StackAllocator:
             released += stk.size
         c.size[order] = size
         self.cached_bytes -= released
-        self.emit("cache_release", -1, p, self.profile.fixed_stack << order, 0, 0, 0, order, -1, released)
+        self.tracer.on_cache_release(p, order, self.profile.fixed_stack << order, released)
 
     def stackcache_clear(self, c: StackCache, p: int = -1) -> None:
         """stackcache_clear: every cached stack of every order goes back to the pool."""
@@ -205,7 +197,7 @@ class StackAllocator:
                 self.stackpoolfree(lst.pop(), order)
             c.size[order] = 0
             self.cached_bytes -= released
-            self.emit("cache_release", -1, p, self.profile.fixed_stack << order, 0, 0, 0, order, -1, released)
+            self.tracer.on_cache_release(p, order, self.profile.fixed_stack << order, released)
 
     # --- stackalloc / stackfree -----------------------------------------------------
     def stackalloc(self, n: int, cache: StackCache | None = None, g: int = -1, p: int = -1) -> Stack:
@@ -235,11 +227,11 @@ class StackAllocator:
                 self.large_free_bytes -= span.nbytes
             else:
                 span = self.mheap.alloc_manual(npages)
-                self.emit("span_alloc", g, p, 0, n, 0, 0, -1, span.id, span.nbytes)
+                self.tracer.on_span_alloc(g, p, span, n)
             span.alloc_count = 1
             stk = Stack(span, 0, n)
         self.stacks_in_use_bytes += n
-        self.emit("stackalloc", g, p, 0, n, 0, 0, stk.span.order, stk.span.id, n)
+        self.tracer.on_stackalloc(g, p, n, stk)
         return stk
 
     def stackfree(self, stk: Stack, cache: StackCache | None = None, g: int = -1, p: int = -1) -> None:
@@ -247,7 +239,7 @@ class StackAllocator:
         k = self.k
         n = stk.size
         self.stacks_in_use_bytes -= n
-        self.emit("stackfree", g, p, n, 0, 0, 0, stk.span.order, stk.span.id, n)
+        self.tracer.on_stackfree(g, p, stk)
         if n < k.small_stack_limit:
             order = k.order_of(n)
             if cache is None:
@@ -263,7 +255,7 @@ class StackAllocator:
             span.alloc_count = 0
             if not self.gc_running:
                 self.mheap.free_manual(span)
-                self.emit("span_free", g, p, n, 0, 0, 0, -1, span.id, span.nbytes)
+                self.tracer.on_span_free(g, p, span, n)
             else:
                 span.large_free = True
                 self.stack_large.setdefault(span.npages, []).append(span)
@@ -282,7 +274,7 @@ class StackAllocator:
             for span in bucket:
                 span.large_free = False
                 self.mheap.free_manual(span)
-                self.emit("span_free", -1, -1, span.nbytes, 0, 0, 0, -1, span.id, span.nbytes)
+                self.tracer.on_span_free(-1, -1, span, span.nbytes)
                 freed += 1
         self.stack_large.clear()
         self.large_free_bytes = 0

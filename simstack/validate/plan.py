@@ -33,6 +33,7 @@ import os
 from dataclasses import dataclass, field
 
 from ..engine.simulation import Simulation
+from ..engine.tracer import EngineTracer
 from ..recording.recorder import Recorder
 from ..scenario import Scenario, scenario_from_dict
 
@@ -217,12 +218,13 @@ def for_toolchain(sc: Scenario, version_full: str, minor: str, keep_record: bool
     return scenario_from_dict(doc, source=sc.source or "<validate>"), notes
 
 
-class _Tracer:
+class _Tracer(EngineTracer):
     """The hooks: builds goroutine scripts and main's actions while the model runs."""
 
     def __init__(self, sim: Simulation, n_checkpoints: int | None):
         self.sim = sim
         self.rt = sim.rt
+        self.info_of_site = {info.site: info for info in sim.classes.values()}
         self.n_cp_left = n_checkpoints  # None: follow the whole run (to find every reason to refuse)
         self.done = False
         self.gors: list[GoroutinePlan] = []
@@ -252,68 +254,39 @@ class _Tracer:
 
     # --- installation -------------------------------------------------------------------
     def install(self):
-        sim, rt = self.sim, self.rt
-        sim.on_draw = self.on_draw
-        orig_newproc, orig_park, orig_exit = sim.ps.newproc, rt.park, rt.goexit
-        orig_runqput, orig_gc_start, orig_gc_end = rt.runqput, rt.gc_start, rt.gc_end
-        orig_cp = sim.rec.checkpoint
+        self.sim.on_draw = self.on_draw
+        self.sim.attach(self)
 
-        def newproc(info, pp, wake=True):
-            gp = orig_newproc(info, pp, wake)
-            self.on_create(gp, info)
-            return gp
+    # --- the tracer: the model's events and the engine's points ---------------------------
+    def on_spawn(self, gp, p):
+        if gp.kind == "user":
+            self.on_create(gp, self.info_of_site[gp.site])
 
-        def park(gp, p, park_frames=(), transient=None, park_path=None):
-            orig_park(gp, p, park_frames, transient, park_path)
-            self.on_park(gp)
+    def on_ready(self, gp, p):
+        if gp.status == "waiting" and gp.kind == "user":
+            self.on_wake(gp)
 
-        def goexit(gp, p):
-            self.on_exit(gp)
-            orig_exit(gp, p)
+    def on_gc_start(self, p, cycle, stack_inuse):
+        self.on_gc()
 
-        def runqput(pp, gp, next_=True):
-            if gp.status == "waiting" and gp.kind == "user":
-                self.on_wake(gp)
-            orig_runqput(pp, gp, next_)
+    def on_gc_end(self, cycle, stack_inuse):
+        self.in_gc = None
 
-        def gc_start(p):
-            self.on_gc()
-            orig_gc_start(p)
+    def on_execute(self, gp):
+        self.cur = self.gid_of.get(gp.goid)
 
-        def gc_end():
-            out = orig_gc_end()
-            self.in_gc = None
-            return out
+    def on_execute_end(self, gp):
+        self.cur = None
 
-        def checkpoint(label, time, via, fig, sizes, extra=None):
-            self.on_checkpoint(label, via, fig, extra or {})
-            orig_cp(label, time, via, fig, sizes, extra)
+    def on_send(self, gate):
+        self.main_send = self.cur is None
 
-        ps = sim.ps
-        orig_execute, orig_handoff, orig_release = ps.execute, ps.handoff, ps.sem_release
+    def on_send_end(self, gate):
+        self.main_send = False
 
-        def execute(gp, pp):
-            self.cur = self.gid_of.get(gp.goid)
-            try:
-                return orig_execute(gp, pp)
-            finally:
-                self.cur = None
-
-        def handoff(gate, pp):
-            self.main_send = self.cur is None
-            try:
-                orig_handoff(gate, pp)
-            finally:
-                self.main_send = False
-
-        def sem_release(name, pp):
-            if not ps.sems[name][1]:
-                self.on_give(name)
-            orig_release(name, pp)
-
-        ps.newproc, rt.park, rt.goexit, rt.runqput = newproc, park, goexit, runqput
-        rt.gc_start, rt.gc_end, sim.rec.checkpoint = gc_start, gc_end, checkpoint
-        ps.execute, ps.handoff, ps.sem_release = execute, handoff, sem_release
+    def on_sem_release(self, name):
+        if not self.sim.ps.sems[name][1]:
+            self.on_give(name)
 
     # --- helpers --------------------------------------------------------------------------
     @property
@@ -428,7 +401,7 @@ class _Tracer:
             self.gors[parent].ops[-1].children.append(gid)
         self.live[gid] = gp
 
-    def on_park(self, gp):
+    def on_park(self, gp, p):
         if self.done:
             return
         gid = self.gid_of[gp.goid]
@@ -446,7 +419,7 @@ class _Tracer:
         self.park_seq[gid] = self.seq
         self.park_phase[gid] = self.phase
 
-    def on_exit(self, gp):
+    def on_exit(self, gp, p):
         if self.done:
             return
         gid = self.gid_of.get(gp.goid)
@@ -548,7 +521,7 @@ class _Tracer:
         if self.sim.scenario.gc.mark_duration > 0:
             self.in_gc = self.now
 
-    def on_checkpoint(self, label, via, fig, extra):
+    def on_checkpoint(self, label, time, via, fig, sizes, extra):
         if self.done:
             return
         self._main_action(f"checkpoint {label!r} reads the state", observe=True,
@@ -591,8 +564,7 @@ def build_plan(sc: Scenario, static: list[str] | None = None, threads: int | Non
                         goroutine_table=False)
     changes = {k: v for k, v in (("baseline_threads", (threads,) if threads else None),
                                  ("main_stack", main_stack)) if v} or None
-    sim = Simulation(sc, recorder, hooks=True, profile_changes=changes,  # PlanRecorder wraps runtime methods
-                     races_seed=races_seed)
+    sim = Simulation(sc, recorder, profile_changes=changes, races_seed=races_seed)
     # the program's baseline: a ReadMemStats before anything (it flushes the per-P stack caches)
     fig = sim.rt.read_memstats()
     baseline = {"stack_inuse": int(fig["stack_inuse"]), "stack_sys": int(fig["stack_sys"]),

@@ -17,6 +17,7 @@ import bisect
 from dataclasses import dataclass, field
 
 from ..engine.simulation import Simulation
+from ..engine.tracer import EngineTracer
 from ..recording.recorder import Recorder
 from ..scenario import Scenario
 
@@ -121,11 +122,12 @@ def timed_problems(sc: Scenario, platform: str | None = None) -> list[str]:
     return out
 
 
-class _Recorder:
+class _Recorder(EngineTracer):
     """The hooks: every goroutine's ops and main's events, as the model draws and does them."""
 
     def __init__(self, sim: Simulation):
         self.sim = sim
+        self.info_of_site = {info.site: info for info in sim.classes.values()}
         self.gors: list[TimedGoroutine] = []
         self.gid_of: dict[int, int] = {}  # goid -> gid
         self.by_class: dict[tuple, int] = {}  # (class, index) -> gid
@@ -139,38 +141,26 @@ class _Recorder:
         return float(self.sim.env.now)
 
     def install(self):
-        sim, rt = self.sim, self.sim.rt
-        sim.on_draw = self.on_draw
-        orig_newproc, orig_park, orig_exit = sim.ps.newproc, rt.park, rt.goexit
-        orig_gc_start, orig_cp = rt.gc_start, sim.rec.checkpoint
+        self.sim.on_draw = self.on_draw
+        self.sim.attach(self)
 
-        def newproc(info, pp, wake=True):
-            gp = orig_newproc(info, pp, wake)
-            self.on_create(gp, info)
-            return gp
+    # --- the tracer: the model's events and the engine's points ---------------------------
+    def on_spawn(self, gp, p):
+        if gp.kind == "user":
+            self.on_create(gp, self.info_of_site[gp.site])
 
-        def park(gp, p, park_frames=(), transient=None, park_path=None):
-            orig_park(gp, p, park_frames, transient, park_path)
-            self.on_park(gp)
+    def on_exit(self, gp, p):
+        gid = self.gid_of.get(gp.goid)
+        if gid is not None:
+            self.gors[gid].exits = True
 
-        def goexit(gp, p):
-            gid = self.gid_of.get(gp.goid)
-            if gid is not None:
-                self.gors[gid].exits = True
-            orig_exit(gp, p)
+    def on_gc_start(self, p, cycle, stack_inuse):
+        # cycles the clock starts are main's; the GOGC pacer's are the real runtime's own
+        if self.sim.gc_caller == "main":
+            self.events.append(MainEvent("gc", self.now))
 
-        def gc_start(p):
-            # cycles the clock starts are main's; the GOGC pacer's are the real runtime's own
-            if self.sim.gc_caller == "main":
-                self.events.append(MainEvent("gc", self.now))
-            orig_gc_start(p)
-
-        def checkpoint(label, time, via, fig, sizes, extra=None):
-            self.events.append(MainEvent("checkpoint", self.now, label=label, via=via))
-            orig_cp(label, time, via, fig, sizes, extra)
-
-        sim.ps.newproc, rt.park, rt.goexit, rt.gc_start, sim.rec.checkpoint = newproc, park, goexit, gc_start, \
-            checkpoint
+    def on_checkpoint(self, label, time, via, fig, sizes, extra):
+        self.events.append(MainEvent("checkpoint", self.now, label=label, via=via))
 
     def _frame(self, spec, st) -> int:
         return st.frame if st.frame is not None else spec.frame
@@ -210,7 +200,7 @@ class _Recorder:
         else:
             self.gors[parent].ops[-1].children.append(gid)
 
-    def on_park(self, gp):
+    def on_park(self, gp, p):
         gid = self.gid_of[gp.goid]
         ctx = gp.ctx
         spec = ctx.cls.spec
@@ -228,7 +218,7 @@ def build_schedule(sc: Scenario) -> Schedule:
     sim = None
     recorder = Recorder(lambda: sim.env.now if sim is not None else 0.0, kinds=["gc_start", "gc_end"],
                         goroutine_table=False)
-    sim = Simulation(sc, recorder, hooks=True)
+    sim = Simulation(sc, recorder)
     rec = _Recorder(sim)
     rec.install()
     sim.run()

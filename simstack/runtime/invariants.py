@@ -1,6 +1,6 @@
-"""Allocator invariants, checked after every operation when ``check_invariants`` is on.
+"""Allocator invariants, checked after every event and every runtime operation with ``--check-invariants``.
 
-Two layers, both off (not even installed) by default:
+Two layers, both off (not even attached) by default:
 
 * :func:`check_state` walks the whole runtime and verifies, at a point where no
   runtime operation is half done, that
@@ -15,38 +15,36 @@ Two layers, both off (not even installed) by default:
     bytes of live goroutines' stacks and their use, per-size goroutine counts, span
     allocation counts, pool membership) equals a recount, and none is negative.
 
-* :class:`InvariantChecker` installs itself on one :class:`~simstack.runtime.runtime.Runtime`
-  by wrapping (on the instance only) the heap's span allocator, the stack allocator's
-  operations, the ``emit`` callback and the runtime's entry points:
+* :class:`InvariantChecker` is a :class:`~simstack.runtime.tracer.Tracer` attached to one
+  :class:`~simstack.runtime.runtime.Runtime` (:func:`attach`): the model reports every
+  event to it as to the recorder, and it never changes the model.
 
-  - after **every allocator operation** (``stackalloc``, ``stackfree``, cache
-    refill/release/clear, pool alloc/free, ``freeStackSpans``, span alloc/free) it
-    keeps a ledger of the stacks handed out, so a stack freed twice, a slot handed out
-    twice, a free into (or a stack from) a span already returned to the heap, or a
-    stack freed with a size other than the one it was allocated with fails at once;
-    ``StackInuse`` is compared with the bytes of the spans held and every counter is
-    checked for sign;
-  - after **every emitted event** the counters are checked for sign and the span the
-    event names must be held;
+  - at **every allocator event** (``stackalloc``, ``stackfree``, span alloc/free, cache
+    refill/release) it keeps a ledger of the spans the heap handed out and the stacks
+    handed out, so a stack freed twice, a slot handed out twice, a free into (or a
+    stack from) a span already returned to the heap, a span returned while a stack in
+    it is out, or a stack freed with a size other than the one it was allocated with
+    fails at once;
+  - at **every event** ``StackInuse`` is compared with the bytes of the spans held and
+    every counter is checked for sign; growth and shrinking must double or halve;
   - after **every runtime operation** the engine calls (``newproc``, ``enter``,
     ``move_to_depth``, ``park``, ``run_transient``, ``goexit``, ``gc_start``,
-    ``gc_end``, ``read_memstats``, ...) — the points where the runtime is quiescent —
-    the full :func:`check_state`, which also checks that the goroutines and Ms hold
-    exactly the stacks the ledger says are handed out.
-
-  Operations in the middle of another (``copystack`` allocates the new stack before it
-  frees the old one and before the goroutine points at it) are legal only at their
-  end, so the full check waits for the outermost operation to return.
+    ``gc_end``, ``read_memstats``, ...), the points where the runtime is quiescent, the
+    engine calls :meth:`InvariantChecker.settled`: the full :func:`check_state`, which
+    also checks that the goroutines and Ms hold exactly the stacks the ledger says are
+    handed out.  (Inside an operation a state can be legal only at its end: ``copystack``
+    allocates the new stack before it frees the old one and points the goroutine at it.)
 
 A failed check raises :class:`InvariantError` (an ``AssertionError``) naming the
-operation, the simulated time and what does not add up.
+event or operation, the simulated time and what does not add up.
 """
 from __future__ import annotations
 
-import functools
 from collections import Counter
 
-__all__ = ["InvariantError", "InvariantChecker", "check_state", "install"]
+from .tracer import Tracer
+
+__all__ = ["InvariantError", "InvariantChecker", "attach", "check_state"]
 
 
 class InvariantError(AssertionError):
@@ -302,55 +300,20 @@ def _held_stacks(rt):
     yield from rt.m_stacks
 
 
-# runtime operations the engine calls; the full check runs when the outermost one returns
-ENTRY_POINTS = ("newproc", "goexit", "enter", "move_to_depth", "run_transient", "park", "gc", "gc_start",
-                "gc_end", "read_memstats", "flushallmcaches", "newm", "shrinkstack", "copystack")
-ALLOCATOR_OPS = ("stackalloc", "stackfree", "stackcacherefill", "stackcacherelease", "stackcache_clear",
-                 "stackpoolalloc", "stackpoolfree", "free_stack_spans")
-
-
-class InvariantChecker:
-    """Checks one runtime's invariants after every allocator operation, event and runtime operation."""
+class InvariantChecker(Tracer):
+    """Checks one runtime's invariants at every event (a tracer) and when the engine says it is settled."""
 
     def __init__(self, rt):
         self.rt = rt
         self.handed_out: dict[tuple[int, int], int] = {}  # (span id, slot) -> size
         self.held_spans: dict[int, object] = {}  # span id -> Span, as the heap handed them out
         self.held_bytes = 0
-        self.depth = 0  # nesting of runtime operations
-        self.op = "start"  # the outermost operation in progress (for messages)
-        self.counts = Counter()  # operations and events seen (the tests check the checker saw them)
-        self.dirty = True  # something ran since the last full check
-
-    # --- installation -----------------------------------------------------------------
-    def install(self) -> InvariantChecker:
-        """Wrap the runtime's allocator, emit and entry points (this instance only) and check now."""
-        rt = self.rt
-        from .runtime.hookable import is_hookable
-        if not all(is_hookable(o) for o in (rt, rt.mheap, rt.stacks)):
-            raise TypeError("the invariant checker wraps methods of one runtime, which a compiled Runtime does "
-                            "not allow: build it as simstack.runtime.hookable.HookableRuntime (Simulation does "
-                            "with check_invariants=True or hooks=True)")
+        self.op = "start"  # the last operation the engine finished (for messages)
+        self.counts = Counter()  # events and operations seen (the tests check the checker saw them)
         self._seed()
-        mh, st = rt.mheap, rt.stacks
-        mh.alloc_manual = self._wrap_alloc_manual(mh.alloc_manual)
-        mh.free_manual = self._wrap_free_manual(mh.free_manual)
-        st.stackalloc = self._wrap_stackalloc(st.stackalloc)
-        st.stackfree = self._wrap_stackfree(st.stackfree)
-        for name in ALLOCATOR_OPS[2:]:
-            setattr(st, name, self._wrap_op(getattr(st, name), name))
-        emit = self._wrap_emit(rt.emit)
-        rt.emit = emit
-        st.emit = emit
-        for name in ENTRY_POINTS:
-            setattr(rt, name, self._wrap_entry(getattr(rt, name), name))
-        # the engine's checks between operations: skipped if nothing ran since the last one
-        rt.invariant_check = functools.partial(self.full_check, "check_invariants", force=False)
-        self.full_check("install")
-        return self
 
     def _seed(self) -> None:
-        """Ledgers from the state at installation (the runtime's start-up stacks)."""
+        """Ledgers from the state when attached (the runtime's start-up stacks)."""
         rt = self.rt
         check_state(rt)
         for s in _held_stacks(rt):
@@ -372,12 +335,14 @@ class InvariantChecker:
             now = float(self.rt.now())
         except Exception:  # noqa: BLE001 - a clock that cannot be read is no reason to hide the error
             now = float("nan")
-        return f"at t={now:.9g}s during {self.op}"
+        return f"at t={now:.9g}s after {self.op}"
 
     def fail(self, msg: str) -> None:
         raise InvariantError(f"invariant violated {self._where()}: {msg}")
 
-    def _cheap(self, what: str) -> None:
+    def _event(self, what: str) -> None:
+        """After every event: the spans held add up to StackInuse and no counter is negative."""
+        self.counts["events"] += 1
         rt = self.rt
         if rt.mheap.in_stacks != self.held_bytes:
             self.fail(f"after {what}: StackInuse {rt.mheap.in_stacks} != {self.held_bytes} bytes of the "
@@ -387,129 +352,111 @@ class InvariantChecker:
         except InvariantError as e:
             self.fail(f"after {what}: {e}")
 
-    def full_check(self, what: str, force: bool = True) -> None:
-        """check_state against the ledgers; with ``force=False`` only if anything ran since the last one."""
-        if not force and not self.dirty:
-            return
-        self.dirty = False
+    # --- the engine's quiescent points ------------------------------------------------
+    def settled(self, what: str) -> None:
+        """The engine finished runtime operation ``what``: nothing is half done, check everything."""
+        self.counts[what] += 1
+        self.op = what
+        self.full_check(what)
+
+    def full_check(self, what: str) -> None:
+        """check_state against the ledgers."""
         self.counts["full_check"] += 1
         try:
             check_state(self.rt, self.handed_out, self.held_spans)
         except InvariantError as e:
             self.fail(f"after {what}: {e}")
 
-    # --- wrappers ---------------------------------------------------------------------
-    def _wrap_alloc_manual(self, fn):
-        @functools.wraps(fn)
-        def alloc_manual(npages):
-            span = fn(npages)
-            self.counts["span_alloc"] += 1
-            if span.id in self.held_spans:
-                self.fail(f"the heap handed out span #{span.id} twice")
-            self.held_spans[span.id] = span
-            self.held_bytes += span.nbytes
-            return span
-        return alloc_manual
+    # --- the tracer: the ledgers follow the allocator's events ------------------------
+    def on_span_alloc(self, g, p, span, size):
+        self.counts["span_alloc"] += 1
+        if span.id in self.held_spans:
+            self.fail(f"the heap handed out span #{span.id} twice")
+        self.held_spans[span.id] = span
+        self.held_bytes += span.nbytes
+        self._event(f"allocating span #{span.id}")
 
-    def _wrap_free_manual(self, fn):
-        @functools.wraps(fn)
-        def free_manual(span):
-            self.counts["span_free"] += 1
-            if self.held_spans.pop(span.id, None) is None:
-                self.fail(f"span #{span.id} returned to the heap twice (or never allocated)")
-            self.held_bytes -= span.nbytes
-            stuck = [k for k in self.handed_out if k[0] == span.id]
-            if stuck:
-                self.fail(f"span #{span.id} returned to the heap while its stack at slot {stuck[0][1]} is "
-                          "still handed out")
-            fn(span)
-            self._cheap(f"freeing span #{span.id}")
-        return free_manual
+    def on_span_free(self, g, p, span, size):
+        self.counts["span_free"] += 1
+        if self.held_spans.pop(span.id, None) is None:
+            self.fail(f"span #{span.id} returned to the heap twice (or never allocated)")
+        self.held_bytes -= span.nbytes
+        stuck = [k for k in self.handed_out if k[0] == span.id]
+        if stuck:
+            self.fail(f"span #{span.id} returned to the heap while its stack at slot {stuck[0][1]} is "
+                      "still handed out")
+        self._event(f"freeing span #{span.id}")
 
-    def _wrap_stackalloc(self, fn):
-        @functools.wraps(fn)
-        def stackalloc(n, *a, **kw):
-            stk = fn(n, *a, **kw)
-            self.counts["stackalloc"] += 1
-            k = _key(stk)
-            if stk.size != max(n, self.rt.profile.fixed_stack):  # a request below _FixedStack gets one
-                self.fail(f"stackalloc({n}) returned a {stk.size}-byte stack")
-            if stk.span.id not in self.held_spans:
-                self.fail(f"stackalloc({n}) returned {stk!r} from span #{stk.span.id}, which the heap does "
-                          "not hand to stacks (freed or never allocated)")
-            if k in self.handed_out:
-                self.fail(f"stackalloc({n}) handed out span #{k[0]} slot {k[1]} a second time without a free")
-            self.handed_out[k] = stk.size
-            self._cheap(f"stackalloc({n})")
-            return stk
-        return stackalloc
+    def on_stackalloc(self, g, p, n, stk):
+        self.counts["stackalloc"] += 1
+        k = _key(stk)
+        if stk.size != max(n, self.rt.profile.fixed_stack):  # a request below _FixedStack gets one
+            self.fail(f"stackalloc({n}) returned a {stk.size}-byte stack")
+        if stk.span.id not in self.held_spans:
+            self.fail(f"stackalloc({n}) returned {stk!r} from span #{stk.span.id}, which the heap does "
+                      "not hand to stacks (freed or never allocated)")
+        if k in self.handed_out:
+            self.fail(f"stackalloc({n}) handed out span #{k[0]} slot {k[1]} a second time without a free")
+        self.handed_out[k] = stk.size
+        self._event(f"stackalloc({n})")
 
-    def _wrap_stackfree(self, fn):
-        @functools.wraps(fn)
-        def stackfree(stk, *a, **kw):
-            self.counts["stackfree"] += 1
-            k = _key(stk)
-            size = self.handed_out.pop(k, None)
-            if size is None:
-                self.fail(f"stackfree of {stk!r} (span #{k[0]} slot {k[1]}), which is not handed out: "
-                          "freed twice, or never allocated")
-            if size != stk.size:
-                self.fail(f"stackfree of {stk!r} with size {stk.size}, allocated as {size}")
-            if stk.span.id not in self.held_spans:
-                self.fail(f"stackfree of {stk!r} into span #{stk.span.id}, already returned to the heap")
-            fn(stk, *a, **kw)
-            self._cheap(f"stackfree({stk.size})")
-        return stackfree
+    def on_stackfree(self, g, p, stk):
+        self.counts["stackfree"] += 1
+        k = _key(stk)
+        size = self.handed_out.pop(k, None)
+        if size is None:
+            self.fail(f"stackfree of {stk!r} (span #{k[0]} slot {k[1]}), which is not handed out: "
+                      "freed twice, or never allocated")
+        if size != stk.size:
+            self.fail(f"stackfree of {stk!r} with size {stk.size}, allocated as {size}")
+        if stk.span.id not in self.held_spans:
+            self.fail(f"stackfree of {stk!r} into span #{stk.span.id}, already returned to the heap")
+        self._event(f"stackfree({stk.size})")
 
-    def _wrap_op(self, fn, name):
-        @functools.wraps(fn)
-        def op(*a, **kw):
-            out = fn(*a, **kw)
-            self.counts[name] += 1
-            self._cheap(name)
-            return out
-        return op
+    def on_cache_refill(self, p, order, size, cached):
+        self.counts["cache_refill"] += 1
+        self._event(f"refilling P{p}'s cache of {size}-byte stacks")
 
-    def _wrap_emit(self, fn):
-        held, rt = self.held_spans, self.rt
+    def on_cache_release(self, p, order, size, released):
+        self.counts["cache_release"] += 1
+        self._event(f"releasing P{p}'s cache of {size}-byte stacks")
 
-        def emit(kind, g, p, old, new, used, copied, order, span, nbytes):
-            fn(kind, g, p, old, new, used, copied, order, span, nbytes)
-            self.counts["events"] += 1
-            self.dirty = True
-            if kind in ("stackalloc", "stackfree", "span_alloc") and span not in held:
-                self.fail(f"event {kind} names span #{span}, which the heap does not hand to stacks")
-            if kind == "span_free" and span in held:
-                self.fail(f"event span_free for span #{span}, which is still held")
-            if kind in ("grow", "shrink"):
-                if (kind == "grow") != (new > old) or new & (new - 1) or used > old or copied != used:
-                    self.fail(f"event {kind} {old} -> {new} with {used} bytes used, {copied} copied")
-            try:
-                check_counters(rt)
-            except InvariantError as e:
-                self.fail(f"after event {kind}: {e}")
-        return emit
+    def _resize(self, kind, gp, old, new, used):
+        self.counts[kind] += 1
+        if (kind == "grow") != (new > old) or new & (new - 1) or used > old:
+            self.fail(f"event {kind} of goroutine {gp.goid}: {old} -> {new} with {used} bytes used")
+        self._event(f"{kind} of goroutine {gp.goid}")
 
-    def _wrap_entry(self, fn, name):
-        @functools.wraps(fn)
-        def entry(*a, **kw):
-            outer = self.depth == 0
-            self.dirty = True
-            if outer:
-                self.op = name
-            self.depth += 1
-            try:
-                return fn(*a, **kw)
-            finally:  # also after an exception (the fatal stack overflow): the state must still add up
-                self.depth -= 1
-                if outer:
-                    self.counts[name] += 1
-                    self.op = name
-                    self.full_check(name)
-                    self.op = "engine"
-        return entry
+    def on_grow(self, gp, p, old, new, used):
+        self._resize("grow", gp, old, new, used)
+
+    def on_shrink(self, gp, p, old, new, used):
+        self._resize("shrink", gp, old, new, used)
+
+    def on_spawn(self, gp, p):
+        self.counts["spawn"] += 1
+        self._event(f"spawn of goroutine {gp.goid}")
+
+    def on_exit(self, gp, p):
+        self.counts["exit"] += 1
+        self._event(f"exit of goroutine {gp.goid}")
+
+    def on_overflow(self, gp, p, old, new, used, limit):
+        self.counts["overflow"] += 1
+        self._event(f"stack overflow of goroutine {gp.goid}")
+
+    def on_gc_start(self, p, cycle, stack_inuse):
+        self.counts["gc_start_event"] += 1
+        self._event(f"gc_start of cycle {cycle}")
+
+    def on_gc_end(self, cycle, stack_inuse):
+        self.counts["gc_end_event"] += 1
+        self._event(f"gc_end of cycle {cycle}")
 
 
-def install(rt) -> InvariantChecker:
-    """Install an :class:`InvariantChecker` on ``rt`` and return it."""
-    return InvariantChecker(rt).install()
+def attach(rt) -> InvariantChecker:
+    """Check ``rt`` from now on: a checker seeded from its state, attached as one more tracer."""
+    chk = InvariantChecker(rt)
+    rt.add_tracer(chk)
+    chk.full_check("attach")
+    return chk
