@@ -14,7 +14,12 @@ it records what the race model (``simstack/runtime/races.py``) draws:
   P) before that P ran its first one (the idle-P wake-up latency, counted in goroutines run);
 * ``overlap``: goroutines of the wave started on other Ps before ``close`` returned;
 * ``ps``: how many Ps ran any of the wave's goroutines;
-* ``threads``: the process's threads (``runtime.ThreadCreateProfile``) and Ms seen in the trace.
+* ``threads``: the process's threads (``runtime.ThreadCreateProfile``) and Ms seen in the trace;
+* ``main_moved``: whether main released the wave from another P than it spawned it from (between
+  the two it sleeps until every goroutine is parked: whichever P's M takes its timer runs it).
+
+``--moves`` prints the share of waves in which main moved, per (GOMAXPROCS, CPUs)
+(``benchmarks/races-moves-go1.27.3.json`` holds the waves docs/races.md gives).
 
 It prints a table per point and writes every measurement as JSON (``-o``), from which
 ``--fit`` prints the race profile's parameters.
@@ -65,7 +70,8 @@ def analyse(trace: Path, go: Path) -> list[dict]:
         if e.kind == "Log" and e.args[0] == "wave":
             what, k = e.args[1].split()
             if what == "spawn":
-                cur = {"exits": Counter(), "starts": [], "closed_at": None, "main_p": None, "seen": set()}
+                cur = {"exits": Counter(), "starts": [], "closed_at": None, "main_p": None, "seen": set(),
+                       "spawn_p": e.p}
                 waves.append(cur)
                 wave_gs = set()
             elif what == "release":
@@ -100,7 +106,7 @@ def analyse(trace: Path, go: Path) -> list[dict]:
         join = [first.get(p, total) for p in others]
         overlap = sum(1 for p in w["starts"][:w["closed_at"] or 0] if p != main_p)
         out.append({"n": total, "share": share, "join": join, "overlap": overlap, "ps": len(w["exits"]),
-                    "ms_seen": len(ms)})
+                    "ms_seen": len(ms), "main_moved": w["spawn_p"] != main_p})
     return out
 
 
@@ -150,15 +156,28 @@ def main() -> None:
     ap.add_argument("--points", type=lambda s: tuple(map(int, s.split(":"))), nargs="*", default=POINTS,
                     help="GOMAXPROCS:CPUS pairs")
     ap.add_argument("-o", "--output", type=Path, help="write every measurement here (JSON)")
-    ap.add_argument("--read", type=Path, help="print the table of an earlier -o file instead of measuring")
+    ap.add_argument("--read", type=Path, nargs="+", help="print the table of earlier -o files instead of measuring")
+    ap.add_argument("--moves", action="store_true", help="print how often main moved to another P")
     ap.add_argument("--table", type=Path, help="write the race model's table (simstack/engine/races-VERSION.json)")
     args = ap.parse_args()
-    rows = json.loads(args.read.read_text()) if args.read else measure(args)
+    rows = [r for f in args.read for r in json.loads(f.read_text())] if args.read else measure(args)
     if args.output:
         args.output.write_text(json.dumps(rows, indent=1))
     table(rows)
     if args.table:
-        write_table(rows, args.table, args.read or args.output)
+        write_table(rows, args.table, args.read[0] if args.read else args.output)
+    if args.moves:
+        print_moves(rows)
+
+
+def print_moves(rows: list[dict]) -> None:
+    """How often main's P at a release differed from its P at the wave's spawn, per point."""
+    by = defaultdict(list)
+    for r in rows:
+        if "main_moved" in r:
+            by[(r["gomaxprocs"], r["num_cpu"])].append(r["main_moved"])
+    print("main moved between spawn and release:",
+          ", ".join(f"{k[0]}/{k[1]}: {sum(v)}/{len(v)}" for k, v in sorted(by.items())))
 
 
 def write_table(rows: list[dict], dest: Path, origin) -> None:

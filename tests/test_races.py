@@ -118,3 +118,40 @@ def test_races_seed_changes_nothing_at_gomaxprocs_1_or_without_races():
     pd.testing.assert_frame_equal(base, run(waves(1), races_seed=5).events)
     off = run(waves(2, races=False)).events
     pd.testing.assert_frame_equal(off, run(waves(2, races=False), races_seed=5).events)
+
+
+def gc_waves(procs, seed=0, cpus=2, version="go1.27", cycles=8):
+    """benchmarks/gcthreads's workload: main parks goroutines, then runs runtime.GC() again and again."""
+    return scenario_from_dict({
+        "name": "gcthreads", "seed": seed,
+        "runtime": {"version": version, "gomaxprocs": procs, "num_cpu": cpus},
+        "goroutines": [{"name": "parked", "count": 64, "arrival": {"process": "burst", "at": 0},
+                        "program": [{"depth": 10, "wait": "never"}]}],
+        "gates": [{"name": "never", "open_at": []}],
+        "gc": {"trigger": "manual", "at": [0.01 + 0.002 * k for k in range(cycles)]}})
+
+
+def test_gc_cycles_start_the_measured_processes_ms():
+    """After cycle k a run has (at least) the threads its drawn measured process had after cycle k;
+    the curves come from the table of the scenario's version at the nearest measured point."""
+    from simstack.engine.races import gc_thread_curves, nearest
+    for version, procs in (("go1.27", 6), ("go1.19", 8), ("go1.12", 4)):
+        curves = gc_thread_curves(version)
+        assert curves and all(list(c) == sorted(c) for cs in curves.values() for c in cs)  # Ms never exit
+        measured = {tuple(procs + t for t in c) for c in curves[nearest(curves, procs, 2)]}
+        seen = set()
+        for seed in range(6):
+            sim = Simulation(gc_waves(procs, seed, version=version), Recorder(lambda: 0.0, kinds=[]))
+            sim.run()
+            assert sim.ps.races.gc_curve in measured
+            assert sim.rt.gc_cycle == 8
+            assert sim.rt.threads >= sim.ps.races.gc_threads(8)
+            assert sim.rt.threads <= max(sim.ps.races.gc_threads(8), procs + 2)
+            seen.add(sim.ps.races.gc_curve)
+        assert len(seen) > 1  # a draw, not one curve
+
+
+def test_gc_threads_leave_gomaxprocs_1_alone():
+    sim = Simulation(gc_waves(1, cpus=1), Recorder(lambda: 0.0, kinds=[]))
+    sim.run()
+    assert sim.ps.races is None and sim.rt.gc_cycle == 8

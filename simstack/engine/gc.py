@@ -45,6 +45,10 @@ class GCMixin:
         self.gc_caller = caller
         rt = self.rt
         rt.gc_start(rt.allp[0])
+        if ps.races is not None and rt.threads is not None:
+            # the Ms the cycle starts for the Ps it wakes (mark workers): as many as the measured
+            # process had by this cycle, startm's "running Ps + sysmon" rule read backwards
+            rt.startm(rt.allp[0], ps.races.gc_threads(rt.gc_cycle) - 1)
         if self.checker is not None:
             self.checker.settled("gc_start")
         md = self.scenario.gc.mark_duration

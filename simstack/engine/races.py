@@ -25,7 +25,11 @@ first (its wake-up latency, in goroutines). The model then
 * after each goroutine a P keeps its turn with probability its share / the shares of
   the Ps running, so the Ps split the work as the measured release did;
 * ``startm`` starts an M for a woken P when none is idle, as before: the Ms follow from
-  how many Ps the races let run at once.
+  how many Ps the races let run at once;
+* each GC cycle starts Ms too (the first cycle's mark workers are started one at a time, on
+  different Ps if their Ms are up; idle Ps woken by ``startTheWorld``'s ``wakep`` run idle
+  mark workers and wake the next): the run follows one measured process's threads after
+  each cycle (``gc-threads.json``, ``benchmarks/gc_threads_measure.py``), drawn once per run.
 
 Every draw comes from one random stream of the scenario's seed: same seed, same run, bit
 for bit.
@@ -43,6 +47,8 @@ HERE = Path(__file__).resolve().parent
 # the measured table each version's runs draw from: only go1.27.3 has been traced (execution
 # traces need Go 1.23+); go1.19.8's six instrumented W6 runs (README, Fidelity) lie inside it
 TABLE_OF = {"go1.12": "go1.27", "go1.19": "go1.27", "go1.27": "go1.27"}
+# the threads-by-GC-cycle curves: measured on go1.19.8 and go1.27.3; go1.12 has no toolchain here
+GC_TABLE_OF = {"go1.12": "go1.19", "go1.19": "go1.19", "go1.27": "go1.27"}
 
 
 @lru_cache(maxsize=None)
@@ -57,13 +63,34 @@ def race_table(version: str) -> dict:
     return {"points": table, "source": doc["source"]}
 
 
-def nearest_points(points, gomaxprocs: int, num_cpu: int) -> dict:
-    """For the scenario's GOMAXPROCS and CPUs: the nearest measured (GOMAXPROCS, CPUs) point (the
-    same Ps per CPU first, on a log scale, then the same GOMAXPROCS) at each depth measured there."""
+def nearest(measured, gomaxprocs: int, num_cpu: int) -> tuple[int, int]:
+    """The measured (GOMAXPROCS, CPUs) point nearest the scenario's: the same Ps per CPU first, on
+    a log scale, then the same GOMAXPROCS."""
     ratio = np.log(gomaxprocs / num_cpu)
-    best = min({k[:2] for k in points}, key=lambda k: (round(abs(np.log(k[0] / k[1]) - ratio), 6),
-                                                        abs(np.log(k[0] / gomaxprocs)), k))
+    return min(set(measured), key=lambda k: (round(abs(np.log(k[0] / k[1]) - ratio), 6),
+                                             abs(np.log(k[0] / gomaxprocs)), k))
+
+
+def nearest_points(points, gomaxprocs: int, num_cpu: int) -> dict:
+    """For the scenario's GOMAXPROCS and CPUs: the nearest measured point's releases at each depth
+    measured there."""
+    best = nearest({k[:2] for k in points}, gomaxprocs, num_cpu)
     return {k[2]: points[k] for k in sorted(points) if k[:2] == best}
+
+
+@lru_cache(maxsize=None)
+def gc_thread_curves(version: str) -> dict:
+    """The measured processes' threads after each GC cycle, less their GOMAXPROCS (a process that
+    had every P running at once has about GOMAXPROCS + 2: sysmon and an M without a P, such as
+    the one blocked in netpoll): {(gomaxprocs, num_cpu): [curve, ...]}."""
+    doc = json.loads((HERE / "gc-threads.json").read_text())
+    want = GC_TABLE_OF[version]
+    curves: dict = {}
+    for r in doc["runs"]:
+        if ".".join(r["version"].split(".")[:2]) == want:
+            curves.setdefault((r["gomaxprocs"], r["num_cpu"]), []).append(
+                tuple(t - r["gomaxprocs"] for t in r["after_gc"]))
+    return curves
 
 
 class Races:
@@ -81,6 +108,12 @@ class Races:
         self.joined = 0  # Ps woken in it so far
         self.weight = [0.0] * nprocs
         self.uniform: list[float] = []
+        # the threads by GC cycle: one measured process's curve, from a stream of its own (the
+        # releases' draws stay as they were)
+        curves = gc_thread_curves(version)
+        runs = curves[nearest(curves, nprocs, num_cpu)]
+        gc_rng = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
+        self.gc_curve = tuple(nprocs + t for t in runs[int(gc_rng.integers(len(runs)))])
 
     def _u(self) -> float:
         if not self.uniform:
@@ -104,6 +137,11 @@ class Races:
             w[i] = 1.0 / len(w)  # a P already running when the race began: an equal share
         w[waker] = self.shares[0]
         return True
+
+    def gc_threads(self, cycle: int) -> int:
+        """The threads (Ms) the measured process had after GC cycle ``cycle`` (1, 2, ...; past the
+        measured cycles, the last)."""
+        return self.gc_curve[min(cycle, len(self.gc_curve)) - 1]
 
     def join_at(self, pid: int) -> int:
         """P ``pid`` is woken in the current race: it joins once the race has run this many

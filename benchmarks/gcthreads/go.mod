@@ -1,0 +1,3 @@
+module gcthreads
+
+go 1.19
