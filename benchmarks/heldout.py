@@ -20,8 +20,8 @@ At GOMAXPROCS >= 2 ``simstack validate`` runs the model ``--replications`` times
 model's seeds) and its band is scored as ``simstack reference`` scores it: overlapping the
 runs' widened range and no wider than twice the runs' range plus the widening. Beside it, the
 same criterion on validate's thread-corrected deltas (each run less the 32–64 KiB of every M it
-started beyond the model's; the model starts fewer Ms than the real runtime from 4 Ps on,
-docs/races.md).
+started beyond the model's; at 6 – 8 Ps the real runtime starts Ms while goroutines are
+created that the model does not, docs/races.md).
 
 It prints the share within tolerance by GOMAXPROCS and family, then every miss. Toolchains:
 each ``--go`` given (default: the one ``simstack validate`` finds, plus Debian's go1.19 at
