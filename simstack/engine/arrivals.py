@@ -27,7 +27,9 @@ class ArrivalsMixin:
 
         if arr.process == "burst":
             for b in range(arr.bursts or 1):
-                yield self.ps.sleep_until(arr.at + b * (arr.every or 0.0))
+                due = arr.at + b * (arr.every or 0.0)
+                yield self.ps.sleep_until(due)
+                self.ps.main_due = due
                 for _ in range(count or 0):
                     self.ps.newproc(info, p0)
             return
@@ -36,6 +38,7 @@ class ArrivalsMixin:
                 if count is not None and made >= count:
                     return
                 yield self.ps.sleep_until(t)
+                self.ps.main_due = t
                 self.ps.newproc(info, p0)
                 made += 1
             return
@@ -133,6 +136,7 @@ class Arrivals:
             env.event().succeed()  # the process's own end event, which nothing waits for
             return
         ps = self.sim.ps
+        ps.main_due = self.at
         try:
             ps.newproc(self.info, self.p0, False)
         except BaseException as exc:  # noqa: BLE001 - as from a process: raised by its own event, at this instant

@@ -16,19 +16,43 @@ class GCMixin:
 
     def gc_schedule(self):
         """Start GC cycles at the ``gc.at`` times (like runtime.GC())."""
-        env = self.env
         for t in sorted(self.scenario.gc.at):
             yield self.ps.sleep_until(t)
-            yield from self.gc_cycle("main")
+            self.ps.main_due = t
+            yield from self.runtime_gc()
 
     def gc_interval(self):
-        """trigger: interval: a cycle every ``interval`` while the program has work (a daemon)."""
-        env, dt = self.env, self.scenario.gc.interval
+        """trigger: interval: main calls runtime.GC() every ``interval`` while the program has work
+        (a daemon); its sleeps end on the grid, so a late call does not delay the next one."""
+        dt = self.scenario.gc.interval
+        k = 0
         while True:
-            yield env.timeout(dt)
+            k += 1
+            yield self.ps.sleep_until(k * dt)
             if self._only_daemons_left():
                 return
+            self.ps.main_due = k * dt
+            yield from self.runtime_gc()
+
+    def runtime_gc(self):
+        """runtime.GC() from main, which has its P: the cycle, then main waits its turn twice, so a
+        saturated program's runtime.GC() returns late and main's later work waits for it.
+
+        Main parks until mark termination readies it (``gcWaitOnMark``; ``Ps.main_readied``),
+        then sweeps one span and yields (``sweepone``, ``Gosched``): a trip through the global
+        queue, checked every 61st schedule when the local queues are busy. By its next turn the
+        background sweeper, readied into runnext before it, and allocating goroutines have swept
+        the rest (traced: one yield while the P was saturated; five, microseconds apart, while
+        it was idle). Without timers in the netpoller (go1.12) main has no turns: the cycle only."""
+        ps = self.ps
+        if not ps.res or self.rt.main is None or ps.gc_active:
             yield from self.gc_cycle("main")
+            return
+        ps.main_in_gc = True
+        yield from self.gc_cycle("main")
+        yield ps.main_readied(self.rt.allp[0])
+        yield ps.main_gosched()
+        ps.main_gc_done()
 
     def _only_daemons_left(self) -> bool:
         """Without a duration the run ends when nothing but the periodic daemons (sampler,

@@ -67,6 +67,17 @@ class ObserveMixin:
             if self.progress is not None:
                 self.progress(env.now)
 
+    def main_tick(self, every: float):
+        """Main's own periodic wake-up (validate's program reading StackInuse): a sleep to the next
+        point of the grid, skipping the points it was too late for, as the program does."""
+        ps = self.ps
+        k = 1
+        while True:
+            yield ps.sleep_until(k * every)
+            if self._only_daemons_left():
+                return
+            k = max(k + 1, int(self.env.now / every) + 1)
+
     def _sample(self):
         if self.max_events is not None and self.rec.n_events >= self.max_events and not self.finished:
             raise RunStopped(f"stopped at {self.rec.n_events:,} events: the limit is {self.max_events:,} "

@@ -93,6 +93,10 @@ class Ps:
         self.poll_wake: Any = None  # its wake-up's event, while one is due
         self.poll_callback: Any = self.poll_woke
         self.main_waiters: list[Any] = []  # main's sleeps that ended while main waits in a run queue
+        # main inside runtime.GC() (gc.py): its other sleeps that end wait for it to return
+        self.main_in_gc = False
+        self.main_held: list[Any] = []
+        self.main_due = 0.0  # when the sleep main now acts on was due (main is late when it waits its turn)
         # the race model (races.py) at GOMAXPROCS >= 2, None at 1 (and the P woken by wakep that
         # has not joined yet: it joins when the race has run spin_at goroutines, or at the
         # instant's end)
@@ -551,7 +555,9 @@ class Ps:
         for ev in timers:
             gp = ev.gp
             if gp is None:
-                if queue_main and rt.main is not None:  # (no main without the baseline's stacks)
+                if self.main_in_gc:
+                    self.main_held.append(ev.done)  # main is busy in runtime.GC(): it sees this later
+                elif queue_main and rt.main is not None:  # (no main without the baseline's stacks)
                     self.main_waiters.append(ev.done)
                     if len(self.main_waiters) == 1:
                         rt.runqput(pp, rt.main, True)
@@ -574,6 +580,44 @@ class Ps:
         for done in waiters:
             done.succeed()
         self.env.schedule(Triggered(self.env, self.p_callbacks[pp.id]), _LAST)
+
+    def main_readied(self, pp: P) -> Any:
+        """gcMarkTermination readies main, parked in runtime.GC() (``injectglist``): with an idle P
+        to the global queue, that P started; else to the tail of ``pp``'s local queue (not runnext).
+        Returns the event that succeeds when main runs again."""
+        rt = self.rt
+        main = rt.main
+        assert main is not None
+        done = simpy.Event(self.env)
+        self.main_waiters.append(done)
+        if self.idle:
+            main.status = "runnable"
+            rt.global_runq.append(main)
+            self.wake()
+        else:
+            rt.runqput(pp, main, False)
+        return done
+
+    def main_gosched(self) -> Any:
+        """runtime.Gosched from main (``goschedImpl``): main to the global queue's tail, then wakep.
+        Returns the event that succeeds when main runs again."""
+        rt = self.rt
+        main = rt.main
+        assert main is not None
+        done = simpy.Event(self.env)
+        self.main_waiters.append(done)
+        main.status = "runnable"
+        rt.global_runq.append(main)
+        if self.idle:
+            self.wake()
+        return done
+
+    def main_gc_done(self) -> None:
+        """runtime.GC() returns: main's sleeps that ended meanwhile go on now, in the order they ended."""
+        self.main_in_gc = False
+        held, self.main_held = self.main_held, []
+        for done in held:
+            done.succeed()
 
     # --- GC pacing ------------------------------------------------------------------------
     def allocate(self, nbytes: float) -> None:

@@ -38,15 +38,19 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
 
     def __init__(self, scenario, recorder, *, check_invariants: bool = False, progress=None,
                  max_goroutines: int | None = None, max_events: int | None = None,
-                 profile_changes: dict | None = None, max_live: int | None = None, races_seed: int | None = None):
+                 profile_changes: dict | None = None, max_live: int | None = None, races_seed: int | None = None,
+                 main_ticks: float | None = None):
         """``recorder.tracer`` hears the runtime's events; ``check_invariants`` attaches the
         invariant checker after it (``runtime/invariants.py``), and ``attach`` one more tracer.
         ``profile_changes``: profile fields to replace (``simstack validate`` gives the model the
         number of threads a real run started with).
         ``max_live``: stop when this many goroutines are alive at once (a run streamed to disk).
         ``races_seed``: draw the race model's stream from this seed instead of the scenario's (the
-        classes' and arrivals' streams stay the scenario's): a replication varies the races alone."""
+        classes' and arrivals' streams stay the scenario's): a replication varies the races alone.
+        ``main_ticks``: main also wakes on this grid (``simstack validate``'s timed program reads
+        StackInuse from main every millisecond, so under load main is nearly always queued)."""
         self.scenario = scenario
+        self.main_ticks = main_ticks
         self.max_events = max_events  # the sampler checks it too
         self.stopped = None  # {"reason", "time"} when the run ended early
         self.rec = recorder
@@ -134,6 +138,9 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
             if getattr(gate, "wake_at", None):
                 env.process(self.gate_wakes(gate))
         env.process(self.sampler())
+        if self.main_ticks:
+            self.daemons += 1
+            env.process(self.main_tick(self.main_ticks))
         try:
             if sc.duration is not None:
                 env.run(until=sc.duration)

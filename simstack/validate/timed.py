@@ -140,6 +140,11 @@ class _Recorder(EngineTracer):
     def now(self) -> float:
         return float(self.sim.env.now)
 
+    @property
+    def due(self) -> float:
+        """When main's action was due: the program sleeps until then and is late on its own."""
+        return float(self.sim.ps.main_due)
+
     def install(self):
         self.sim.on_draw = self.on_draw
         self.sim.attach(self)
@@ -157,7 +162,7 @@ class _Recorder(EngineTracer):
     def on_gc_start(self, p, cycle, stack_inuse):
         # cycles the clock starts are main's; the GOGC pacer's are the real runtime's own
         if self.sim.gc_caller == "main":
-            self.events.append(MainEvent("gc", self.now))
+            self.events.append(MainEvent("gc", self.due))
 
     def on_checkpoint(self, label, time, via, fig, sizes, extra):
         self.events.append(MainEvent("checkpoint", self.now, label=label, via=via))
@@ -196,7 +201,7 @@ class _Recorder(EngineTracer):
         self.gid_of[gp.goid] = gid
         self.by_class[(info.name, gp.index)] = gid
         if parent is None:
-            self.events.append(MainEvent("spawn", self.now, gid=gid))
+            self.events.append(MainEvent("spawn", self.due, gid=gid))
         else:
             self.gors[parent].ops[-1].children.append(gid)
 
@@ -218,7 +223,7 @@ def build_schedule(sc: Scenario) -> Schedule:
     sim = None
     recorder = Recorder(lambda: sim.env.now if sim is not None else 0.0, kinds=["gc_start", "gc_end"],
                         goroutine_table=False)
-    sim = Simulation(sc, recorder)
+    sim = Simulation(sc, recorder, main_ticks=SAMPLE_EVERY)
     rec = _Recorder(sim)
     rec.install()
     sim.run()
@@ -227,7 +232,8 @@ def build_schedule(sc: Scenario) -> Schedule:
                          f"({sim.overflow['message'].splitlines()[0]}); a real program would crash")
     if sim.stopped:
         raise ValueError(f"the simulation stopped early: {sim.stopped['reason']}")
-    events = rec.events
+    # in due order (main acts on the sleeps that ended while it waited in the order they ended)
+    events = sorted(rec.events, key=lambda e: e.time)
     # gate openings: main closes the gate's channel at each open_at time, after its other events of that instant
     for i, gate in enumerate(getattr(sc, "gates", None) or []):
         for t in sorted(gate.open_at):

@@ -328,7 +328,7 @@ def validate_timed(scenario_or_path, *, go=None, toolchain=None, runs: int = 3, 
         traces.append(path)
     seed, n = prog.simulated.seed, replications_for(prog.simulated.runtime, replications)
     log(f"simulating the same schedule{f' {n} times (race model seeds {seed}..{seed + n - 1})' if n > 1 else ''}")
-    sims = [simulate(prog.simulated, races_seed=seed + i) for i in range(n)]
+    sims = [simulate(prog.simulated, races_seed=seed + i, main_ticks=prog.schedule.sample_every) for i in range(n)]
     table = compare([figures(x, classes) for x in sims], [figures(r, classes) for r in real], classes, tolerance,
                     gc_slack)
     return TimedValidation(prog, sims[0], real, traces, table, tolerance, gc_slack, notes, sims)
