@@ -13,7 +13,10 @@ class ObserveMixin:
     """Checkpoints and the footprint sampler (part of ``Simulation``)."""
 
     def checkpoint(self, cp):
-        yield self.env.timeout(max(0.0, cp.at - self.env.now))
+        if self.main_ticks:
+            yield self.ps.sleep_until(cp.at)  # validate's program: main reads it, when its turn comes
+        else:
+            yield self.env.timeout(max(0.0, cp.at - self.env.now))
         rt = self.rt
         fig = rt.read_memstats() if cp.via == "memstats" else rt.read_metrics()
         if self.checker is not None and cp.via == "memstats":

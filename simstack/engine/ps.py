@@ -584,11 +584,14 @@ class Ps:
     def main_readied(self, pp: P) -> Any:
         """gcMarkTermination readies main, parked in runtime.GC() (``injectglist``): with an idle P
         to the global queue, that P started; else to the tail of ``pp``'s local queue (not runnext).
-        Returns the event that succeeds when main runs again."""
+        Returns the event that succeeds when main runs again: at once when nothing else is runnable
+        and a P is idle (the quiet replays' case, where no P need be woken to take it)."""
         rt = self.rt
         main = rt.main
         assert main is not None
         done = simpy.Event(self.env)
+        if self.idle and not rt.runnable_anywhere():
+            return done.succeed()  # an idle P takes it, with nothing else to run: main goes on now
         self.main_waiters.append(done)
         if self.idle:
             main.status = "runnable"
@@ -605,6 +608,8 @@ class Ps:
         main = rt.main
         assert main is not None
         done = simpy.Event(self.env)
+        if not rt.runnable_anywhere():
+            return done.succeed()  # its P schedules again and finds only main
         self.main_waiters.append(done)
         main.status = "runnable"
         rt.global_runq.append(main)
