@@ -117,3 +117,40 @@ def test_an_allocating_run_step_goes_down_mallocgcs_frames(version):
     # 6 x 112 bytes fit in 2 KiB; with refill -> cacheSpan -> grow -> mheap.alloc below them they do not
     assert quiet.max_stack.iloc[0] == 2048 and quiet.grows.iloc[0] == 0
     assert busy.max_stack.iloc[0] == 4096 and busy.grows.iloc[0] == 1
+
+
+HELD = """
+name: held
+runtime: {gomaxprocs: 1}
+gc: {at: [1ms]}
+goroutines:
+  - name: busy
+    count: 19
+    program:
+      - {depth: 1, run: 5ms}
+  - name: late
+    arrival: {process: trace, times: [6ms]}
+    program:
+      - {depth: 1, run: 0}
+"""
+
+
+def test_runtime_gc_holds_main_behind_a_saturated_ps_queue():
+    # main's timer (1 ms) runs when the first busy step ends (5 ms): main takes runnext and calls
+    # runtime.GC(); mark termination readies it at the tail of the local queue (injectglist), behind
+    # the other 18 steps, so the arrival due at 6 ms waits for runtime.GC() to return at 95 ms (its
+    # sweep yield is at once: nothing else is runnable by then)
+    res = simstack.run(parse_scenario(HELD))
+    assert res.gc.start.tolist() == pytest.approx([0.005])
+    g = res.goroutines.set_index("class")
+    assert g.loc["late", "created"] == pytest.approx(0.095)
+
+
+def test_validates_schedule_keeps_mains_due_times():
+    # the timed program is late on its own: it is given the times main's actions were due
+    from simstack.validate.timed import build_schedule
+    sc = parse_scenario(HELD.replace("name: held", "name: held\nduration: 200ms"))
+    ev = {e.kind: e.time for e in build_schedule(sc).events if e.kind in ("gc",)}
+    spawns = [e.time for e in build_schedule(sc).events if e.kind == "spawn"]
+    assert ev["gc"] == pytest.approx(0.001)
+    assert max(spawns) == pytest.approx(0.006)
