@@ -47,13 +47,20 @@ def small(**changes):
 # ---- the schedule: the model's own draws -------------------------------------------------------
 
 def test_schedule_has_the_models_goroutines_and_arrival_times():
+    from simstack.validate.timed import SAMPLE_EVERY
+
     sc = small()
     sched = build_schedule(sc)
-    res = simulate(sc)
+    res = simulate(sc, main_ticks=SAMPLE_EVERY)  # the model as validate runs it: main samples too
     model = res.goroutines
     assert sched.counts() == dict(Counter(model["class"]))
     for cls in ("req", "daemon", "waiter"):
         assert sorted(sched.arrivals(cls)) == sorted(model.loc[model["class"] == cls, "created"].tolist())
+    # the program is told when main's sleep for each was due: never after the model made it
+    due = sorted(e.time for e in sched.events if e.kind == "spawn")
+    made = sorted(sched.arrivals())
+    assert len(due) == len(made) and all(d <= m + 1e-12 for d, m in zip(due, made))
+    assert any(d < m for d, m in zip(due, made))  # main's sleeps end on netpoll's grid
     # spawned goroutines are created at their spawner's spawn step, not by main
     assert sched.arrivals("helper") == []
     assert all(g.parent is not None for g in sched.goroutines if g.cls == "helper")

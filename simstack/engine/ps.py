@@ -206,7 +206,7 @@ class Ps:
         rate = ctx.cls.alloc_rate
         if rate:
             self.allocate(rate * slice_)
-        if t > 1e-15 and rt.runnable_anywhere():
+        if t > 1e-15 and (rt.runnable_anywhere() or self.expired[pp.id]):
             ctx.remaining = t
             rt.global_runq.append(gp)  # goschedImpl: preempted Gs go to the global queue
             gp.status = "runnable"
@@ -220,11 +220,16 @@ class Ps:
         self.p_loop(pp)
 
     def start_slice(self, gp: G, pp: P, t: float) -> float:
-        """Hold the P for the rest ``t`` of a run step: all of it, or 10 ms while others wait
-        (sysmon preempts a goroutine that runs longer than that)."""
+        """Hold the P for the rest ``t`` of a run step: all of it, or 10 ms while others wait or a
+        timer comes due before it ends (sysmon preempts a goroutine that runs longer than that, and
+        the P then runs its due timers: a lone goroutine's step otherwise changes nothing)."""
         ctx: GoroutineCtx = gp.ctx
         ctx.remaining = t
-        ctx.slice = t if not self.rt.runnable_anywhere() else min(t, PREEMPT_SLICE)
+        whens = self.timer_whens
+        if self.rt.runnable_anywhere() or self.n_expired or (whens and whens[0] < self.env.now + t):
+            ctx.slice = min(t, PREEMPT_SLICE)
+        else:
+            ctx.slice = t
         self.p_timed[pp.id] = True
         return ctx.slice
 

@@ -159,11 +159,6 @@ class _Recorder(EngineTracer):
         if gid is not None:
             self.gors[gid].exits = True
 
-    def on_gc_start(self, p, cycle, stack_inuse):
-        # cycles the clock starts are main's; the GOGC pacer's are the real runtime's own
-        if self.sim.gc_caller == "main":
-            self.events.append(MainEvent("gc", self.due))
-
     def on_checkpoint(self, label, time, via, fig, sizes, extra):
         self.events.append(MainEvent("checkpoint", self.now, label=label, via=via))
 
@@ -234,6 +229,18 @@ def build_schedule(sc: Scenario) -> Schedule:
         raise ValueError(f"the simulation stopped early: {sim.stopped['reason']}")
     # in due order (main acts on the sleeps that ended while it waited in the order they ended)
     events = sorted(rec.events, key=lambda e: e.time)
+    # runtime.GC() at every time the scenario gives before the end, as the program's main is to call
+    # it: the model's main, held in one call, can reach the next ones only after the run's end (the
+    # GOGC pacer's cycles are the real runtime's own)
+    end = sc.duration if sc.duration is not None else sim.env.now
+    due = [t for t in sc.gc.at if t < end]
+    if sc.gc.trigger == "interval" and sc.gc.interval:
+        k = 1
+        while k * sc.gc.interval < end:
+            due.append(k * sc.gc.interval)
+            k += 1
+    for t in sorted(due):
+        events.insert(bisect.bisect_right([e.time for e in events], t), MainEvent("gc", float(t)))
     # gate openings: main closes the gate's channel at each open_at time, after its other events of that instant
     for i, gate in enumerate(getattr(sc, "gates", None) or []):
         for t in sorted(gate.open_at):
