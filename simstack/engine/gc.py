@@ -13,23 +13,35 @@ class GCMixin:
     """SimPy processes that run GC cycles (part of ``Simulation``)."""
 
     gc_caller = "pacer"  # who started the running (or last) cycle: main or the pacer
+    gc_next: dict  # per runtime.GC() process (gc.at, gc.interval): the due time of its next call
 
     def gc_schedule(self):
         """Start GC cycles at the ``gc.at`` times (like runtime.GC())."""
+        end = self.scenario.duration
         for t in sorted(self.scenario.gc.at):
+            if end is not None and t >= end:
+                break  # due at or after the end (validate's model runs on until main gets there)
+            self.gc_next["at"] = t
             yield self.ps.sleep_until(t)
             self.ps.main_due = t
             yield from self.runtime_gc()
+        self.gc_next.pop("at", None)
 
     def gc_interval(self):
         """trigger: interval: main calls runtime.GC() every ``interval`` while the program has work
         (a daemon); its sleeps end on the grid, so a late call does not delay the next one."""
         dt = self.scenario.gc.interval
         k = 0
+        end = self.scenario.duration
         while True:
             k += 1
+            if end is not None and k * dt >= end:
+                self.gc_next.pop("interval", None)
+                return
+            self.gc_next["interval"] = k * dt
             yield self.ps.sleep_until(k * dt)
             if self._only_daemons_left():
+                self.gc_next.pop("interval", None)
                 return
             self.ps.main_due = k * dt
             yield from self.runtime_gc()
@@ -53,6 +65,10 @@ class GCMixin:
         yield ps.main_readied(self.rt.allp[0])
         yield ps.main_gosched()
         ps.main_gc_done()
+
+    def gc_owed(self, before: float) -> bool:
+        """Whether main still owes a runtime.GC() call due before ``before`` (or is in one)."""
+        return self.ps.main_in_gc or any(t < before for t in self.gc_next.values())
 
     def _only_daemons_left(self) -> bool:
         """Without a duration the run ends when nothing but the periodic daemons (sampler,

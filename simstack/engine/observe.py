@@ -6,6 +6,7 @@ and the periodic sampler observe without side effects.
 """
 from __future__ import annotations
 
+from .simpy_access import stop_now
 from .stop import RunStopped
 
 
@@ -80,6 +81,18 @@ class ObserveMixin:
             if self._only_daemons_left():
                 return
             k = max(k + 1, int(self.env.now / every) + 1)
+
+    def main_end(self, at: float):
+        """Validate's program ends when its main reaches the end event, due at ``at``, after the
+        events due before it (``runtime.GC()`` calls it was held from, too); its goroutines' scripts
+        end at ``at`` (``Ps.wind_down``). The run stops there."""
+        done = self.ps.sleep_until(at)
+        yield self.env.timeout(max(0.0, at - self.env.now))
+        self.ps.wind_down = True
+        yield done
+        while self.gc_owed(at):
+            yield self.env.timeout(self.main_ticks)  # main is still in runtime.GC() calls due before
+        stop_now(self.env)
 
     def _sample(self):
         if self.max_events is not None and self.rec.n_events >= self.max_events and not self.finished:

@@ -96,6 +96,9 @@ class Ps:
         # main inside runtime.GC() (gc.py): its other sleeps that end wait for it to return
         self.main_in_gc = False
         self.main_held: list[Any] = []
+        # validate's model past ``duration``: the program's scripts end there, so a goroutine parks
+        # for good instead of starting its next step, while main finishes what was due before its end
+        self.wind_down = False
         self.main_due = 0.0  # when the sleep main now acts on was due (main is late when it waits its turn)
         # the race model (races.py) at GOMAXPROCS >= 2, None at 1 (and the P woken by wakep that
         # has not joined yet: it joins when the race has run spin_at goroutines, or at the
@@ -365,6 +368,11 @@ class Ps:
                         checker.settled("goexit")
                     return -1.0
                 ctx.pc = 0
+            if self.wind_down:
+                rt.park(gp, pp, (), 0, info.park_path)  # the script ended: park for good
+                if checker is not None:
+                    checker.settled("park")
+                return -1.0
             step: CStep = prog[ctx.pc]
             ctx.pc += 1
             kind = step.kind

@@ -33,6 +33,9 @@ from .stop import RunStopped
 from .tracer import EngineTracer
 
 
+MAIN_END_CAP = 10  # validate's model: main may reach its end this many times the duration late, at most
+
+
 class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
     """Run one scenario: build the runtime, start the SimPy processes, record everything."""
 
@@ -51,6 +54,7 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
         StackInuse from main every millisecond, so under load main is nearly always queued)."""
         self.scenario = scenario
         self.main_ticks = main_ticks
+        self.gc_next = {}
         self.max_events = max_events  # the sampler checks it too
         self.stopped = None  # {"reason", "time"} when the run ended early
         self.rec = recorder
@@ -138,11 +142,16 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
             if getattr(gate, "wake_at", None):
                 env.process(self.gate_wakes(gate))
         env.process(self.sampler())
+        main_end = bool(self.main_ticks) and sc.duration is not None
         if self.main_ticks:
             self.daemons += 1
             env.process(self.main_tick(self.main_ticks))
+        if main_end:
+            env.process(self.main_end(sc.duration))
         try:
-            if sc.duration is not None:
+            if main_end:
+                env.run(until=sc.duration * MAIN_END_CAP)  # main_end stops it, as soon as main gets there
+            elif sc.duration is not None:
                 env.run(until=sc.duration)
             else:
                 env.run()
