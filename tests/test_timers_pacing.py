@@ -154,3 +154,18 @@ def test_validates_schedule_keeps_mains_due_times():
     spawns = [e.time for e in build_schedule(sc).events if e.kind == "spawn"]
     assert ev["gc"] == pytest.approx(0.001)
     assert max(spawns) == pytest.approx(0.006)
+
+
+def test_validates_model_ends_when_main_gets_there():
+    # validate's model (main_ticks): the scripts end at 50 ms; the busy step that starts then ends at
+    # 55 ms and the ones still queued park for good when they get the P instead of running; main,
+    # held in runtime.GC() since 5 ms, returns, makes the arrival due at 6 ms and reaches its end:
+    # the run's window is [0, 55 ms], as the program's would be
+    sc = parse_scenario(HELD.replace("name: held", "name: held\nduration: 50ms"))
+    res = simstack.run(sc, main_ticks=0.001)
+    assert res.summary["sim_time"] == pytest.approx(0.055)
+    g = res.goroutines
+    assert g.loc[g["class"] == "late", "created"].tolist() == pytest.approx([0.055])
+    assert g["exited"].max() == pytest.approx(0.055) and g["exited"].notna().sum() == 11
+    # a plain run stops at the duration
+    assert simstack.run(sc).summary["sim_time"] == pytest.approx(0.05)

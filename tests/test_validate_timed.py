@@ -255,3 +255,16 @@ def test_the_trace_reader_rebuilds_every_reading_the_program_logged(traced):
     assert {c: int(counts.get(c, 0)) for c in prog.schedule.counts()} == prog.schedule.counts()
     w = real.summary["window"]
     assert w["start"] < w["end"] and w["peak"] >= w["mean"] > 0
+
+
+def test_schedule_of_a_saturated_pool_runs_to_mains_end():
+    # worker-pool at GOMAXPROCS 1: the model's main is held in its first runtime.GC() past the end;
+    # the schedule still gives the program every call due before it, and its forever workers' scripts
+    # end where the model's run reached the duration
+    sc = load_scenario(ROOT / "scenarios" / "worker-pool.yaml")
+    sched = build_schedule(scenario_from_dict({**sc.to_yaml_dict(), "runtime": {
+        **sc.to_yaml_dict()["runtime"], "gomaxprocs": 1}}, source="<test>"))
+    gcs = [e.time for e in sched.events if e.kind == "gc"]
+    assert gcs == pytest.approx([0.2 * k for k in range(1, 10)])
+    assert len(sched.goroutines) == 64 and not any(g.exits for g in sched.goroutines)
+    assert [e.kind for e in sched.events][-1] == "end"

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -178,17 +179,22 @@ def events(path, go: Path, tool: Path | None = None, info: list | None = None,
     creations and exits.  Raises TraceError when the parser stops on a broken or truncated trace."""
     cmd = [str(tool), str(path)] + (["-states"] if states else []) if tool else \
         [str(go), "tool", "trace", "-d=parsed", str(path)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_go_env(go), text=True,
+    # stderr to a file, not a pipe: a parser that says much there (a panic's goroutine dump) would
+    # block on a full pipe that nobody reads until stdout ends, and stdout would never end
+    errf = tempfile.TemporaryFile(mode="w+", errors="replace")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errf, env=_go_env(go), text=True,
                             errors="replace", bufsize=1 << 20)
     try:
         yield from (_tool_lines(proc.stdout, info) if tool else _parse_lines(proc.stdout))
         proc.stdout.close()
-        err = proc.stderr.read()
         rc = proc.wait()
+        errf.seek(0)
+        err = errf.read()
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        errf.close()
     if rc != 0:
         last = (err.strip().splitlines() or ["exit status %d" % rc])[-1]
         raise TraceError(f"{path}: the trace is broken or truncated: the Go trace parser stopped with "

@@ -201,6 +201,8 @@ class _Recorder(EngineTracer):
             self.gors[parent].ops[-1].children.append(gid)
 
     def on_park(self, gp, p):
+        if self.sim.ps.wind_down:
+            return  # past the end the script is over: the program's goroutine parks for good by itself
         gid = self.gid_of[gp.goid]
         ctx = gp.ctx
         spec = ctx.cls.spec
