@@ -179,3 +179,15 @@ def test_no_toolchain_new_enough_says_how_to_get_one(monkeypatch, tmp_path):
 def test_bad_options_are_refused(traced, tmp_path):
     _refused(_cli_read(traced, tmp_path / "o", "--events", "grow,bogus"), tmp_path / "o", "--events", "bogus")
     _refused(_cli_read(traced, tmp_path / "o", "--sample-every", "-1ms"), tmp_path / "o", "--sample-every")
+
+
+def test_a_parser_that_says_much_on_stderr_fails_instead_of_hanging(tmp_path):
+    # a Go parser that panics prints every goroutine's stack on stderr; read through a pipe nobody
+    # drained until stdout ended, 1 MiB of it blocked the parser, and the read, for good
+    from simstack.trace.parsed import events
+
+    tool = tmp_path / "printer"
+    tool.write_text("#!/bin/sh\nhead -c 1048576 /dev/zero | tr '\\\\0' x >&2\necho 'GC 56 NotRunning' >&2\nexit 2\n")
+    tool.chmod(0o755)
+    with pytest.raises(TraceError, match="GC 56 NotRunning"):
+        list(events(tmp_path / "t.trace", Path(sys.executable), tool=tool))

@@ -4,7 +4,8 @@ SimPy only decides *when*; the runtime model decides what happens to memory.  Th
 (``ps.py``, compiled with the model) run the scheduler loop from SimPy event
 callbacks: each takes the next goroutine from the run queues (``Runtime.schedule``)
 and executes that goroutine's program until it blocks or exits; ``run: T`` holds the
-P for T (preempted every 10 ms when others wait, as sysmon does).  A blocked
+P for T (preempted every 10 ms when others wait or a timer comes due, as sysmon does).
+A blocked
 goroutine is readied onto a run queue by a timer (its own P) or a gate (the opener's
 P, as ``close(ch)`` readies waiters).
 

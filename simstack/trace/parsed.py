@@ -181,20 +181,19 @@ def events(path, go: Path, tool: Path | None = None, info: list | None = None,
         [str(go), "tool", "trace", "-d=parsed", str(path)]
     # stderr to a file, not a pipe: a parser that says much there (a panic's goroutine dump) would
     # block on a full pipe that nobody reads until stdout ends, and stdout would never end
-    errf = tempfile.TemporaryFile(mode="w+", errors="replace")
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errf, env=_go_env(go), text=True,
-                            errors="replace", bufsize=1 << 20)
-    try:
-        yield from (_tool_lines(proc.stdout, info) if tool else _parse_lines(proc.stdout))
-        proc.stdout.close()
-        rc = proc.wait()
-        errf.seek(0)
-        err = errf.read()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        errf.close()
+    with tempfile.TemporaryFile(mode="w+", errors="replace") as errf:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errf, env=_go_env(go), text=True,
+                                errors="replace", bufsize=1 << 20)
+        try:
+            yield from (_tool_lines(proc.stdout, info) if tool else _parse_lines(proc.stdout))
+            proc.stdout.close()
+            rc = proc.wait()
+            errf.seek(0)
+            err = errf.read()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     if rc != 0:
         last = (err.strip().splitlines() or ["exit status %d" % rc])[-1]
         raise TraceError(f"{path}: the trace is broken or truncated: the Go trace parser stopped with "
