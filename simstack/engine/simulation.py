@@ -5,9 +5,8 @@ SimPy only decides *when*; the runtime model decides what happens to memory.  Th
 callbacks: each takes the next goroutine from the run queues (``Runtime.schedule``)
 and executes that goroutine's program until it blocks or exits; ``run: T`` holds the
 P for T (preempted every 10 ms when others wait or a timer comes due, as sysmon does).
-A blocked
-goroutine is readied onto a run queue by a timer (its own P) or a gate (the opener's
-P, as ``close(ch)`` readies waiters).
+A blocked goroutine is readied onto a run queue by a timer (its own P) or a gate (the
+opener's P, as ``close(ch)`` readies waiters).
 
 The other processes live beside this module: arrivals and gates (``arrivals.py``),
 GC cycles (``gc.py``), checkpoints and the footprint sampler (``observe.py``).
