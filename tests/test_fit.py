@@ -223,3 +223,21 @@ def test_one_reading_fits_again_to_the_same_file(trace, fitted):
     assert fit_trace(trace, observed=observed).yaml() == fitted.yaml()
     fit_trace(trace, replay=True, observed=observed)
     assert fit_trace(trace, observed=observed).yaml() == fitted.yaml()
+
+
+def test_gogc_live_heap_leaves_out_what_the_model_marks_on_top():
+    from types import SimpleNamespace
+
+    from simstack.fit.gc import fit_gc
+    from simstack.runtime.profiles import resolve_profile
+    prof = resolve_profile("go1.27", "linux/amd64")
+    live = 10 << 20
+    # 1,000 goroutines alive from 0.1 s: the goals after that hold their g structs as marked heap
+    fp = pd.DataFrame({"time": [0.0, 0.1, 0.5], "goroutines": [0, 1000, 400]})
+    goals = [(0.05, 2 * live), (0.2, 2 * (live + 1000 * prof.g_heap)), (0.6, 2 * (live + 1000 * prof.g_heap))]
+    res = SimpleNamespace(gc=pd.DataFrame({"start": [0.2, 0.6], "end": [0.2, 0.6]}), footprint=fp)
+    watch = SimpleNamespace(goals=goals, heap=[(0.1, 1e6), (0.3, 2e6)])
+    table = pd.DataFrame({"run_first": [0.5], "run_after": [0.0]})
+    gc, notes = fit_gc(res, watch, table, 1.0, "gogc", prof)
+    assert gc["live_heap"] == live  # a mark phase of 0 allocates nothing black
+    assert "g structs" in notes[0]

@@ -124,3 +124,29 @@ def test_runtime_goroutines_scanned_hi_sp_is_the_measured_one():
     rt19 = Runtime(resolve_profile("go1.19", "linux/amd64"), 1)
     rt19.gc()
     assert [g.stack.size for g in rt19.mark_workers] == [2048]
+
+
+def test_the_pacer_marks_the_goroutines_own_heap():
+    rt = rt_("go1.27")
+    prof = rt.profile
+    p = rt.allp[0]
+    gs = [rt.newproc(p, 0, 72) for _ in range(10)]
+    assert rt.goroutine_heap == 10 * prof.g_heap  # new(g) for each
+    rt.timeSleep(gs[0])
+    rt.timeSleep(gs[0])  # gp.timer is made once
+    assert rt.goroutine_heap == 10 * prof.g_heap + prof.timer_heap
+    for g in gs:
+        rt.enter(g, p)
+        rt.goexit(g, p)
+    assert rt.goroutine_heap == 10 * prof.g_heap  # gdestroy dropped the timer; allgs keeps the gs
+    [rt.newproc(p, 0, 72) for _ in range(10)]  # reused gs: no new heap
+    assert rt.goroutine_heap == 10 * prof.g_heap
+    assert rt.marked_goroutine_heap == 0
+    rt.gc(p)  # the cycle's mark sees it (and the mark workers it started)
+    assert rt.marked_goroutine_heap == rt.goroutine_heap == (10 + len(rt.allp)) * prof.g_heap
+
+
+def test_goroutine_heap_is_profile_data_of_64_bit_platforms():
+    assert resolve_profile("go1.27", "linux/amd64").g_heap > resolve_profile("go1.19", "linux/amd64").g_heap > 0
+    assert resolve_profile("go1.27", "linux/386").g_heap == 0  # not measured
+    assert resolve_profile("go1.12", "linux/amd64").g_heap == 0  # not measured (no toolchain)

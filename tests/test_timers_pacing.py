@@ -167,3 +167,65 @@ def test_validates_model_ends_when_main_gets_there():
     assert g["exited"].max() == pytest.approx(0.055) and g["exited"].notna().sum() == 11
     # a plain run stops at the duration
     assert simstack.run(sc).summary["sim_time"] == pytest.approx(0.05)
+
+
+def test_the_goroutines_heap_is_in_the_marked_heap():
+    # 20,000 goroutines sleep through the run: after the first cycle their gs and timers are
+    # marked heap, so the goal (and the runway to the next trigger) grows by them
+    text = PACED.format(version="go1.27", live="8MiB") + """
+  - name: sleeper
+    count: 20000
+    frame: 64B
+    program:
+      - {depth: 1, block: 10s}
+"""
+    res = simstack.run(parse_scenario(text))
+    prof = resolve_profile("go1.27", "linux/amd64")
+    marked = (8 << 20) + 20000 * (prof.g_heap + prof.timer_heap)
+    ratio = 61 / 64
+    # the first cycle comes at (8 MiB) x ratio; every later one after (marked + stacks) x ratio
+    first = ratio * (8 << 20)
+    stacks = 20000 * 2048  # at most: every sleeper's whole stack scanned
+    later = int((100e6 - first) // (ratio * (marked + stacks))), int((100e6 - first) // (ratio * marked))
+    assert 1 + later[0] <= len(res.gc) <= 1 + later[1]
+
+
+HOG = """
+name: hog
+duration: 100ms
+runtime: {version: go1.27, gomaxprocs: 1}
+goroutines:
+  - name: a
+    count: 1
+    frame: 64B
+    repeat: forever
+    program:
+      - {depth: 1, run: 1ms}
+  - name: b
+    count: 1
+    arrival: {process: burst, at: 3ms}
+    frame: 64B
+    program:
+      - {depth: 1, run: 0}
+"""
+
+
+def test_sysmon_preempts_a_goroutine_10ms_after_it_was_scheduled_whatever_steps_it_ran():
+    # a runs 1 ms steps back to back on the only P: no step is a preemption point, so main (its
+    # timer due at 3 ms) waits for sysmon's retake at 10 ms. Main is readied into runnext, but the
+    # P's schedtick is still 0 (a got the P from runnext), so schedule looks at the global queue
+    # first and a, preempted there, runs another 10 ms: b is made at 20 ms, and runs at once
+    g = simstack.run(parse_scenario(HOG)).goroutines.set_index("class")
+    assert g.loc["b", "created"] == pytest.approx(0.020)
+    assert g.loc["b", "exited"] == pytest.approx(0.020)
+
+
+def test_what_a_mark_phase_allocates_is_marked_and_paces_the_next_cycle():
+    # 100 MB/s through a 50 ms mark phase is 5 MB allocated black: the next goal counts it
+    text = PACED.format(version="go1.27", live="8MiB").replace("live_heap: 8MiB", "live_heap: 8MiB, mark_duration: 50ms")
+    gc = simstack.run(parse_scenario(text)).gc
+    runway = 61 / 64 * ((8 << 20) + 100e6 * 0.050)  # (+ a few KiB of scanned stack)
+    gaps = gc.start.diff().dropna()
+    # allocation is counted as each 1 ms step ends: the trigger and the black bytes are each
+    # within a step of the exact figures (without the black bytes the gaps would be 130 ms)
+    assert gaps.iloc[1:].to_numpy() == pytest.approx(0.050 + runway / 100e6, abs=0.002)

@@ -92,9 +92,11 @@ class GCMixin:
         if self.checker is not None:
             self.checker.settled("gc_start")
         md = self.scenario.gc.mark_duration
+        before = ps.allocated
         if md > 0:
             yield self.env.timeout(md)
         stats = rt.gc_end()
+        ps.marked_black = ps.allocated - before  # allocated black: the next goal counts it
         ps.allocated = 0.0
         ps.gc_active = False
         self.rec.gc_row(dict(stats))

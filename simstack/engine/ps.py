@@ -45,6 +45,7 @@ class GoroutineCtx:
         self.started = False
         self.remaining = 0.0  # rest of the current (or a preempted) run step
         self.slice = 0.0  # the run slice it holds its P for now
+        self.executed = 0.0  # when it last got a P (execute; sysmon's schedwhen): run steps in a row share it
 
 
 class Ps:
@@ -110,6 +111,7 @@ class Ps:
         self.instant_end_callback: Any = self.instant_end
         self.paced = paced  # (live heap, GOGC, stacks in the goal, profile) when GOGC paces cycles
         self.allocated = 0.0  # heap bytes allocated since the last GC
+        self.marked_black = 0.0  # bytes allocated during the last mark phase: marked (black), so live
         self.gc_active = False
 
     def _loop_callback(self, pp: P) -> Any:
@@ -166,6 +168,7 @@ class Ps:
                     current[pid] = None
                     self.run_main(pp)
                     return
+                gp.ctx.executed = self.env.now  # a new schedtick: sysmon's 10 ms start here
             try:
                 slice_ = self.execute(gp, pp)
             except StackOverflow as exc:
@@ -223,14 +226,22 @@ class Ps:
         self.p_loop(pp)
 
     def start_slice(self, gp: G, pp: P, t: float) -> float:
-        """Hold the P for the rest ``t`` of a run step: all of it, or 10 ms while others wait or a
-        timer comes due before it ends (sysmon preempts a goroutine that runs longer than that, and
-        the P then runs its due timers: a lone goroutine's step otherwise changes nothing)."""
+        """Hold the P for the rest ``t`` of a run step: all of it, or up to 10 ms after the goroutine
+        got the P while others wait or a timer comes due before it ends (sysmon's ``retake`` preempts
+        a goroutine that has run that long since it was scheduled, whatever steps it ran, and the P
+        then runs its due timers: a lone goroutine's step otherwise changes nothing)."""
         ctx: GoroutineCtx = gp.ctx
         ctx.remaining = t
         whens = self.timer_whens
-        if self.rt.runnable_anywhere() or self.n_expired or (whens and whens[0] < self.env.now + t):
-            ctx.slice = min(t, PREEMPT_SLICE)
+        now = self.env.now
+        if t <= 1e-15:
+            ctx.slice = t  # a rounding residue of the step: slice_done ends it
+        elif self.rt.runnable_anywhere() or self.n_expired:
+            ctx.slice = min(t, max(0.0, ctx.executed + PREEMPT_SLICE - now))
+        elif whens and whens[0] < now + t:
+            if now - ctx.executed >= PREEMPT_SLICE:
+                ctx.executed = now  # preempted with nothing else to run: scheduled again at once
+            ctx.slice = min(t, ctx.executed + PREEMPT_SLICE - now)
         else:
             ctx.slice = t
         self.p_timed[pp.id] = True
@@ -432,6 +443,7 @@ class Ps:
                 t = draw.value(gp.index)
                 if on_draw is not None:
                     on_draw(info.name, gp.index, ctx.rep, step.index, "block", t)
+                rt.timeSleep(gp)
                 self.timer(gp, pp, t)
             elif kind == "block_until":
                 until = step.until
@@ -439,6 +451,7 @@ class Ps:
                 t = until.value(gp.index)
                 if on_draw is not None:
                     on_draw(info.name, gp.index, ctx.rep, step.index, "block_until", t)
+                rt.timeSleep(gp)
                 self.timer(gp, pp, max(0.0, t - self.env.now))
             elif kind == "wait":
                 self.gates[step.wait].append(gp)
@@ -656,6 +669,9 @@ class Ps:
         live_heap, gogc, stacks_in_goal, prof = paced
         # 1.18+ pacer: the goal counts last cycle's scanned stack bytes (spec 6.4)
         stacks = self.rt.last_stack_scan if stacks_in_goal else 0
+        # the last cycle marked the goroutines' own heap too (every g made, live gs' timers) and
+        # what was allocated while it marked
+        live_heap += self.rt.marked_goroutine_heap + self.marked_black
         runway = max((live_heap + stacks) * gogc / 100.0, prof.heap_minimum * gogc / 100.0 - live_heap)
         trigger = runway * prof.gc_trigger_max
         headroom = prof.gc_trigger_headroom

@@ -6,10 +6,12 @@ import numpy as np
 GOGC = 100  # a trace does not record GOGC; the default is assumed (and said so)
 
 
-def fit_gc(res, watch, table, end: float, mode: str) -> tuple[dict, list]:
+def fit_gc(res, watch, table, end: float, mode: str, profile=None) -> tuple[dict, list]:
     """(gc section, notes).  ``times``: a cycle at each ``GC concurrent mark phase`` start, each
     lasting the median mark phase.  ``gogc``: the live heap is the heap goal over (1 + GOGC/100),
-    the allocation rate the heap's growth between cycles over the goroutines' running time."""
+    less what the model marks on top of ``live_heap`` (``profile``'s g structs for the goroutines
+    made so far, and what the mark phase allocates), and the allocation rate the heap's growth
+    between cycles over the goroutines' running time."""
     cycles = res.gc
     starts = cycles["start"].to_numpy(dtype=float) if len(cycles) else np.array([])
     ends = cycles["end"].to_numpy(dtype=float) if len(cycles) else np.array([])
@@ -25,12 +27,22 @@ def fit_gc(res, watch, table, end: float, mode: str) -> tuple[dict, list]:
     if not len(goals) or len(heap) < 2:
         raise ValueError("the trace has no heap metrics (/gc/heap/goal:bytes, /memory/classes/heap/objects:bytes) "
                          "to pace GC by: use gc times")
-    live = float(np.median(goals)) / (1 + GOGC / 100)
     grown = float(np.clip(np.diff(heap), 0, None).sum())  # heap bytes allocated, as far as the samples show
     running = float((table["run_first"] + table["run_after"]).sum())
     rate = grown / running if running > 0 else 0.0
+    # each goal's marked heap held the gs made by then and the bytes its mark phase allocated (black), which
+    # the model adds to live_heap itself: g_heap x the most goroutines alive so far, rate x mark x busy Ps
+    fp = res.footprint
+    g_heap = profile.g_heap if profile is not None else 0
+    made = np.maximum.accumulate(fp["goroutines"].to_numpy(dtype=float)) if len(fp) else np.zeros(1)
+    at = np.searchsorted(fp["time"].to_numpy(dtype=float), [t for t, _ in watch.goals], side="right") - 1
+    gs = g_heap * made[np.clip(at, 0, len(made) - 1)] if len(fp) else np.zeros(len(goals))
+    black = rate * mark * (running / end if end > 0 else 0.0)
+    live = max(float(np.median(goals / (1 + GOGC / 100) - gs)) - black, 0.0)
     notes = [f"trigger gogc with GOGC {GOGC} (assumed: a trace does not record GOGC); live_heap: the median heap "
-             f"goal ({np.median(goals) / 2**20:.3g} MiB) / {1 + GOGC / 100:g}",
+             f"goal ({np.median(goals) / 2**20:.3g} MiB) / {1 + GOGC / 100:g}, less the goroutines' g structs "
+             f"({g_heap} B each; {float(np.median(gs)) / 2**20:.3g} MiB at the median) and the bytes a mark "
+             f"phase allocates ({black / 2**20:.3g} MiB), which the model marks on top of it",
              f"alloc_rate of every class: {grown / 2**20:.3g} MiB the heap grew by between samples, over "
              f"{running:.3g} s the goroutines ran ({rate / 1e6:.3g} MB/s of running time; main's share included)",
              f"the trace saw {len(starts)} cycles"]

@@ -43,6 +43,8 @@ class GCMixin:
     site_starting_size: dict[int, int]
     starting_stack_size: int
     last_stack_scan: int
+    goroutine_heap: int
+    marked_goroutine_heap: int
     _inuse_at_start: int
 
     def newproc1(self, p: P, site: int = -1, entry_frame: int = 0, kind: str = "user", index: int = 0) -> G:
@@ -139,6 +141,7 @@ class GCMixin:
     def gc_end(self) -> dict:
         """gcMarkDone + gcMarkTermination: starting size, _GCoff, freeStackSpans, clear P caches."""
         self.gcComputeStartingStackSize()
+        self.marked_goroutine_heap = self.goroutine_heap  # part of heapMarked, which paces the next cycle
         self.stacks.gc_running = False
         stats = self.cycle_stats
         spans_before = self.mheap.spans_freed

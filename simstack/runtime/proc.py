@@ -30,7 +30,7 @@ class G:
 
     __slots__ = ("goid", "site", "index", "stack", "status", "p", "entry_frame", "segments", "depth",
                  "top", "sp_used", "kind", "created", "exited", "grows", "shrinks", "bytes_copied",
-                 "max_size", "gc_cycle_shrunk", "ctx")
+                 "max_size", "gc_cycle_shrunk", "ctx", "timer")
 
     def __init__(self, goid: int, kind: str = "user"):
         self.goid = goid
@@ -53,6 +53,7 @@ class G:
         self.max_size = 0
         self.gc_cycle_shrunk = -1
         self.ctx: Any = None  # the engine's program state for this goroutine
+        self.timer = False  # gp.timer: allocated by its first sleep, dropped when it exits
 
     @property
     def size(self) -> int:
@@ -99,6 +100,7 @@ class ProcMixin:
     runtime_goroutines: int
     live_stack_bytes: int
     live_used: int
+    goroutine_heap: int
 
     def on_exit(self, gp: G) -> None:
         raise NotImplementedError  # Runtime's
@@ -111,6 +113,7 @@ class ProcMixin:
             n = exact or round2(self.profile.stack_system + stacksize)
             gp.stack = self.stacks.stackalloc(n, p.stackcache if p else None, gp.goid, p.id if p else -1)
         self.allgs.append(gp)
+        self.goroutine_heap += self.profile.g_heap  # new(g), never freed: allgs keeps it
         return gp
 
     def newproc1(self, p: P, site: int = -1, entry_frame: int = 0, kind: str = "user", index: int = 0) -> G:
@@ -206,9 +209,18 @@ class ProcMixin:
         self.live_stack_bytes -= size
         self.live_used -= gp.sp_used
         gp.sp_used = 0
+        if gp.timer:
+            gp.timer = False  # gdestroy: gp.timer = nil
+            self.goroutine_heap -= self.profile.timer_heap
         self.tracer.on_exit(gp, p.id)
         self.on_exit(gp)
         self.gfput(p, gp)
+
+    def timeSleep(self, gp: G) -> None:
+        """timeSleep: the goroutine's first sleep allocates gp.timer, heap it keeps until it exits."""
+        if not gp.timer:
+            gp.timer = True
+            self.goroutine_heap += self.profile.timer_heap
 
     def gfpurge(self, p: P) -> None:
         """gfpurge: move all of a destroyed P's free Gs to the global lists."""

@@ -55,10 +55,13 @@ class Runtime(ProcMixin, SchedMixin, GrowthMixin, GCMixin):
         self.totals = Counter()  # grow, shrink, bytes_copied over the whole run
         self.on_exit_hook: Callable[[G], None] | None = None  # called with each user goroutine that exits
         self.last_stack_scan = 0  # stack bytes scanned by the last cycle (GC pacer input)
+        self.goroutine_heap = 0  # heap bytes of the gs made since start, and their timers
+        self.marked_goroutine_heap = 0  # goroutine_heap at the last mark termination (GC pacer input)
         self.sched_init()
         if baseline:
             self.start_baseline(gomaxprocs)
             self.totals.clear()  # count the workload's growth, not package init's
+            self.goroutine_heap = 0  # the runtime's own gs are part of the scenario's live_heap
 
     def add_tracer(self, tracer: Tracer) -> None:
         """Attach one more tracer: from now on every event goes to the ones attached before, then to it."""

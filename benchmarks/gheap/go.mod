@@ -1,0 +1,3 @@
+module gheap
+
+go 1.19
