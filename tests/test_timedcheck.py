@@ -64,3 +64,33 @@ def test_replications_give_a_median_and_a_band_scored_as_simstack_reference_scor
     assert t.loc["gc_cycles", "ok"] and t.loc["peak_stack_inuse", "ok"]
     narrow = compare(sims[:2], real, []).set_index("metric")
     assert narrow.loc["mean_stack_inuse", "ok"]  # 900..1000 reaches the runs' widened range
+
+
+def test_a_traced_runs_ms_are_its_start_count_then_each_m_the_trace_shows_first_capped_by_its_end_count():
+    from types import SimpleNamespace
+
+    from simstack.validate.timedcheck import threads_seen
+    run = SimpleNamespace(summary={"marks": {"start": 0.5}, "mark_values": {"start": {"threads": 4},
+                                                                              "end": {"threads": 5}},
+                                   "m_first_seen": [0.0, 0.1, 0.5, 0.6, 2.0]})
+    # Ms first seen before time zero are in the start count; the second later one would pass the end count
+    assert threads_seen(run) == [(0.0, 4), (pytest.approx(0.1), 5)]
+    assert threads_seen(SimpleNamespace(summary={"marks": {}, "mark_values": {}})) is None
+
+
+def test_the_model_has_at_least_the_ms_it_is_given_from_their_times_on():
+    import simstack
+    from simstack.scenario import parse_scenario
+    sc = parse_scenario("""
+name: ms
+duration: 100ms
+runtime: {version: go1.27, gomaxprocs: 1}
+goroutines:
+  - {name: a, count: 1, program: [{depth: 1, block: 50ms}]}
+""")
+    plain = simstack.run(sc).footprint
+    given = simstack.run(sc, threads_seen=[(0.04, 5)]).footprint
+    at = lambda fp, t: int(fp.loc[fp.time <= t, "stack_inuse"].iloc[-1])  # noqa: E731
+    assert at(given, 0.039) == at(plain, 0.039)
+    # two more Ms (3 at start on GOMAXPROCS 1): each a g0 (16 KiB, from a pool span) and a 32 KiB gsignal
+    assert at(given, 0.041) - at(plain, 0.041) >= 2 * 32768

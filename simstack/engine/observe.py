@@ -1,4 +1,5 @@
-"""What the run records besides events: checkpoints and the footprint time series.
+"""What the run records besides events: checkpoints and the footprint time series; and for
+``simstack validate``'s timed model, main's sampling wake-ups, its end and a traced run's Ms.
 
 A ``via: memstats`` checkpoint reads as ``runtime.ReadMemStats`` does (flushing every
 P's stack cache first, so it changes the state as in a real program); ``via: metrics``
@@ -81,6 +82,16 @@ class ObserveMixin:
             if self._only_daemons_left():
                 return
             k = max(k + 1, int(self.env.now / every) + 1)
+
+    def ms_seen(self, seen: list):
+        """The Ms a traced run had: from each ``(time, count)`` on, at least ``count`` (``newm``; an M
+        the model started itself counts)."""
+        rt = self.rt
+        for t, n in seen:
+            if t > self.env.now:
+                yield self.env.timeout(t - self.env.now)
+            while rt.threads is not None and rt.threads < n:
+                rt.newm(rt.allp[0])
 
     def main_end(self, at: float):
         """Validate's program ends when its main reaches the end event, due at ``at``, after the

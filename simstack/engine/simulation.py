@@ -42,7 +42,7 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
     def __init__(self, scenario, recorder, *, check_invariants: bool = False, progress=None,
                  max_goroutines: int | None = None, max_events: int | None = None,
                  profile_changes: dict | None = None, max_live: int | None = None, races_seed: int | None = None,
-                 main_ticks: float | None = None):
+                 main_ticks: float | None = None, threads_seen: list | None = None):
         """``recorder.tracer`` hears the runtime's events; ``check_invariants`` attaches the
         invariant checker after it (``runtime/invariants.py``), and ``attach`` one more tracer.
         ``profile_changes``: profile fields to replace (``simstack validate`` gives the model the
@@ -51,9 +51,12 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
         ``races_seed``: draw the race model's stream from this seed instead of the scenario's (the
         classes' and arrivals' streams stay the scenario's): a replication varies the races alone.
         ``main_ticks``: main also wakes on this grid (``simstack validate``'s timed program reads
-        StackInuse from main every millisecond, so under load main is nearly always queued)."""
+        StackInuse from main every millisecond, so under load main is nearly always queued).
+        ``threads_seen``: ``[(time, Ms), ...]``: from each time on the process has at least that many
+        Ms (``newm``), as a traced run had (its tracer starts Ms of its own)."""
         self.scenario = scenario
         self.main_ticks = main_ticks
+        self.threads_seen = threads_seen or []
         self.gc_next = {}
         self.max_events = max_events  # the sampler checks it too
         self.stopped = None  # {"reason", "time"} when the run ended early
@@ -142,6 +145,8 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
             if getattr(gate, "wake_at", None):
                 env.process(self.gate_wakes(gate))
         env.process(self.sampler())
+        if self.threads_seen and self.rt.threads is not None:
+            env.process(self.ms_seen(self.threads_seen))
         main_end = bool(self.main_ticks) and sc.duration is not None
         if self.main_ticks:
             self.daemons += 1

@@ -156,6 +156,7 @@ def _summary(path: Path, fmt: int, tc, run: TraceRun, wall: float, fast_used: bo
         "marks": dict(run.marks),
         "mark_values": dict(run.mark_values),
         "window": run.window,
+        "m_first_seen": sorted(run.m_seen.values()),  # when each M the trace shows first ran (seconds)
         "unobservable": ["used", "bytes_copied", "stack_used", "cached_bytes", "large_free_bytes"],
         "logged_stack_inuse": {"n": len(logged), "equal": len(logged) - len(mismatched),
                                "first_mismatch": (list(mismatched[0]) if mismatched else None)},

@@ -121,6 +121,7 @@ class TraceRun:
     gc_cycles_logged: int | None = None
     n_events: int = 0
     n_recorded: int = 0
+    m_seen: dict = field(default_factory=dict)  # M id -> when its first event came (seconds)
 
     # --- the stream --------------------------------------------------------------------
     def feed(self, ev: Event) -> None:
@@ -137,6 +138,8 @@ class TraceRun:
                 self.next_sample += self.sample_every
             self.now = t
         self.n_events += 1
+        if ev.m not in self.m_seen and ev.m >= 0:
+            self.m_seen[ev.m] = t
         if k == "Experimental":
             handler = self._EXPERIMENTAL.get(ev.name)
             if handler is not None:

@@ -6,7 +6,8 @@ allocation and free is in it):
 
 * main starts the trace first, loads the schedule, tops its live heap up to ``live_heap``
   (``gc.trigger: gogc``) and runs ``runtime.GC()`` so the pacer starts from it, then takes time zero
-  and logs ``simstack.start``; it then sleeps until each of its events in turn: an arrival
+  and logs ``simstack.start`` (with the Ms started so far, as ``simstack.end`` does; between them the
+  trace shows when each further M first ran); it then sleeps until each of its events in turn: an arrival
   (``main.spawn_<class>`` starts ``main.g_<class>.func1`` with ``go``, so the trace's
   creation stack names the class), ``runtime.GC()`` (``gc.at`` and ``gc.interval`` times),
   a checkpoint, a sample of ``/memory/classes/heap/stacks:bytes`` every millisecond, and
@@ -462,7 +463,9 @@ func main() {
 	}
 	stack, cycles0 := stackMetric()
 	t0 = nanotime()
-	trace.Log(ctx, "simstack.start", "gc_cycles="+strconv.FormatUint(cycles0, 10)+" stack_inuse="+strconv.FormatUint(stack, 10))
+	threads, _ := runtime.ThreadCreateProfile(nil) // Ms so far, each with g0 and gsignal stacks
+	trace.Log(ctx, "simstack.start", "gc_cycles="+strconv.FormatUint(cycles0, 10)+" stack_inuse="+strconv.FormatUint(stack, 10)+
+		" threads="+strconv.Itoa(threads))
 	out = append(out, `{"version":`...)
 	out = strconv.AppendQuote(out, runtime.Version())
 	num("gomaxprocs", int64(runtime.GOMAXPROCS(0)))
@@ -529,7 +532,9 @@ func main() {
 	}
 	elapsed := nanotime() - t0
 	stack, cycles := stackMetric()
-	trace.Log(ctx, "simstack.end", "gc_cycles="+strconv.FormatUint(cycles, 10)+" stack_inuse="+strconv.FormatUint(stack, 10))
+	threads, _ = runtime.ThreadCreateProfile(nil)
+	trace.Log(ctx, "simstack.end", "gc_cycles="+strconv.FormatUint(cycles, 10)+" stack_inuse="+strconv.FormatUint(stack, 10)+
+		" threads="+strconv.Itoa(threads))
 	trace.Stop()
 	if err := f.Close(); err != nil {
 		fail("cannot write the trace: " + err.Error())
@@ -727,10 +732,11 @@ go tool trace -d=parsed trace.out | grep -E 'simstack|NotExist->Runnable'
 
 It prints one JSON object: the checkpoints it read, GC cycles, the stack metric at the end, and
 how closely it kept to the schedule (arrival and wake-up lateness, run steps' wall time).
-In the trace, user log events carry the observations: `simstack.start` (time zero), every
+In the trace, user log events carry the observations: `simstack.start` (time zero; `gc_cycles=<n>
+stack_inuse=<bytes> threads=<Ms started so far>`), every
 `simstack.checkpoint` (`label=<label> stack_inuse=<bytes>`), a `simstack.sample`
 (`stack_inuse=<bytes>`, `/memory/classes/heap/stacks:bytes`) every
-{sched.sample_every * 1e3:g} ms and `simstack.end` (`gc_cycles=<n> stack_inuse=<bytes>`).
+{sched.sample_every * 1e3:g} ms and `simstack.end` (`gc_cycles=<n> stack_inuse=<bytes> threads=<Ms>`).
 
 A goroutine's class is its start function:
 

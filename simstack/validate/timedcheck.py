@@ -255,6 +255,37 @@ def _default(o):
     return str(o)
 
 
+def threads_seen(res) -> list[tuple[float, int]] | None:
+    """A real run's Ms: ``[(0, at time zero), (t, count from t on), ...]``, from the counts the program
+    logged at its start and end (``runtime.ThreadCreateProfile``) and the time each further M first
+    shows in the trace; None when the run did not log them."""
+    s = res.summary
+    marks, values = s.get("marks") or {}, s.get("mark_values") or {}
+    n0, n1 = values.get("start", {}).get("threads"), values.get("end", {}).get("threads")
+    if n0 is None or n1 is None or "start" not in marks:
+        return None
+    t0 = marks["start"]
+    later = [t - t0 for t in s.get("m_first_seen", []) if t > t0]
+    return [(0.0, n0)] + [(t, min(n0 + i + 1, n1)) for i, t in enumerate(later) if n0 + i + 1 <= n1]
+
+
+def _ms_as_run(sc, real: list, notes: list):
+    """(scenario, Ms timeline) for the model: the Ms one real run had, the run whose final count is
+    the median (``median_low``), as quiet validation starts its model as each run started. The
+    program's tracer starts Ms of its own (its writer blocks in write syscalls, and its P goes to
+    another M), each with a g0 and a gsignal stack, which a scenario does not describe."""
+    seen = [threads_seen(r) for r in real]
+    if not seen or None in seen or sc.runtime.baseline != "auto" or sc.runtime.threads_at_start:
+        return sc, None
+    finals = [tl[-1][1] for tl in seen]
+    pick = seen[finals.index(statistics.median_low(finals))]
+    notes.append(f"the model is given the Ms of the real run with the median count: {pick[0][1]} at time zero, "
+                 f"{pick[-1][1]} by the end ({', '.join(f'{t * 1e3:.0f} ms' for t, _ in pick[1:]) or 'none started'}"
+                 f"{' in between' if len(pick) > 1 else ''}; the runs ended with {', '.join(map(str, finals))}: "
+                 "runtime.ThreadCreateProfile), as many as the traced program started")
+    return sc.model_copy(update={"runtime": sc.runtime.model_copy(update={"threads_at_start": pick[0][1]})}), pick[1:]
+
+
 def validate_timed(scenario_or_path, *, go=None, toolchain=None, runs: int = 3, tolerance: float = TOLERANCE,
                    gc_slack: int = GC_SLACK, program_dir=None, cache_dir=None, trace_dir=None,
                    timeout: float = 600, log=None, replications: int | None = None) -> TimedValidation:
@@ -326,9 +357,11 @@ def validate_timed(scenario_or_path, *, go=None, toolchain=None, runs: int = 3, 
                          "the model's; its figures say more about the machine than about the runtime")
         real.append(res)
         traces.append(path)
-    seed, n = prog.simulated.seed, replications_for(prog.simulated.runtime, replications)
+    simulated, ms = _ms_as_run(prog.simulated, real, notes)
+    seed, n = simulated.seed, replications_for(simulated.runtime, replications)
     log(f"simulating the same schedule{f' {n} times (race model seeds {seed}..{seed + n - 1})' if n > 1 else ''}")
-    sims = [simulate(prog.simulated, races_seed=seed + i, main_ticks=prog.schedule.sample_every) for i in range(n)]
+    sims = [simulate(simulated, races_seed=seed + i, main_ticks=prog.schedule.sample_every, threads_seen=ms)
+            for i in range(n)]
     table = compare([figures(x, classes) for x in sims], [figures(r, classes) for r in real], classes, tolerance,
                     gc_slack)
     return TimedValidation(prog, sims[0], real, traces, table, tolerance, gc_slack, notes, sims)
