@@ -65,7 +65,8 @@ def _as_scenario(scenario_or_path):
 
 def run(scenario_or_path, *, check_invariants: bool = False, progress=None, max_goroutines: int | None = None,
         max_events: int | None = None, output=None, charts: bool = True, max_live: int | None = None,
-        races_seed: int | None = None, main_ticks: float | None = None, threads_seen=None) -> Result:
+        races_seed: int | None = None, main_ticks: float | None = None, threads_seen=None,
+        profile_changes: dict | None = None) -> Result:
     """Simulate a scenario (object or YAML path) and return its frames and summary.
 
     ``progress`` is an optional callable receiving the simulated time as it advances.
@@ -84,16 +85,20 @@ def run(scenario_or_path, *, check_invariants: bool = False, progress=None, max_
     ``main_ticks``: main also wakes on this grid of simulated seconds (validate's timed program
     samples StackInuse from main). ``threads_seen``: ``[(time, Ms), ...]``, the process has at least
     that many Ms from each time on (validate's timed model, given the Ms a traced run started).
+    ``profile_changes``: profile fields to replace (validate's timed model: the program's main
+    frame and runtime/trace's goroutines).
     """
     sc = _as_scenario(scenario_or_path)
     if output is not None:
         return _run_to(sc, output, charts, check_invariants=check_invariants, progress=progress,
                        max_goroutines=max_goroutines, max_events=max_events, max_live=max_live,
-                       races_seed=races_seed, main_ticks=main_ticks, threads_seen=threads_seen)
+                       races_seed=races_seed, main_ticks=main_ticks, threads_seen=threads_seen,
+                       profile_changes=profile_changes)
     sim = None
     recorder = _recorder(sc, Recorder, lambda: sim.env.now if sim is not None else 0.0)
     sim, baseline, wall = _simulate(sc, recorder, check_invariants, progress, max_goroutines, max_events, max_live,
-                                    races_seed=races_seed, main_ticks=main_ticks, threads_seen=threads_seen)
+                                    races_seed=races_seed, main_ticks=main_ticks, threads_seen=threads_seen,
+                       profile_changes=profile_changes)
     n_events = recorder.n_events
     frames = recorder.frames(release=True)
     frames["events"]["class"] = event_classes(frames["events"], [c.name for c in sc.goroutines],
@@ -149,10 +154,10 @@ def _recorder(sc, cls, clock, *args, **kw):
 
 
 def _simulate(sc, recorder, check_invariants, progress, max_goroutines, max_events, max_live, watermark=False,
-              races_seed=None, main_ticks=None, threads_seen=None):
+              races_seed=None, main_ticks=None, threads_seen=None, profile_changes=None):
     sim = Simulation(sc, recorder, check_invariants=check_invariants, progress=progress,
                      max_goroutines=max_goroutines, max_events=max_events, max_live=max_live, races_seed=races_seed,
-                     main_ticks=main_ticks, threads_seen=threads_seen)
+                     main_ticks=main_ticks, threads_seen=threads_seen, profile_changes=profile_changes)
     if watermark:
         rt = sim.rt
         # goids are handed out in increasing order and a row is made when a user goroutine

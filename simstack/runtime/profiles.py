@@ -116,6 +116,9 @@ class Profile:
     # it: a g struct and its allgs slot) and a live g's sleep timer (0: not measured)
     g_heap: int = 0
     timer_heap: int = 0
+    # the goroutines runtime/trace.Start adds (start function, hi - sp while parked): a traced program's
+    # scans average them in, as the timed validation's programs are (measured on go1.27.3 only)
+    trace_goroutines: tuple = ()
     # Ms running at program start, by GOMAXPROCS (index = min(gomaxprocs, len)-1)
     baseline_threads: tuple = (3, 4, 5)
     name_suffix: str = ""
@@ -186,6 +189,9 @@ class VersionData:
     # go1.27.3 linux/amd64 as HeapAlloc after GC over 100,000 goroutines (benchmarks/gheap_measure.py)
     g_heap: int = 0
     timer_heap: int = 0
+    # runtime/trace.Start's goroutines: the CPU-sample reader, the generation advancer and the writer,
+    # hi - sp as scanstack sees them parked (go1.27.3 rebuilt with a println in scanstack, over 19 cycles)
+    trace_goroutines: tuple = ()
     extra: dict = field(default_factory=dict)
 
 
@@ -227,6 +233,8 @@ VERSIONS = {
                    Frame(24, False, "runtime.gopark")),
         mark_worker_used=208, mark_worker_growth=(4096, 1128), main_gc_wait_used=4096,
         windows_stack_system=4096, g_heap=490, timer_heap=96,
+        trace_goroutines=(("traceStartReadCPU.func1", 360), ("traceAdvancerState.start.func1", 352),
+                          ("runtime/trace.traceMultiplexer.startLocked.func1", 304)),
         malloc_path=(Frame(40, False, "runtime.mallocgc"), Frame(80, False, "runtime.mallocgcSmallNoscan"),
                      Frame(48, False, "runtime.(*mcache).nextFree"), Frame(56, False, "runtime.(*mcache).refill"),
                      Frame(112, False, "runtime.(*mcentral).cacheSpan"), Frame(40, False, "runtime.(*mcentral).grow"),
@@ -305,6 +313,7 @@ def resolve_profile(version: str = "go1.27", platform: str = "linux/amd64", *, g
         timer_slack=plat.netpoll_slack if v.timers_in_netpoll and ov.get("timer_resolution") != 0 else 0.0,
         gc_trigger_max=v.gc_trigger_max, gc_trigger_headroom=v.gc_trigger_headroom,
         g_heap=v.g_heap if plat.ptr_size == 8 else 0, timer_heap=v.timer_heap if plat.ptr_size == 8 else 0,
+        trace_goroutines=v.trace_goroutines,
     )
 
 

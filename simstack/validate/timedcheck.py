@@ -269,6 +269,27 @@ def threads_seen(res) -> list[tuple[float, int]] | None:
     return [(0.0, n0)] + [(t, min(n0 + i + 1, n1)) for i, t in enumerate(later) if n0 + i + 1 <= n1]
 
 
+# hi - sp of the timed program's main asleep, beyond main.main's $FRAME: its return address and frame
+# pointer, sleepUntil, time.Sleep down to gopark, and runtime.main above it (go1.27.3 rebuilt with a
+# println in scanstack: 12,576 bytes with main.main's $FRAME at 12,096)
+MAIN_ASLEEP_BEYOND_FRAME = 480
+
+
+def program_changes(prog) -> dict:
+    """The profile as the timed program runs: runtime/trace.Start's goroutines among the runtime's own
+    (each GC scans them into the adaptive starting size's average), and main's hi - sp as its own
+    frame makes it (main.main's ``$FRAME``, 12 KiB, where the quiet programs' main has 4 KiB)."""
+    from ..runtime.profiles import resolve_profile
+    rs = prog.simulated.runtime
+    ov = rs.overrides.model_dump() if hasattr(rs.overrides, "model_dump") else dict(rs.overrides or {})
+    prof = resolve_profile(rs.version, rs.platform, godebug=rs.godebug, max_stack=rs.max_stack, overrides=ov)
+    changes = {"system_goroutines": prof.system_goroutines + prof.trace_goroutines}
+    frame = prog.layout.others.get("main")
+    if frame:
+        changes["main_gc_wait_used"] = frame + MAIN_ASLEEP_BEYOND_FRAME
+    return changes
+
+
 def _ms_as_run(sc, real: list, notes: list):
     """(scenario, Ms timeline) for the model: the Ms one real run had, the run whose final count is
     the median (``median_low``), as quiet validation starts its model as each run started. The
@@ -360,8 +381,9 @@ def validate_timed(scenario_or_path, *, go=None, toolchain=None, runs: int = 3, 
     simulated, ms = _ms_as_run(prog.simulated, real, notes)
     seed, n = simulated.seed, replications_for(simulated.runtime, replications)
     log(f"simulating the same schedule{f' {n} times (race model seeds {seed}..{seed + n - 1})' if n > 1 else ''}")
-    sims = [simulate(simulated, races_seed=seed + i, main_ticks=prog.schedule.sample_every, threads_seen=ms)
-            for i in range(n)]
+    changes = program_changes(prog)
+    sims = [simulate(simulated, races_seed=seed + i, main_ticks=prog.schedule.sample_every, threads_seen=ms,
+                     profile_changes=changes) for i in range(n)]
     table = compare([figures(x, classes) for x in sims], [figures(r, classes) for r in real], classes, tolerance,
                     gc_slack)
     return TimedValidation(prog, sims[0], real, traces, table, tolerance, gc_slack, notes, sims)
