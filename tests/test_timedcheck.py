@@ -94,3 +94,18 @@ goroutines:
     assert at(given, 0.039) == at(plain, 0.039)
     # two more Ms (3 at start on GOMAXPROCS 1): each a g0 (16 KiB, from a pool span) and a 32 KiB gsignal
     assert at(given, 0.041) - at(plain, 0.041) >= 2 * 32768
+
+
+def test_the_timed_model_runs_as_the_program_does_its_main_frame_and_the_tracers_goroutines():
+    from types import SimpleNamespace
+
+    from simstack.runtime.profiles import resolve_profile
+    from simstack.scenario import parse_scenario
+    from simstack.validate.timedcheck import MAIN_ASLEEP_BEYOND_FRAME, program_changes
+    sc = parse_scenario("name: x\nruntime: {version: go1.27}\ngoroutines: [{name: a, count: 1, program: [{depth: 1, run: 0}]}]")
+    prog = SimpleNamespace(simulated=sc, layout=SimpleNamespace(others={"main": 12096, "spin": 88}))
+    ch = program_changes(prog)
+    prof = resolve_profile("go1.27", "linux/amd64")
+    assert ch["main_gc_wait_used"] == 12096 + MAIN_ASLEEP_BEYOND_FRAME
+    assert ch["system_goroutines"] == prof.system_goroutines + prof.trace_goroutines
+    assert len(prof.trace_goroutines) == 3  # runtime/trace.Start: CPU samples, the advancer, the writer
