@@ -98,7 +98,7 @@ def run(scenario_or_path, *, check_invariants: bool = False, progress=None, max_
     recorder = _recorder(sc, Recorder, lambda: sim.env.now if sim is not None else 0.0)
     sim, baseline, wall = _simulate(sc, recorder, check_invariants, progress, max_goroutines, max_events, max_live,
                                     races_seed=races_seed, main_ticks=main_ticks, threads_seen=threads_seen,
-                       profile_changes=profile_changes)
+                                    profile_changes=profile_changes)
     n_events = recorder.n_events
     frames = recorder.frames(release=True)
     frames["events"]["class"] = event_classes(frames["events"], [c.name for c in sc.goroutines],

@@ -238,6 +238,6 @@ def test_gogc_live_heap_leaves_out_what_the_model_marks_on_top():
     res = SimpleNamespace(gc=pd.DataFrame({"start": [0.2, 0.6], "end": [0.2, 0.6]}), footprint=fp)
     watch = SimpleNamespace(goals=goals, heap=[(0.1, 1e6), (0.3, 2e6)])
     table = pd.DataFrame({"run_first": [0.5], "run_after": [0.0]})
-    gc, notes = fit_gc(res, watch, table, 1.0, "gogc", prof)
+    gc, notes = fit_gc(res, watch, table, 1.0, "gogc", prof.g_heap)
     assert gc["live_heap"] == live  # a mark phase of 0 allocates nothing black
     assert "g structs" in notes[0]

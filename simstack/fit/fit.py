@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..runtime.profiles import resolve_profile
+from ..scenario.model import goroutine_heap
 from . import laws, stacks
 from .classes import Group, group
 from .gc import fit_gc
@@ -136,8 +136,7 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
         "hold the runtime's timer lateness (netpoll's 1 ms grid on Linux) already; the model does not add it again",
     ]
     try:
-        fit.gc, fit.gc_notes = fit_gc(res, watch, table, end, gc,
-                                      resolve_profile(fit.runtime["version"], platform))
+        fit.gc, fit.gc_notes = fit_gc(res, watch, table, end, gc, goroutine_heap(fit.runtime["version"], platform))
     except ValueError as exc:
         raise FitError(f"{path}: {exc}") from None
     rate = fit.gc.pop("alloc_rate", None)

@@ -6,11 +6,11 @@ import numpy as np
 GOGC = 100  # a trace does not record GOGC; the default is assumed (and said so)
 
 
-def fit_gc(res, watch, table, end: float, mode: str, profile=None) -> tuple[dict, list]:
+def fit_gc(res, watch, table, end: float, mode: str, g_heap: int = 0) -> tuple[dict, list]:
     """(gc section, notes).  ``times``: a cycle at each ``GC concurrent mark phase`` start, each
     lasting the median mark phase.  ``gogc``: the live heap is the heap goal over (1 + GOGC/100),
-    less what the model marks on top of ``live_heap`` (``profile``'s g structs for the goroutines
-    made so far, and what the mark phase allocates), and the allocation rate the heap's growth
+    less what the model marks on top of ``live_heap`` (``g_heap`` bytes for each goroutine made so
+    far, and what the mark phase allocates), and the allocation rate the heap's growth
     between cycles over the goroutines' running time."""
     cycles = res.gc
     starts = cycles["start"].to_numpy(dtype=float) if len(cycles) else np.array([])
@@ -33,7 +33,6 @@ def fit_gc(res, watch, table, end: float, mode: str, profile=None) -> tuple[dict
     # each goal's marked heap held the gs made by then and the bytes its mark phase allocated (black), which
     # the model adds to live_heap itself: g_heap x the most goroutines alive so far, rate x mark x busy Ps
     fp = res.footprint
-    g_heap = profile.g_heap if profile is not None else 0
     made = np.maximum.accumulate(fp["goroutines"].to_numpy(dtype=float)) if len(fp) else np.zeros(1)
     at = np.searchsorted(fp["time"].to_numpy(dtype=float), [t for t, _ in watch.goals], side="right") - 1
     gs = g_heap * made[np.clip(at, 0, len(made) - 1)] if len(fp) else np.zeros(len(goals))

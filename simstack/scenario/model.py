@@ -37,6 +37,12 @@ MAX_GOMAXPROCS = 1024  # Ps are simulated one by one; _MaxGomaxprocs of Go <= 1.
 MAX_STACK_CACHE = 16 * 2**20  # what-if bound on _StackCacheSize: a pool span's slots are listed one by one
 MAX_PERIODIC = 1_000_000  # most GC cycles (trigger: interval) or footprint rows (sample_every) in a run
 
+
+def goroutine_heap(version: str, platform: str) -> int:
+    """Heap bytes of each goroutine a program has made (its g struct, kept in allgs), which the GOGC
+    pacer marks on top of ``gc.live_heap``: the model's figure, for ``simstack fit``."""
+    return _profiles.resolve_profile(version, platform).g_heap
+
 Size = Annotated[int, BeforeValidator(parse_size)]
 Time = Annotated[float, BeforeValidator(parse_time)]
 Rate = Annotated[float, BeforeValidator(parse_rate)]

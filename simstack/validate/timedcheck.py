@@ -281,8 +281,7 @@ def program_changes(prog) -> dict:
     frame makes it (main.main's ``$FRAME``, 12 KiB, where the quiet programs' main has 4 KiB)."""
     from ..runtime.profiles import resolve_profile
     rs = prog.simulated.runtime
-    ov = rs.overrides.model_dump() if hasattr(rs.overrides, "model_dump") else dict(rs.overrides or {})
-    prof = resolve_profile(rs.version, rs.platform, godebug=rs.godebug, max_stack=rs.max_stack, overrides=ov)
+    prof = resolve_profile(rs.version, rs.platform, godebug=rs.godebug)  # the goroutines the runtime starts
     changes = {"system_goroutines": prof.system_goroutines + prof.trace_goroutines}
     frame = prog.layout.others.get("main")
     if frame:
