@@ -1,7 +1,8 @@
 """When GC cycles run: at given times (runtime.GC()), periodically, or paced by GOGC.
 
 A cycle is ``gc_start`` (mark phase: dead Gs' stacks freed, stacks scanned and shrunk),
-``mark_duration`` of simulated time in which frees keep their spans, then ``gc_end``
+``mark_duration`` of simulated time in which frees keep their spans (or, without one, as long as the
+scenario's ``runtime.cpu`` mark work takes: ``Ps.mark_phase``), then ``gc_end``
 (starting size, freeStackSpans, per-P caches cleared).
 """
 from __future__ import annotations
@@ -91,7 +92,7 @@ class GCMixin:
             rt.startm(rt.allp[0], ps.races.gc_threads(rt.gc_cycle) - 1)
         if self.checker is not None:
             self.checker.settled("gc_start")
-        md = self.scenario.gc.mark_duration
+        md = self.scenario.gc.mark_duration or ps.mark_phase()
         before = ps.allocated
         if md > 0:
             yield self.env.timeout(md)

@@ -28,6 +28,7 @@ from .simpy_access import Triggered
 from .stop import RunStopped
 
 PREEMPT_SLICE: Final = 0.010  # sysmon's forcePreemptNS
+GC_BACKGROUND_UTILIZATION: Final = 0.25  # gcBackgroundUtilization: the mark workers' share of the Ps
 _NORMAL: Final = 1  # simpy.core.NORMAL
 _URGENT: Final = 0  # simpy.core.URGENT
 _LAST: Final = 2  # after every NORMAL event of the same instant
@@ -113,6 +114,17 @@ class Ps:
         self.allocated = 0.0  # heap bytes allocated since the last GC
         self.marked_black = 0.0  # bytes allocated during the last mark phase: marked (black), so live
         self.gc_active = False
+        # the runtime's own P time (scenario runtime.cpu; all 0 by default): what a P owes for the
+        # go statements, exits, parks and growths it ran, paid before it schedules again
+        cpu = sim.scenario.runtime.cpu
+        self.cost_newproc: float = cpu.newproc
+        self.cost_goexit: float = cpu.goexit
+        self.cost_park: float = cpu.park
+        self.cost_grow: float = cpu.morestack
+        self.costs = bool(cpu.newproc or cpu.goexit or cpu.park or cpu.morestack or cpu.mark_cycle or cpu.mark_goroutine)
+        self.cost_mark_cycle: float = cpu.mark_cycle
+        self.cost_mark_g: float = cpu.mark_goroutine
+        self.p_debt: list[float] = [0.0] * n
 
     def _loop_callback(self, pp: P) -> Any:
         return lambda _ev: self.p_loop(pp)
@@ -139,6 +151,12 @@ class Ps:
         while True:
             gp = current[pid]
             if gp is None:
+                if self.costs and self.p_debt[pid] > 0.0:
+                    # the runtime's own work since the P last scheduled (goexit0, park_m, newproc, ...)
+                    ev = self.env.timeout(self.p_debt[pid])
+                    self.p_debt[pid] = 0.0
+                    ev.callbacks.append(self.p_callbacks[pid])
+                    return
                 if self.n_expired and self.expired[pid]:
                     self.check_timers(pp, self.expired[pid], True)  # schedule -> checkTimers(pp)
                 gp = rt.schedule(pp)
@@ -333,6 +351,8 @@ class Ps:
             raise RunStopped(f"stopped at {len(self.rt.live):,} live goroutines: more would not fit half of this "
                              f"machine's memory (--max-goroutines sets a limit on goroutines created)")
         self.rt.runqput(pp, gp, True)
+        if self.costs:
+            self.p_debt[pp.id] += self.cost_newproc
         if wake:
             self.wake(pp)
         if self.checker is not None:
@@ -345,6 +365,8 @@ class Ps:
         Returns the length of the run slice gp now holds the P for (``p_loop`` waits it
         out and ``slice_done`` goes on from there), or -1 when gp has left the P.
         """
+        if self.costs:
+            return self.charged(gp, pp)
         tracer = self.tracer
         if tracer is None:
             return self.run_program(gp, pp)
@@ -353,6 +375,23 @@ class Ps:
             return self.run_program(gp, pp)
         finally:
             tracer.on_execute_end(gp)
+
+    def charged(self, gp: G, pp: P) -> float:
+        """``execute`` with the runtime's P time owed for what gp did: its growths, and its park or exit."""
+        grows = gp.grows
+        tracer = self.tracer
+        if tracer is not None:
+            tracer.on_execute(gp)
+        try:
+            slice_ = self.run_program(gp, pp)
+        finally:
+            if tracer is not None:
+                tracer.on_execute_end(gp)
+        owed = (gp.grows - grows) * self.cost_grow
+        if slice_ < 0.0:
+            owed += self.cost_goexit if gp.status == "dead" else self.cost_park
+        self.p_debt[pp.id] += owed
+        return slice_
 
     def run_program(self, gp: G, pp: P) -> float:
         """``execute``'s work: gp's steps, from where it stopped."""
@@ -581,6 +620,8 @@ class Ps:
         for ev in timers:
             gp = ev.gp
             if gp is None:
+                if self.costs:
+                    self.p_debt[pp.id] += self.cost_park  # main's sleep ends: its wake-up and schedule
                 if self.main_in_gc:
                     self.main_held.append(ev.done)  # main is busy in runtime.GC(): it sees this later
                 elif queue_main and rt.main is not None:  # (no main without the baseline's stacks)
@@ -649,6 +690,23 @@ class Ps:
         held, self.main_held = self.main_held, []
         for done in held:
             done.succeed()
+
+    # --- GC -------------------------------------------------------------------------------
+    def mark_phase(self) -> float:
+        """How long a mark phase lasts from its work (scenario ``runtime.cpu.mark_*``; 0 without):
+        the background mark workers take 25 % of each busy P (``gcBackgroundUtilization``) and all of
+        an idle one (the idle worker); each busy P owes its share, paid before it schedules again."""
+        work = self.cost_mark_cycle + self.cost_mark_g * len(self.rt.live)
+        if work <= 0.0:
+            return 0.0
+        idle = self.idle
+        busy = len(self.rt.allp) - len(idle)
+        length = work / (GC_BACKGROUND_UTILIZATION * busy + len(idle))
+        if busy:
+            for pp in self.rt.allp:
+                if pp.id not in idle:
+                    self.p_debt[pp.id] += GC_BACKGROUND_UTILIZATION * length
+        return length
 
     # --- GC pacing ------------------------------------------------------------------------
     def allocate(self, nbytes: float) -> None:

@@ -141,6 +141,23 @@ class Overrides(_Model):
     timer_resolution: Annotated[Time, Field(ge=0)] | None = None
 
 
+class CpuCosts(_Model):
+    """EXTENSION: the P time the runtime's own work takes on the machine modelled (0s: none, the
+    default; steps are then the only time a goroutine holds its P). Machine constants, not version
+    ones: ``benchmarks/cpu_costs.py`` measures them, and timed validation gives the model this
+    machine's."""
+
+    newproc: Annotated[Time, Field(ge=0)] = 0.0  # a go statement (newproc), on the creator's P
+    goexit: Annotated[Time, Field(ge=0)] = 0.0  # a goroutine's first schedule and its exit (execute, goexit0)
+    park: Annotated[Time, Field(ge=0)] = 0.0  # a blocking step: park, the wake-up, the schedule back
+    morestack: Annotated[Time, Field(ge=0)] = 0.0  # a stack growth (newstack, copystack)
+    # the mark phase's work (when gc.mark_duration is 0s): per cycle, and per goroutine whose stack it
+    # scans; the background workers do it at 25 % of each busy P and all of an idle one, which sets
+    # how long the phase lasts, and the busy Ps owe their share
+    mark_cycle: Annotated[Time, Field(ge=0)] = 0.0
+    mark_goroutine: Annotated[Time, Field(ge=0)] = 0.0
+
+
 class RuntimeSpec(_Model):
     """The Go runtime being modelled: version profile, platform and knobs."""
 
@@ -160,6 +177,7 @@ class RuntimeSpec(_Model):
     # running (m0, sysmon, ...; timing decides it); None: the profile's (16 KiB; 3, 4, 5 by GOMAXPROCS)
     main_stack: Annotated[Size, AfterValidator(partial(_power_of_two, 2048))] | None = None
     threads_at_start: Annotated[int, Field(ge=1, le=4096)] | None = None
+    cpu: CpuCosts = Field(default_factory=CpuCosts)
     overrides: Overrides = Field(default_factory=Overrides)
 
     @model_validator(mode="before")

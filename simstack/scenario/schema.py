@@ -105,6 +105,11 @@ _DEFS = {
         "threads_at_start": {"description": "with baseline auto: Ms (OS threads) running when main.main starts, each "
                              "with a g0 and a signal stack; default the profile's for GOMAXPROCS (3, 4, 5)",
                              "type": "integer", "minimum": 1, "maximum": 4096},
+        "cpu": _obj("the runtime's own P time on the machine modelled (default 0s each)", {
+            "newproc": _ref("time"), "goexit": _ref("time"), "park": _ref("time"), "morestack": _ref("time"),
+            "mark_cycle": {**_ref("time"), "description": "a mark phase's work per cycle (gc.mark_duration 0s)"},
+            "mark_goroutine": {**_ref("time"), "description": "a mark phase's work per live goroutine scanned"},
+        }),
         "overrides": _obj("what-if knobs replacing the version's values", {
             "starting_stack": {**_ref("size"), "description": "_StackMin: a power of two >= 2KiB"},
             "stack_cache_size": _ref("size"),

@@ -306,6 +306,21 @@ def _ms_as_run(sc, real: list, notes: list):
     return sc.model_copy(update={"runtime": sc.runtime.model_copy(update={"threads_at_start": pick[0][1]})}), pick[1:]
 
 
+def _cpu_as_measured(sc, tc, cache_dir, notes: list, log):
+    """The scenario with this machine's runtime CPU costs (``cpucost.py``), unless it sets its own."""
+    from . import default_cache_dir
+    from .cpucost import describe, measure_cpu_costs
+
+    if any(sc.runtime.cpu.model_dump().values()):
+        return sc
+    log("measuring this machine's runtime CPU costs (traced, GOMAXPROCS 1)")
+    costs = measure_cpu_costs(tc, Path(cache_dir) if cache_dir else default_cache_dir())
+    notes.append(f"the model is given this machine's runtime CPU costs, measured traced at GOMAXPROCS 1 "
+                 f"(runtime.cpu): {describe(costs)}")
+    cpu = sc.runtime.cpu.model_copy(update=costs)
+    return sc.model_copy(update={"runtime": sc.runtime.model_copy(update={"cpu": cpu})})
+
+
 def validate_timed(scenario_or_path, *, go=None, toolchain=None, runs: int = 3, tolerance: float = TOLERANCE,
                    gc_slack: int = GC_SLACK, program_dir=None, cache_dir=None, trace_dir=None,
                    timeout: float = 600, log=None, replications: int | None = None) -> TimedValidation:
@@ -378,6 +393,7 @@ def validate_timed(scenario_or_path, *, go=None, toolchain=None, runs: int = 3, 
         real.append(res)
         traces.append(path)
     simulated, ms = _ms_as_run(prog.simulated, real, notes)
+    simulated = _cpu_as_measured(simulated, tc, cache_dir, notes, log)
     seed, n = simulated.seed, replications_for(simulated.runtime, replications)
     log(f"simulating the same schedule{f' {n} times (race model seeds {seed}..{seed + n - 1})' if n > 1 else ''}")
     changes = program_changes(prog)
