@@ -109,3 +109,5 @@ def test_the_timed_model_runs_as_the_program_does_its_main_frame_and_the_tracers
     assert ch["main_gc_wait_used"] == 12096 + MAIN_ASLEEP_BEYOND_FRAME
     assert ch["system_goroutines"] == prof.system_goroutines + prof.trace_goroutines
     assert len(prof.trace_goroutines) == 3  # runtime/trace.Start: CPU samples, the advancer, the writer
+    # a step's garbage is made in spin with make([]byte, n): mallocgc's path starts below both
+    assert [f.frame for f in ch["malloc_path"]] == [88, 32] + [f.frame for f in prof.malloc_path]

@@ -275,17 +275,27 @@ def threads_seen(res) -> list[tuple[float, int]] | None:
 MAIN_ASLEEP_BEYOND_FRAME = 480
 
 
+# runtime.makeslice's frame (go1.27.3 linux/amd64, go tool objdump: SUBQ $0x18 + the frame pointer):
+# spin's garbage is made with make([]byte, n), so mallocgc runs below spin and makeslice
+MAKESLICE_FRAME = 32
+
+
 def program_changes(prog) -> dict:
     """The profile as the timed program runs: runtime/trace.Start's goroutines among the runtime's own
-    (each GC scans them into the adaptive starting size's average), and main's hi - sp as its own
-    frame makes it (main.main's ``$FRAME``, 12 KiB, where the quiet programs' main has 4 KiB)."""
-    from ..runtime.profiles import resolve_profile
+    (each GC scans them into the adaptive starting size's average), main's hi - sp as its own
+    frame makes it (main.main's ``$FRAME``, 12 KiB, where the quiet programs' main has 4 KiB), and
+    mallocgc's path below ``spin`` and ``makeslice``, where the program allocates a step's garbage."""
+    from ..runtime.profiles import Frame, resolve_profile
     rs = prog.simulated.runtime
     prof = resolve_profile(rs.version, rs.platform, godebug=rs.godebug)  # the goroutines the runtime starts
     changes = {"system_goroutines": prof.system_goroutines + prof.trace_goroutines}
     frame = prog.layout.others.get("main")
     if frame:
         changes["main_gc_wait_used"] = frame + MAIN_ASLEEP_BEYOND_FRAME
+    spin = prog.layout.others.get("spin")
+    if spin and prof.malloc_path:
+        changes["malloc_path"] = (Frame(spin, False, "main.spin"), Frame(MAKESLICE_FRAME, False, "runtime.makeslice"),
+                                  *prof.malloc_path)
     return changes
 
 
