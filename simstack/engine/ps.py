@@ -121,7 +121,7 @@ class Ps:
         self.cost_goexit: float = cpu.goexit
         self.cost_park: float = cpu.park
         self.cost_grow: float = cpu.morestack
-        self.costs = bool(cpu.newproc or cpu.goexit or cpu.park or cpu.morestack or cpu.mark_cycle or cpu.mark_goroutine)
+        self.costs = any(cpu.model_dump().values())
         self.cost_mark_cycle: float = cpu.mark_cycle
         self.cost_mark_g: float = cpu.mark_goroutine
         self.p_debt: list[float] = [0.0] * n

@@ -144,7 +144,7 @@ class Overrides(_Model):
 class CpuCosts(_Model):
     """EXTENSION: the P time the runtime's own work takes on the machine modelled (0s: none, the
     default; steps are then the only time a goroutine holds its P). Machine constants, not version
-    ones: ``benchmarks/cpu_costs.py`` measures them, and timed validation gives the model this
+    ones: ``simstack/validate/cpucost.py`` measures them, and timed validation gives the model this
     machine's."""
 
     newproc: Annotated[Time, Field(ge=0)] = 0.0  # a go statement (newproc), on the creator's P

@@ -196,7 +196,7 @@ def measure_cpu_costs(tc: Toolchain, cache_dir: Path, timeout: float = 120) -> d
                "GODEBUG": "traceallocfree=1,adaptivestackstart=0"}
         try:
             r = subprocess.run([str(d / "prog"), str(d / "cpu.trace")], capture_output=True, text=True, env=env,
-                               timeout=timeout, cwd=d)
+                               timeout=timeout, cwd=d, check=False)
         except subprocess.TimeoutExpired:
             raise ProgramError(f"the CPU cost program did not finish within {timeout:g} s") from None
         if r.returncode != 0:
