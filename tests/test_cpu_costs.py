@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import traced_toolchain
 
 import simstack
 from simstack.errors import ScenarioError
@@ -53,14 +54,8 @@ def test_costs_are_times_of_at_least_zero():
 
 
 def test_this_machines_costs_are_measured_traced(tmp_path):
-    from simstack.validate import ToolchainError, find_toolchain
     from simstack.validate.cpucost import measure_cpu_costs
-    try:
-        tc = find_toolchain()
-    except ToolchainError as exc:
-        pytest.skip(f"no Go toolchain: {exc}")
-    if tc.numeric < (1, 23):
-        pytest.skip(f"{tc.version}: the cost program is traced with traceallocfree (Go 1.23+)")
+    tc = traced_toolchain("the cost program is traced with traceallocfree")
     costs = measure_cpu_costs(tc, tmp_path)
     assert set(costs) == {"newproc", "goexit", "park", "morestack", "mark_cycle", "mark_goroutine"}
     # each a runtime operation: more than nothing, far less than a scheduling quantum (a mark cycle

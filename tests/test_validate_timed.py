@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import traced_toolchain
 
 from simstack import run as simulate
 from simstack.scenario import load_scenario, scenario_from_dict
@@ -141,14 +142,7 @@ def test_timed_problems_say_why():
 # ---- one real traced run -------------------------------------------------------------------------
 
 def _toolchain():
-    from simstack.validate import ToolchainError, find_toolchain
-    try:
-        tc = find_toolchain()
-    except ToolchainError as exc:
-        pytest.skip(f"no Go toolchain: {exc}")
-    if tc.numeric < (1, 23):
-        pytest.skip(f"{tc.version}: the timed program's checks read the trace with go tool trace -d=parsed (Go 1.23+)")
-    return tc
+    return traced_toolchain("the timed program's checks read the trace with go tool trace -d=parsed")
 
 
 def parsed_trace(tc, trace: Path, cache: Path) -> str:
