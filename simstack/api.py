@@ -86,7 +86,7 @@ def run(scenario_or_path, *, check_invariants: bool = False, progress=None, max_
     samples StackInuse from main). ``threads_seen``: ``[(time, Ms), ...]``, the process has at least
     that many Ms from each time on (validate's timed model, given the Ms a traced run started).
     ``profile_changes``: profile fields to replace (validate's timed model: the program's main
-    frame and runtime/trace's goroutines).
+    frame, runtime/trace's goroutines, mallocgc's path below the program's ``spin``).
     """
     sc = _as_scenario(scenario_or_path)
     if output is not None:

@@ -21,7 +21,7 @@ from typing import Any, Final, Optional
 import simpy
 
 from ..runtime.growth import StackOverflow
-from ..runtime.proc import G, P
+from ..runtime.proc import GDEAD, G, P
 from ..runtime.runtime import Runtime
 from .draws import ClassInfo, CStep, Draw
 from .simpy_access import Triggered
@@ -121,7 +121,7 @@ class Ps:
         self.cost_goexit: float = cpu.goexit
         self.cost_park: float = cpu.park
         self.cost_grow: float = cpu.morestack
-        self.costs = any(cpu.model_dump().values())
+        self.costs = bool(cpu)
         self.cost_mark_cycle: float = cpu.mark_cycle
         self.cost_mark_g: float = cpu.mark_goroutine
         self.p_debt: list[float] = [0.0] * n
@@ -363,23 +363,13 @@ class Ps:
         """Run gp's program on pp from where it stopped until it parks, is preempted or exits.
 
         Returns the length of the run slice gp now holds the P for (``p_loop`` waits it
-        out and ``slice_done`` goes on from there), or -1 when gp has left the P.
+        out and ``slice_done`` goes on from there), or -1 when gp has left the P. With
+        ``runtime.cpu`` costs, pp then owes the P time of gp's growths and its park or exit.
         """
-        if self.costs:
-            return self.charged(gp, pp)
         tracer = self.tracer
-        if tracer is None:
+        if tracer is None and not self.costs:
             return self.run_program(gp, pp)
-        tracer.on_execute(gp)
-        try:
-            return self.run_program(gp, pp)
-        finally:
-            tracer.on_execute_end(gp)
-
-    def charged(self, gp: G, pp: P) -> float:
-        """``execute`` with the runtime's P time owed for what gp did: its growths, and its park or exit."""
         grows = gp.grows
-        tracer = self.tracer
         if tracer is not None:
             tracer.on_execute(gp)
         try:
@@ -387,10 +377,11 @@ class Ps:
         finally:
             if tracer is not None:
                 tracer.on_execute_end(gp)
-        owed = (gp.grows - grows) * self.cost_grow
-        if slice_ < 0.0:
-            owed += self.cost_goexit if gp.status == "dead" else self.cost_park
-        self.p_debt[pp.id] += owed
+        if self.costs:
+            owed = (gp.grows - grows) * self.cost_grow
+            if slice_ < 0.0:
+                owed += self.cost_goexit if gp.status == GDEAD else self.cost_park
+            self.p_debt[pp.id] += owed
         return slice_
 
     def run_program(self, gp: G, pp: P) -> float:

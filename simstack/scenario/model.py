@@ -157,6 +157,10 @@ class CpuCosts(_Model):
     mark_cycle: Annotated[Time, Field(ge=0)] = 0.0
     mark_goroutine: Annotated[Time, Field(ge=0)] = 0.0
 
+    def __bool__(self) -> bool:
+        """Whether any cost is set (all 0s: the model charges none)."""
+        return any(self.model_dump().values())
+
 
 class RuntimeSpec(_Model):
     """The Go runtime being modelled: version profile, platform and knobs."""

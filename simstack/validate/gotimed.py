@@ -22,7 +22,7 @@ allocation and free is in it):
   object whenever that much is due; what is left at the end of the step goes to a shared
   account paid in 8 KiB objects, a size class, so no allocation is rounded up; the time that
   payment takes, a few µs a step, comes off later steps, so that the steps hold their Ps for
-  their durations in all: without it http-server's requests held theirs 7 µs a step longer); ``block``
+  their durations in all: without it http-server's requests held theirs 6 µs a step longer); ``block``
   and ``block_until`` call ``sleep`` (``time.Sleep``; a ``wait`` step receives from its
   gate's channel there, which main closes at each ``open_at``); a spawn step starts its children
   with ``go``.  ``spin`` and ``sleep`` are frames of their own, so that the op loop's frames

@@ -321,7 +321,7 @@ def _cpu_as_measured(sc, tc, cache_dir, notes: list, log):
     from . import default_cache_dir
     from .cpucost import describe, measure_cpu_costs
 
-    if any(sc.runtime.cpu.model_dump().values()):
+    if sc.runtime.cpu:
         return sc
     log("measuring this machine's runtime CPU costs (traced, GOMAXPROCS 1)")
     costs = measure_cpu_costs(tc, Path(cache_dir) if cache_dir else default_cache_dir())
