@@ -78,6 +78,40 @@ def test_park_depth_keeps_a_quarter_in_use_unless_gc_shrank_them():
     assert stacks.park_depth(16384, shrunk=True) == 0
 
 
+def test_each_round_of_a_long_lived_goroutine_has_the_law_whose_maximum_is_the_sizes_reached():
+    # a worker's jobs need 4, 8, 16 or 64 KiB; the trace shows each worker's largest over its jobs
+    rng = np.random.default_rng(4)
+    sizes, law = np.array([4096, 8192, 16384, 65536]), np.array([0.6, 0.25, 0.1, 0.05])
+    rounds, n = 10, 20_000
+    first = rng.choice(sizes, n, p=law)
+    size_max = np.maximum(first, rng.choice(sizes, (n, rounds), p=law).max(axis=1))
+    got, p = stacks.round_sizes(size_max, first, rounds)
+    assert got.tolist() == sizes.tolist()
+    assert p.sum() == pytest.approx(1.0)
+    # the upper sizes, the ones that decide growth, come back; taking the maxima's law instead would give
+    # 64 KiB a 41 % share in every round
+    assert p[-1] == pytest.approx(0.05, abs=0.01) and p[-2] == pytest.approx(0.10, abs=0.02)
+    # and by construction the rounds reproduce the maxima: P(max <= s) = P(first <= s) * P(round <= s)^k
+    for k, s in enumerate(sizes):
+        assert (first <= s).mean() * p[:k + 1].sum() ** rounds == pytest.approx((size_max <= s).mean(), abs=1e-9)
+
+
+def test_below_the_first_runs_sizes_a_round_cannot_be_seen_and_takes_the_least_size_seen():
+    got, p = stacks.round_sizes([8192, 8192, 16384], [8192, 8192, 8192], 4)
+    assert got.tolist() == [8192, 16384] and p[0] == pytest.approx((2 / 3) ** 0.25)
+
+
+def test_gc_halving_parked_stacks_at_one_size_and_keeping_them_at_a_smaller_bounds_their_use():
+    # shrinkstack halves when used + stackNosplit < size/4
+    lo, hi = stacks.park_window([8192] * 39 + [2048] * 5, [16384] * 269 + [8192] * 2)
+    assert (lo, hi) == (8192 / 4 - stacks.NOSPLIT, 16384 / 4 - stacks.NOSPLIT)
+    d = stacks.depth_using((lo + hi) / 2)
+    used = stacks.BASE + stacks.ENTRY + stacks.PARK + d * (stacks.FRAME + stacks.SLOT)
+    assert lo < used < hi
+    assert stacks.park_window([], [16384]) == (-np.inf, 16384 / 4 - stacks.NOSPLIT)
+    assert stacks.park_window([2048], []) == (-np.inf, np.inf)  # the fixed size cannot be halved: no news
+
+
 def test_class_names_are_scenario_names_that_sweep_keys_can_hold():
     taken = set()
     assert class_name("net/http.(*conn).serve", taken) == "http_conn_serve"
@@ -135,6 +169,14 @@ def test_simulated_workers_reach_the_stack_sizes_the_trace_shows(fitted):
     sizes = sim.index.union(real.index)
     distance = 0.5 * (sim.reindex(sizes, fill_value=0) - real.reindex(sizes, fill_value=0)).abs().sum()
     assert distance < 0.05, (sim, real)  # depths drawn from the fitted law: sampling noise only
+
+
+def test_the_sizes_gc_found_goroutines_parked_at_and_halved_are_the_readers_shrinks(fitted):
+    t = fitted.table
+    halved = t["shrunk_at"].map(len)
+    assert halved.sum() > 0
+    assert (halved <= t["shrinks"].fillna(0)).all()  # each one a shrink the reader saw
+    assert all(size > 2048 for sizes in t["shrunk_at"] for size in sizes)
 
 
 def test_the_file_is_commented_and_says_what_was_inferred(fitted):

@@ -214,14 +214,7 @@ def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list, 
     d_block = stacks.depths(at_block, grew & (at_block > fixed), fixed)
     late = grew & (at_block < size_max)
     grows_late = bool(grew.any() and late[grew].mean() > 0.5)
-    # did GC shrink the grown goroutines it found parked?  (goroutines alive at the end: shrunk by then)
-    shrunk = r["shrinks"].fillna(0).to_numpy() > 0
-    if g.resident:
-        shrunk = shrunk | ((r["final_size"].to_numpy() > 0) & (r["final_size"].to_numpy() < size_max))
-    exposed = grew & ((r["parked_at_gc"].to_numpy() > 0) | g.resident)
-    shallow = bool(exposed.any() and shrunk[exposed].mean() >= 0.5)
-    typical = int(np.median(size_max[grew])) if grew.any() else fixed
-    park = stacks.park_depth(typical, shallow) if grew.any() else 0
+    park, park_why = _park(g, r, size_max, grew, fixed)
     sizes = pd.Series(size_max).value_counts().sort_index()
     notes.append("stack sizes reached: " + ", ".join(f"{_kib(s)} x{c}" for s, c in sizes.items())
                  + f"; {int(r['grows'].sum())} grows, {int(r['shrinks'].sum())} shrinks")
@@ -230,16 +223,7 @@ def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list, 
     first_law = fit_law((d_block if grows_late else d_max), integer=True)
     notes.append("growth: " + ("mostly after its first block (the last run step goes deeper)" if grows_late
                                else "in its first run, before it first blocks" if grew.any() else "none"))
-    if not grew.any():
-        why = "they never grew"
-    elif not exposed.any():
-        why = "no GC found one parked, so whether GC shrinks them is not known: parked just above a quarter " \
-              "of their stack, which keeps it"
-    else:
-        why = (f"GC found {int(exposed.sum())} grown ones parked and shrank {int(shrunk[exposed].sum())}: parked at "
-               + ("depth 0, which GC shrinks" if shallow else "just above a quarter of their "
-                  "stack, which GC keeps"))
-    notes.append(f"park depth {park}: {why}")
+    notes.append(f"park depth {park}: {park_why}")
     run1 = fit_law(r["run_first"].to_numpy())
     program = [{"depth": first_law, "run": run1}]
     # the time from its creation to its first run: the P was busy, mostly with its creator (main, whose
@@ -262,7 +246,14 @@ def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list, 
     if rounds:
         waited = fit_law(waited_all / rounds)
         run2 = fit_law(r["run_after"].to_numpy() / rounds)
-        last = fit_law(d_max, integer=True) if grows_late else park
+        if not grows_late:
+            last = park
+        elif replay:
+            last = fit_law(d_max, integer=True)
+        else:
+            last, detail = _round_law(np.where(grew, size_max, fixed),
+                                      np.where(grew & (at_block > fixed), at_block, fixed), rounds, fixed)
+            notes.append(f"each later run's depth: {detail}")
         for _ in range(rounds):
             program.append({"depth": park, "block": waited})
             if not (run2.kind == "constant" and run2.value == 0 and last == park):
@@ -278,6 +269,52 @@ def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list, 
                  + (", then blocked until the end" if g.resident else ""))
     spec["program"] = program
     return FittedClass(g.name, spec, notes, g.sites)
+
+
+def _park(g: Group, r: pd.DataFrame, size_max, grew, fixed: int) -> tuple[int, str]:
+    """The depth a class parks at, and why: from the sizes GC found its goroutines parked at and halved or
+    kept (:func:`.stacks.park_window`); where GC saw too little, the least the shrinks allow."""
+    lo, hi = stacks.park_window([s for t in r["kept_at"] for s in t], [s for t in r["shrunk_at"] for s in t], fixed)
+    if not grew.any():
+        park, why = 0, "they never grew"
+    elif np.isfinite(lo) and np.isfinite(hi) and lo < hi:
+        return stacks.depth_using((lo + hi) / 2), (
+            f"GC halved their parked stacks at {_kib(int(4 * (hi + stacks.NOSPLIT)))} and kept them at "
+            f"{_kib(int(4 * (lo + stacks.NOSPLIT)))}, so they park using {lo:.0f} to {hi:.0f} bytes (shrinkstack "
+            "halves when used + stackNosplit < size/4): the middle")
+    else:
+        # did GC shrink the grown goroutines it found parked?  (goroutines alive at the end: shrunk by then)
+        shrunk = r["shrinks"].fillna(0).to_numpy() > 0
+        if g.resident:
+            shrunk = shrunk | ((r["final_size"].to_numpy() > 0) & (r["final_size"].to_numpy() < size_max))
+        exposed = grew & ((r["parked_at_gc"].to_numpy() > 0) | g.resident)
+        shallow = bool(exposed.any() and shrunk[exposed].mean() >= 0.5)
+        park = stacks.park_depth(int(np.median(size_max[grew])), shallow)
+        if not exposed.any():
+            why = "no GC found one parked, so whether GC shrinks them is not known: parked just above a quarter " \
+                  "of their stack, which keeps it"
+        else:
+            why = (f"GC found {int(exposed.sum())} grown ones parked and shrank {int(shrunk[exposed].sum())}: parked "
+                   + ("at depth 0, which GC shrinks" if shallow else "just above a quarter of their stack, which GC "
+                      "keeps"))
+    if np.isfinite(lo) and stacks.depth_above(lo) > park:
+        park = stacks.depth_above(lo)
+        why += f"; deeper, as GC kept them parked at {_kib(int(4 * (lo + stacks.NOSPLIT)))}: more than {lo:.0f} " \
+               "bytes in use"
+    return park, why
+
+
+def _round_law(size_max, size_first, rounds: int, fixed: int) -> tuple[laws.Law, str]:
+    """The depth of each later run, and a note saying how it was found: the law whose deepest of ``rounds``
+    runs, with the first run, reaches the sizes the goroutines reached (:func:`.stacks.round_sizes`)."""
+    sizes, p = stacks.round_sizes(size_max, size_first, rounds)
+    d = np.array([stacks.depth_for(int(s), s > fixed, fixed) for s in sizes])
+    detail = (f"inferred, the law whose deepest of {rounds} run(s), with the first, reaches the sizes above: "
+              + ", ".join(f"{_kib(int(s))} {100 * q:.3g} %" for s, q in zip(sizes, p)))
+    if len(d) == 1:
+        return laws.Law("constant", float(d[0]), float(d[0])), detail
+    return laws.Law("empirical", mean=float(np.dot(d, p)), values=tuple(float(x) for x in d),
+                    weights=tuple(round(float(q), 4) for q in p), why="each run's stack size inferred"), detail
 
 
 def _kib(b: int) -> str:

@@ -34,6 +34,10 @@ class Life:
     queued: float = 0.0  # seconds runnable, waiting for a P
     start_delay: float = math.nan  # from its creation to its first run
     parked_at_gc: int = 0  # GC mark phases it was blocked in (a chance for GC to shrink its stack)
+    parked: bool = False  # it last stopped running by blocking: its stack is as it parked (runnable or not)
+    runs: int = 0  # times it started running
+    kept_at: list = field(default_factory=list)  # stack sizes GC found it parked at and kept
+    shrunk_at: list = field(default_factory=list)  # stack sizes GC found it parked at and halved
     exited: float = math.nan
 
 
@@ -46,18 +50,25 @@ class Watcher:
     goals: list = field(default_factory=list)  # (time, /gc/heap/goal:bytes)
     gomaxprocs: int = 0
     marking: bool = False  # inside a GC mark phase
+    mark_start: float = 0.0
+    scanned: dict = field(default_factory=dict)  # goid -> (stack size, runs, parked since the phase began)
     run: object = None  # the TraceRun, kept for the state at the end
 
     def __call__(self, run, ev) -> None:
         self.run = run
         k = ev.kind
         if k == "RangeBegin" and ev.name == "GC concurrent mark phase":
-            self.marking = True
+            self.marking, self.mark_start = True, run.now
+            self.scanned = {}
             for life in self.lives.values():
                 if life.state == "Waiting":
                     life.parked_at_gc += 1
+                gp = run.gs.get(life.goid)
+                if life.parked and gp is not None:
+                    self.scanned[life.goid] = (gp.size, life.runs, True)
         elif k == "RangeEnd" and ev.name == "GC concurrent mark phase":
             self.marking = False
+            self._shrunk_or_kept(run)
         elif k == "StateTransition":
             self._transition(run, ev)
         elif k == "Metric":
@@ -68,6 +79,22 @@ class Watcher:
             elif ev.name == "/sched/gomaxprocs:threads":
                 self.gomaxprocs = ev.args[0]
 
+    def _shrunk_or_kept(self, run) -> None:
+        """At the end of a mark phase: which parked stacks GC halved, and which it kept.  ``scanned`` holds
+        the goroutines as they parked (blocked, or woken but not run yet), from the phase's start or from
+        when they parked during it; one that ran left it then (see ``_transition``).  Halved while parked:
+        shrunk at that size.  Parked through the whole phase and not halved: kept.  Parked partway and not
+        halved: GC may have scanned it before, while it ran; that tells nothing."""
+        for goid, (size, runs, whole) in self.scanned.items():
+            life, gp = self.lives.get(goid), run.gs.get(goid)
+            if life is None or gp is None or life.runs != runs:
+                continue
+            if gp.size < size:
+                life.shrunk_at.append(size)
+            elif whole:
+                life.kept_at.append(size)
+        self.scanned = {}
+
     def _transition(self, run, ev) -> None:
         goid = ev.args[0]
         frm, _, to = ev.name.partition("->")
@@ -76,13 +103,27 @@ class Watcher:
             gp = run.gs.get(goid)
             if gp is None or not gp.user or gp.cls == "(main goroutine)" or frm not in ("NotExist", "Undetermined"):
                 return
-            life = self.lives[goid] = Life(goid, gp.cls, gp.created, state=to, since=run.now)
+            life = self.lives[goid] = Life(goid, gp.cls, gp.created, state=to, since=run.now,
+                                           parked=frm == "Undetermined" and to == "Waiting")
             return
         now = run.now
         if life.state == "Waiting":
             life.waited += now - life.since
         elif life.state == "Runnable":
             life.queued += now - life.since
+        if to in RUNNING and frm not in RUNNING:
+            life.runs += 1
+            life.parked = False
+            if goid in self.scanned:  # halved while parked, before it ran?  (if not: scanned or not, unknown)
+                size = self.scanned.pop(goid)[0]
+                gp = run.gs.get(goid)
+                if gp is not None and gp.size < size:
+                    life.shrunk_at.append(size)
+        if to == "Waiting" and frm in RUNNING:
+            life.parked = True
+            gp = run.gs.get(goid)
+            if self.marking and gp is not None:
+                self.scanned[goid] = (gp.size, life.runs, False)
         if to == "Running" and math.isnan(life.start_delay):
             life.start_delay = now - (life.created if not math.isnan(life.created) else now)
         if life.state in RUNNING:
@@ -120,10 +161,11 @@ class Watcher:
                          "first_block": life.first_block, "size_at_block": life.size_at_block, "blocks": life.blocks,
                          "waited": life.waited + ongoing, "ongoing": ongoing, "queued": life.queued,
                          "start_delay": 0.0 if math.isnan(life.start_delay) else life.start_delay,
-                         "parked_at_gc": life.parked_at_gc, "final_size": gp.size if gp is not None else 0})
+                         "parked_at_gc": life.parked_at_gc, "kept_at": tuple(life.kept_at),
+                         "shrunk_at": tuple(life.shrunk_at), "final_size": gp.size if gp is not None else 0})
         df = pd.DataFrame(rows, columns=["goroutine", "class", "created", "exited", "run_first", "run_after",
                                          "first_block", "size_at_block", "blocks", "waited", "ongoing", "queued",
-                                         "start_delay", "parked_at_gc", "final_size"])
+                                         "start_delay", "parked_at_gc", "kept_at", "shrunk_at", "final_size"])
         g = goroutines[["goroutine", "max_stack", "grows", "shrinks"]]
         return df.merge(g, on="goroutine", how="left").sort_values(["created", "goroutine"], na_position="first",
                                                                    ignore_index=True)

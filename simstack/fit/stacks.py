@@ -22,9 +22,12 @@ chosen, not observed, and only the depth times the frame matters for the sizes.
 """
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
 GUARD = 928  # StackGuard, linux/amd64 go1.19 and go1.27 (go1.12: 880)
+NOSPLIT = 800  # stackNosplit (_StackLimit), go1.19 and go1.27 (go1.12: 752): shrinkstack adds it to the bytes in use
 FRAME = 120  # bytes per recursive frame of a fitted class (8 more for the return address)
 ENTRY = 64  # the fitted class's entry frame
 SLOT = 8  # the return address pushed by each call
@@ -52,6 +55,35 @@ def depths(sizes, grew, start: int) -> np.ndarray:
     return np.array([depth_for(int(s) if s > 0 else start, bool(g), start) for s, g in zip(sizes, grew)], dtype=int)
 
 
+def park_window(kept_at, shrunk_at, fixed: int = 2048) -> tuple[float, float]:
+    """The bytes in use a class parks with, as far as GC's shrinks tell: (least, most), either infinite.
+
+    ``shrinkstack`` halves a parked stack of ``S`` bytes when ``used + stackNosplit < S/4``: a size at
+    which GC mostly halved the class's parked stacks bounds its use from above, one at which GC mostly
+    kept them bounds it from below.  Sizes GC cannot halve (the fixed stack) tell nothing."""
+    kept, shrunk = Counter(kept_at), Counter(shrunk_at)
+    lo, hi = -np.inf, np.inf
+    for size in set(kept) | set(shrunk):
+        if size <= fixed:
+            continue
+        edge = size / 4 - NOSPLIT
+        if shrunk[size] > kept[size]:
+            hi = min(hi, edge)
+        elif kept[size] > shrunk[size]:
+            lo = max(lo, edge)
+    return lo, hi
+
+
+def depth_using(used: float) -> int:
+    """The park depth at which a parked goroutine uses about ``used`` bytes (its park path included)."""
+    return max(0, int(round((used - BASE - ENTRY - PARK) / (FRAME + SLOT))))
+
+
+def depth_above(used: float) -> int:
+    """The least park depth at which a parked goroutine uses more than ``used`` bytes."""
+    return max(0, int(np.floor((used - BASE - ENTRY - PARK) / (FRAME + SLOT))) + 1)
+
+
 def park_depth(size: int, shrunk: bool) -> int:
     """The depth a class parks at: 0 if GC shrank its parked stacks, else the least that keeps just over
     a quarter of ``size`` in use (the park path's own frames included; see the module docstring)."""
@@ -59,3 +91,29 @@ def park_depth(size: int, shrunk: bool) -> int:
     if shrunk:
         return 0
     return max(0, -int(-(size / 4 + SLOT - below) // (FRAME + SLOT)))
+
+
+def round_sizes(size_max, size_first, rounds: int) -> tuple[np.ndarray, np.ndarray]:
+    """The stack size one of ``rounds`` later runs needs, as (sizes, probabilities): the law whose maximum
+    over the rounds, with the first run's size (``size_first``), is distributed as the largest sizes the
+    goroutines reached (``size_max``).
+
+    A long-lived goroutine (a pool's worker, a connection's loop) reaches its largest stack in its
+    deepest job, not in every job; a trace shows the largest, and the sizes when GC's shrinks are
+    grown back.  With independent rounds, ``P(max <= s) = P(first <= s) * P(round <= s) ** rounds``,
+    so each round's law is ``(F_max / F_first) ** (1 / rounds)``, made non-decreasing.  Below the
+    smallest first-run size a round's size cannot be seen (the stack is larger already): its share
+    goes to that size, the least the trace allows."""
+    size_max = np.asarray(size_max)
+    size_first = np.asarray(size_first)
+    grid = np.unique(np.concatenate([size_max, size_first]))
+    f_max = (size_max[:, None] <= grid).mean(axis=0)
+    f_first = (size_first[:, None] <= grid).mean(axis=0)
+    f = np.zeros(len(grid))
+    seen = f_first > 0
+    f[seen] = (f_max[seen] / f_first[seen]) ** (1.0 / max(1, rounds))
+    f = np.minimum(np.maximum.accumulate(f), 1.0)
+    f[-1] = 1.0
+    p = np.diff(f, prepend=0.0)
+    keep = p > 0
+    return grid[keep], p[keep]
