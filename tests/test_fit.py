@@ -112,6 +112,18 @@ def test_gc_halving_parked_stacks_at_one_size_and_keeping_them_at_a_smaller_boun
     assert stacks.park_window([2048], []) == (-np.inf, np.inf)  # the fixed size cannot be halved: no news
 
 
+def test_durations_the_traces_end_cut_short_are_lower_bounds_not_values():
+    rng = np.random.default_rng(5)
+    x = rng.exponential(1.0, 20_000)
+    cut = rng.uniform(0, 3, 20_000)  # when the trace ended, for each
+    seen, done = np.minimum(x, cut), x <= cut
+    sample = laws.censored(seen, done)
+    assert np.median(sample) == pytest.approx(np.log(2), rel=0.05)  # the finished ones alone: 0.52
+    assert np.quantile(sample, 0.9) == pytest.approx(np.log(10), rel=0.05)
+    assert np.median(seen[done]) < 0.8 * np.log(2)
+    assert laws.censored([1.0, 2.0], [True, True]).tolist() == [1.0, 2.0]
+
+
 def test_class_names_are_scenario_names_that_sweep_keys_can_hold():
     taken = set()
     assert class_name("net/http.(*conn).serve", taken) == "http_conn_serve"
@@ -177,6 +189,14 @@ def test_the_sizes_gc_found_goroutines_parked_at_and_halved_are_the_readers_shri
     assert halved.sum() > 0
     assert (halved <= t["shrinks"].fillna(0)).all()  # each one a shrink the reader saw
     assert all(size > 2048 for sizes in t["shrunk_at"] for size in sizes)
+
+
+def test_the_wait_for_the_creator_to_stop_running_is_part_of_the_wait_to_start(fitted):
+    t = fitted.table[fitted.table["ran"] & fitted.table["created"].notna()]
+    assert len(t) and t["held"].notna().all()
+    assert (t["held"] >= 0).all() and (t["held"] <= t["start_delay"] + 1e-9).all()
+    # main makes each wave in a loop and then waits for it: the first of a wave waits for main the longest
+    assert t["held"].max() > 0
 
 
 def test_the_file_is_commented_and_says_what_was_inferred(fitted):

@@ -5,12 +5,14 @@ and stacks), :mod:`.classes` (classes by creation site), :mod:`.laws` (arrivals 
 :mod:`.stacks` (depths from stack sizes), :mod:`.gc` (GC cycles or pacing), :mod:`.write`
 (the commented YAML).  Every class's program is::
 
+    block (the time its creator kept running after making it)
     run   (the time it ran before it first blocked)     at the depth that reaches its stack size
     block (the time it spent blocked, over ROUNDS)      at the depth it parks at
-    run   (the time it ran after that, over ROUNDS)     at the park depth, or the deeper one it grew to then
-    ... block and run again, ROUNDS pairs in all (the class's median number of blocks, at most 8)
+    run   (the time it ran after that, over ROUNDS)     at the park depth, or each round's law of depths
+    ... block and run again, ROUNDS pairs in all (the class's median number of blocks, at most MAX_ROUNDS)
 
-Goroutines alive at the end of the trace are a class of their own that parks for good.
+Goroutines alive at the end of the trace are a class of their own that parks for good.  Times the
+trace's end cut short are lower bounds, not values (:func:`.laws.censored`).
 """
 from __future__ import annotations
 
@@ -224,28 +226,38 @@ def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list, 
     notes.append("growth: " + ("mostly after its first block (the last run step goes deeper)" if grows_late
                                else "in its first run, before it first blocks" if grew.any() else "none"))
     notes.append(f"park depth {park}: {park_why}")
-    run1 = fit_law(r["run_first"].to_numpy())
+    # durations the trace's end cut short (a goroutine still waiting to run, or running, or alive) are
+    # lower bounds: the laws take them as such (Kaplan-Meier); a replay keeps each one as it was
+    cut = (lambda x, done: x) if replay else laws.censored
+    exited = r["exited"].notna().to_numpy()
+    run1 = fit_law(cut(r["run_first"].to_numpy(), r["first_block"].notna().to_numpy() | exited))
     program = [{"depth": first_law, "run": run1}]
-    # the time from its creation to its first run: the P was busy, mostly with its creator (main, whose
-    # own work a scenario does not model), so the simulation would not make it wait; it waits here instead
-    delay = fit_law(r["start_delay"].to_numpy())
+    # from its creation to its first run it waited for its creator to stop running (a new goroutine goes to
+    # the creator's P, next) and then for the goroutines ahead of it.  The second wait the simulation makes
+    # itself; the first it cannot (a scenario does not tie a goroutine to its creator's run): a block
+    held = r["held"].to_numpy()
+    delay = fit_law(cut(np.where(np.isnan(held), r["start_delay"].to_numpy(), held), ~np.isnan(held)))
     if not (delay.kind == "constant" and delay.value == 0):
         program.insert(0, {"depth": 0, "block": delay})
+        notes.append(f"first block: the time its creator kept running after making it ({_ms(delay.mean)} on average; "
+                     f"the simulation adds the wait for goroutines ahead of it, {_ms(r['start_delay'].mean())} in "
+                     "all in the trace)")
     # a goroutine that blocked k times ran between its blocks: its later running time is spread over
     # ROUNDS block/run pairs (the class's median number of blocks, at most MAX_ROUNDS), not run in one
     # piece that would hold a P far longer than any of its real runs did.  A resident's last block, the
     # one it was in when the trace ended, becomes a block forever after the rounds.
     blocks = r["blocks"].to_numpy() - (1 if g.resident else 0) * (r["ongoing"].to_numpy() > 0)
-    rounds = int(min(MAX_ROUNDS, max(0 if g.resident else 1, np.median(blocks))))
+    rounds = int(min(MAX_ROUNDS, np.median(blocks)))  # (most of a class that seldom blocks: none)
     if g.resident:
         waited_all = r["waited"].to_numpy() - r["ongoing"].to_numpy()
     elif replay:  # one still alive when the trace ended stays blocked past the end of the run, as it did
         waited_all = r["waited"].to_numpy() + np.where(r["exited"].isna().to_numpy(), end, 0.0)
-    else:  # (as a law, such a tail would be drawn by any goroutine of the class: its time so far instead)
+    else:  # (as a law, such a tail would be drawn by any goroutine of the class: its time so far, a lower bound)
         waited_all = r["waited"].to_numpy()
     if rounds:
-        waited = fit_law(waited_all / rounds)
-        run2 = fit_law(r["run_after"].to_numpy() / rounds)
+        done = np.ones(len(r), bool) if g.resident else exited
+        waited = fit_law(cut(waited_all / rounds, done))
+        run2 = fit_law(cut(r["run_after"].to_numpy() / rounds, done))
         if not grows_late:
             last = park
         elif replay:
@@ -260,6 +272,8 @@ def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list, 
                 program.append({"depth": last, "run": run2})
     if g.resident:
         program.append({"depth": park, "block": "forever"})
+    if not rounds and not g.resident:
+        notes.append(f"no rounds of block and run: {np.mean(blocks == 0):.0%} of them never blocked before they ended")
     if rounds > 1:
         notes.append(f"{rounds} rounds of block and run: the median goroutine blocked {rounds} times"
                      + (" or more" if rounds == MAX_ROUNDS else "") + "; each round is a "

@@ -33,6 +33,7 @@ class Life:
     waited: float = 0.0  # seconds blocked (Waiting) in all
     queued: float = 0.0  # seconds runnable, waiting for a P
     start_delay: float = math.nan  # from its creation to its first run
+    held: float = math.nan  # of that, the time until its creator stopped running (it kept its P till then)
     parked_at_gc: int = 0  # GC mark phases it was blocked in (a chance for GC to shrink its stack)
     parked: bool = False  # it last stopped running by blocking: its stack is as it parked (runnable or not)
     runs: int = 0  # times it started running
@@ -52,6 +53,7 @@ class Watcher:
     marking: bool = False  # inside a GC mark phase
     mark_start: float = 0.0
     scanned: dict = field(default_factory=dict)  # goid -> (stack size, runs, parked since the phase began)
+    children: dict = field(default_factory=dict)  # creator goid -> goroutines it made since it last stopped running
     run: object = None  # the TraceRun, kept for the state at the end
 
     def __call__(self, run, ev) -> None:
@@ -98,6 +100,10 @@ class Watcher:
     def _transition(self, run, ev) -> None:
         goid = ev.args[0]
         frm, _, to = ev.name.partition("->")
+        if frm in RUNNING and to not in RUNNING:  # any goroutine, main too: the ones it made may run now
+            for child in self.children.pop(goid, ()):
+                if math.isnan(child.held):
+                    child.held = run.now - child.created
         life = self.lives.get(goid)
         if life is None:
             gp = run.gs.get(goid)
@@ -105,6 +111,10 @@ class Watcher:
                 return
             life = self.lives[goid] = Life(goid, gp.cls, gp.created, state=to, since=run.now,
                                            parked=frm == "Undetermined" and to == "Waiting")
+            if frm == "NotExist" and ev.g > 0:
+                self.children.setdefault(ev.g, []).append(life)
+            elif frm != "NotExist":
+                life.held = 0.0
             return
         now = run.now
         if life.state == "Waiting":
@@ -126,6 +136,8 @@ class Watcher:
                 self.scanned[goid] = (gp.size, life.runs, False)
         if to == "Running" and math.isnan(life.start_delay):
             life.start_delay = now - (life.created if not math.isnan(life.created) else now)
+            if math.isnan(life.held):  # another P took it before its creator stopped
+                life.held = life.start_delay
         if life.state in RUNNING:
             if math.isnan(life.first_block):
                 life.run_first += now - life.since
@@ -160,12 +172,15 @@ class Watcher:
                          "run_after": life.run_after + (0.0 if first else running),
                          "first_block": life.first_block, "size_at_block": life.size_at_block, "blocks": life.blocks,
                          "waited": life.waited + ongoing, "ongoing": ongoing, "queued": life.queued,
-                         "start_delay": 0.0 if math.isnan(life.start_delay) else life.start_delay,
+                         "ran": not math.isnan(life.start_delay),
+                         "held": life.held,
+                         "start_delay": (end - (0.0 if math.isnan(life.created) else life.created)
+                                         if math.isnan(life.start_delay) else life.start_delay),
                          "parked_at_gc": life.parked_at_gc, "kept_at": tuple(life.kept_at),
                          "shrunk_at": tuple(life.shrunk_at), "final_size": gp.size if gp is not None else 0})
         df = pd.DataFrame(rows, columns=["goroutine", "class", "created", "exited", "run_first", "run_after",
                                          "first_block", "size_at_block", "blocks", "waited", "ongoing", "queued",
-                                         "start_delay", "parked_at_gc", "kept_at", "shrunk_at", "final_size"])
+                                         "ran", "held", "start_delay", "parked_at_gc", "kept_at", "shrunk_at", "final_size"])
         g = goroutines[["goroutine", "max_stack", "grows", "shrinks"]]
         return df.merge(g, on="goroutine", how="left").sort_values(["created", "goroutine"], na_position="first",
                                                                    ignore_index=True)
