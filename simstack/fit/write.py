@@ -87,8 +87,6 @@ def render(fit) -> str:
     if rt.get("overrides"):
         out.append("  overrides: {" + ", ".join(f"{k}: {time_text(v) if k == 'timer_resolution' else v}"
                                                 for k, v in rt["overrides"].items()) + "}")
-    if rt.get("cpu"):
-        out.append("  cpu: {" + ", ".join(f"{k}: {time_text(v)}" for k, v in rt["cpu"].items()) + "}")
     out.append("gc:")
     out += _comment(fit.gc_notes, "  ")
     gc = fit.gc
@@ -97,8 +95,7 @@ def render(fit) -> str:
         out.append("  at: " + _flow_list([time_text(t) for t in gc["at"]], " " * 4))
     else:
         out += [f"  gogc: {gc['gogc']}", f"  live_heap: {gc['live_heap']}B"]
-    if "mark_duration" in gc:
-        out.append(f"  mark_duration: {time_text(gc['mark_duration'])}")
+    out.append(f"  mark_duration: {time_text(gc['mark_duration'])}")
     if fit.notes or fit.warnings:
         out += _comment(fit.notes + [f"WARNING: {w}" for w in fit.warnings], "")
     out.append("goroutines:")
