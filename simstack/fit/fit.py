@@ -92,7 +92,8 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
     ``replay``: every goroutine gets its own observed values (``sequence`` distributions, in
     creation order, arrivals at the observed times) instead of its class's fitted laws: the run
     as it was, for comparing versions and policies on it; it cannot be scaled (a class's count is
-    its sequence's length).  ``classify`` as for :func:`simstack.read_trace`.  ``observed``: what
+    its sequence's length).  One thing a trace does not show per goroutine, how deep each of its later
+    runs went, takes the class's law there too.  ``classify`` as for :func:`simstack.read_trace`.  ``observed``: what
     :func:`observe_trace` returned for this trace, to fit it again without reading it again.
     """
     from pathlib import Path
@@ -260,9 +261,7 @@ def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list, 
         run2 = fit_law(cut(r["run_after"].to_numpy() / rounds, done))
         if not grows_late:
             last = park
-        elif replay:
-            last = fit_law(d_max, integer=True)
-        else:
+        else:  # (a replay too: its goroutine's deepest in every round would be deeper than it ran)
             last, detail = _round_law(np.where(grew, size_max, fixed),
                                       np.where(grew & (at_block > fixed), at_block, fixed), rounds, fixed)
             notes.append(f"each later run's depth: {detail}")
