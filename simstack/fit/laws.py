@@ -104,8 +104,9 @@ def censored(x, done) -> np.ndarray:
     sample of the Kaplan–Meier estimate (SciPy's ``ecdf`` of right-censored data): one value per finished
     duration, at its quantiles.  Leaving the cut ones out would keep the long durations out, and taking
     them as they are would count a goroutine that never ran before the end as one that runs for no time
-    (at GOMAXPROCS 2, a saturated server's trace ended with 28 % of its requests waiting).  Quantiles past
-    the last finished duration (the longest were all cut) are the longest time seen, the least they took."""
+    (at GOMAXPROCS 2, a saturated server's trace ended with 28 % of its requests waiting).  Past the last
+    finished duration the estimate knows nothing: those quantiles are the cut durations longer than it,
+    the least each of them took."""
     x = np.asarray(x, dtype=float)
     done = np.asarray(done, dtype=bool)
     if done.all() or not done.any():
@@ -114,4 +115,11 @@ def censored(x, done) -> np.ndarray:
     n = int(done.sum())
     q = (np.arange(n) + 0.5) / n
     at = np.searchsorted(cdf.probabilities, q - 1e-12)
-    return np.where(at < len(cdf.quantiles), cdf.quantiles[np.minimum(at, len(cdf.quantiles) - 1)], x.max())
+    known = at < len(cdf.quantiles)
+    out = np.empty(n)
+    out[known] = cdf.quantiles[at[known]]
+    if not known.all():
+        last = cdf.probabilities[-1]
+        beyond = np.sort(x[~done & (x >= cdf.quantiles[-1])])
+        out[~known] = np.quantile(beyond, (q[~known] - last) / (1 - last), method="inverted_cdf")
+    return out

@@ -12,11 +12,11 @@ starting stack holds, so that it does not grow in a simulation that starts it sm
 
 Where a goroutine parks decides whether GC shrinks its stack (when less than a quarter is in
 use) and what the adaptive starting size (Go 1.19+: the average bytes in use GC scanned)
-becomes.  A class whose grown goroutines were shrunk when a GC found them parked parks at depth 0
-(its entry frame and the park path: the least a parked goroutine uses); one whose were not
-parks just above a quarter of its usual stack, the least that keeps the stack whole.  Both
-are the least the observation allows: deeper would raise the adaptive starting size, which
-in the traces measured stays at the fixed size nearly always.  Every
+becomes.  The shrink rule inverts too (:func:`park_window`): a size at which GC halved a class's
+parked stacks bounds what they use from above, one at which it kept them from below, and a
+class with both parks in the middle.  With one bound only, a class parks at the least it
+allows: depth 0 (its entry frame and the park path) if GC halved them, else just above a
+quarter of its usual stack, the least that keeps the stack whole (:func:`park_depth`).  Every
 fitted class has frames of ``FRAME`` bytes and an entry frame of ``ENTRY`` bytes: these are
 chosen, not observed, and only the depth times the frame matters for the sizes.
 """
