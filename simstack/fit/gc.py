@@ -6,12 +6,12 @@ import numpy as np
 GOGC = 100  # a trace does not record GOGC; the default is assumed (and said so)
 
 
-def fit_gc(res, watch, table, end: float, mode: str, g_heap: int = 0) -> tuple[dict, list]:
+def fit_gc(res, watch, table, end: float, mode: str, g_heap: int = 0, main: float = 0.0) -> tuple[dict, list]:
     """(gc section, notes).  ``times``: a cycle at each ``GC concurrent mark phase`` start, each
     lasting the median mark phase.  ``gogc``: the live heap is the heap goal over (1 + GOGC/100),
     less what the model marks on top of ``live_heap`` (``g_heap`` bytes for each goroutine made so
     far, and what the mark phase allocates), and the allocation rate the heap's growth
-    between cycles over the goroutines' running time."""
+    between cycles over the goroutines' running time and ``main`` seconds of main's own work (a class too)."""
     cycles = res.gc
     starts = cycles["start"].to_numpy(dtype=float) if len(cycles) else np.array([])
     ends = cycles["end"].to_numpy(dtype=float) if len(cycles) else np.array([])
@@ -28,7 +28,7 @@ def fit_gc(res, watch, table, end: float, mode: str, g_heap: int = 0) -> tuple[d
         raise ValueError("the trace has no heap metrics (/gc/heap/goal:bytes, /memory/classes/heap/objects:bytes) "
                          "to pace GC by: use gc times")
     grown = float(np.clip(np.diff(heap), 0, None).sum())  # heap bytes allocated, as far as the samples show
-    running = float((table["run_first"] + table["run_after"]).sum())
+    running = float((table["run_first"] + table["run_after"]).sum()) + main
     rate = grown / running if running > 0 else 0.0
     # each goal's marked heap held the gs made by then and the bytes its mark phase allocated (black), which
     # the model adds to live_heap itself: g_heap x the most goroutines alive so far, rate x mark x busy Ps
@@ -43,6 +43,6 @@ def fit_gc(res, watch, table, end: float, mode: str, g_heap: int = 0) -> tuple[d
              f"({g_heap} B each; {float(np.median(gs)) / 2**20:.3g} MiB at the median) and the bytes a mark "
              f"phase allocates ({black / 2**20:.3g} MiB), which the model marks on top of it",
              f"alloc_rate of every class: {grown / 2**20:.3g} MiB the heap grew by between samples, over "
-             f"{running:.3g} s the goroutines ran ({rate / 1e6:.3g} MB/s of running time; main's share included)",
+             f"{running:.3g} s the goroutines ran, main's own work included ({rate / 1e6:.3g} MB/s of running time)",
              f"the trace saw {len(starts)} cycles"]
     return {"trigger": "gogc", "gogc": GOGC, "live_heap": int(live), "mark_duration": mark, "alloc_rate": rate}, notes

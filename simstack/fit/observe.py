@@ -47,6 +47,9 @@ class Watcher:
     """The ``observe`` hook: follows goroutine states and heap metrics through the replay."""
 
     lives: dict = field(default_factory=dict)  # goid -> Life (user goroutines but main)
+    main: Life | None = None  # the main goroutine's (its running time is work the simulation's main does not do)
+    main_free: float = 0.0  # seconds main ran with none of the goroutines it made waiting for it
+    holding: dict = field(default_factory=dict)  # creator goid -> since when a goroutine it made waits for it
     heap: list = field(default_factory=list)  # (time, /memory/classes/heap/objects:bytes)
     goals: list = field(default_factory=list)  # (time, /gc/heap/goal:bytes)
     gomaxprocs: int = 0
@@ -104,15 +107,24 @@ class Watcher:
             for child in self.children.pop(goid, ()):
                 if math.isnan(child.held):
                     child.held = run.now - child.created
+            held_from = self.holding.pop(goid, run.now)
+            if self.main is not None and goid == self.main.goid:
+                self.main_free += held_from - self.main.since
         life = self.lives.get(goid)
+        if life is None and self.main is not None and goid == self.main.goid:
+            life = self.main
         if life is None:
             gp = run.gs.get(goid)
+            if gp is not None and gp.cls == "(main goroutine)" and self.main is None:
+                self.main = Life(goid, gp.cls, gp.created, state=to, since=run.now)
+                return
             if gp is None or not gp.user or gp.cls == "(main goroutine)" or frm not in ("NotExist", "Undetermined"):
                 return
             life = self.lives[goid] = Life(goid, gp.cls, gp.created, state=to, since=run.now,
                                            parked=frm == "Undetermined" and to == "Waiting")
             if frm == "NotExist" and ev.g > 0:
                 self.children.setdefault(ev.g, []).append(life)
+                self.holding.setdefault(ev.g, run.now)
             elif frm != "NotExist":
                 life.held = 0.0
             return
@@ -154,6 +166,17 @@ class Watcher:
         if to == "NotExist":
             life.exited = now
         life.state, life.since = to, now
+
+    def main_work(self) -> tuple[float, float, int]:
+        """The main goroutine's (seconds running, seconds blocked, blocks) over the trace, until its end;
+        running only while none of the goroutines it made waited for it to stop (that wait is theirs,
+        the block they start with)."""
+        life, end = self.main, self.run.now if self.run is not None else 0.0
+        if life is None:
+            return 0.0, 0.0, 0
+        left = end - life.since
+        free = self.main_free + (self.holding.get(life.goid, end) - life.since if life.state in RUNNING else 0.0)
+        return free, life.waited + (left if life.state == "Waiting" else 0.0), life.blocks
 
     def table(self, goroutines: pd.DataFrame) -> pd.DataFrame:
         """One row per user goroutine: its life (a goroutine still running or blocked when the trace
