@@ -15,7 +15,8 @@ from ..scenario.model import PLATFORMS, VERSIONS
               help="The scenario file to write (default: <trace file stem>-fit.yaml).")
 @click.option("--overwrite", is_flag=True, help="Replace the output file if it exists.")
 @click.option("--max-classes", type=click.IntRange(min=1), default=8, show_default=True,
-              help="At most this many goroutine classes; the smallest creation sites beyond are merged.")
+              help="At most this many goroutine classes (main's own work, main_work, comes on top); the smallest "
+                   "creation sites beyond are merged.")
 @click.option("--gc", "gc", type=click.Choice(["times", "gogc"]), default="times", show_default=True,
               help="times: GC cycles at the trace's own cycle times; gogc: paced by GOGC from the trace's heap "
                    "metrics (for what-if studies that change the load or GOGC).")

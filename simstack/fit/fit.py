@@ -85,7 +85,7 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
               replay: bool = False, classify=None, observed=None) -> Fit:
     """Fit a scenario to the Go execution trace at ``path`` (Go 1.23+, ``GODEBUG=traceallocfree=1``).
 
-    ``max_classes`` caps the goroutine classes; ``gc`` is ``times`` (GC at the trace's own cycle
+    ``max_classes`` caps the goroutine classes (main's own work, ``main_work``, comes on top); ``gc`` is ``times`` (GC at the trace's own cycle
     start times) or ``gogc`` (paced by GOGC from the heap the trace's metrics show); ``arrivals``
     ``auto`` (burst, Poisson or the observed times, whichever the test accepts first) or ``trace``
     (always the observed times).  ``platform`` and ``version`` are written as given: a trace says
