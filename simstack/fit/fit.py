@@ -294,7 +294,7 @@ def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list, 
 def _main_class(running: float, blocked: float, blocks: int, taken: set) -> FittedClass:
     """The main goroutine's own work: in a scenario main only starts the goroutines, but in the trace it
     also ran, and its running time is P time the others wait for (fanout at GOMAXPROCS 1: 551 goroutines
-    alive on average without it, 605 with it, 709 in the trace).  Only the time none of the goroutines it
+    alive on average without it, 606 with it, 709 in the trace).  Only the time none of the goroutines it
     made waited for it (their first block holds that).  One goroutine runs it for main, in rounds of
     constant run and block; its own stack is the one thing it adds that the trace has not."""
     rounds = int(min(MAX_ROUNDS, max(1, blocks)))

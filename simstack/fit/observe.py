@@ -49,12 +49,12 @@ class Watcher:
     lives: dict = field(default_factory=dict)  # goid -> Life (user goroutines but main)
     main: Life | None = None  # the main goroutine's (its running time is work the simulation's main does not do)
     main_free: float = 0.0  # seconds main ran with none of the goroutines it made waiting for it
+    main_since: float = 0.0  # when main's current stint of running (or in a syscall) began
     holding: dict = field(default_factory=dict)  # creator goid -> since when a goroutine it made waits for it
     heap: list = field(default_factory=list)  # (time, /memory/classes/heap/objects:bytes)
     goals: list = field(default_factory=list)  # (time, /gc/heap/goal:bytes)
     gomaxprocs: int = 0
     marking: bool = False  # inside a GC mark phase
-    mark_start: float = 0.0
     scanned: dict = field(default_factory=dict)  # goid -> (stack size, runs, parked since the phase began)
     children: dict = field(default_factory=dict)  # creator goid -> goroutines it made since it last stopped running
     run: object = None  # the TraceRun, kept for the state at the end
@@ -63,7 +63,7 @@ class Watcher:
         self.run = run
         k = ev.kind
         if k == "RangeBegin" and ev.name == "GC concurrent mark phase":
-            self.marking, self.mark_start = True, run.now
+            self.marking = True
             self.scanned = {}
             for life in self.lives.values():
                 if life.state == "Waiting":
@@ -109,14 +109,16 @@ class Watcher:
                     child.held = run.now - child.created
             held_from = self.holding.pop(goid, run.now)
             if self.main is not None and goid == self.main.goid:
-                self.main_free += held_from - self.main.since
+                self.main_free += held_from - self.main_since
+        elif to in RUNNING and frm not in RUNNING and self.main is not None and goid == self.main.goid:
+            self.main_since = run.now
         life = self.lives.get(goid)
         if life is None and self.main is not None and goid == self.main.goid:
             life = self.main
         if life is None:
             gp = run.gs.get(goid)
             if gp is not None and gp.cls == "(main goroutine)" and self.main is None:
-                self.main = Life(goid, gp.cls, gp.created, state=to, since=run.now)
+                self.main, self.main_since = Life(goid, gp.cls, gp.created, state=to, since=run.now), run.now
                 return
             if gp is None or not gp.user or gp.cls == "(main goroutine)" or frm not in ("NotExist", "Undetermined"):
                 return
@@ -175,7 +177,7 @@ class Watcher:
         if life is None:
             return 0.0, 0.0, 0
         left = end - life.since
-        free = self.main_free + (self.holding.get(life.goid, end) - life.since if life.state in RUNNING else 0.0)
+        free = self.main_free + (self.holding.get(life.goid, end) - self.main_since if life.state in RUNNING else 0.0)
         return free, life.waited + (left if life.state == "Waiting" else 0.0), life.blocks
 
     def table(self, goroutines: pd.DataFrame) -> pd.DataFrame:
