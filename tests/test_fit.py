@@ -96,6 +96,21 @@ def test_each_round_of_a_long_lived_goroutine_has_the_law_whose_maximum_is_the_s
         assert (first <= s).mean() * p[:k + 1].sum() ** rounds == pytest.approx((size_max <= s).mean(), abs=1e-9)
 
 
+def test_the_later_runs_the_trace_shows_give_each_runs_law_of_sizes():
+    # a worker's jobs need 4, 8, 32 or 64 KiB; a run begins at whatever size GC's halvings left the stack,
+    # grows to what it needs if that is more, and the trace shows (size when it began, size when it blocked)
+    rng = np.random.default_rng(6)
+    sizes, law = np.array([4096, 8192, 32768, 65536]), np.array([0.6, 0.25, 0.1, 0.05])
+    need = rng.choice(sizes, 5000, p=law)
+    began = rng.choice([4096, 8192, 16384, 32768, 65536], 5000)
+    got, p = stacks.run_sizes(np.column_stack([began, np.maximum(began, need)]))
+    assert got.tolist() == sizes.tolist()
+    assert p == pytest.approx(law, abs=0.02)
+    # a fitted round that stands for two real runs goes to the deeper of two
+    _, p2 = stacks.run_sizes(np.column_stack([began, np.maximum(began, need)]), per_round=2)
+    assert np.cumsum(p2) == pytest.approx(np.cumsum(p) ** 2)
+
+
 def test_below_the_first_runs_sizes_a_round_cannot_be_seen_and_takes_the_least_size_seen():
     got, p = stacks.round_sizes([8192, 8192, 16384], [8192, 8192, 8192], 4)
     assert got.tolist() == [8192, 16384] and p[0] == pytest.approx((2 / 3) ** 0.25)

@@ -269,9 +269,20 @@ def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list, 
         if not grows_late:
             last = park
         else:  # (a replay too: its goroutine's deepest in every round would be deeper than it ran)
-            last, detail = _round_law(np.where(grew, size_max, fixed),
-                                      np.where(grew & (at_block > fixed), at_block, fixed), rounds, fixed)
-            notes.append(f"each later run's depth: {detail}")
+            later = [run for runs in r["later_runs"] for run in runs]
+            if len(later) >= laws.MIN_FIT:
+                per_round = max(1.0, float(np.median(blocks)) / rounds)
+                sizes, p = stacks.run_sizes(later, per_round)
+                how = (f"inferred from the {len(later)} later runs the trace shows (a run that grew needed the size it "
+                       "grew to, one that did not at most the size it began at; Turnbull's estimate)"
+                       + (f", the deepest of {per_round:.3g} runs a round" if per_round > 1 else ""))
+            else:
+                sizes, p = stacks.round_sizes(np.where(grew, size_max, fixed),
+                                              np.where(grew & (at_block > fixed), at_block, fixed), rounds)
+                how = f"inferred, the law whose deepest of {rounds} run(s), with the first, reaches the sizes above"
+            last = _size_law(sizes, p, fixed)
+            notes.append(f"each later run's depth: {how}: "
+                         + ", ".join(f"{_kib(int(z))} {100 * q:.3g} %" for z, q in zip(sizes, p)))
         for _ in range(rounds):
             program.append({"depth": park, "block": waited})
             if not (run2.kind == "constant" and run2.value == 0 and last == park):
@@ -344,17 +355,14 @@ def _park(g: Group, r: pd.DataFrame, size_max, grew, fixed: int) -> tuple[int, s
     return park, why
 
 
-def _round_law(size_max, size_first, rounds: int, fixed: int) -> tuple[laws.Law, str]:
-    """The depth of each later run, and a note saying how it was found: the law whose deepest of ``rounds``
-    runs, with the first run, reaches the sizes the goroutines reached (:func:`.stacks.round_sizes`)."""
-    sizes, p = stacks.round_sizes(size_max, size_first, rounds)
-    d = np.array([stacks.depth_for(int(s), s > fixed, fixed) for s in sizes])
-    detail = (f"inferred, the law whose deepest of {rounds} run(s), with the first, reaches the sizes above: "
-              + ", ".join(f"{_kib(int(s))} {100 * q:.3g} %" for s, q in zip(sizes, p)))
+def _size_law(sizes, p, fixed: int) -> laws.Law:
+    """The depth law of a later run from its law of stack sizes (each size's depth as for a goroutine that
+    grew to it)."""
+    d = np.array([stacks.depth_for(int(z), z > fixed, fixed) for z in sizes])
     if len(d) == 1:
-        return laws.Law("constant", float(d[0]), float(d[0])), detail
+        return laws.Law("constant", float(d[0]), float(d[0]))
     return laws.Law("empirical", mean=float(np.dot(d, p)), values=tuple(float(x) for x in d),
-                    weights=tuple(round(float(q), 4) for q in p), why="each run's stack size inferred"), detail
+                    weights=tuple(round(float(q), 4) for q in p), why="each run's stack size inferred")
 
 
 def _kib(b: int) -> str:

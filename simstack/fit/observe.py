@@ -37,6 +37,8 @@ class Life:
     parked_at_gc: int = 0  # GC mark phases it was blocked in (a chance for GC to shrink its stack)
     parked: bool = False  # it last stopped running by blocking: its stack is as it parked (runnable or not)
     runs: int = 0  # times it started running
+    resumed: int = 0  # its stack size when it first ran after its last block (0: not in a later run)
+    later_runs: list = field(default_factory=list)  # (size when it resumed, size when it blocked again)
     kept_at: list = field(default_factory=list)  # stack sizes GC found it parked at and kept
     shrunk_at: list = field(default_factory=list)  # stack sizes GC found it parked at and halved
     exited: float = math.nan
@@ -137,6 +139,9 @@ class Watcher:
             life.queued += now - life.since
         if to in RUNNING and frm not in RUNNING:
             life.runs += 1
+            if life.parked and life.blocks:  # a later run begins (not a preempted one going on)
+                gp = run.gs.get(goid)
+                life.resumed = gp.size if gp is not None else 0
             life.parked = False
             if goid in self.scanned:  # halved while parked, before it ran?  (if not: scanned or not, unknown)
                 size = self.scanned.pop(goid)[0]
@@ -159,6 +164,10 @@ class Watcher:
                 life.run_after += now - life.since
         if to == "Waiting" and frm != "Waiting":
             life.blocks += 1
+            gp = run.gs.get(goid)
+            if life.resumed and gp is not None:
+                life.later_runs.append((life.resumed, gp.size))
+            life.resumed = 0
             if self.marking:  # parked before the mark phase scans it
                 life.parked_at_gc += 1
             if math.isnan(life.first_block):
@@ -202,10 +211,12 @@ class Watcher:
                          "start_delay": (end - (0.0 if math.isnan(life.created) else life.created)
                                          if math.isnan(life.start_delay) else life.start_delay),
                          "parked_at_gc": life.parked_at_gc, "kept_at": tuple(life.kept_at),
-                         "shrunk_at": tuple(life.shrunk_at), "final_size": gp.size if gp is not None else 0})
+                         "shrunk_at": tuple(life.shrunk_at), "later_runs": tuple(life.later_runs),
+                         "final_size": gp.size if gp is not None else 0})
         df = pd.DataFrame(rows, columns=["goroutine", "class", "created", "exited", "run_first", "run_after",
                                          "first_block", "size_at_block", "blocks", "waited", "ongoing", "queued",
-                                         "ran", "held", "start_delay", "parked_at_gc", "kept_at", "shrunk_at", "final_size"])
+                                         "ran", "held", "start_delay", "parked_at_gc", "kept_at", "shrunk_at",
+                                         "later_runs", "final_size"])
         g = goroutines[["goroutine", "max_stack", "grows", "shrinks"]]
         return df.merge(g, on="goroutine", how="left").sort_values(["created", "goroutine"], na_position="first",
                                                                    ignore_index=True)

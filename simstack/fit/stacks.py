@@ -16,7 +16,10 @@ becomes.  The shrink rule inverts too (:func:`park_window`): a size at which GC 
 parked stacks bounds what they use from above, one at which it kept them from below, and a
 class with both parks in the middle.  With one bound only, a class parks at the least it
 allows: depth 0 (its entry frame and the park path) if GC halved them, else just above a
-quarter of its usual stack, the least that keeps the stack whole (:func:`park_depth`).  Every
+quarter of its usual stack, the least that keeps the stack whole (:func:`park_depth`).
+
+A long-lived goroutine's later runs each need a size of their own (:func:`run_sizes`, from the
+runs the trace shows; :func:`round_sizes`, from the largest sizes, where it shows too few).  Every
 fitted class has frames of ``FRAME`` bytes and an entry frame of ``ENTRY`` bytes: these are
 chosen, not observed, and only the depth times the frame matters for the sizes.
 """
@@ -117,3 +120,32 @@ def round_sizes(size_max, size_first, rounds: int) -> tuple[np.ndarray, np.ndarr
     p = np.diff(f, prepend=0.0)
     keep = p > 0
     return grid[keep], p[keep]
+
+
+def run_sizes(later_runs, per_round: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """The stack size one later run needs, as (sizes, probabilities), from the runs the trace shows:
+    ``later_runs`` holds (size when a run began, size when it blocked again).  A run that grew the stack
+    needed the size it ended at; one that did not needed at most the size it began at, which after
+    GC halved a parked stack is often less than the largest.  The law is the one that makes those
+    observations likeliest (Turnbull's self-consistency iteration for interval-censored data, here
+    on powers of two).  ``per_round``: real runs per fitted round, whose deepest the round goes to."""
+    runs = np.asarray(later_runs, dtype=float).reshape(-1, 2)
+    grew = runs[:, 1] > runs[:, 0]
+    grid = np.unique(np.concatenate([runs[grew, 1], runs[~grew, 0]]))
+    exact = (runs[grew, 1][:, None] == grid).sum(axis=0).astype(float)
+    bounds, n_bound = np.unique(runs[~grew, 0], return_counts=True)
+    below = bounds[:, None] >= grid  # the sizes each bound allows
+    p = np.full(len(grid), 1.0 / len(grid))
+    for _ in range(1000):
+        share = below * p
+        counts = exact + (n_bound[:, None] * share / share.sum(axis=1, keepdims=True)).sum(axis=0)
+        new = counts / counts.sum()
+        if np.abs(new - p).max() < 1e-10:
+            break
+        p = new
+    p = new
+    if per_round > 1:  # the deepest of per_round runs: F ** per_round
+        f = np.cumsum(p) ** per_round
+        p = np.diff(f, prepend=0.0)
+    keep = p > 1e-6
+    return grid[keep].astype(int), p[keep] / p[keep].sum()
