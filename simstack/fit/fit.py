@@ -85,17 +85,18 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
               replay: bool = False, classify=None, observed=None) -> Fit:
     """Fit a scenario to the Go execution trace at ``path`` (Go 1.23+, ``GODEBUG=traceallocfree=1``).
 
-    ``max_classes`` caps the goroutine classes (main's own work, ``main_work``, comes on top); ``gc`` is ``times`` (GC at the trace's own cycle
-    start times) or ``gogc`` (paced by GOGC from the heap the trace's metrics show); ``arrivals``
-    ``auto`` (burst, Poisson or the observed times, whichever the test accepts first) or ``trace``
-    (always the observed times).  ``platform`` and ``version`` are written as given: a trace says
+    ``max_classes`` caps the goroutine classes (main's own work, ``main_work``, comes on top); ``gc``
+    is ``times`` (GC at the trace's own cycle start times) or ``gogc`` (paced by GOGC from the heap
+    the trace's metrics show); ``arrivals`` ``auto`` (burst, Poisson or the observed times, whichever
+    the test accepts first) or ``trace`` (always the observed times).  ``platform`` and ``version`` are written as given: a trace says
     neither (default: linux/amd64, go1.27).
     ``replay``: every goroutine gets its own observed values (``sequence`` distributions, in
     creation order, arrivals at the observed times) instead of its class's fitted laws: the run
     as it was, for comparing versions and policies on it; it cannot be scaled (a class's count is
-    its sequence's length).  One thing a trace does not show per goroutine, how deep each of its later
-    runs went, takes the class's law there too.  ``classify`` as for :func:`simstack.read_trace`.  ``observed``: what
-    :func:`observe_trace` returned for this trace, to fit it again without reading it again.
+    its sequence's length).  One thing a trace does not show per goroutine, how deep each of its
+    later runs went, takes the class's law there too.  ``classify`` as for
+    :func:`simstack.read_trace`.  ``observed``: what :func:`observe_trace` returned for this trace,
+    to fit it again without reading it again.
     """
     from pathlib import Path
 
@@ -305,8 +306,8 @@ def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list, 
 def _main_class(running: float, blocked: float, blocks: int, taken: set) -> FittedClass:
     """The main goroutine's own work: in a scenario main only starts the goroutines, but in the trace it
     also ran, and its running time is P time the others wait for (fanout at GOMAXPROCS 1: 551 goroutines
-    alive on average without it, 606 with it, 709 in the trace).  Only the time none of the goroutines it
-    made waited for it (their first block holds that).  One goroutine runs it for main, in rounds of
+    alive on average without it, 606 with it, 709 in the trace).  Only the time when none of the
+    goroutines it made waited for it (their first block holds that).  One goroutine runs it for main, in rounds of
     constant run and block; its own stack is the one thing it adds that the trace has not."""
     rounds = int(min(MAX_ROUNDS, max(1, blocks)))
     run = laws.Law("constant", running / rounds, running / rounds)
