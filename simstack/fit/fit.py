@@ -88,8 +88,8 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
     ``max_classes`` caps the goroutine classes (main's own work, ``main_work``, comes on top); ``gc``
     is ``times`` (GC at the trace's own cycle start times) or ``gogc`` (paced by GOGC from the heap
     the trace's metrics show); ``arrivals`` ``auto`` (burst, Poisson or the observed times, whichever
-    the test accepts first) or ``trace`` (always the observed times).  ``platform`` and ``version`` are written as given: a trace says
-    neither (default: linux/amd64, go1.27).
+    the test accepts first) or ``trace`` (always the observed times).  ``platform`` and ``version``
+    are written as given: a trace says neither (default: linux/amd64, go1.27).
     ``replay``: every goroutine gets its own observed values (``sequence`` distributions, in
     creation order, arrivals at the observed times) instead of its class's fitted laws: the run
     as it was, for comparing versions and policies on it; it cannot be scaled (a class's count is
