@@ -210,4 +210,3 @@ def measure_cpu_costs(tc: Toolchain, cache_dir: Path, timeout: float = 120) -> d
 def describe(costs: dict) -> str:
     """The costs, in µs, for a note."""
     return ", ".join(f"{k} {v * 1e6:.2f} µs" for k, v in costs.items())
-
