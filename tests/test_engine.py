@@ -286,6 +286,50 @@ def test_a_chain_of_wakes_keeps_the_exits_on_one_p(procs):
     assert list(exits.time) == sorted(exits.time) and exits.time.iloc[0] > 0.005  # one after the other
 
 
+def test_each_gc_cycle_at_a_time_can_have_its_own_mark_phase():
+    text = SMALL_GC.format(gc="{at: [5ms, 10ms, 15ms], mark_durations: [1ms, 3ms], mark_duration: 2ms}")
+    gc = simstack.run(parse_scenario(text)).gc
+    assert (gc["end"] - gc["start"]).tolist() == pytest.approx([1e-3, 3e-3, 2e-3])
+
+
+def test_a_gate_that_waits_for_its_waiters_opens_when_the_last_parks_but_not_past_the_next_opening():
+    # on one P, 40 goroutines park on the gate one by one, at 0.2, 0.4, ... 8 ms; the gate is due at 5 ms
+    def exits(gate):
+        res = simstack.run(parse_scenario(BARRIER.format(gate=gate)))
+        return res.events[res.events.kind == "exit"].time
+    assert exits("open_at: [5ms]").min() == pytest.approx(0.0052)  # the 25 parked by then, after the 26th's run
+    assert exits("open_at: [5ms], wait_for: [40]").min() == pytest.approx(0.008)  # all 40, once the 40th parks
+    # not past the next opening, due at 7 ms: the 35 parked by then, after the 36th's run
+    assert exits("open_at: [5ms, 7ms], wait_for: [40, 0]").min() == pytest.approx(0.0072)
+
+
+BARRIER = """
+name: barrier
+duration: 30ms
+runtime: {{version: go1.27, gomaxprocs: 1}}
+gates: [{{name: done, {gate}}}]
+goroutines:
+  - name: w
+    count: 40
+    program:
+      - {{depth: 2, run: 200us}}
+      - {{depth: 0, wait: done}}
+"""
+
+
+SMALL_GC = """
+name: marks
+duration: 30ms
+runtime: {{version: go1.27, gomaxprocs: 1}}
+gc: {gc}
+goroutines:
+  - name: w
+    count: 50
+    program:
+      - {{depth: 20, block: 20ms}}
+"""
+
+
 def test_a_wake_with_nobody_waiting_does_nothing():
     text = CHAIN.format(procs=1).replace("wake_at: [5ms]", "open_at: [5ms]")
     res = simstack.run(parse_scenario(text))  # all released at once: every wake finds no waiter

@@ -54,6 +54,9 @@ EXPECTED = {
     'lognormal_median_zero.yaml': [
         ':5:10: goroutines[0].program[0].depth: lognormal needs median > 0, got 0.0',
     ],
+    'mark_durations_past_at.yaml': [
+        ':2:18: gc.mark_durations: one mark phase per cycle in at: expected at most 1 value(s), got 2',
+    ],
     'merge_key_bomb.yaml': [
         ':16:6: m14: aliases expand the document to more than 250,000 values by here; a scenario file may hold at most 250,000 after expanding aliases',
     ],
@@ -218,6 +221,9 @@ EXPECTED = {
     ],
     'version_as_number.yaml': [
         ':3:3: runtime.version: expected a modelled Go version (go1.12, go1.19, go1.27, or a point release such as go1.19.8), got 1.19',
+    ],
+    'wait_for_past_open_at.yaml': [
+        ':3:32: gates[0].wait_for: one count per opening in open_at: expected at most 1 value(s), got 2',
     ],
     'wait_unknown_gate.yaml': [
         ":7:20: goroutines[0].program[0].wait: no gate named 'strat'; did you mean 'start'?; declare it under gates",

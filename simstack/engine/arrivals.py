@@ -53,7 +53,8 @@ class ArrivalsMixin:
             Arrivals(self, info).start()
 
     def gate(self, gate):
-        """Open a gate at each of its times: its waiters become runnable on P0 (``closechan``).
+        """Open a gate at each of its times (or, with ``wait_for``, once that many wait, but not past the
+        next opening's time): its waiters become runnable on P0 (``closechan``).
 
         closechan pushes the waiters on a gList and readies them from it, last parked first,
         each ``goready`` taking runnext and kicking the previous one to the local queue. That
@@ -78,8 +79,16 @@ class ArrivalsMixin:
         A plan that releases the same goroutines twice through the global queue can end one
         or two retained stacks off (README, Fidelity).
         """
-        for t in sorted(gate.open_at):
+        counts = list(gate.wait_for) + [0] * (len(gate.open_at) - len(gate.wait_for))
+        openings = sorted(zip(gate.open_at, counts), key=lambda tn: tn[0])
+        for k, (t, n) in enumerate(openings):
             yield self.ps.sleep_until(t)
+            if len(self.gates[gate.name]) < n:  # main's WaitGroup.Wait: until the n-th parks (or the next is due)
+                full = self.env.event()
+                self.ps.gate_full[gate.name] = (n, full)
+                nxt = openings[k + 1][0] if k + 1 < len(openings) else None
+                yield full if nxt is None else full | self.env.timeout(max(0.0, nxt - self.env.now))
+                del self.ps.gate_full[gate.name]
             waiters, self.gates[gate.name] = self.gates[gate.name], []
             rt = self.rt
             p0 = rt.allp[0]

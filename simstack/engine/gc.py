@@ -19,13 +19,15 @@ class GCMixin:
     def gc_schedule(self):
         """Start GC cycles at the ``gc.at`` times (like runtime.GC())."""
         end = self.scenario.duration
-        for t in sorted(self.scenario.gc.at):
+        gc = self.scenario.gc
+        marks = list(gc.mark_durations) + [None] * (len(gc.at) - len(gc.mark_durations))
+        for t, mark in sorted(zip(gc.at, marks), key=lambda tm: tm[0]):
             if end is not None and t >= end:
                 break  # due at or after the end (validate's model runs on until main gets there)
             self.gc_next["at"] = t
             yield self.ps.sleep_until(t)
             self.ps.main_due = t
-            yield from self.runtime_gc()
+            yield from self.runtime_gc(mark)
         self.gc_next.pop("at", None)
 
     def gc_interval(self):
@@ -47,9 +49,10 @@ class GCMixin:
             self.ps.main_due = k * dt
             yield from self.runtime_gc()
 
-    def runtime_gc(self):
-        """runtime.GC() from main, which has its P: the cycle, then main waits its turn twice, so a
-        saturated program's runtime.GC() returns late and main's later work waits for it.
+    def runtime_gc(self, mark=None):
+        """runtime.GC() from main, which has its P: the cycle (its mark phase ``mark`` seconds long, if
+        given), then main waits its turn twice, so a saturated program's runtime.GC() returns late and
+        main's later work waits for it.
 
         Main parks until mark termination readies it (``gcWaitOnMark``; ``Ps.main_readied``),
         then sweeps one span and yields (``sweepone``, ``Gosched``): a trip through the global
@@ -59,10 +62,10 @@ class GCMixin:
         it was idle). Without timers in the netpoller (go1.12) main has no turns: the cycle only."""
         ps = self.ps
         if not ps.res or self.rt.main is None or ps.gc_active:
-            yield from self.gc_cycle("main")
+            yield from self.gc_cycle("main", mark)
             return
         ps.main_in_gc = True
-        yield from self.gc_cycle("main")
+        yield from self.gc_cycle("main", mark)
         yield ps.main_readied(self.rt.allp[0])
         yield ps.main_gosched()
         ps.main_gc_done()
@@ -76,7 +79,7 @@ class GCMixin:
         interval GC) is scheduled: each has one pending event, except the one asking."""
         return self.scenario.duration is None and pending(self.env) <= self.daemons - 1
 
-    def gc_cycle(self, caller: str = "pacer"):
+    def gc_cycle(self, caller: str = "pacer", mark=None):
         """One cycle: mark (with its simulated length), then mark termination. ``caller``: who
         started it, ``main`` (runtime.GC() at its times) or the GOGC ``pacer``."""
         ps = self.ps
@@ -92,7 +95,7 @@ class GCMixin:
             rt.startm(rt.allp[0], ps.races.gc_threads(rt.gc_cycle) - 1)
         if self.checker is not None:
             self.checker.settled("gc_start")
-        md = self.scenario.gc.mark_duration or ps.mark_phase()
+        md = mark if mark is not None else self.scenario.gc.mark_duration or ps.mark_phase()
         before = ps.allocated
         if md > 0:
             yield self.env.timeout(md)

@@ -60,6 +60,8 @@ class Ps:
         self.rt = rt
         self.classes = classes
         self.gates = gates
+        # gate -> (waiters it waits for, the event that fires when they are there): a wait_for opening
+        self.gate_full: dict[str, tuple[int, Any]] = {}
         # semaphores: name -> [free tokens, goroutines waiting for one (in park order)]
         self.sems: dict[str, list[Any]] = {s.name: [s.tokens, []] for s in getattr(sim.scenario, "semaphores", ())}
         # the invariant checker (runtime/invariants.py) when checking: told after each runtime operation
@@ -484,7 +486,11 @@ class Ps:
                 rt.timeSleep(gp)
                 self.timer(gp, pp, max(0.0, t - self.env.now))
             elif kind == "wait":
-                self.gates[step.wait].append(gp)
+                waiters = self.gates[step.wait]
+                waiters.append(gp)
+                full = self.gate_full.get(step.wait)
+                if full is not None and len(waiters) >= full[0] and not full[1].triggered:
+                    full[1].succeed()
             elif kind == "acquire":
                 self.sems[step.acquire][1].append(gp)
             return -1.0

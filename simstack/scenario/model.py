@@ -231,6 +231,7 @@ class GCSpec(_Model):
     gogc: Annotated[int, Field(ge=1)] | None = 100  # None: GOGC=off
     live_heap: Size = 4_000_000
     mark_duration: Time = 0.0
+    mark_durations: list[Time] = []  # EXTENSION: the mark phase of the cycle at at[i] (others: mark_duration)
 
     @field_validator("gogc", mode="before")
     @classmethod
@@ -243,6 +244,9 @@ class GCSpec(_Model):
             _fail([(("interval",), "trigger 'interval' needs an interval, e.g. interval: 10ms")])
         if self.trigger != "interval" and self.interval is not None:
             _fail([(("interval",), f"interval only applies to trigger 'interval', not {self.trigger!r}")])
+        if len(self.mark_durations) > len(self.at):
+            _fail([(("mark_durations",), f"one mark phase per cycle in at: expected at most {len(self.at)} "
+                    f"value(s), got {len(self.mark_durations)}")])
         return self
 
     @model_serializer(mode="wrap")
@@ -446,6 +450,9 @@ class Gate(_Model):
     name: Annotated[str, BeforeValidator(_identifier)]
     open_at: list[Time] = []
     wake_at: list[Time] = []  # EXTENSION: main hands one waiter the baton (e.g. starts a chain)
+    # EXTENSION: the opening at open_at[i] waits until wait_for[i] goroutines wait on the gate (main's
+    # WaitGroup.Wait before its close), but not past the next opening's time
+    wait_for: list[Annotated[int, Field(ge=0)]] = []
 
 
 class Semaphore(_Model):
@@ -541,12 +548,15 @@ def _class_problems(s: Scenario) -> list:
 
 
 def _gate_problems(s: Scenario) -> list:
-    """Duplicate gate names; wait steps naming no gate."""
+    """Duplicate gate names; more counts than openings; wait steps naming no gate."""
     problems, names = [], {}
     for k, g in enumerate(s.gates):
         if g.name in names:
             problems.append((("gates", k, "name"), f"duplicate gate name {g.name!r}"))
         names.setdefault(g.name, k)
+        if len(g.wait_for) > len(g.open_at):
+            problems.append((("gates", k, "wait_for"), f"one count per opening in open_at: expected at most "
+                             f"{len(g.open_at)} value(s), got {len(g.wait_for)}"))
     for i, c in enumerate(s.goroutines):
         for j, step in enumerate(c.program):
             for f in ("wait", "wake"):

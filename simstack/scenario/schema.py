@@ -132,6 +132,8 @@ _DEFS = {
                                                                   {"enum": ["off", False]}]},
         "live_heap": _ref("size"),
         "mark_duration": _ref("time"),
+        "mark_durations": _array(_ref("time"), "the mark phase of the cycle at each time in at, in order (the "
+                                 "others: mark_duration)"),
     }, allOf=[_when("trigger", "interval", {"required": ["interval"]})]),
     "arrival": _obj("how goroutines of the class start", {
         "process": _enum("arrival process", "burst", "poisson", "uniform", "trace", "spawned"),
@@ -204,7 +206,9 @@ SCHEMA = _obj("a simstack scenario (format v1)", {
     "gates": _array(_obj("EXTENSION: a gate whose waiters all become runnable when it opens", {
         "name": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_.-]*$"},
         "open_at": _array(_ref("time"), "times at which the gate opens"),
-        "wake_at": _array(_ref("time"), "times at which main readies only the first goroutine waiting")},
+        "wake_at": _array(_ref("time"), "times at which main readies only the first goroutine waiting"),
+        "wait_for": _array({"type": "integer", "minimum": 0}, "per opening in open_at: it waits until this many "
+                           "goroutines wait on the gate, but not past the next opening's time")},
         ("name",))),
     "semaphores": _array(_obj("EXTENSION: a counting semaphore (a buffered channel of tokens)", {
         "name": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_.-]*$"},

@@ -112,13 +112,14 @@ def timed_problems(sc: Scenario, platform: str | None = None) -> list[str]:
         if c.park_path != "auto":
             out.append(f"goroutines[{i}] ({c.name}): park_path {c.park_path!r} is not a real runtime's park path; "
                        "a real program parks through the runtime's own functions")
-    handoffs = [f"gates[{k}] ({g.name}): wake_at" for k, g in enumerate(getattr(sc, "gates", None) or []) if g.wake_at]
+    handoffs = [f"gates[{k}] ({g.name}): {f}" for k, g in enumerate(getattr(sc, "gates", None) or [])
+                for f in ("wake_at", "wait_for") if getattr(g, f)]
     handoffs += [f"goroutines[{i}].program[{j}] ({c.name}): {st.kind} {getattr(st, st.kind)!r}"
                  for i, c in enumerate(sc.goroutines) for j, st in enumerate(c.program)
                  if st.kind in ("wake", "acquire", "release")]
     if handoffs:
         out.append(f"{', '.join(handoffs[:3])}{' and more' if len(handoffs) > 3 else ''}: the real-time program "
-                   "has no hand-offs (wake, wake_at, semaphores) yet; the quiet replay has them")
+                   "has no hand-offs (wake, wake_at, wait_for, semaphores) yet; the quiet replay has them")
     return out
 
 
