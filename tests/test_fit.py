@@ -17,7 +17,7 @@ import pytest
 
 import simstack
 from simstack.fit import FitError, fit_trace, observe_trace
-from simstack.fit import laws, stacks
+from simstack.fit import laws, stacks, waves
 from simstack.fit.classes import class_name
 from simstack.fit.write import time_text
 from simstack.scenario.loader import parse_scenario
@@ -139,6 +139,27 @@ def test_durations_the_traces_end_cut_short_are_lower_bounds_not_values():
     assert laws.censored([1.0, 2.0], [True, True]).tolist() == [1.0, 2.0]
 
 
+def test_blocks_that_end_in_waves_whatever_their_lengths_wait_on_a_gate_and_independent_ones_do_not():
+    rng = np.random.default_rng(3)
+    # 10 rounds: 1,000 goroutines park over 6 ms, then a chain wakes them all over 3 ms, last parked first
+    park = np.concatenate([10e-3 * k + np.sort(rng.uniform(0, 6e-3, 1000)) for k in range(10)])
+    wake = np.concatenate([10e-3 * k + 6.1e-3 + np.linspace(3e-3, 0, 1000) for k in range(10)])
+    times, counts, share = waves.openings(park, wake)
+    assert share == 1.0 and counts == (1000,) * 10  # each wave woke all that were parked: it waits for them
+    assert times[:2] == pytest.approx([6.1e-3, 16.1e-3])
+    # parked, and the trace ended before a wave came: explained, as a gate would keep it
+    assert waves.openings(np.append(park, 0.0999), np.append(wake, np.nan))[2] == 1.0
+    # a wave that wakes 50 of those parked first: open at each wave's first and last wake, waiting for none
+    early = wake.copy()
+    early[:50] = 0.6e-3 + np.linspace(0, 1e-4, 50)  # the first 50 to park, of about 100 parked by then
+    times, counts, share = waves.openings(park, early)
+    assert counts == () and share > 0.99 and len(times) == 22
+    # a server's requests: each sleeps its own time after it arrives
+    arrive = np.cumsum(rng.exponential(2e-4, 5000))
+    assert waves.openings(arrive, arrive + rng.exponential(5e-3, 5000))[0] == ()
+    assert waves.openings(park[:10], wake[:10]) == ((), (), 0.0)  # too few to tell
+
+
 def test_class_names_are_scenario_names_that_sweep_keys_can_hold():
     taken = set()
     assert class_name("net/http.(*conn).serve", taken) == "http_conn_serve"
@@ -223,6 +244,20 @@ def test_mains_own_work_is_a_class_less_the_time_its_goroutines_waited_for_it(tr
     work = [c for c in fit.classes if c.name == "main_work"]
     assert len(work) == 1 and work[0].spec["count"] == 1
     assert sum(st["run"].value for st in work[0].spec["program"] if "run" in st) == pytest.approx(free)
+
+
+def test_workers_released_together_wait_on_gates_and_hold_their_stacks_as_long_as_in_the_trace(fitted):
+    # each wave's workers park on close(release) and then on close(done): blocks of any length that end
+    # together, which the fit gives to gates; the GC cycles keep their own mark phases
+    workers = next(c for c in fitted.classes if c.name == "main_main")
+    waits = [st["wait"] for st in workers.spec["program"] if "wait" in st]
+    assert waits == ["main_main_first_wave", "main_main_last_wave"]
+    assert [g["wait_for"] for g in workers.gates] == [(200, 400, 600)] * 2  # the program's three waves
+    real_gc = fitted.result.gc
+    assert fitted.gc["mark_durations"] == pytest.approx((real_gc["end"] - real_gc["start"]).tolist())
+    from simstack.validate.roundtrip import roundtrip
+    peak = roundtrip(fitted.source, fit=fitted).figure("peak_stack_inuse")
+    assert abs(peak["relative"]) <= 0.10, peak  # drawn on their own: -22 % (they leave before their wave)
 
 
 def test_the_file_is_commented_and_says_what_was_inferred(fitted):

@@ -13,7 +13,9 @@ and stacks), :mod:`.classes` (classes by creation site), :mod:`.laws` (arrivals 
 
 Goroutines alive at the end of the trace are a class of their own that parks for good; main's own
 running time is one more class (``main_work``).  Times the trace's end cut short are lower bounds, not
-values (:func:`.laws.censored`).
+values (:func:`.laws.censored`).  A class's first or last block that ended in waves, whatever its
+length (a ``close`` that wakes every waiter, a chain torn down), is a ``wait`` on a gate that opens
+at the waves (:mod:`.waves`).
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..scenario.model import goroutine_heap
-from . import laws, stacks
+from . import laws, stacks, waves
 from .classes import Group, group
 from .gc import fit_gc
 from .observe import Watcher
@@ -47,6 +49,7 @@ class FittedClass:
     spec: dict  # the class as scenario data (times in seconds, sizes in bytes)
     notes: list = field(default_factory=list)  # what was inferred, and from what
     sites: list = field(default_factory=list)
+    gates: list = field(default_factory=list)  # gates its program waits on: {"name", "open_at", "wait_for"}
 
 
 @dataclass
@@ -68,7 +71,7 @@ class Fit:
 
     def scenario_dict(self) -> dict:
         return {"name": self.name, "duration": self.duration, "runtime": self.runtime, "gc": self.gc,
-                "goroutines": [c.spec for c in self.classes]}
+                "gates": [gate for c in self.classes for gate in c.gates], "goroutines": [c.spec for c in self.classes]}
 
     def yaml(self) -> str:
         from .write import render
@@ -94,7 +97,9 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
     creation order, arrivals at the observed times) instead of its class's fitted laws: the run
     as it was, for comparing versions and policies on it; it cannot be scaled (a class's count is
     its sequence's length).  One thing a trace does not show per goroutine, how deep each of its
-    later runs went, takes the class's law there too.  ``classify`` as for
+    later runs went, takes the class's law there too; blocks that ended in waves wait on gates, as
+    with laws (each goroutine's own time would end before or after its wave, as the simulation
+    reaches it earlier or later).  ``classify`` as for
     :func:`simstack.read_trace`.  ``observed``: what :func:`observe_trace` returned for this trace,
     to fit it again without reading it again.
     """
@@ -263,9 +268,12 @@ def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list, 
         waited_all = r["waited"].to_numpy() + np.where(r["exited"].isna().to_numpy(), end, 0.0)
     else:  # (as a law, such a tail would be drawn by any goroutine of the class: its time so far, a lower bound)
         waited_all = r["waited"].to_numpy()
+    # blocks that end in waves whatever their lengths (a close, or a chain torn down, wakes them together)
+    gates = {} if g.resident or not rounds else _gates(g.name, r, rounds, end, notes)
+    waited_rounds = waited_all - sum(gate.pop("took") for gate in gates.values())
     if rounds:
         done = np.ones(len(r), bool) if g.resident else exited
-        waited = fit_law(cut(waited_all / rounds, done))
+        waited = fit_law(cut(np.maximum(waited_rounds, 0.0) / max(1, rounds - len(gates)), done))
         run2 = fit_law(cut(r["run_after"].to_numpy() / rounds, done))
         if not grows_late:
             last = park
@@ -284,8 +292,8 @@ def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list, 
             last = _size_law(sizes, p, fixed)
             notes.append(f"each later run's depth: {how}: "
                          + ", ".join(f"{_kib(int(z))} {100 * q:.3g} %" for z, q in zip(sizes, p)))
-        for _ in range(rounds):
-            program.append({"depth": park, "block": waited})
+        for k in range(rounds):
+            program.append({"depth": park, "wait": gates[k]["name"]} if k in gates else {"depth": park, "block": waited})
             if not (run2.kind == "constant" and run2.value == 0 and last == park):
                 program.append({"depth": last, "run": run2})
     if g.resident:
@@ -300,7 +308,37 @@ def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list, 
                  f"{_ms(waited_all.mean())} in all, running {_ms(r['run_after'].mean())} after (means)"
                  + (", then blocked until the end" if g.resident else ""))
     spec["program"] = program
-    return FittedClass(g.name, spec, notes, g.sites)
+    return FittedClass(g.name, spec, notes, g.sites, list(gates.values()))
+
+
+def _gates(name: str, r: pd.DataFrame, rounds: int, end: float, notes: list) -> dict:
+    """The class's first and last blocks that a gate explains: {round: gate}, each gate as :func:`_gate`
+    makes it and ``took``, each goroutine's time in that block (which the other rounds' law leaves out)."""
+    tried = [(rounds - 1, "last", r["last_park"], r["last_wake"], r["blocks"] >= 1)]
+    if rounds > 1:  # (one that blocked once: its first block is its last)
+        tried.insert(0, (0, "first", r["first_block"], r["first_wake"], r["blocks"] >= 2))
+    gates = {}
+    for k, which, park, wake, among in tried:
+        gate = _gate(f"{name}_{which}_wave", park, wake, among, f"its {which} block", notes)
+        if gate:
+            gate["took"] = (wake.fillna(end) - park).where(among, 0.0).fillna(0.0).to_numpy()
+            gates[k] = gate
+    return gates
+
+
+def _gate(name: str, park: pd.Series, wake: pd.Series, among: pd.Series, what: str, notes: list) -> dict:
+    """A gate ``{"name", "open_at", "wait_for"}`` for the waits that began at ``park`` and ended at ``wake`` (NaN: not by
+    the trace's end), of the goroutines ``among``, if it explains them (:func:`.waves.openings`); else ``{}``."""
+    times, counts, share = waves.openings(park[among], wake[among])
+    if not times:
+        return {}
+    notes.append(f"{what}: a wait on the gate {name}. Those waits ended in waves, whatever their lengths ({share:.0%} "
+                 "of them in the first wave that ended after they began), which a law, drawing each on its own, "
+                 "would not do; the gate opens when each wave's first goroutine woke, " +
+                 ("once as many wait on it as woke in that wave (but not past the next wave's time): each wave woke "
+                  "all that were parked, as a close does" if counts else "and again when its last did: a wave woke "
+                  "some of those parked, not all"))
+    return {"name": name, "open_at": times, "wait_for": counts}
 
 
 def _main_class(running: float, blocked: float, blocks: int, taken: set) -> FittedClass:

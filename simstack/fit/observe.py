@@ -42,6 +42,9 @@ class Life:
     kept_at: list = field(default_factory=list)  # stack sizes GC found it parked at and kept
     shrunk_at: list = field(default_factory=list)  # stack sizes GC found it parked at and halved
     exited: float = math.nan
+    first_wake: float = math.nan  # when its first block ended (it became runnable)
+    last_park: float = math.nan  # when it last blocked
+    last_wake: float = math.nan  # when that block ended (it became runnable); NaN: still blocked
 
 
 @dataclass
@@ -162,8 +165,13 @@ class Watcher:
                 life.run_first += now - life.since
             else:
                 life.run_after += now - life.since
+        if frm == "Waiting" and to != "Waiting":
+            life.last_wake = now
+            if life.blocks == 1:
+                life.first_wake = now
         if to == "Waiting" and frm != "Waiting":
             life.blocks += 1
+            life.last_park, life.last_wake = now, math.nan
             gp = run.gs.get(goid)
             if life.resumed and gp is not None:
                 life.later_runs.append((life.resumed, gp.size))
@@ -212,11 +220,12 @@ class Watcher:
                                          if math.isnan(life.start_delay) else life.start_delay),
                          "parked_at_gc": life.parked_at_gc, "kept_at": tuple(life.kept_at),
                          "shrunk_at": tuple(life.shrunk_at), "later_runs": tuple(life.later_runs),
+                         "first_wake": life.first_wake, "last_park": life.last_park, "last_wake": life.last_wake,
                          "final_size": gp.size if gp is not None else 0})
         df = pd.DataFrame(rows, columns=["goroutine", "class", "created", "exited", "run_first", "run_after",
                                          "first_block", "size_at_block", "blocks", "waited", "ongoing", "queued",
                                          "ran", "held", "start_delay", "parked_at_gc", "kept_at", "shrunk_at",
-                                         "later_runs", "final_size"])
+                                         "later_runs", "first_wake", "last_park", "last_wake", "final_size"])
         g = goroutines[["goroutine", "max_stack", "grows", "shrinks"]]
         return df.merge(g, on="goroutine", how="left").sort_values(["created", "goroutine"], na_position="first",
                                                                    ignore_index=True)

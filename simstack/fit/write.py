@@ -14,14 +14,14 @@ import textwrap
 from .laws import Law
 
 
-def time_text(s: float) -> str:
-    """Seconds as the scenario's time syntax, to 4 significant digits (0 is '0s')."""
+def time_text(s: float, digits: int = 4) -> str:
+    """Seconds as the scenario's time syntax, to ``digits`` significant digits (0 is '0s')."""
     if s == 0:
         return "0s"
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
         if abs(s) >= scale:
-            return f"{s / scale:.4g}{unit}"
-    return f"{s * 1e9:.4g}ns"
+            return f"{s / scale:.{digits}g}{unit}"
+    return f"{s * 1e9:.{digits}g}ns"
 
 
 def _law(law, kind: str) -> str:
@@ -96,8 +96,19 @@ def render(fit) -> str:
     else:
         out += [f"  gogc: {gc['gogc']}", f"  live_heap: {gc['live_heap']}B"]
     out.append(f"  mark_duration: {time_text(gc['mark_duration'])}")
+    if gc.get("mark_durations"):
+        out.append("  mark_durations: " + _flow_list([time_text(t) for t in gc["mark_durations"]], " " * 4))
     if fit.notes or fit.warnings:
         out += _comment(fit.notes + [f"WARNING: {w}" for w in fit.warnings], "")
+    gates = [gate for c in fit.classes for gate in c.gates]
+    if gates:
+        out += ["gates:"] + _comment(["inferred: where a class's goroutines were woken together, the times the waves "
+                                      "began and how many each woke (see the class)"], "  ")
+        for gate in gates:
+            out.append(f"  - name: {gate['name']}")
+            out.append("    open_at: " + _flow_list([time_text(t, 7) for t in gate["open_at"]], " " * 6))
+            if gate["wait_for"]:
+                out.append("    wait_for: " + _flow_list([str(n) for n in gate["wait_for"]], " " * 6))
     out.append("goroutines:")
     for c in fit.classes:
         s = c.spec
@@ -117,6 +128,8 @@ def render(fit) -> str:
             for k in ("run", "block"):
                 if k in step:
                     parts.append(f"{k}: {_law(step[k], 'time')}")
+            if "wait" in step:
+                parts.append(f"wait: {step['wait']}")
             text = f"{{{', '.join(parts)}}}"
             if text in seen:
                 out.append(f"      - *{seen[text]}")
