@@ -297,7 +297,7 @@ def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list, 
             if not (run2.kind == "constant" and run2.value == 0 and last == park):
                 program.append({"depth": last, "run": run2})
     if g.resident:
-        program.append({"depth": park, "block": "forever"})
+        program.append({"depth": _resting(r, park, fixed, fit_law, notes), "block": "forever"})
     if not rounds and not g.resident:
         notes.append(f"no rounds of block and run: {np.mean(blocks == 0):.0%} of them never blocked before they ended")
     if rounds > 1:
@@ -309,6 +309,24 @@ def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list, 
                  + (", then blocked until the end" if g.resident else ""))
     spec["program"] = program
     return FittedClass(g.name, spec, notes, g.sites, list(gates.values()))
+
+
+def _resting(r: pd.DataFrame, park: int, fixed: int, fit_law, notes: list):
+    """The depth a resident parks at for good: where GC found it parked at the end and kept its grown stack,
+    deep enough to keep that size (a worker parked in the middle of a job, a handler in a deep call) and
+    shallow enough that GC halves a larger one to it; the class's park depth for the others."""
+    size = r["final_size"].to_numpy()
+    deep = (r["kept_last"].to_numpy() == size) & (size > fixed)
+    if not deep.any():
+        return park
+    # kept at S, and halved above it: S/4 <= used + stackNosplit < S/2 (the middle, as for the park depth)
+    d = np.where(deep, [stacks.depth_using(3 * int(z) / 8 - stacks.NOSPLIT) for z in size], park)
+    notes.append(f"park depth for good: {int(deep.sum())} of {len(r)} were parked at the end with a grown stack GC "
+                 "kept (" + ", ".join(f"{_kib(int(z))} x{c}" for z, c in
+                                      pd.Series(size[deep]).value_counts().sort_index().items())
+                 + "): using as much as keeps that size and lets GC halve a larger one (the middle); the others at "
+                 "the park depth")
+    return fit_law(d, integer=True)
 
 
 def _gates(name: str, r: pd.DataFrame, rounds: int, end: float, notes: list) -> dict:

@@ -41,6 +41,7 @@ class Life:
     later_runs: list = field(default_factory=list)  # (size when it resumed, size when it blocked again)
     kept_at: list = field(default_factory=list)  # stack sizes GC found it parked at and kept
     shrunk_at: list = field(default_factory=list)  # stack sizes GC found it parked at and halved
+    kept_last: int = 0  # the size GC kept it at, parked, since it last ran (0: none)
     exited: float = math.nan
     first_wake: float = math.nan  # when its first block ended (it became runnable)
     last_park: float = math.nan  # when it last blocked
@@ -101,8 +102,10 @@ class Watcher:
                 continue
             if gp.size < size:
                 life.shrunk_at.append(size)
+                life.kept_last = 0
             elif whole:
                 life.kept_at.append(size)
+                life.kept_last = size
         self.scanned = {}
 
     def _transition(self, run, ev) -> None:
@@ -142,6 +145,7 @@ class Watcher:
             life.queued += now - life.since
         if to in RUNNING and frm not in RUNNING:
             life.runs += 1
+            life.kept_last = 0
             if life.parked and life.blocks:  # a later run begins (not a preempted one going on)
                 gp = run.gs.get(goid)
                 life.resumed = gp.size if gp is not None else 0
@@ -219,12 +223,12 @@ class Watcher:
                          "start_delay": (end - (0.0 if math.isnan(life.created) else life.created)
                                          if math.isnan(life.start_delay) else life.start_delay),
                          "parked_at_gc": life.parked_at_gc, "kept_at": tuple(life.kept_at),
-                         "shrunk_at": tuple(life.shrunk_at), "later_runs": tuple(life.later_runs),
+                         "shrunk_at": tuple(life.shrunk_at), "kept_last": life.kept_last, "later_runs": tuple(life.later_runs),
                          "first_wake": life.first_wake, "last_park": life.last_park, "last_wake": life.last_wake,
                          "final_size": gp.size if gp is not None else 0})
         df = pd.DataFrame(rows, columns=["goroutine", "class", "created", "exited", "run_first", "run_after",
                                          "first_block", "size_at_block", "blocks", "waited", "ongoing", "queued",
-                                         "ran", "held", "start_delay", "parked_at_gc", "kept_at", "shrunk_at",
+                                         "ran", "held", "start_delay", "parked_at_gc", "kept_at", "shrunk_at", "kept_last",
                                          "later_runs", "first_wake", "last_park", "last_wake", "final_size"])
         g = goroutines[["goroutine", "max_stack", "grows", "shrinks"]]
         return df.merge(g, on="goroutine", how="left").sort_values(["created", "goroutine"], na_position="first",
