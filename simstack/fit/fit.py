@@ -293,7 +293,8 @@ def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list, 
             notes.append(f"each later run's depth: {how}: "
                          + ", ".join(f"{_kib(int(z))} {100 * q:.3g} %" for z, q in zip(sizes, p)))
         for k in range(rounds):
-            program.append({"depth": park, "wait": gates[k]["name"]} if k in gates else {"depth": park, "block": waited})
+            program.append({"depth": park, "wait": gates[k]["name"]} if k in gates else
+                           {"depth": park, "block": waited})
             if not (run2.kind == "constant" and run2.value == 0 and last == park):
                 program.append({"depth": last, "run": run2})
     if g.resident:
@@ -345,8 +346,9 @@ def _gates(name: str, r: pd.DataFrame, rounds: int, end: float, notes: list) -> 
 
 
 def _gate(name: str, park: pd.Series, wake: pd.Series, among: pd.Series, what: str, notes: list) -> dict:
-    """A gate ``{"name", "open_at", "wait_for"}`` for the waits that began at ``park`` and ended at ``wake`` (NaN: not by
-    the trace's end), of the goroutines ``among``, if it explains them (:func:`.waves.openings`); else ``{}``."""
+    """A gate ``{"name", "open_at", "wait_for"}`` for the waits that began at ``park`` and ended at ``wake``
+    (NaN: not by the trace's end), of the goroutines ``among``, if it explains them
+    (:func:`.waves.openings`); else ``{}``."""
     times, counts, share = waves.openings(park[among], wake[among])
     if not times:
         return {}

@@ -8,9 +8,10 @@ GOGC = 100  # a trace does not record GOGC; the default is assumed (and said so)
 
 def fit_gc(res, watch, table, end: float, mode: str, g_heap: int = 0, main: float = 0.0) -> tuple[dict, list]:
     """(gc section, notes).  ``times``: a cycle at each ``GC concurrent mark phase`` start, each
-    lasting as long as its mark phase did (one the trace's end cut: the median).  ``gogc``: the live heap is the heap goal over (1 + GOGC/100),
-    less what the model marks on top of ``live_heap`` (``g_heap`` bytes for each goroutine made so
-    far, and what the mark phase allocates), and the allocation rate the heap's growth
+    lasting as long as its mark phase did (one the trace's end cut: the median).  ``gogc``: the live
+    heap is the heap goal over (1 + GOGC/100), less what the model marks on top of ``live_heap``
+    (``g_heap`` bytes for each goroutine made so far, and what the mark phase allocates), and the
+    allocation rate the heap's growth
     between cycles over the goroutines' running time and ``main`` seconds of main's own work (a class too)."""
     cycles = res.gc
     starts = cycles["start"].to_numpy(dtype=float) if len(cycles) else np.array([])

@@ -223,13 +223,14 @@ class Watcher:
                          "start_delay": (end - (0.0 if math.isnan(life.created) else life.created)
                                          if math.isnan(life.start_delay) else life.start_delay),
                          "parked_at_gc": life.parked_at_gc, "kept_at": tuple(life.kept_at),
-                         "shrunk_at": tuple(life.shrunk_at), "kept_last": life.kept_last, "later_runs": tuple(life.later_runs),
+                         "shrunk_at": tuple(life.shrunk_at), "kept_last": life.kept_last,
+                         "later_runs": tuple(life.later_runs),
                          "first_wake": life.first_wake, "last_park": life.last_park, "last_wake": life.last_wake,
                          "final_size": gp.size if gp is not None else 0})
         df = pd.DataFrame(rows, columns=["goroutine", "class", "created", "exited", "run_first", "run_after",
                                          "first_block", "size_at_block", "blocks", "waited", "ongoing", "queued",
-                                         "ran", "held", "start_delay", "parked_at_gc", "kept_at", "shrunk_at", "kept_last",
-                                         "later_runs", "first_wake", "last_park", "last_wake", "final_size"])
+                                         "ran", "held", "start_delay", "parked_at_gc", "kept_at", "shrunk_at",
+                                         "kept_last", "later_runs", "first_wake", "last_park", "last_wake", "final_size"])
         g = goroutines[["goroutine", "max_stack", "grows", "shrinks"]]
         return df.merge(g, on="goroutine", how="left").sort_values(["created", "goroutine"], na_position="first",
                                                                    ignore_index=True)

@@ -1,4 +1,4 @@
-"""Goroutines woken together: a class whose last blocks end in waves is fitted as waiting on a gate.
+"""Goroutines woken together: a class whose first or last blocks end in waves waits on a gate.
 
 A law draws each goroutine's block on its own.  Where a program releases its goroutines
 together (a chain torn down in order, a ``close`` that wakes every waiter, clients stopped at
@@ -8,9 +8,9 @@ own, the late ones outlive the wave and the early ones die before it (the Go tre
 GOMAXPROCS 2: 2,800 goroutines alive at most in its first round where the trace has 9,000,
 and every dead goroutine's stack that the runtime keeps on its free lists with them).
 
-A gate (docs/scenario-extensions.md, §6) is what such a program does: every goroutine parked
-on it wakes at its next opening.  :func:`openings` finds the waves and says whether a gate
-explains the blocks.
+A gate (docs/scenario-extensions.md, §6 and §16) is what such a program does: every goroutine
+parked on it wakes at its next opening, or, with ``wait_for``, once as many wait as the wave
+woke.  :func:`openings` finds the waves and says whether a gate explains the blocks.
 """
 from __future__ import annotations
 
