@@ -11,8 +11,8 @@ def fit_gc(res, watch, table, end: float, mode: str, g_heap: int = 0, main: floa
     lasting as long as its mark phase did (one the trace's end cut: the median).  ``gogc``: the live
     heap is the heap goal over (1 + GOGC/100), less what the model marks on top of ``live_heap``
     (``g_heap`` bytes for each goroutine made so far, and what the mark phase allocates), and the
-    allocation rate the heap's growth
-    between cycles over the goroutines' running time and ``main`` seconds of main's own work (a class too)."""
+    allocation rate the heap's growth between cycles over the goroutines' running time and ``main``
+    seconds of main's own work (a class too)."""
     cycles = res.gc
     starts = cycles["start"].to_numpy(dtype=float) if len(cycles) else np.array([])
     ends = cycles["end"].to_numpy(dtype=float) if len(cycles) else np.array([])

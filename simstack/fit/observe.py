@@ -230,7 +230,8 @@ class Watcher:
         df = pd.DataFrame(rows, columns=["goroutine", "class", "created", "exited", "run_first", "run_after",
                                          "first_block", "size_at_block", "blocks", "waited", "ongoing", "queued",
                                          "ran", "held", "start_delay", "parked_at_gc", "kept_at", "shrunk_at",
-                                         "kept_last", "later_runs", "first_wake", "last_park", "last_wake", "final_size"])
+                                         "kept_last", "later_runs", "first_wake", "last_park", "last_wake",
+                                         "final_size"])
         g = goroutines[["goroutine", "max_stack", "grows", "shrinks"]]
         return df.merge(g, on="goroutine", how="left").sort_values(["created", "goroutine"], na_position="first",
                                                                    ignore_index=True)
