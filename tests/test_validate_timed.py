@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SMALL = {
     "name": "timed-small", "seed": 5, "duration": "400ms",
     "runtime": {"version": "go1.27", "platform": "linux/amd64", "gomaxprocs": 2},
-    "gc": {"trigger": "gogc", "gogc": 100, "live_heap": "4MiB", "at": ["120ms"]},
+    "gc": {"trigger": "gogc", "gogc": 100, "live_heap": "24MiB", "at": ["120ms"]},
     "goroutines": [
         {"name": "req", "count": 40, "arrival": {"process": "poisson", "rate": "400/s", "until": "150ms"},
          "frame": "184B", "entry_frame": "96B", "alloc_rate": "100MB/s",
@@ -114,7 +114,7 @@ def test_schedule_is_deterministic():
     lay = Layout.from_targets(frame_targets(sc))
     a, b = schedule_text(build_schedule(sc), lay), schedule_text(build_schedule(sc), lay)
     assert a == b
-    assert a.startswith("simstack-timed-1\n4 req helper daemon waiter\n100000000 0 0 0\n1000000 65536 4194304\n1\n")
+    assert a.startswith("simstack-timed-1\n4 req helper daemon waiter\n100000000 0 0 0\n1000000 65536 25165824\n1\n")
 
 
 @pytest.mark.parametrize("name", ["http-server", "worker-pool", "fanout", "perf-1m", "perf-timed"])
@@ -212,6 +212,13 @@ def test_trace_holds_the_observations(traced):
     t_start = next(t for t, c, _ in logs if c == "simstack.start")
     t_end = next(t for t, c, _ in logs if c == "simstack.end")
     assert res["elapsed_ns"] / 1e9 - 0.01 <= (t_end - t_start) / 1e9 < 5  # the trace's window: the same run
+
+
+def test_the_setup_runs_no_cycle_but_mains_two(traced):
+    # the schedule loads and the live heap (24 MiB) is built with GC off (on, the ramp ran three cycles
+    # of its own), so no ramp is in the pacer's cons/mark history (it keeps the largest of five cycles'):
+    # before time zero only main's runtime.GC() before and after the build ran
+    assert traced[2]["output"]["gc_cycles_start"] == 2
 
 
 def test_gate_waiters_leave_when_it_opens(traced):

@@ -4,8 +4,10 @@ The program reads the schedule (:mod:`.timed`) and performs it in real time whil
 ``runtime/trace`` records an execution trace (with ``GODEBUG=traceallocfree=1`` every stack
 allocation and free is in it):
 
-* main starts the trace first, loads the schedule, tops its live heap up to ``live_heap``
-  (``gc.trigger: gogc``) and runs ``runtime.GC()`` so the pacer starts from it, then takes time zero
+* main starts the trace first, loads the schedule and tops its live heap up to ``live_heap``
+  (``gc.trigger: gogc``) with GC off (the ramp's cons/mark would hold the pacer's trigger at its
+  lowest for the next five cycles), then restores GOGC and runs ``runtime.GC()`` so the pacer
+  starts from that heap, then takes time zero
   and logs ``simstack.start`` (with the Ms started so far, as ``simstack.end`` does; between them the
   trace shows when each further M first ran); it then sleeps until each of its events in turn: an arrival
   (``main.spawn_<class>`` starts ``main.g_<class>.func1`` with ``go``, so the trace's
@@ -465,6 +467,11 @@ func main() {
 		fail("cannot start the trace: " + err.Error())
 	}
 	setMaxStack()
+	// no cycles while the schedule loads and the live heap is built: such a ramp, with allocation
+	// during the mark and little to scan, has a high cons/mark, and the pacer keeps the largest of
+	// the last five (gcControllerState.endCycle's lastConsMark), which would hold the next five
+	// cycles' trigger at its lowest. The pacer starts from the scenario's steady state instead.
+	gogc := debug.SetGCPercent(-1)
 	load(os.Args[1])
 	ctx := context.Background()
 	if liveHeap > 0 {
@@ -481,6 +488,9 @@ func main() {
 			}
 			live = append(live, make([]byte, sz))
 		}
+	}
+	debug.SetGCPercent(gogc)
+	if liveHeap > 0 {
 		runtime.GC()
 	}
 	stack, cycles0 := stackMetric()
