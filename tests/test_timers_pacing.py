@@ -221,11 +221,39 @@ def test_sysmon_preempts_a_goroutine_10ms_after_it_was_scheduled_whatever_steps_
 
 
 def test_what_a_mark_phase_allocates_is_marked_and_paces_the_next_cycle():
-    # 100 MB/s through a 50 ms mark phase is 5 MB allocated black: the next goal counts it
-    text = PACED.format(version="go1.27", live="8MiB").replace("live_heap: 8MiB", "live_heap: 8MiB, mark_duration: 50ms")
+    # 100 MB/s through a 50 ms mark phase is 5 MB allocated black: the next goal counts it (go1.19: its
+    # trigger sits at 0.95 of the runway, not moved by cons/mark as 1.21+'s is, below)
+    text = PACED.format(version="go1.19", live="8MiB").replace("live_heap: 8MiB", "live_heap: 8MiB, mark_duration: 50ms")
     gc = simstack.run(parse_scenario(text)).gc
-    runway = 61 / 64 * ((8 << 20) + 100e6 * 0.050)  # (+ a few KiB of scanned stack)
+    runway = 0.95 * ((8 << 20) + 100e6 * 0.050)  # (+ a few KiB of scanned stack)
     gaps = gc.start.diff().dropna()
     # allocation is counted as each 1 ms step ends: the trigger and the black bytes are each
     # within a step of the exact figures (without the black bytes the gaps would be 130 ms)
     assert gaps.iloc[1:].to_numpy() == pytest.approx(0.050 + runway / 100e6, abs=0.002)
+
+
+@pytest.mark.parametrize("procs, idle_share, mark, lowest", [(1, 0.0, "20ms", False), (2, 0.5, "5ms", False),
+                                                              (1, 0.0, "50ms", True)])
+def test_go127_triggers_the_runway_its_cons_mark_asks_for_before_the_goal(procs, idle_share, mark, lowest):
+    # gcControllerState.endCycle/commit/trigger: a mark phase that allocated B bytes with the background
+    # workers at 25 % of the busy Ps and all of the idle ones asks for B * (0.25 + idle) / 0.75 * 3 of
+    # runway before the goal (the scan work the same each cycle), the trigger no earlier than 45/64 of
+    # the way from the marked heap to the goal (50 ms: 5 MB black, a runway of 5 MB, past it)
+    text = PACED.format(version="go1.27", live="8MiB").replace("live_heap: 8MiB", f"live_heap: 8MiB, mark_duration: {mark}")
+    text = text.replace("gomaxprocs: 1", f"gomaxprocs: {procs}, races: false")
+    gc = simstack.run(parse_scenario(text)).gc
+    black = 100e6 * float(mark[:-2]) / 1e3
+    goal_runway = (8 << 20) + black
+    cons_runway = black * (0.25 + idle_share) / 0.75 * 3
+    trigger = max(goal_runway - cons_runway, 45 / 64 * goal_runway)
+    assert (trigger == 45 / 64 * goal_runway) is lowest
+    assert (61 / 64 * goal_runway - trigger) / 100e6 > 0.005  # well before the trigger without cons/mark
+    gaps = gc.start.diff().dropna()
+    assert gaps.iloc[1:].to_numpy() == pytest.approx(black / 100e6 + trigger / 100e6, abs=0.002)
+
+
+def test_a_cycle_that_allocated_nothing_while_it_marked_leaves_the_trigger_at_the_latest():
+    # heapLive <= triggered: endCycle returns before it updates cons/mark (every quiet replay's cycle)
+    res = simstack.run(parse_scenario(PACED.format(version="go1.27", live="8MiB")))
+    gaps = res.gc.start.diff().dropna()
+    assert gaps.iloc[1:].to_numpy() == pytest.approx(61 / 64 * (8 << 20) / 100e6, abs=0.002)

@@ -96,11 +96,13 @@ class GCMixin:
         if self.checker is not None:
             self.checker.settled("gc_start")
         md = mark if mark is not None else self.scenario.gc.mark_duration or ps.mark_phase()
+        idle_share = len(ps.idle) / len(rt.allp)  # the Ps that run idle mark workers
         before = ps.allocated
         if md > 0:
             yield self.env.timeout(md)
         stats = rt.gc_end()
         ps.marked_black = ps.allocated - before  # allocated black: the next goal counts it
+        ps.end_cycle(ps.marked_black, idle_share)
         ps.allocated = 0.0
         ps.gc_active = False
         self.rec.gc_row(dict(stats))

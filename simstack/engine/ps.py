@@ -115,6 +115,9 @@ class Ps:
         self.paced = paced  # (live heap, GOGC, stacks in the goal, profile) when GOGC paces cycles
         self.allocated = 0.0  # heap bytes allocated since the last GC
         self.marked_black = 0.0  # bytes allocated during the last mark phase: marked (black), so live
+        # 1.21+ pacer: the runway each of the last cycles' cons/mark asks for (end_cycle), and the largest
+        self.cons_mark: list[float] = []
+        self.cons_runway = 0.0
         self.gc_active = False
         # the runtime's own P time (scenario runtime.cpu; all 0 by default): what a P owes for the
         # go statements, exits, parks and growths it ran, paid before it schedules again
@@ -732,4 +735,29 @@ class Ps:
         headroom = prof.gc_trigger_headroom
         if headroom and live_heap + runway > headroom:
             trigger = max(trigger, runway - headroom)
+        if self.cons_runway > 0.0:
+            # gcControllerState.trigger: the goal less the cons/mark runway, within [minTrigger, maxTrigger]
+            trigger = max(min(trigger, runway - self.cons_runway), runway * prof.gc_trigger_min)
         return trigger
+
+    def end_cycle(self, allocated_black: float, idle_share: float) -> None:
+        """gcControllerState.endCycle and commit (1.21+; profile ``gc_cons_mark_window``): the runway
+        the next trigger leaves before the goal. This cycle's cons/mark, the bytes allocated while it
+        marked over its scan work, with the background workers at their 25 % and the idle Ps' share
+        (``idle_share``) as the mark's CPU, times the next cycle's scan work and 3 (a 25 % goal
+        utilisation: (1 - 0.25) / 0.25), is ``allocated_black * (0.25 + idle_share) / 0.75 * 3``: the
+        scan work is taken as the same from cycle to cycle (the model does not know how much of the
+        live heap holds pointers). The pacer keeps the largest of the last five; a cycle that
+        allocated nothing while it marked changes nothing (heapLive <= triggered)."""
+        paced = self.paced
+        if paced is None or allocated_black <= 0.0:
+            return
+        window: int = paced[3].gc_cons_mark_window
+        if window <= 0:
+            return
+        u = GC_BACKGROUND_UTILIZATION
+        cons = self.cons_mark
+        cons.append(allocated_black * (u + idle_share) / (1.0 - u) * (1.0 - u) / u)
+        if len(cons) > window:
+            del cons[0]
+        self.cons_runway = max(cons)

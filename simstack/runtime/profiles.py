@@ -111,6 +111,10 @@ class Profile:
     # GOGC pacing: where a cycle starts between the marked heap and the goal (runtime/mgcpacer.go)
     gc_trigger_max: float = 0.95
     gc_trigger_headroom: int = 0
+    # 1.21+: the earliest trigger, and how many cycles' cons/mark the pacer keeps the largest of (0:
+    # the trigger is not moved by cons/mark: the model sits at gc_trigger_max)
+    gc_trigger_min: float = 45 / 64
+    gc_cons_mark_window: int = 0
     heap_minimum: int = 4 << 20  # defaultHeapMinimum (x GOGC/100): the least heap goal
     # heap the goroutines themselves hold, which the pacer marks: every g ever made (allgs keeps
     # it: a g struct and its allgs slot) and a live g's sleep timer (0: not measured)
@@ -173,6 +177,12 @@ class VersionData:
     gc_trigger_max: float = 61 / 64
     # 1.18+: for large heaps the latest trigger is the goal minus defaultHeapMinimum instead
     gc_trigger_headroom: int = 4 << 20
+    # 1.21+: the trigger is the goal less the runway the cons/mark estimate asks for (the largest of
+    # the last five cycles': gcControllerState.endCycle's lastConsMark), no earlier than
+    # minTriggerRatioNum/triggerRatioDen = 45/64 of the way. 1.18 - 1.20 smooth it with a PI
+    # controller instead, and 1.12 adapts a trigger ratio: not modelled (0), they sit at gc_trigger_max
+    gc_trigger_min: float = 45 / 64
+    gc_cons_mark_window: int = 5
     # mallocgc down to mheap.alloc, which switches to the system stack: the path a small
     # allocation takes when its span is full (nextFree -> refill -> cacheSpan -> grow). Frames
     # are SUBQ + 8 (frame pointer) read with `go tool objdump` from go1.19.8 / go1.27.3 linux/amd64
@@ -206,7 +216,7 @@ VERSIONS = {
         park_path=(Frame(40, True, "runtime.chanrecv1"), Frame(136, False, "runtime.chanrecv"),
                    Frame(24, False, "runtime.gopark")),
         mark_worker_used=256, main_gc_wait_used=2048, timers_in_netpoll=False,
-        gc_trigger_max=0.95, gc_trigger_headroom=0,
+        gc_trigger_max=0.95, gc_trigger_headroom=0, gc_cons_mark_window=0,
     ),
     "go1.19": VersionData(
         guard_base=928, guard_extra=0, limit_base=800, newstack_fits_frame=True,
@@ -216,7 +226,7 @@ VERSIONS = {
         system_goroutines=(("forcegchelper", 112), ("bgsweep", 144), ("bgscavenge", 176), ("runfinq", 504)),
         park_path=(Frame(32, True, "runtime.chanrecv1"), Frame(136, False, "runtime.chanrecv"),
                    Frame(24, False, "runtime.gopark")),
-        mark_worker_used=184, main_gc_wait_used=4096, gc_trigger_max=0.95,
+        mark_worker_used=184, main_gc_wait_used=4096, gc_trigger_max=0.95, gc_cons_mark_window=0,
         g_heap=425, timer_heap=80,
         malloc_path=(Frame(120, False, "runtime.mallocgc"), Frame(72, False, "runtime.(*mcache).nextFree"),
                      Frame(64, False, "runtime.(*mcache).refill"), Frame(88, False, "runtime.(*mcentral).cacheSpan"),
@@ -312,6 +322,7 @@ def resolve_profile(version: str = "go1.27", platform: str = "linux/amd64", *, g
         timer_resolution=ov.get("timer_resolution", plat.netpoll_resolution if v.timers_in_netpoll else 0.0),
         timer_slack=plat.netpoll_slack if v.timers_in_netpoll and ov.get("timer_resolution") != 0 else 0.0,
         gc_trigger_max=v.gc_trigger_max, gc_trigger_headroom=v.gc_trigger_headroom,
+        gc_trigger_min=v.gc_trigger_min, gc_cons_mark_window=v.gc_cons_mark_window,
         g_heap=v.g_heap if plat.ptr_size == 8 else 0, timer_heap=v.timer_heap if plat.ptr_size == 8 else 0,
         trace_goroutines=v.trace_goroutines,
     )
