@@ -745,9 +745,10 @@ class Ps:
         the next trigger leaves before the goal. This cycle's cons/mark, the bytes allocated while it
         marked over its scan work, with the background workers at their 25 % and the idle Ps' share
         (``idle_share``) as the mark's CPU, times the next cycle's scan work and 3 (a 25 % goal
-        utilisation: (1 - 0.25) / 0.25), is ``allocated_black * (0.25 + idle_share) / 0.75 * 3``: the
-        scan work is taken as the same from cycle to cycle (the model does not know how much of the
-        live heap holds pointers). The pacer keeps the largest of the last five; a cycle that
+        utilisation: (1 - 0.25) / 0.25), is ``allocated_black * (0.25 + idle_share) / 0.75 * 3``, and
+        the 0.75s cancel (the background and the goal utilisation are both 0.25): the scan work is
+        taken as the same from cycle to cycle (the model does not know how much of the live heap
+        holds pointers). The pacer keeps the largest of the last five; a cycle that
         allocated nothing while it marked changes nothing (heapLive <= triggered)."""
         paced = self.paced
         if paced is None or allocated_black <= 0.0:
@@ -757,7 +758,7 @@ class Ps:
             return
         u = GC_BACKGROUND_UTILIZATION
         cons = self.cons_mark
-        cons.append(allocated_black * (u + idle_share) / (1.0 - u) * (1.0 - u) / u)
+        cons.append(allocated_black * (u + idle_share) / u)
         if len(cons) > window:
             del cons[0]
         self.cons_runway = max(cons)
