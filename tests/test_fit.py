@@ -337,6 +337,8 @@ def test_bad_arguments_are_fit_errors():
         fit_trace("whatever", max_classes=0)
     with pytest.raises(FitError, match="gc"):
         fit_trace("whatever", gc="sometimes")
+    with pytest.raises(FitError, match="gomaxprocs"):
+        fit_trace("whatever", gomaxprocs=0)
 
 
 def test_gogc_pacing_is_fitted_from_the_heap_metrics_and_said_to_be_assumed(trace):
@@ -383,3 +385,49 @@ def test_gogc_live_heap_leaves_out_what_the_model_marks_on_top():
     gc, notes = fit_gc(res, watch, table, 1.0, "gogc", prof.g_heap)
     assert gc["live_heap"] == live  # a mark phase of 0 allocates nothing black
     assert "g structs" in notes[0]
+
+
+# --- a program that changes GOMAXPROCS while it is traced ----------------------------------------
+
+def test_the_gomaxprocs_in_effect_are_summed_from_each_change_to_the_next():
+    from simstack.trace.reader import TraceRun
+    run = TraceRun.__new__(TraceRun)
+    run.gomaxprocs_changes, run.now = [(0.0001, 1), (0.1, 32), (3.3, 1)], 4.7
+    spans = run.gomaxprocs_in_effect()
+    assert list(spans) == [32, 1]  # longest first
+    assert spans[32] == pytest.approx(3.2) and spans[1] == pytest.approx(0.1 + 1.4)
+
+
+@pytest.fixture(scope="module")
+def resized(tc, tmp_path_factory):
+    """A trace of tests/goprograms/procresize: 1 P for 100 ms, 2 for 300 ms, 1 for 100 ms."""
+    work = tmp_path_factory.mktemp("procresize")
+    binary = work / "procresize"
+    subprocess.run([str(tc.go), "build", "-o", str(binary), "."], cwd=PROGRAM.parent / "procresize",
+                   env=offline_env(work), check=True, capture_output=True, timeout=600)
+    out = work / "resized.trace"
+    subprocess.run([str(binary), str(out)], env={**os.environ, "GODEBUG": "traceallocfree=1"}, check=True,
+                   timeout=120)
+    return out
+
+
+def test_a_changed_gomaxprocs_is_fitted_at_the_one_in_effect_longest_and_warned_about(resized):
+    observed = observe_trace(resized)
+    spans = observed[0].summary["gomaxprocs_in_effect"]
+    assert list(spans) == ["2", "1"]  # the program's own sleeps: 300 ms at 2, 100 + 100 ms at 1
+    assert 0.25 < spans["2"] < 0.45 and 0.15 < spans["1"] < 0.35
+    assert observed[0].summary["scenario"]["runtime"]["gomaxprocs"] == 2
+    fit = fit_trace(resized, observed=observed)
+    assert fit.scenario().runtime.gomaxprocs == 2
+    said = [w for w in fit.warnings if "GOMAXPROCS changed" in w]
+    assert len(said) == 1 and "fitted at 2" in said[0] and "--gomaxprocs" in said[0]
+    assert "in effect longest" in fit.yaml()
+    given = fit_trace(resized, observed=observed, gomaxprocs=1)
+    assert given.scenario().runtime.gomaxprocs == 1 and not [w for w in given.warnings if "GOMAXPROCS" in w]
+    assert "gomaxprocs: 1, as given" in given.yaml()
+
+
+def test_a_trace_at_one_gomaxprocs_is_fitted_at_it_without_a_warning(fitted):
+    assert fitted.scenario().runtime.gomaxprocs == 1
+    assert not [w for w in fitted.warnings if "GOMAXPROCS" in w]
+    assert "gomaxprocs: 1, from the trace's" in fitted.yaml()

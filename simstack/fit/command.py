@@ -30,10 +30,14 @@ from ..scenario.model import PLATFORMS, VERSIONS
               help="The platform the trace was recorded on (a trace does not say).")
 @click.option("--go-version", "version", type=click.Choice(VERSIONS), default=None,
               help="The modelled Go version to write (default go1.27: a trace does not name its release).")
+@click.option("--gomaxprocs", type=click.IntRange(min=1), default=None,
+              help="The scenario's GOMAXPROCS (default: the trace's; where the program changed it, the one in "
+                   "effect longest, with a warning).")
 @click.option("--go", "go", type=click.Path(path_type=Path), default=None,
               help="The go binary whose trace parser reads TRACE (Go 1.23 or later); as for `simstack trace read`.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only warnings.")
-def fit_cmd(trace_file, out, overwrite, max_classes, gc, arrivals, replay, platform, version, go, quiet):
+def fit_cmd(trace_file, out, overwrite, max_classes, gc, arrivals, replay, platform, version, gomaxprocs, go,
+            quiet):
     """Fit a scenario to a real run: read the Go execution trace TRACE (Go 1.23+, recorded with
     GODEBUG=traceallocfree=1) and write a commented scenario whose goroutine classes (by creation
     site), arrivals, run and block times, stack depths (inferred from the stack sizes the trace shows)
@@ -54,7 +58,7 @@ def fit_cmd(trace_file, out, overwrite, max_classes, gc, arrivals, replay, platf
         _bad(f"{out}: is a directory; give a file name for the scenario")
     try:
         fit = fit_trace(trace_file, max_classes=max_classes, gc=gc, arrivals=arrivals, go=go, platform=platform,
-                        version=version, name=out.stem, replay=replay)
+                        version=version, name=out.stem, replay=replay, gomaxprocs=gomaxprocs)
         write_scenario(fit, out)
     except (TraceError, FitError) as exc:
         _bad(str(exc))

@@ -85,7 +85,7 @@ class Fit:
 
 def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = "auto", go=None,
               platform: str = "linux/amd64", version: str | None = None, name: str | None = None,
-              replay: bool = False, classify=None, observed=None) -> Fit:
+              replay: bool = False, classify=None, observed=None, gomaxprocs: int | None = None) -> Fit:
     """Fit a scenario to the Go execution trace at ``path`` (Go 1.23+, ``GODEBUG=traceallocfree=1``).
 
     ``max_classes`` caps the goroutine classes (main's own work, ``main_work``, comes on top); ``gc``
@@ -101,7 +101,8 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
     with laws (each goroutine's own time would end before or after its wave, as the simulation
     reaches it earlier or later).  ``classify`` as for
     :func:`simstack.read_trace`.  ``observed``: what :func:`observe_trace` returned for this trace,
-    to fit it again without reading it again.
+    to fit it again without reading it again.  ``gomaxprocs``: the scenario's, where the program changed
+    it during the trace (default: the one in effect longest, with a warning).
     """
     from pathlib import Path
 
@@ -113,6 +114,8 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
         raise FitError(f"gc: expected times or gogc, got {gc!r}")
     if arrivals not in ("auto", "trace"):
         raise FitError(f"arrivals: expected auto or trace, got {arrivals!r}")
+    if gomaxprocs is not None and (not isinstance(gomaxprocs, int) or gomaxprocs < 1):
+        raise FitError(f"gomaxprocs: expected a whole number of at least 1, got {gomaxprocs!r}")
     path = Path(path)
     if observed is None:
         observed = observe_trace(path, go=go, classify=classify)
@@ -130,7 +133,7 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
     fmt = trace_format(path)
     fixed = int(res.summary["trace"]["fixed_stack"])
     fit = Fit(str(path), name or path.stem, end, {}, {}, [], table=table, result=res)
-    procs = watch.gomaxprocs or int(res.summary["scenario"]["runtime"]["gomaxprocs"]) or 1
+    procs, procs_note = _gomaxprocs(res.summary, gomaxprocs, fit.warnings)
     # the block times are measured up to the goready: with the timers' lateness in them, which the model's
     # netpoll grid would add again
     fit.runtime = {"version": version or TRACED_VERSION, "platform": platform, "gomaxprocs": procs,
@@ -141,7 +144,7 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
         "release; its stack events exist from Go 1.23 on, and go1.27 is the modelled version nearest",
         f"platform: {platform}, {'as given' if platform != 'linux/amd64' else 'assumed'} (a trace does not say; "
         f"its fixed stack is {fixed} bytes)",
-        f"gomaxprocs: {procs}, from the trace's /sched/gomaxprocs:threads",
+        procs_note,
         "overrides.timer_resolution: 0s: the block times below were measured up to each wake-up, so they "
         "hold the runtime's timer lateness (netpoll's 1 ms grid on Linux) already; the model does not add it again",
     ]
@@ -166,6 +169,23 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
         fit.notes.append(f"{n_before} goroutine(s) existed before the trace started: they arrive at 0 s, and their "
                          "stacks count from the size the trace first shows")
     return fit
+
+
+def _gomaxprocs(summary: dict, given: int | None, warnings: list) -> tuple[int, str]:
+    """The scenario's GOMAXPROCS and its note: as given, else the trace's, the one in effect longest where
+    the program changed it (a scenario has one; a warning says what the others were)."""
+    spans = {int(n): s for n, s in summary.get("gomaxprocs_in_effect", {}).items()}
+    traced = next(iter(spans), 0) or int(summary["scenario"]["runtime"]["gomaxprocs"]) or 1
+    seen = ", ".join(f"{n} for {s:.3g} s" for n, s in spans.items())
+    if len(spans) > 1 and given is None:
+        warnings.append(f"GOMAXPROCS changed during the trace ({seen}): a scenario has one, fitted at {traced}, "
+                        "the one in effect longest (--gomaxprocs sets another); in the other periods the real "
+                        "runtime had other Ps, with their own stack caches, and started other Ms")
+    if given is not None:
+        return given, f"gomaxprocs: {given}, as given (the trace's /sched/gomaxprocs:threads: {seen or traced})"
+    if len(spans) > 1:
+        return traced, f"gomaxprocs: {traced}, in effect longest of the trace's {seen} (/sched/gomaxprocs:threads)"
+    return traced, f"gomaxprocs: {traced}, from the trace's /sched/gomaxprocs:threads"
 
 
 def observe_trace(path, *, go=None, classify=None) -> tuple:

@@ -59,7 +59,6 @@ class Watcher:
     holding: dict = field(default_factory=dict)  # creator goid -> since when a goroutine it made waits for it
     heap: list = field(default_factory=list)  # (time, /memory/classes/heap/objects:bytes)
     goals: list = field(default_factory=list)  # (time, /gc/heap/goal:bytes)
-    gomaxprocs: int = 0
     marking: bool = False  # inside a GC mark phase
     scanned: dict = field(default_factory=dict)  # goid -> (stack size, runs, parked since the phase began)
     children: dict = field(default_factory=dict)  # creator goid -> goroutines it made since it last stopped running
@@ -87,8 +86,6 @@ class Watcher:
                 self.heap.append((run.now, ev.args[0]))
             elif ev.name == "/gc/heap/goal:bytes":
                 self.goals.append((run.now, ev.args[0]))
-            elif ev.name == "/sched/gomaxprocs:threads":
-                self.gomaxprocs = ev.args[0]
 
     def _shrunk_or_kept(self, run) -> None:
         """At the end of a mark phase: which parked stacks GC halved, and which it kept.  ``scanned`` holds

@@ -142,6 +142,7 @@ def _read_to(output, charts: bool, run: TraceRun, stream, kinds, progress, obser
 
 def _summary(path: Path, fmt: int, tc, run: TraceRun, wall: float, fast_used: bool) -> dict:
     logged = run.logged
+    procs = run.gomaxprocs_in_effect()
     mismatched = [(t, c, a, b) for t, c, a, b in logged if a != b]
     return {
         "source": "trace",
@@ -149,7 +150,9 @@ def _summary(path: Path, fmt: int, tc, run: TraceRun, wall: float, fast_used: bo
                   "parsed_by": f"{tc.version} " + ("(internal/trace)" if fast_used else "(go tool trace -d=parsed)"),
                   "events_read": run.n_events, "fixed_stack": run.info.fixed_stack,
                   "page_size": run.info.page_size},
-        "scenario": {"name": path.stem, "runtime": {"gomaxprocs": run.gomaxprocs}},
+        # the GOMAXPROCS in effect longest; every one, with its seconds, where the program changed it
+        "scenario": {"name": path.stem, "runtime": {"gomaxprocs": next(iter(procs), run.gomaxprocs)}},
+        "gomaxprocs_in_effect": {str(n): round(s, 9) for n, s in procs.items()},
         "model_version": __version__,
         "complete": True,
         "sim_time": run.now,

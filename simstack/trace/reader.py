@@ -91,6 +91,7 @@ class TraceRun:
     t0: int | None = None
     now: float = 0.0
     gomaxprocs: int = 0
+    gomaxprocs_changes: list = field(default_factory=list)  # (seconds, GOMAXPROCS) at each procresize that changed it
     spans: dict = field(default_factory=dict)  # span id -> Span (manual spans only)
     stacks: dict = field(default_factory=dict)  # stack id -> [size, owner goid (0: none or dead)]
     gs: dict = field(default_factory=dict)  # live goroutines: goid -> G
@@ -153,7 +154,20 @@ class TraceRun:
         elif k == "RangeEnd" and ev.name.startswith("stop-the-world (GC mark termination)"):
             self._gc_end()
         elif k == "Metric" and ev.name == "/sched/gomaxprocs:threads":
+            if ev.args[0] != self.gomaxprocs:  # read at trace start, each procresize and each GC
+                self.gomaxprocs_changes.append((self.now, ev.args[0]))
             self.gomaxprocs = ev.args[0]
+
+    def gomaxprocs_in_effect(self) -> dict:
+        """Seconds of the trace each GOMAXPROCS was in effect, longest first (a program can call
+        ``runtime.GOMAXPROCS``, as the runtime's own TestStackMem does, and Go 1.25+ follows its CPU limit)."""
+        spans: dict = {}
+        changes = self.gomaxprocs_changes
+        for i, (t, n) in enumerate(changes):
+            start = 0.0 if i == 0 else t  # the first reading is the value at the trace's start
+            end = changes[i + 1][0] if i + 1 < len(changes) else self.now
+            spans[n] = spans.get(n, 0.0) + max(0.0, end - start)
+        return dict(sorted(spans.items(), key=lambda kv: -kv[1]))
 
     def _emit(self, kind, g=-1, p=-1, old=0, new=0, order=-1, span=-1, nbytes=0, at=None):
         self.clock = self.now if at is None else at

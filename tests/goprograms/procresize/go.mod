@@ -1,0 +1,3 @@
+module procresize
+
+go 1.23
