@@ -431,3 +431,9 @@ def test_a_trace_at_one_gomaxprocs_is_fitted_at_it_without_a_warning(fitted):
     assert fitted.scenario().runtime.gomaxprocs == 1
     assert not [w for w in fitted.warnings if "GOMAXPROCS" in w]
     assert "gomaxprocs: 1, from the trace's" in fitted.yaml()
+
+
+def test_trace_read_says_where_gomaxprocs_changed(resized, tmp_path):
+    r = _cli("trace", "read", resized, "-o", tmp_path / "real", "--no-charts")
+    assert r.returncode == 0, r.stderr
+    assert "; GOMAXPROCS changed: 2 for 0." in r.stdout and ", 1 for 0." in r.stdout

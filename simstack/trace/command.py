@@ -68,10 +68,13 @@ def read_cmd(trace_file, out, go, sample_every, kinds, no_charts, quiet):
     if not quiet:
         h, lg = res.summary["headline"], res.summary["logged_stack_inuse"]
         logged = f"; {lg['equal']}/{lg['n']} logged StackInuse readings equal" if lg["n"] else ""
+        procs = res.summary["gomaxprocs_in_effect"]
+        procs = "; GOMAXPROCS changed: " + ", ".join(f"{n} for {s:.3g} s" for n, s in procs.items()) \
+            if len(procs) > 1 else ""
         click.echo(f"{trace_file.name} ({size:,} B, {res.summary['sim_time']:.4g} s): peak StackInuse "
                    f"{h['peak_stack_inuse']:,} B, mean {h['mean_stack_inuse']:,.0f} B, {h['grows']:,} grows, "
                    f"{h['shrinks']:,} shrinks, {h['goroutines']:,} goroutines, {h['gc_cycles']} GC cycles"
-                   f"{logged} -> {out}")
+                   f"{procs}{logged} -> {out}")
 
 
 def _bad(msg: str):
