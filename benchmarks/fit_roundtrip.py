@@ -156,7 +156,9 @@ def main() -> int:
             gc, live = rt.figure("gc_cycles"), rt.figure("mean_live_goroutines")
             es = rt.end_sizes
             n_end = sum(es["trace"].values())
-            print(f"| {name} | {procs} | {len(rt.fit.table):,} | {mode} | {len(rt.fit.classes)} | "
+            fitted = rt.fit.runtime["gomaxprocs"]  # another where the program changed GOMAXPROCS (docs/fit.md)
+            shown = f"{procs} (fit: {fitted})" if fitted != procs else f"{procs}"
+            print(f"| {name} | {shown} | {len(rt.fit.table):,} | {mode} | {len(rt.fit.classes)} | "
                   f"{mib(m['simulated'])} / {mib(m['real_mean'])} ({pct(m)}) | {pct(p)} | {g['simulated']:,.0f} / "
                   f"{g['real_mean']:,.0f} ({pct(g)}) | {gc['simulated']:.0f} / {gc['real_mean']:.0f} | "
                   f"{100 * rt.same_sizes:.0f} % of {n_end:,} (fit: {sum(es['simulated'].values()):,}) | "
