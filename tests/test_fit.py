@@ -140,6 +140,25 @@ def test_a_resident_gc_kept_parked_at_a_grown_size_parks_for_good_where_that_siz
     assert _resting(r.assign(kept_last=0), 3, 2048, laws.fit_law, []) == 3
 
 
+def test_a_class_gets_a_round_for_each_block_as_far_as_the_scenarios_size_limit_allows():
+    from simstack.fit.classes import Group
+    from simstack.fit.fit import _rounds_caps
+
+    def grp(n, blocks):
+        return Group(f"c{n}_{blocks}", pd.DataFrame({"blocks": [blocks] * n, "ongoing": [0.0] * n}))
+    few_long, many_short = grp(16, 1800), grp(500, 60)
+    # with laws every class has its median goroutine's blocks as rounds (main_work too)
+    assert _rounds_caps([few_long, many_short], False, 40, 240_000) == [1800, 60, 40]
+    # replayed, a round costs about three values per goroutine: each class may spend as many values on its
+    # rounds as the others, the most that fits, so the 16 long-lived goroutines keep more rounds than the 500
+    caps = _rounds_caps([few_long, many_short], True, 0, 60_000)
+    cost = [3 * 16 + 8, 3 * 500 + 8]
+    spent = sum(k * c for k, c in zip(caps, cost))
+    assert caps[0] > caps[1] and spent <= 60_000 and caps[2] == 0
+    # a class that blocks keeps a round however tight the budget
+    assert _rounds_caps([grp(100_000, 5)], True, 10, 1_000) == [1, 1]
+
+
 def test_durations_the_traces_end_cut_short_are_lower_bounds_not_values():
     rng = np.random.default_rng(5)
     x = rng.exponential(1.0, 20_000)

@@ -9,7 +9,8 @@ and stacks), :mod:`.classes` (classes by creation site), :mod:`.laws` (arrivals 
     run   (the time it ran before it first blocked)     at the depth that reaches its stack size
     block (the time it spent blocked, over ROUNDS)      at the depth it parks at
     run   (the time it ran after that, over ROUNDS)     at the park depth, or each round's law of depths
-    ... block and run again, ROUNDS pairs in all (the class's median number of blocks, at most MAX_ROUNDS)
+    ... block and run again, ROUNDS pairs in all (the class's median number of blocks, as many as the
+        scenario's size limit leaves: see ``_rounds_caps``)
 
 Goroutines alive at the end of the trace are a class of their own that parks for good; main's own
 running time is one more class (``main_work``).  Times the trace's end cut short are lower bounds, not
@@ -35,7 +36,7 @@ from .observe import Watcher
 TRACED_VERSION = "go1.27"
 
 
-MAX_ROUNDS = 32  # block/run pairs at most in a fitted program
+MAX_ROUNDS = 4096  # block/run pairs at most in a fitted program
 MAX_REPLAY_VALUES = 250_000  # the scenario loader's bound on the values a file holds
 
 
@@ -156,14 +157,31 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
         raise FitError(f"{path}: {exc}") from None
     rate = fit.gc.pop("alloc_rate", None)
     groups, fit.notes = group(table, end, max_classes)
-    for g in groups:
-        fit.classes.append(_fit_class(g, end, fixed, arrivals, fit.warnings, replay))
-        if rate:
-            fit.classes[-1].spec["alloc_rate"] = rate
-    if running > 0:
-        fit.classes.append(_main_class(running, blocked, blocks, {c.name for c in fit.classes}))
-        if rate:
-            fit.classes[-1].spec["alloc_rate"] = rate
+    # rounds as many as the goroutines blocked, within what the file leaves them: its other values are first
+    # estimated (a replay's 8 a goroutine, checked above; a law's arrival times at most one; each class's laws),
+    # then counted in the written file, and the rounds fitted again to what is left
+    target = int(0.95 * MAX_REPLAY_VALUES)
+    budget = target - len(table) * (8 if replay else 1) - 2_000 * (len(groups) + 1)
+    said, n = list(fit.warnings), 0
+    for _ in range(4):
+        caps = _rounds_caps(groups, replay, blocks if running > 0 else 0, budget)
+        fit.classes, fit.warnings = [], list(said)
+        for g, cap in zip(groups, caps):
+            fit.classes.append(_fit_class(g, end, fixed, arrivals, fit.warnings, replay, cap))
+        if running > 0:
+            fit.classes.append(_main_class(running, blocked, blocks, {c.name for c in fit.classes}, caps[-1]))
+        if caps == _rounds_caps(groups, replay, blocks if running > 0 else 0, 10**12):
+            break  # every class has all its rounds
+        n = _values(fit.yaml())
+        if 0.9 * target <= n <= target:
+            break
+        budget += target - n
+    if n > MAX_REPLAY_VALUES:
+        raise FitError(f"{path}: {len(table):,} goroutines with one round each hold {n:,} values, more than a scenario "
+                       f"holds ({MAX_REPLAY_VALUES:,}); fit laws instead (without --replay)")
+    if rate:
+        for c in fit.classes:
+            c.spec["alloc_rate"] = rate
     n_before = int(table["created"].isna().sum())
     if n_before:
         fit.notes.append(f"{n_before} goroutine(s) existed before the trace started: they arrive at 0 s, and their "
@@ -216,7 +234,65 @@ def write_scenario(fit: Fit, path) -> None:
         raise
 
 
-def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list, replay: bool = False) -> FittedClass:
+def _blocks(r: pd.DataFrame, resident: bool) -> np.ndarray:
+    """Each goroutine's blocks that a round can hold: a resident's last, the one it was in when the trace ended,
+    becomes its block forever instead."""
+    return r["blocks"].to_numpy() - (1 if resident else 0) * (r["ongoing"].to_numpy() > 0)
+
+
+def _values(text: str) -> int:
+    """The values (scalars, lists, mappings) in a scenario's text once its aliases are expanded, as the
+    scenario loader counts them against its bound (:mod:`simstack.scenario.bounds`)."""
+    import yaml
+
+    memo: dict = {}
+
+    def size(node) -> int:
+        k = id(node)
+        if k not in memo:
+            if isinstance(node, yaml.SequenceNode):
+                memo[k] = 1 + sum(size(c) for c in node.value)
+            elif isinstance(node, yaml.MappingNode):
+                memo[k] = 1 + sum(size(a) + size(b) for a, b in node.value)
+            else:
+                memo[k] = 1
+        return memo[k]
+    return size(yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+
+
+def _rounds_caps(groups: list, replay: bool, main_blocks: int, budget: int) -> list[int]:
+    """The most rounds each class's program may have (the groups', then main_work's).  A round is one of its
+    goroutines' real block-and-run cycles: spread over fewer, each run step holds the P for several real runs'
+    time, and the goroutines behind it wait (the net/http program at GOMAXPROCS 1: its clients' 1,800 runs of
+    4 us as 32 of 210 us, mean StackInuse +20 %, +9 % with a round per block).  Written out, rounds cost values
+    (the loader counts an alias's values at each use: a replayed step one per goroutine, a law at most
+    ``laws.MAX_VALUES``).  Where every class's wanted rounds exceed the ``budget`` the file leaves them, each
+    class may spend as many values on rounds as the budget allows all of them alike (the most that fits), so
+    a class of few long-lived goroutines keeps more rounds than one of many; never fewer than one."""
+    wants = [(int(min(MAX_ROUNDS, np.median(_blocks(g.rows, g.resident)))),
+              3 * (len(g.rows) if replay else min(len(g.rows), laws.MAX_VALUES)) + 8) for g in groups]
+    wants.append((int(min(MAX_ROUNDS, max(1, main_blocks))) if main_blocks else 0, 12))  # main_work: constants
+
+    def caps(v: int) -> list[int]:
+        return [max(min(w, v // c), 1 if w else 0) for w, c in wants]
+
+    def spent(v: int) -> int:
+        return sum(k * c for k, (_, c) in zip(caps(v), wants))
+
+    lo, hi = 0, max(w * c for w, c in wants)
+    if spent(hi) <= budget:
+        return [w for w, _ in wants]
+    while lo < hi:  # the most values a class may spend on rounds, within the budget
+        mid = (lo + hi + 1) // 2
+        if spent(mid) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return caps(lo)
+
+
+def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list, replay: bool = False,
+               max_rounds: int = MAX_ROUNDS) -> FittedClass:
     r = g.rows.sort_values(["created", "goroutine"], na_position="first", kind="stable")
     fit_law = laws.replay_law if replay else laws.fit_law
     n = len(r)
@@ -277,11 +353,16 @@ def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list, 
                      f"the simulation adds the wait for goroutines ahead of it, {_ms(r['start_delay'].mean())} in "
                      "all in the trace)")
     # a goroutine that blocked k times ran between its blocks: its later running time is spread over
-    # ROUNDS block/run pairs (the class's median number of blocks, at most MAX_ROUNDS), not run in one
+    # ROUNDS block/run pairs (the class's median number of blocks, at most max_rounds), not run in one
     # piece that would hold a P far longer than any of its real runs did.  A resident's last block, the
     # one it was in when the trace ended, becomes a block forever after the rounds.
-    blocks = r["blocks"].to_numpy() - (1 if g.resident else 0) * (r["ongoing"].to_numpy() > 0)
-    rounds = int(min(MAX_ROUNDS, np.median(blocks)))  # (most of a class that seldom blocks: none)
+    blocks = _blocks(r, g.resident)
+    rounds = int(min(max_rounds, np.median(blocks)))  # (most of a class that seldom blocks: none)
+    if rounds < min(MAX_ROUNDS, int(np.median(blocks))):
+        warnings.append(f"class {g.name}: {rounds} round(s) of block and run where its median goroutine blocked "
+                        f"{int(np.median(blocks))} times: the scenario's size limit leaves no more, so each run step "
+                        f"holds the P for about {np.median(blocks) / rounds:.3g} of its real runs and the goroutines "
+                        "behind it wait longer" + (" (fit laws for more)" if replay else ""))
     if g.resident:
         waited_all = r["waited"].to_numpy() - r["ongoing"].to_numpy()
     elif replay:  # one still alive when the trace ended stays blocked past the end of the run, as it did
@@ -322,9 +403,10 @@ def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list, 
     if not rounds and not g.resident:
         notes.append(f"no rounds of block and run: {np.mean(blocks == 0):.0%} of them never blocked before they ended")
     if rounds > 1:
-        notes.append(f"{rounds} rounds of block and run: the median goroutine blocked {rounds} times"
-                     + (" or more" if rounds == MAX_ROUNDS else "") + "; each round is a "
-                     f"{rounds}th of its blocked and later running time")
+        notes.append(f"{rounds} rounds of block and run: the median goroutine blocked "
+                     + (f"{rounds} times" if rounds == int(np.median(blocks)) else
+                        f"{int(np.median(blocks))} times, more rounds than the scenario's size limit leaves")
+                     + f"; each round is a {rounds}th of its blocked and later running time")
     notes.append(f"durations: running {_ms(r['run_first'].mean())} before the first block, blocked "
                  f"{_ms(waited_all.mean())} in all, running {_ms(r['run_after'].mean())} after (means)"
                  + (", then blocked until the end" if g.resident else ""))
@@ -381,13 +463,13 @@ def _gate(name: str, park: pd.Series, wake: pd.Series, among: pd.Series, what: s
     return {"name": name, "open_at": times, "wait_for": counts}
 
 
-def _main_class(running: float, blocked: float, blocks: int, taken: set) -> FittedClass:
+def _main_class(running: float, blocked: float, blocks: int, taken: set, max_rounds: int = MAX_ROUNDS) -> FittedClass:
     """The main goroutine's own work: in a scenario main only starts the goroutines, but in the trace it
     also ran, and its running time is P time the others wait for (fanout at GOMAXPROCS 1: 551 goroutines
     alive on average without it, 606 with it, 709 in the trace).  Only the time when none of the
     goroutines it made waited for it (their first block holds that).  One goroutine runs it for main, in rounds of
     constant run and block; its own stack is the one thing it adds that the trace has not."""
-    rounds = int(min(MAX_ROUNDS, max(1, blocks)))
+    rounds = int(min(max_rounds, max(1, blocks)))
     run = laws.Law("constant", running / rounds, running / rounds)
     wait = laws.Law("constant", blocked / rounds, blocked / rounds)
     name = next(n for n in ("main_work", *(f"main_work_{k}" for k in range(2, 99))) if n not in taken)
