@@ -171,6 +171,7 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
         if running > 0:
             fit.classes.append(_main_class(running, blocked, blocks, {c.name for c in fit.classes}, caps[-1]))
         if caps == _rounds_caps(groups, replay, blocks if running > 0 else 0, 10**12):
+            n = 0
             break  # every class has all its rounds
         n = _values(fit.yaml())
         if 0.9 * target <= n <= target:
