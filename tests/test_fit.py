@@ -159,6 +159,15 @@ def test_a_class_gets_a_round_for_each_block_as_far_as_the_scenarios_size_limit_
     assert _rounds_caps([grp(100_000, 5)], True, 10, 1_000) == [1, 1]
 
 
+def test_the_fits_count_of_values_is_the_loaders_aliases_expanded():
+    import yaml
+    from simstack.fit.fit import _values
+    from simstack.scenario.bounds import _expanded
+    text = "a: &x [1, 2, {k: &y [3, 4]}]\nb: [*x, *x, *y]\nc: {d: *y}\n"
+    # root 1, a 1 + x 8, b 1 + [x, x, y] 20, c 1 + {d: y} 5
+    assert _values(text) == _expanded(yaml.compose(text), (), 1, {}, set(), None)[0] == 37
+
+
 def test_durations_the_traces_end_cut_short_are_lower_bounds_not_values():
     rng = np.random.default_rng(5)
     x = rng.exponential(1.0, 20_000)
