@@ -161,6 +161,7 @@ def test_a_class_gets_a_round_for_each_block_as_far_as_the_scenarios_size_limit_
 
 def test_the_fits_count_of_values_is_the_loaders_aliases_expanded():
     import yaml
+
     from simstack.fit.fit import _values
     from simstack.scenario.bounds import _expanded
     text = "a: &x [1, 2, {k: &y [3, 4]}]\nb: [*x, *x, *y]\nc: {d: *y}\n"
