@@ -169,6 +169,40 @@ def test_the_fits_count_of_values_is_the_loaders_aliases_expanded():
     assert _values(text) == _expanded(yaml.compose(text), (), 1, {}, set(), None)[0] == 37
 
 
+def test_a_class_made_by_another_class_in_its_first_run_is_spawned_there():
+    from simstack.fit.classes import Group
+    from simstack.fit.spawns import apply, spawn_trees
+
+    def rows(ids, parents, first=True, blocked=True):
+        n = len(ids)
+        return pd.DataFrame({"goroutine": ids, "parent": parents, "in_first_run": [first] * n,
+                             "first_block": [0.5 if blocked else np.nan] * n, "exited": [np.nan] * n})
+    coord = Group("coordinator", rows([1, 2, 3], [0, 0, 0]), ["main.serve"])
+    fetch = Group("fetcher", rows(list(range(10, 26)), [1] * 8 + [2] * 8), ["main.coordinate"])
+    # the third coordinator was still in its first run at the end: its count is not known, and left out
+    coord.rows.loc[2, "first_block"] = np.nan
+    trees = spawn_trees([coord, fetch], replay=False)
+    assert [(m, c, law.kind, law.value) for m, c, law, _ in trees] == [("coordinator", "fetcher", "constant", 8.0)]
+    # made outside the maker's first run, by main, or by a class with goroutines alive at the end: no tree
+    late = Group("fetcher", rows(list(range(10, 26)), [1] * 16, first=False), ["main.coordinate"])
+    assert spawn_trees([coord, late], replay=False) == []
+    alive = Group("fetcher_resident", rows([30], [1]), ["main.coordinate"], resident=True)
+    assert spawn_trees([coord, fetch, alive], replay=False) == []
+    # a replay needs every maker done and the same count for each
+    assert spawn_trees([coord, fetch], replay=True) == []
+    # applied: a spawn step after the maker's first run; the child arrives spawned, without its first block
+    from simstack.fit.fit import FittedClass
+    from simstack.fit.laws import Law
+    run, hold = Law("constant", 1e-5, 1e-5), Law("constant", 2e-6, 2e-6)
+    c = FittedClass("coordinator", {"name": "coordinator", "program": [{"depth": 0, "block": hold},
+                                                                        {"depth": 3, "run": run}]}, [], [], [])
+    f = FittedClass("fetcher", {"name": "fetcher", "arrival": {"process": "trace", "times": (0.1,)},
+                                "program": [{"depth": 0, "block": hold}, {"depth": 2, "run": run}]}, [], [], [])
+    apply([c, f], trees)
+    assert c.spec["program"][2] == {"spawn": "fetcher", "count": trees[0][2]}
+    assert f.spec["arrival"] == {"process": "spawned"} and f.spec["program"] == [{"depth": 2, "run": run}]
+
+
 def test_durations_the_traces_end_cut_short_are_lower_bounds_not_values():
     rng = np.random.default_rng(5)
     x = rng.exponential(1.0, 20_000)

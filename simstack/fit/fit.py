@@ -2,6 +2,7 @@
 
 The steps, each in its own module: :mod:`.observe` (the trace's goroutines, their runs, blocks
 and stacks), :mod:`.classes` (classes by creation site), :mod:`.laws` (arrivals and durations),
+:mod:`.spawns` (classes another class's goroutines made, spawned by them),
 :mod:`.stacks` (depths from stack sizes), :mod:`.gc` (GC cycles or pacing), :mod:`.write`
 (the commented YAML).  Every class's program is::
 
@@ -26,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..scenario.model import goroutine_heap
-from . import laws, stacks, waves
+from . import laws, spawns, stacks, waves
 from .classes import Group, group
 from .gc import fit_gc
 from .observe import Watcher
@@ -180,6 +181,7 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
     if n > MAX_REPLAY_VALUES:
         raise FitError(f"{path}: {len(table):,} goroutines with one round each hold {n:,} values, more than a scenario "
                        f"holds ({MAX_REPLAY_VALUES:,}); fit laws instead (without --replay)")
+    spawns.apply(fit.classes, spawns.spawn_trees(groups, replay))
     if rate:
         for c in fit.classes:
             c.spec["alloc_rate"] = rate

@@ -43,6 +43,8 @@ class Life:
     shrunk_at: list = field(default_factory=list)  # stack sizes GC found it parked at and halved
     kept_last: int = 0  # the size GC kept it at, parked, since it last ran (0: none)
     exited: float = math.nan
+    parent: int = 0  # the goroutine whose go statement made it (0: none the trace shows, or main)
+    in_first_run: bool = False  # made while that goroutine was in its first run, before it first blocked
     first_wake: float = math.nan  # when its first block ended (it became runnable)
     last_park: float = math.nan  # when it last blocked
     last_wake: float = math.nan  # when that block ended (it became runnable); NaN: still blocked
@@ -132,6 +134,9 @@ class Watcher:
             if frm == "NotExist" and ev.g > 0:
                 self.children.setdefault(ev.g, []).append(life)
                 self.holding.setdefault(ev.g, run.now)
+                maker = self.lives.get(ev.g)
+                if maker is not None:
+                    life.parent, life.in_first_run = ev.g, math.isnan(maker.first_block)
             elif frm != "NotExist":
                 life.held = 0.0
             return
@@ -223,12 +228,13 @@ class Watcher:
                          "shrunk_at": tuple(life.shrunk_at), "kept_last": life.kept_last,
                          "later_runs": tuple(life.later_runs),
                          "first_wake": life.first_wake, "last_park": life.last_park, "last_wake": life.last_wake,
-                         "final_size": gp.size if gp is not None else 0})
+                         "final_size": gp.size if gp is not None else 0,
+                         "parent": life.parent, "in_first_run": life.in_first_run})
         df = pd.DataFrame(rows, columns=["goroutine", "class", "created", "exited", "run_first", "run_after",
                                          "first_block", "size_at_block", "blocks", "waited", "ongoing", "queued",
                                          "ran", "held", "start_delay", "parked_at_gc", "kept_at", "shrunk_at",
                                          "kept_last", "later_runs", "first_wake", "last_park", "last_wake",
-                                         "final_size"])
+                                         "final_size", "parent", "in_first_run"])
         g = goroutines[["goroutine", "max_stack", "grows", "shrinks"]]
         return df.merge(g, on="goroutine", how="left").sort_values(["created", "goroutine"], na_position="first",
                                                                    ignore_index=True)

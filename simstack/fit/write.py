@@ -63,6 +63,8 @@ def _flow_list(items: list[str], indent: str, width: int = 100) -> str:
 
 def _arrival(a: dict) -> str:
     p = a["process"]
+    if p == "spawned":
+        return "{process: spawned}"
     if p == "burst":
         return f"{{process: burst, at: {time_text(a['at'])}}}"
     if p == "poisson":
@@ -124,6 +126,9 @@ def render(fit) -> str:
         out.append("    program:")
         seen: dict = {}  # a step written before is written again as an alias of it
         for step in s["program"]:
+            if "spawn" in step:
+                out.append(f"      - {{spawn: {step['spawn']}, count: {_law(step['count'], 'int')}}}")
+                continue
             parts = [f"depth: {_law(step['depth'], 'int')}"]
             for k in ("run", "block"):
                 if k in step:
