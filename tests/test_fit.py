@@ -190,6 +190,11 @@ def test_a_class_made_by_another_class_in_its_first_run_is_spawned_there():
     assert spawn_trees([coord, fetch, alive], replay=False) == []
     # a replay needs every maker done and the same count for each
     assert spawn_trees([coord, fetch], replay=True) == []
+    # goroutines that make each other in turn: no tree that would spawn without end
+    pings, pongs = list(range(100, 120)), list(range(200, 220))
+    ping = Group("ping", rows(pings, [0] + pongs[:-1]), ["main.ping"])  # 19 of 20 made by a pong
+    pong = Group("pong", rows(pongs, pings), ["main.pong"])
+    assert spawn_trees([ping, pong], replay=False) == []
     # applied: a spawn step after the maker's first run; the child arrives spawned, without its first block
     from simstack.fit.fit import FittedClass
     from simstack.fit.laws import Law
