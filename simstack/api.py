@@ -191,6 +191,8 @@ def _summary(sc, sim, n_events: int, wall: float, baseline: int, peak: dict) -> 
             "wall_time_s": round(wall, 3),
         },
     }
+    if sim.ps.cpus is not None:  # runtime.share_cpus with more Ps than CPUs: how long the Ps waited for one
+        summary["headline"]["cpu_wait_s"] = round(sim.ps.cpus.waited, 6)
     if sim.overflow:
         summary["overflow"] = sim.overflow
     if sim.stopped:

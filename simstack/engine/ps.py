@@ -23,6 +23,7 @@ import simpy
 from ..runtime.growth import StackOverflow
 from ..runtime.proc import GDEAD, G, P
 from ..runtime.runtime import Runtime
+from .cpus import Cpus, base_slice
 from .draws import ClassInfo, CStep, Draw
 from .simpy_access import Triggered
 from .stop import RunStopped
@@ -130,6 +131,10 @@ class Ps:
         self.cost_mark_cycle: float = cpu.mark_cycle
         self.cost_mark_g: float = cpu.mark_goroutine
         self.p_debt: list[float] = [0.0] * n
+        # the machine's CPUs that the Ps' threads share (cpus.py); None: each P has a CPU of its own
+        rs = sim.scenario.runtime
+        shared = rs.share_cpus and rs.num_cpu is not None and rs.num_cpu < n
+        self.cpus: Any = Cpus(self.env, rs.num_cpu, rs.os_slice or base_slice(rs.num_cpu)) if shared else None
 
     def _loop_callback(self, pp: P) -> Any:
         return lambda _ev: self.p_loop(pp)
@@ -158,9 +163,9 @@ class Ps:
             if gp is None:
                 if self.costs and self.p_debt[pid] > 0.0:
                     # the runtime's own work since the P last scheduled (goexit0, park_m, newproc, ...)
-                    ev = self.env.timeout(self.p_debt[pid])
+                    debt = self.p_debt[pid]
                     self.p_debt[pid] = 0.0
-                    ev.callbacks.append(self.p_callbacks[pid])
+                    self.hold(pid, debt, self.p_callbacks[pid])
                     return
                 if self.n_expired and self.expired[pid]:
                     self.check_timers(pp, self.expired[pid], True)  # schedule -> checkTimers(pp)
@@ -176,6 +181,8 @@ class Ps:
                     gp = rt.schedule(pp)
                 if gp is None:
                     self.idle[pid] = pp  # wake() schedules the event that brings it back
+                    if self.cpus is not None:
+                        self.cpus.release(pid)  # its M sleeps: its CPU goes to the next thread in line
                     if self.spinning is pp:
                         self.spinning = None  # a woken P that found nothing: the M stops spinning
                     if self.res and not self.polling and self.poll_wake is None:
@@ -199,8 +206,7 @@ class Ps:
                 self.sim.fatal(exc)  # this P stops here; the others at the stop event, this instant
                 return
             if slice_ >= 0.0:  # gp holds the P for slice_ seconds
-                ev = self.env.timeout(slice_)
-                ev.callbacks.append(self.slice_callbacks[pid])
+                self.hold(pid, slice_, self.slice_callbacks[pid])
                 return
             current[pid] = None
             if self.multi and not self.p_timed[pid]:
@@ -241,12 +247,20 @@ class Ps:
             gp.status = "runnable"
             self.p_current[pp.id] = None
         elif t > 0:
-            ev = self.env.timeout(self.start_slice(gp, pp, t))
-            ev.callbacks.append(self.slice_callbacks[pp.id])
+            self.hold(pp.id, self.start_slice(gp, pp, t), self.slice_callbacks[pp.id])
             return
         else:
             ctx.remaining = 0.0
         self.p_loop(pp)
+
+    def hold(self, pid: int, seconds: float, callback: Any) -> None:
+        """P ``pid`` runs for ``seconds``, then ``callback``: on its own CPU, or on one of the machine's
+        shared ones when its turn comes (``runtime.share_cpus``, cpus.py)."""
+        if self.cpus is None:
+            ev = self.env.timeout(seconds)
+            ev.callbacks.append(callback)
+        else:
+            self.cpus.hold(pid, seconds, callback)
 
     def start_slice(self, gp: G, pp: P, t: float) -> float:
         """Hold the P for the rest ``t`` of a run step: all of it, or up to 10 ms after the goroutine

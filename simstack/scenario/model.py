@@ -174,6 +174,11 @@ class RuntimeSpec(_Model):
     num_cpu: Annotated[int, Field(ge=1, le=MAX_GOMAXPROCS)] | None = None
     # the race model at GOMAXPROCS >= 2 (simstack/engine/races.py); false: the deterministic even turns
     races: bool = True
+    # the Ps' threads share num_cpu CPUs when GOMAXPROCS exceeds it, as the OS runs them (engine/cpus.py);
+    # false: every P has a CPU of its own, whatever num_cpu says
+    share_cpus: bool = False
+    # the OS's time slice for a thread others wait for; None: EEVDF's default for num_cpu CPUs
+    os_slice: Annotated[Time, Field(gt=0)] | None = None
     max_stack: PositiveSize | None = None
     godebug: dict[GodebugSwitch, ZeroOrOne] = {}
     baseline: Baseline = "auto"

@@ -96,6 +96,10 @@ _DEFS = {
                     "for the race model at GOMAXPROCS >= 2); default GOMAXPROCS", "type": "integer", "minimum": 1},
         "races": {"description": "at GOMAXPROCS >= 2, draw what the real runtime leaves to timing (which P runs "
                   "what, when idle Ps join) from measured runs, seeded; false: equal turns", "type": "boolean"},
+        "share_cpus": {"description": "with GOMAXPROCS above num_cpu, the Ps' threads share num_cpu CPUs as the OS "
+                       "runs them (a P waits its turn for a CPU); default false: a CPU per P", "type": "boolean"},
+        "os_slice": {**_ref("time"), "description": "with share_cpus: the OS's time slice for a thread others "
+                     "wait for; default EEVDF's base slice, 0.75ms x (1 + log2 num_cpu), num_cpu at most 8"},
         "max_stack": {**_ref("size"), "description": "per-goroutine limit, as debug.SetMaxStack sets it"},
         "godebug": {"description": "GODEBUG switches, 0 or 1", "type": "object",
                     "propertyNames": {"enum": list(GODEBUG_SWITCHES)}, "additionalProperties": {"enum": [0, 1]}},

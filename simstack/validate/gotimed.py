@@ -681,7 +681,7 @@ def generate_timed(scenario, toolchain: Toolchain, program_dir, cache_dir=None, 
     max_stack = sim_sc.runtime.max_stack
     log(f"fitting {len(lay.funcs)} frames ({tc.version}, go build -gcflags=-S)")
     fit(lay, tc, program_dir, cache, max_stack, write=lambda d, lay_: write_program(d, lay_, tc, max_stack))
-    sim_sc = with_achieved_frames(sim_sc, lay, tc.version, notes)
+    sim_sc = with_shared_cpus(with_achieved_frames(sim_sc, lay, tc.version, notes), notes)
     try:
         sched = build_schedule(sim_sc)
     except ValueError as exc:
@@ -709,6 +709,21 @@ def with_spin_frame(sc, spin: int):
         for st in c["program"]:
             if st.get("run") is not None:
                 st["transient"] = max(st.get("transient") or 0, spin)
+    return scenario_from_dict(doc, source=sc.source or "<validate>")
+
+
+def with_shared_cpus(sc, notes: list):
+    """``sc`` as this machine runs the program: its Ps' threads share the CPUs the real runs have
+    (``runtime.num_cpu``), so that at GOMAXPROCS above them a P waits its turn for one, as the real
+    Ps do (engine/cpus.py). Before the schedule is built: how many steps a goroutine's script holds
+    is how far the model got by ``duration``, and the real run is to do the same work."""
+    from .plan import scenario_from_dict
+
+    doc = sc.to_yaml_dict()
+    doc["runtime"]["share_cpus"] = True
+    if doc["runtime"]["gomaxprocs"] > doc["runtime"]["num_cpu"]:
+        notes.append(f"GOMAXPROCS {doc['runtime']['gomaxprocs']} on {doc['runtime']['num_cpu']} CPUs: the model's Ps "
+                     "share them as the real runs' threads do (runtime.share_cpus)")
     return scenario_from_dict(doc, source=sc.source or "<validate>")
 
 
