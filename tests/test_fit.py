@@ -505,3 +505,29 @@ def test_trace_read_says_where_gomaxprocs_changed(resized, tmp_path):
     r = _cli("trace", "read", resized, "-o", tmp_path / "real", "--no-charts")
     assert r.returncode == 0, r.stderr
     assert "; GOMAXPROCS changed: 2 for 0." in r.stdout and ", 1 for 0." in r.stdout
+
+
+def test_a_run_that_ends_in_the_goroutines_exit_is_a_later_run_too():
+    """The last run of a request-like goroutine (block once, run, exit) says how deep its later runs go:
+    one that began at 2 KiB and exited there needed at most 2 KiB (before, only runs that blocked again
+    counted, and a class of 18,559 background readers had its later runs' law from 84 of them)."""
+    from types import SimpleNamespace as NS
+
+    from simstack.fit.observe import Watcher
+    gp = NS(size=2048, cls="main.worker", created=0.0, user=True)
+    run = NS(gs={7: gp}, now=0.0, exited=(0, 0))
+    watch = Watcher()
+
+    def step(t, name, g=1):
+        run.now = t
+        watch(run, NS(kind="StateTransition", name=name, args=(7,), g=g))
+    step(0.0, "NotExist->Runnable")
+    step(0.1, "Runnable->Running", g=7)
+    step(0.2, "Running->Waiting", g=7)
+    step(0.3, "Waiting->Runnable")
+    step(0.4, "Runnable->Running", g=7)
+    gp.size = 4096  # it grew in its last run
+    run.gs.pop(7)
+    run.exited = (7, 4096)  # as the reader leaves it before the observer hears of the exit
+    step(0.5, "Running->NotExist", g=7)
+    assert watch.lives[7].later_runs == [(2048, 4096)]

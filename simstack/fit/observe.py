@@ -38,7 +38,7 @@ class Life:
     parked: bool = False  # it last stopped running by blocking: its stack is as it parked (runnable or not)
     runs: int = 0  # times it started running
     resumed: int = 0  # its stack size when it first ran after its last block (0: not in a later run)
-    later_runs: list = field(default_factory=list)  # (size when it resumed, size when it blocked again)
+    later_runs: list = field(default_factory=list)  # (size when it resumed, size when it blocked again or exited)
     kept_at: list = field(default_factory=list)  # stack sizes GC found it parked at and kept
     shrunk_at: list = field(default_factory=list)  # stack sizes GC found it parked at and halved
     kept_last: int = 0  # the size GC kept it at, parked, since it last ran (0: none)
@@ -190,6 +190,10 @@ class Watcher:
                 life.size_at_block = gp.size if gp is not None else 0
         if to == "NotExist":
             life.exited = now
+            gone, size = run.exited  # the size its stack had when it exited, after a later run
+            if life.resumed and frm in RUNNING and gone == goid:
+                life.later_runs.append((life.resumed, size))
+            life.resumed = 0
         life.state, life.since = to, now
 
     def main_work(self) -> tuple[float, float, int]:

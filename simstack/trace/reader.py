@@ -95,6 +95,7 @@ class TraceRun:
     spans: dict = field(default_factory=dict)  # span id -> Span (manual spans only)
     stacks: dict = field(default_factory=dict)  # stack id -> [size, owner goid (0: none or dead)]
     gs: dict = field(default_factory=dict)  # live goroutines: goid -> G
+    exited: tuple = (0, 0)  # (goid, stack size) of the goroutine that exited last, for observers
     pending: dict = field(default_factory=dict)  # M -> Pending
     in_stacks: int = 0
     held: int = 0  # bytes of stacks allocated (goroutines', dead goroutines', Ms')
@@ -385,6 +386,7 @@ class TraceRun:
         self.pending.pop(ev.m, None)
         self.totals["exit"] += 1
         self._emit("exit", goid, ev.p, old=gp.size)
+        self.exited = (goid, gp.size)
         if gp.stack >= 0 and gp.stack in self.stacks:
             self.stacks[gp.stack][1] = 0  # kept by the dead G (gfput) until freed
         self._set_size(gp, 0)
