@@ -38,7 +38,7 @@ class Cpus:
         self.slice = slice_
         self.on: set[int] = set()  # the Ps whose threads have a CPU now
         self.used: dict[int, float] = {}  # run time each of them has had since it got it
-        self.line: deque = deque()  # (P, seconds, callback): the threads waiting for a CPU, in order
+        self.line: deque = deque()  # (P, seconds, callback, since when): the threads waiting for a CPU, in order
         self.waited = 0.0  # seconds the Ps spent in line, all together (for the summary)
 
     def hold(self, pid: int, seconds: float, callback: Any) -> None:
