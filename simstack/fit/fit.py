@@ -164,6 +164,7 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
     target = int(0.95 * MAX_REPLAY_VALUES)
     budget = target - len(table) * (8 if replay else 1) - 2_000 * (len(groups) + 1)
     said, n = list(fit.warnings), 0
+    wanted = _rounds_caps(groups, replay, blocks if running > 0 else 0, 10**12)
     for _ in range(4):
         caps = _rounds_caps(groups, replay, blocks if running > 0 else 0, budget)
         fit.classes, fit.warnings = [], list(said)
@@ -171,7 +172,7 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
             fit.classes.append(_fit_class(g, end, fixed, arrivals, fit.warnings, replay, cap))
         if running > 0:
             fit.classes.append(_main_class(running, blocked, blocks, {c.name for c in fit.classes}, caps[-1]))
-        if caps == _rounds_caps(groups, replay, blocks if running > 0 else 0, 10**12):
+        if caps == wanted:
             n = 0
             break  # every class has all its rounds
         n = _values(fit.yaml())
@@ -245,22 +246,11 @@ def _blocks(r: pd.DataFrame, resident: bool) -> np.ndarray:
 
 def _values(text: str) -> int:
     """The values (scalars, lists, mappings) in a scenario's text once its aliases are expanded, as the
-    scenario loader counts them against its bound (:mod:`simstack.scenario.bounds`)."""
+    scenario loader counts them against its bound."""
     import yaml
 
-    memo: dict = {}
-
-    def size(node) -> int:
-        k = id(node)
-        if k not in memo:
-            if isinstance(node, yaml.SequenceNode):
-                memo[k] = 1 + sum(size(c) for c in node.value)
-            elif isinstance(node, yaml.MappingNode):
-                memo[k] = 1 + sum(size(a) + size(b) for a, b in node.value)
-            else:
-                memo[k] = 1
-        return memo[k]
-    return size(yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+    from ..scenario.bounds import expanded_values
+    return expanded_values(yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
 
 
 def _rounds_caps(groups: list, replay: bool, main_blocks: int, budget: int) -> list[int]:

@@ -70,8 +70,16 @@ def check_expansion(root) -> None:
     _expanded(root, (), 1, {}, set(), None)
 
 
-def _expanded(node, path: tuple, depth: int, memo: dict, active: set, parent) -> tuple[int, int]:
-    """(values, levels) of ``node`` once expanded, reached at nesting ``depth`` by ``path``."""
+def expanded_values(root) -> int:
+    """The values ``root`` holds once aliases and merge keys are expanded, as the bound counts them, past
+    the bound too (``simstack fit`` sizes its rounds by it)."""
+    return _expanded(root, (), 1, {}, set(), None, float("inf"))[0]
+
+
+def _expanded(node, path: tuple, depth: int, memo: dict, active: set, parent,
+              limit: float = MAX_NODES) -> tuple[int, int]:
+    """(values, levels) of ``node`` once expanded, reached at nesting ``depth`` by ``path``; past ``limit``
+    values, TooLarge."""
     key = id(node)
     if key in active:  # a recursive alias: the loader reports it where it builds the data
         return 1, 1
@@ -92,10 +100,10 @@ def _expanded(node, path: tuple, depth: int, memo: dict, active: set, parent) ->
             children = [(path + (getattr(k, "value", "?"),), n) for k, v in node.value for n in (k, v)]
         for child_path, child in children:
             defined_here = id(child) not in memo
-            s, h = _expanded(child, child_path, depth + 1, memo, active, node)
+            s, h = _expanded(child, child_path, depth + 1, memo, active, node, limit)
             size += s
             height = max(height, h + 1)
-            if size > MAX_NODES:
+            if size > limit:
                 if not path and defined_here:  # the whole document: say which top-level value tipped it
                     raise TooLarge(child.start_mark, child_path, f"aliases expand the document to more than "
                                                                  f"{MAX_NODES:,} values by here; {TOO_MANY} after "
