@@ -347,6 +347,20 @@ def test_workers_released_together_wait_on_gates_and_hold_their_stacks_until_the
     assert abs(peak) < abs(drawn) / 2, (peak, drawn)
 
 
+def test_the_round_trips_live_sizes_at_the_end_count_the_same_classes_on_both_sides(fitted):
+    # the simulated side once counted every live goroutine, main and the residents of unknown size too
+    from simstack.validate.roundtrip import end_sizes, roundtrip
+    rt = roundtrip(fitted.source, fit=fitted)
+    t = fitted.table
+    alive = t[t["exited"].isna()]
+    unknown = set(alive.loc[alive["final_size"] <= 0, "class"])
+    counted = [c.name for c in fitted.classes if set(c.sites) & set(alive["class"]) and not set(c.sites) & unknown]
+    assert "main_work" not in counted and end_sizes(rt.simulated, ["main_work"])  # main lives on in the model
+    assert rt.end_sizes["simulated"] == end_sizes(rt.simulated, counted)
+    sites = {s for c in fitted.classes if c.name in counted for s in c.sites}
+    assert sum(rt.end_sizes["trace"].values()) == alive["class"].isin(sites).sum()
+
+
 def test_the_file_is_commented_and_says_what_was_inferred(fitted):
     text = fitted.yaml()
     assert "# chosen" in text and "inferred" in text and "stack sizes reached:" in text

@@ -41,8 +41,16 @@ class RoundTrip:
             f"(trace {self.end_sizes['trace']}, simulated {self.end_sizes['simulated']})"
 
 
-def end_sizes(res) -> dict:
-    """A simulation's live goroutines (the scenario's) by stack size in the last footprint row: {size: count}."""
+def end_sizes(res, classes=None) -> dict:
+    """A simulation's live goroutines (the scenario's) by stack size at the end: {size: count}; with
+    ``classes``, only those classes' goroutines, each at the size of its last stack event."""
+    if classes is not None:
+        g = res.goroutines
+        live = set(g.loc[g["exited"].isna() & g["class"].isin(list(classes)), "goroutine"])
+        ev = res.events
+        ev = ev[ev["kind"].isin(["stackalloc", "grow", "shrink"]) & ev["goroutine"].isin(live)]
+        last = ev.dropna(subset=["new_size"]).groupby("goroutine")["new_size"].last()
+        return {int(k): int(v) for k, v in last.value_counts().sort_index().items()}
     fp = res.footprint
     if not len(fp):
         return {}
@@ -71,7 +79,14 @@ def roundtrip(trace, fit=None, **fit_args) -> RoundTrip:
     table = compare(figures(sim, sim_classes), [figures(real, real_classes)], [])
     table = table[~table["metric"].str.startswith(("grows[", "shrinks["))].reset_index(drop=True)
     t = fit.table
-    alive = t[t["exited"].isna() & (t["final_size"] > 0)]  # the program's goroutines, not main (nor fitted)
-    sizes = {"trace": {int(k): int(v) for k, v in alive["final_size"].value_counts().sort_index().items()},
-             "simulated": end_sizes(sim)}
+    # the program's goroutines alive at the end, in the classes the trace knows every one's size of, beside
+    # the simulated goroutines of those classes (not main; not the goroutines alive at trace start that
+    # no GoroutineStack event sized, nor the rest of their class)
+    alive = t[t["exited"].isna()]
+    unknown = set(alive.loc[alive["final_size"] <= 0, "class"])
+    counted = [c for c in fit.classes if set(c.sites) & set(alive["class"]) and not set(c.sites) & unknown]
+    sites = {s for c in counted for s in c.sites}
+    known = alive[alive["class"].isin(sites)]
+    sizes = {"trace": {int(k): int(v) for k, v in known["final_size"].value_counts().sort_index().items()},
+             "simulated": end_sizes(sim, [c.name for c in counted])}
     return RoundTrip(fit, sim, table, sizes)
