@@ -43,12 +43,12 @@ class RoundTrip:
 
 def end_sizes(res, classes=None) -> dict:
     """A simulation's live goroutines (the scenario's) by stack size at the end: {size: count}; with
-    ``classes``, only those classes' goroutines, each at the size of its last stack event."""
+    ``classes``, only those classes' goroutines, each at the size its spawn, last growth or shrink left it."""
     if classes is not None:
         g = res.goroutines
         live = set(g.loc[g["exited"].isna() & g["class"].isin(list(classes)), "goroutine"])
         ev = res.events
-        ev = ev[ev["kind"].isin(["stackalloc", "grow", "shrink"]) & ev["goroutine"].isin(live)]
+        ev = ev[ev["kind"].isin(["spawn", "grow", "shrink"]) & ev["goroutine"].isin(live)]
         last = ev.dropna(subset=["new_size"]).groupby("goroutine")["new_size"].last()
         return {int(k): int(v) for k, v in last.value_counts().sort_index().items()}
     fp = res.footprint
