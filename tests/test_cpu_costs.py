@@ -54,7 +54,7 @@ def test_costs_are_times_of_at_least_zero():
 
 
 def test_this_machines_costs_are_measured_traced(tmp_path):
-    from simstack.validate.cpucost import measure_cpu_costs
+    from simstack.validate.cpucost import measure_cpu_costs, measured_rounds
     tc = traced_toolchain("the cost program is traced with traceallocfree")
     costs = measure_cpu_costs(tc, tmp_path)
     assert set(costs) == {"newproc", "goexit", "park", "morestack", "mark_cycle", "mark_goroutine"}
@@ -64,6 +64,12 @@ def test_this_machines_costs_are_measured_traced(tmp_path):
         assert 0 < t < (10e-3 if name == "mark_cycle" else 100e-6), name
     # a sleep (timer, park, wake-up, schedule) is more work than a go statement
     assert costs["park"] > costs["newproc"]
+    # each round as measured, for timed validation's replications: the medians are theirs
+    rounds = measured_rounds(tc)
+    assert len(rounds) == 7
+    for name in ("newproc", "goexit", "park", "morestack"):
+        assert sorted(r[name] for r in rounds)[3] == costs[name], name
+    assert all(r["mark_cycle"] == costs["mark_cycle"] for r in rounds)
 
 
 

@@ -169,8 +169,12 @@ func main() {
 	runtime.KeepAlive(live)
 	trace.Stop()
 	f.Close()
+	// each round as measured (before the medians sort them), for the model's replications
+	perRound := map[string][]float64{"newproc_ns": append([]float64(nil), newproc...),
+		"goexit_ns": append([]float64(nil), goexit...), "park_ns": append([]float64(nil), park...),
+		"morestack_ns": append([]float64(nil), grow...)}
 	out, _ := json.Marshal(map[string]any{
-		"version": runtime.Version(), "newproc_ns": median(newproc), "goexit_ns": median(goexit),
+		"version": runtime.Version(), "rounds": perRound, "newproc_ns": median(newproc), "goexit_ns": median(goexit),
 		"park_ns": median(park), "morestack_ns": median(grow), "mark_cycle_ns": least(heap),
 		"mark_goroutine_ns": (least(heapGs) - least(heap)) / parked})
 	os.Stdout.Write(append(out, '\n'))
@@ -179,6 +183,7 @@ func main() {
 
 COSTS = ("newproc", "goexit", "park", "morestack", "mark_cycle", "mark_goroutine")
 _MEASURED: dict = {}
+_ROUNDS: dict = {}  # toolchain -> each round's costs
 
 
 def measure_cpu_costs(tc: Toolchain, cache_dir: Path, timeout: float = 120) -> dict:
@@ -204,7 +209,16 @@ def measure_cpu_costs(tc: Toolchain, cache_dir: Path, timeout: float = 120) -> d
         out = json.loads(r.stdout.strip().splitlines()[-1])
     costs = {k: max(0.0, out[f"{k}_ns"]) * 1e-9 for k in COSTS}
     _MEASURED[key] = costs
+    per = out.get("rounds") or {}
+    n = min((len(v) for v in per.values()), default=0)
+    _ROUNDS[key] = [{**costs, **{k[:-3]: max(0.0, v[r]) * 1e-9 for k, v in per.items()}} for r in range(n)]
     return costs
+
+
+def measured_rounds(tc: Toolchain) -> list[dict]:
+    """Each round's costs as measured with ``tc`` in this process (the per-event ones of that round,
+    the mark's as in ``measure_cpu_costs``), in round order; [] if not measured."""
+    return list(_ROUNDS.get(str(tc.go), []))
 
 
 def describe(costs: dict) -> str:

@@ -16,10 +16,13 @@ program marks (``simstack.start`` … ``simstack.end``):
   schedule, because the machine's CPUs were busy or fewer than GOMAXPROCS, has more goroutines
   alive at once than the model, and a note says so).
 
-At GOMAXPROCS 1 the model is deterministic for a given schedule: one run. At GOMAXPROCS >= 2
-the race model (``engine/races.py``) draws what timing decides between the Ps, so the same
-schedule is simulated ``replications`` times, varying the race model's seed alone (the
-schedule, every class's and arrival's draw, stays the one the program performs). Each figure's
+The model is simulated ``replications`` times on the same schedule (every class's and arrival's
+draw stays the one the program performs): at GOMAXPROCS >= 2 each with another seed of the race
+model (``engine/races.py``), which draws what timing decides between the Ps; and, when the model is
+given this machine's measured CPU costs (``cpucost.py``), the first with the medians of the cost
+program's rounds and each other with one round's costs, at any GOMAXPROCS: on a saturated P the
+model's outcome is chaotic in those costs (a few ns of ``park`` moved ``fanout`` at GOMAXPROCS 1 by
+30 points), so one run is one draw, and the rounds give the spread. Each figure's
 row gives the replications' median and band (min–max) beside the real runs' mean and range,
 and a goal figure passes by ``simstack reference``'s band criterion
 (:func:`simstack.reference.compare.band_ok`): the model's band overlaps the real runs' range
@@ -317,16 +320,29 @@ def _ms_as_run(sc, real: list, notes: list):
 
 
 def _cpu_as_measured(sc, tc, cache_dir, notes: list, log):
-    """The scenario with this machine's runtime CPU costs (``cpucost.py``), unless it sets its own."""
+    """The scenario with this machine's runtime CPU costs (``cpucost.py``: the rounds' medians), unless it
+    sets its own, and each round's costs for the other replications ([] when the scenario sets them).
+
+    A saturated P makes the model chaotic in these costs: ``fanout`` at GOMAXPROCS 1 measured +32 % and
+    −2 % (mean StackInuse against the same real runs) with ``park`` at 0.70 and 0.73 µs. So one model
+    run says little; the rounds, each a measurement of the same machine, give the spread of its outcomes."""
     from . import default_cache_dir
-    from .cpucost import describe, measure_cpu_costs
+    from .cpucost import describe, measure_cpu_costs, measured_rounds
 
     if sc.runtime.cpu:
-        return sc
+        return sc, []
     log("measuring this machine's runtime CPU costs (traced, GOMAXPROCS 1)")
     costs = measure_cpu_costs(tc, Path(cache_dir) if cache_dir else default_cache_dir())
+    rounds = measured_rounds(tc)
     notes.append(f"the model is given this machine's runtime CPU costs, measured traced at GOMAXPROCS 1 "
-                 f"(runtime.cpu): {describe(costs)}")
+                 f"(runtime.cpu): {describe(costs)}, the medians of {len(rounds) or 'its'} rounds"
+                 + ("; the other replications each a round's (park " + ", ".join(
+                     f"{r['park'] * 1e6:.2f}" for r in rounds) + " µs)" if rounds else ""))
+    return _with_cpu(sc, costs), rounds
+
+
+def _with_cpu(sc, costs: dict):
+    """``sc`` with ``runtime.cpu`` set to ``costs``."""
     cpu = sc.runtime.cpu.model_copy(update=costs)
     return sc.model_copy(update={"runtime": sc.runtime.model_copy(update={"cpu": cpu})})
 
@@ -342,6 +358,7 @@ def validate_timed(scenario_or_path, *, go=None, toolchain=None, runs: int = 3, 
     import tempfile
 
     from ..api import run as simulate
+    from ..reference.runner import REPLICATIONS
     from ..trace import TraceError, read_trace
     from . import _load, find_toolchain, replications_for
     from .gotimed import generate_timed, run_timed
@@ -403,12 +420,19 @@ def validate_timed(scenario_or_path, *, go=None, toolchain=None, runs: int = 3, 
         real.append(res)
         traces.append(path)
     simulated, ms = _ms_as_run(prog.simulated, real, notes)
-    simulated = _cpu_as_measured(simulated, tc, cache_dir, notes, log)
+    simulated, rounds = _cpu_as_measured(simulated, tc, cache_dir, notes, log)
     seed, n = simulated.seed, replications_for(simulated.runtime, replications)
-    log(f"simulating the same schedule{f' {n} times (race model seeds {seed}..{seed + n - 1})' if n > 1 else ''}")
+    if rounds:  # the measured rounds are replications too, at any GOMAXPROCS
+        n = max(n, REPLICATIONS if replications is None else replications)
+    varied = [f"race model seeds {seed}..{seed + n - 1}"] if n > 1 and simulated.runtime.gomaxprocs > 1 else []
+    varied += ["the measured rounds' costs"] if rounds else []
+    times = f" {n} times ({', '.join(varied)})" if n > 1 else ""
+    log(f"simulating the same schedule{times}")
     changes = program_changes(prog)
-    sims = [simulate(simulated, races_seed=seed + i, main_ticks=prog.schedule.sample_every, threads_seen=ms,
-                     profile_changes=changes) for i in range(n)]
+    scenarios = [simulated] + [_with_cpu(simulated, rounds[(i - 1) % len(rounds)]) for i in range(1, n) if rounds]
+    scenarios += [simulated] * (n - len(scenarios))
+    sims = [simulate(sc_i, races_seed=seed + i, main_ticks=prog.schedule.sample_every, threads_seen=ms,
+                     profile_changes=changes) for i, sc_i in enumerate(scenarios)]
     table = compare([figures(x, classes) for x in sims], [figures(r, classes) for r in real], classes, tolerance,
                     gc_slack)
     return TimedValidation(prog, sims[0], real, traces, table, tolerance, gc_slack, notes, sims)
