@@ -2,10 +2,14 @@
 import json
 import math
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
 from simstack.validate.timedcheck import GOAL, _same_sizes, compare, window_mean
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_window_mean_holds_each_row_until_the_next():
@@ -111,3 +115,26 @@ def test_the_timed_model_runs_as_the_program_does_its_main_frame_and_the_tracers
     assert len(prof.trace_goroutines) == 3  # runtime/trace.Start: CPU samples, the advancer, the writer
     # a step's garbage is made in spin with make([]byte, n): mallocgc's path starts below both
     assert [f.frame for f in ch["malloc_path"]] == [88, 32] + [f.frame for f in prof.malloc_path]
+
+
+def test_with_measured_costs_the_replications_are_the_medians_then_each_rounds(monkeypatch):
+    # a saturated P is chaotic in these costs (fanout at GOMAXPROCS 1: +32 % and -2 % with park at
+    # 0.70 and 0.73 us), so the model runs once per measured round, at any GOMAXPROCS
+    import simstack.validate.cpucost as cc
+    from simstack.scenario.loader import load_scenario
+    from simstack.validate.timedcheck import _cpu_as_measured, replica_scenarios
+    medians = dict(newproc=2e-7, goexit=2e-7, park=8e-7, morestack=3e-7, mark_cycle=1.7e-4, mark_goroutine=8e-7)
+    rounds = [{**medians, "park": p} for p in (8e-7, 1.4e-6, 7e-7)]
+    monkeypatch.setattr(cc, "measure_cpu_costs", lambda tc, d: medians)
+    monkeypatch.setattr(cc, "measured_rounds", lambda tc: rounds)
+    sc = load_scenario(ROOT / "scenarios" / "fanout.yaml")
+    notes = []
+    measured, got = _cpu_as_measured(sc, object(), "/tmp", notes, lambda m: None)
+    assert measured.runtime.cpu.park == 8e-7 and got == rounds
+    assert "the medians of 3 rounds" in notes[0] and "park 0.80, 1.40, 0.70 µs" in notes[0]
+    parks = [x.runtime.cpu.park for x in replica_scenarios(measured, got, 5)]
+    assert parks == [8e-7, 8e-7, 1.4e-6, 7e-7, 8e-7]
+    assert [x.runtime.cpu.park for x in replica_scenarios(measured, [], 3)] == [8e-7] * 3
+    # a scenario that sets its own costs keeps them, and has no rounds
+    own, none = _cpu_as_measured(measured, object(), "/tmp", [], lambda m: None)
+    assert own is measured and none == []

@@ -341,6 +341,12 @@ def _cpu_as_measured(sc, tc, cache_dir, notes: list, log):
     return _with_cpu(sc, costs), rounds
 
 
+def replica_scenarios(sc, rounds: list, n: int) -> list:
+    """The scenario of each of ``n`` replications: ``sc`` first (the rounds' medians), then ``sc`` with
+    each round's costs in turn (``sc`` again for every one without rounds)."""
+    return [sc] + [_with_cpu(sc, rounds[(i - 1) % len(rounds)]) if rounds else sc for i in range(1, n)]
+
+
 def _with_cpu(sc, costs: dict):
     """``sc`` with ``runtime.cpu`` set to ``costs``."""
     cpu = sc.runtime.cpu.model_copy(update=costs)
@@ -429,10 +435,8 @@ def validate_timed(scenario_or_path, *, go=None, toolchain=None, runs: int = 3, 
     times = f" {n} times ({', '.join(varied)})" if n > 1 else ""
     log(f"simulating the same schedule{times}")
     changes = program_changes(prog)
-    scenarios = [simulated] + [_with_cpu(simulated, rounds[(i - 1) % len(rounds)]) for i in range(1, n) if rounds]
-    scenarios += [simulated] * (n - len(scenarios))
     sims = [simulate(sc_i, races_seed=seed + i, main_ticks=prog.schedule.sample_every, threads_seen=ms,
-                     profile_changes=changes) for i, sc_i in enumerate(scenarios)]
+                     profile_changes=changes) for i, sc_i in enumerate(replica_scenarios(simulated, rounds, n))]
     table = compare([figures(x, classes) for x in sims], [figures(r, classes) for r in real], classes, tolerance,
                     gc_slack)
     return TimedValidation(prog, sims[0], real, traces, table, tolerance, gc_slack, notes, sims)
