@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent
 RUNTIME = ROOT / "simstack" / "runtime"
 # the modules simstack/runtime/_native.py lists in COMPILED
 COMPILED = ("runtime.tracer", "runtime.tracebuf", "runtime.mheap", "runtime.stack", "runtime.proc", "runtime.sched",
-            "runtime.growth", "runtime.mgc", "runtime.runtime", "engine.draws", "engine.ps")
+            "runtime.growth", "runtime.mgc", "runtime.runtime", "engine.draws", "engine.sysmon", "engine.ps")
 BUILD_INFO = RUNTIME / "_compiled.json"
 MYPY_OPTIONS = ["--ignore-missing-imports", "--follow-imports=silent",
                 # a G's stack is None only once it is dead; None reaching these is a bug either way

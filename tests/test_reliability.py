@@ -587,8 +587,10 @@ def test_a_sequence_that_runs_out_at_run_time_is_bad_input(tmp_path):
 @pytest.mark.parametrize("what", ["gc_cycles", "classes"])
 def test_long_runs_and_many_classes_record_without_overflow(what):
     if what == "gc_cycles":
+        # a goroutine that blocks, so that main gets the P for each call (one that ran for the second
+        # would hold it until sysmon preempts it, 10 - 20 ms at a time: about 50 cycles)
         doc = "duration: 1s\ngc: {trigger: interval, interval: 2ms}\n" \
-              "goroutines: [{name: a, count: 1, program: [{depth: 1, run: 1s}]}]\n"
+              "goroutines: [{name: a, count: 1, program: [{depth: 1, block: 1s}]}]\n"
     else:
         doc = "goroutines:\n" + "".join(f"  - {{name: c{i}, count: 1, program: [{{depth: 1, run: 1ms}}]}}\n"
                                         for i in range(200))

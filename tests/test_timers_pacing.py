@@ -210,14 +210,32 @@ goroutines:
 """
 
 
-def test_sysmon_preempts_a_goroutine_10ms_after_it_was_scheduled_whatever_steps_it_ran():
-    # a runs 1 ms steps back to back on the only P: no step is a preemption point, so main (its
-    # timer due at 3 ms) waits for sysmon's retake at 10 ms. Main is readied into runnext, but the
-    # P's schedtick is still 0 (a got the P from runnext), so schedule looks at the global queue
-    # first and a, preempted there, runs another 10 ms: b is made at 20 ms, and runs at once
+def test_sysmon_preempts_a_goroutine_10_to_20ms_into_its_time_slice_whatever_steps_it_ran():
+    # a runs 1 ms steps back to back on the only P: no step is a preemption point, so main (its timer
+    # due at 3 ms) waits for sysmon's retake. sysmon sleeps 20 us (+ 50 us of timer slack) 51 times,
+    # then doubles up to 10 ms: it wakes at 0.07, ..., 9.0, 14.17, 24.22, 34.27 ms. It sees a's slice
+    # at 0.07 ms and preempts a at its first wake 10 ms after that, 14.17 ms. Main is readied into
+    # runnext, but the P's schedtick is still 0 (a got the P from runnext), so schedule looks at the
+    # global queue first: a, preempted there, starts a new slice at 14.17 ms, seen at 24.22 and
+    # preempted at 34.27 ms: b is made then, and runs at once
     g = simstack.run(parse_scenario(HOG)).goroutines.set_index("class")
-    assert g.loc["b", "created"] == pytest.approx(0.020)
-    assert g.loc["b", "exited"] == pytest.approx(0.020)
+    assert g.loc["b", "created"] == pytest.approx(0.03427)
+    assert g.loc["b", "exited"] == pytest.approx(0.03427)
+
+
+def test_sysmons_wakes_ramp_from_20us_to_10ms_and_a_slice_is_preempted_at_the_first_10ms_after_it_is_seen():
+    from simstack.engine.sysmon import Sysmon
+    s = Sysmon(50e-6)
+    assert s.ramp[:2] == pytest.approx([70e-6, 140e-6]) and s.ramp[50] == pytest.approx(51 * 70e-6)
+    assert s.ramp[51] - s.ramp[50] == pytest.approx(90e-6)  # 40 us, the first doubling, after 1 ms idle
+    assert s.period == pytest.approx(0.01005) and s.ramp[-1] == pytest.approx(0.02422)
+    assert s.wake_after(s.ramp[-1]) == pytest.approx(0.03427)  # strictly after
+    # seen at the first wake after it began, preempted at the first wake 10 ms after that: 10 - 20 ms
+    assert s.preempt_at(1.0, 1.0) - 1.0 == pytest.approx(0.01917, abs=1e-9)
+    for start in (1.0, 1.003, 1.0091, 1.0092):
+        assert 0.010 <= s.preempt_at(start, start) - start <= 0.0201
+    # a goroutine from runnext inherits its P's slice: one that sysmon already preempted ends at the next wake
+    assert s.preempt_at(1.0, 1.05) == pytest.approx(s.wake_after(1.05))
 
 
 def test_what_a_mark_phase_allocates_is_marked_and_paces_the_next_cycle():

@@ -24,11 +24,11 @@ from ..runtime.growth import StackOverflow
 from ..runtime.proc import GDEAD, G, P
 from ..runtime.runtime import Runtime
 from .cpus import Cpus, base_slice
+from .sysmon import Sysmon
 from .draws import ClassInfo, CStep, Draw
 from .simpy_access import Triggered
 from .stop import RunStopped
 
-PREEMPT_SLICE: Final = 0.010  # sysmon's forcePreemptNS
 GC_BACKGROUND_UTILIZATION: Final = 0.25  # gcBackgroundUtilization: the mark workers' share of the Ps
 _NORMAL: Final = 1  # simpy.core.NORMAL
 _URGENT: Final = 0  # simpy.core.URGENT
@@ -47,7 +47,7 @@ class GoroutineCtx:
         self.started = False
         self.remaining = 0.0  # rest of the current (or a preempted) run step
         self.slice = 0.0  # the run slice it holds its P for now
-        self.executed = 0.0  # when it last got a P (execute; sysmon's schedwhen): run steps in a row share it
+        self.executed = 0.0  # when the time slice it runs in began (its P's last new schedtick; sysmon.py)
 
 
 class Ps:
@@ -82,6 +82,11 @@ class Ps:
         self.multi = n > 1
         self.p_current: list[Optional[G]] = [None] * n  # the G each P runs (between its run slices)
         self.p_timed: list[bool] = [False] * n  # whether that G has held its P for simulated time
+        # each P's schedtick as last seen, and when it last changed: the time slice sysmon measures, which
+        # goroutines scheduled from runnext inherit (sysmon.py)
+        self.p_tick: list[int] = [-1] * n
+        self.p_slice_start: list[float] = [0.0] * n
+        self.sysmon = Sysmon(rt.profile.sysmon_slack)
         # one callback per P for each way it comes back: its loop, the end of a run slice
         self.p_callbacks: list[Any] = [self._loop_callback(pp) for pp in rt.allp]
         self.slice_callbacks: list[Any] = [self._slice_callback(pp) for pp in rt.allp]
@@ -191,6 +196,9 @@ class Ps:
                     return
                 current[pid] = gp
                 self.p_timed[pid] = False
+                if pp.schedtick != self.p_tick[pid]:  # not from runnext: a new time slice
+                    self.p_tick[pid] = pp.schedtick
+                    self.p_slice_start[pid] = self.env.now
                 if self.races is not None and self.spinning is pp:
                     self.spinning = None  # resetspinning: a woken P found work, wake the next
                     self.wake(pp)
@@ -198,7 +206,7 @@ class Ps:
                     current[pid] = None
                     self.run_main(pp)
                     return
-                gp.ctx.executed = self.env.now  # a new schedtick: sysmon's 10 ms start here
+                gp.ctx.executed = self.p_slice_start[pid]  # sysmon's 10 ms count from here
             try:
                 slice_ = self.execute(gp, pp)
             except StackOverflow as exc:
@@ -247,6 +255,10 @@ class Ps:
             gp.status = "runnable"
             self.p_current[pp.id] = None
         elif t > 0:
+            # preempted with nothing else to run: from the global queue again at once, a new time slice
+            pp.schedtick += 1
+            self.p_tick[pp.id] = pp.schedtick
+            ctx.executed = self.p_slice_start[pp.id] = self.env.now
             self.hold(pp.id, self.start_slice(gp, pp, t), self.slice_callbacks[pp.id])
             return
         else:
@@ -263,22 +275,18 @@ class Ps:
             self.cpus.hold(pid, seconds, callback)
 
     def start_slice(self, gp: G, pp: P, t: float) -> float:
-        """Hold the P for the rest ``t`` of a run step: all of it, or up to 10 ms after the goroutine
-        got the P while others wait or a timer comes due before it ends (sysmon's ``retake`` preempts
-        a goroutine that has run that long since it was scheduled, whatever steps it ran, and the P
-        then runs its due timers: a lone goroutine's step otherwise changes nothing)."""
+        """Hold the P for the rest ``t`` of a run step: all of it, or until sysmon's ``retake``
+        preempts it while others wait or a timer comes due before it ends (10 – 20 ms into the P's
+        time slice, which goroutines from runnext inherit: sysmon.py; the P then runs its due
+        timers: a lone goroutine's step otherwise changes nothing)."""
         ctx: GoroutineCtx = gp.ctx
         ctx.remaining = t
         whens = self.timer_whens
         now = self.env.now
         if t <= 1e-15:
             ctx.slice = t  # a rounding residue of the step: slice_done ends it
-        elif self.rt.runnable_anywhere() or self.n_expired:
-            ctx.slice = min(t, max(0.0, ctx.executed + PREEMPT_SLICE - now))
-        elif whens and whens[0] < now + t:
-            if now - ctx.executed >= PREEMPT_SLICE:
-                ctx.executed = now  # preempted with nothing else to run: scheduled again at once
-            ctx.slice = min(t, ctx.executed + PREEMPT_SLICE - now)
+        elif self.rt.runnable_anywhere() or self.n_expired or (whens and whens[0] < now + t):
+            ctx.slice = min(t, self.sysmon.preempt_at(ctx.executed, now) - now)
         else:
             ctx.slice = t
         self.p_timed[pp.id] = True

@@ -24,7 +24,7 @@ from pathlib import Path
 # compiled by setup.py, in dependency order, named inside the simstack package: the runtime
 # model and the engine's hot path (its Ps); the rest of simstack stays plain Python
 COMPILED = ("runtime.tracer", "runtime.tracebuf", "runtime.mheap", "runtime.stack", "runtime.proc", "runtime.sched",
-            "runtime.growth", "runtime.mgc", "runtime.runtime", "engine.draws", "engine.ps")
+            "runtime.growth", "runtime.mgc", "runtime.runtime", "engine.draws", "engine.sysmon", "engine.ps")
 TOP = __name__.split(".")[0]  # simstack
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent  # the simstack package's directory

@@ -108,6 +108,7 @@ class Profile:
     # the grid a sleeping netpoller wakes on to run due timers (0: timers wake on time)
     timer_resolution: float = 0.0
     timer_slack: float = 0.0  # and how late each such wait ends
+    sysmon_slack: float = 50e-6  # how late each of sysmon's sleeps ends (the OS's timer slack; engine/sysmon.py)
     # GOGC pacing: where a cycle starts between the marked heap and the goal (runtime/mgcpacer.go)
     gc_trigger_max: float = 0.95
     gc_trigger_headroom: int = 0
@@ -321,6 +322,7 @@ def resolve_profile(version: str = "go1.27", platform: str = "linux/amd64", *, g
         main_gc_wait_used=v.main_gc_wait_used,
         timer_resolution=ov.get("timer_resolution", plat.netpoll_resolution if v.timers_in_netpoll else 0.0),
         timer_slack=plat.netpoll_slack if v.timers_in_netpoll and ov.get("timer_resolution") != 0 else 0.0,
+        sysmon_slack=plat.netpoll_slack,
         gc_trigger_max=v.gc_trigger_max, gc_trigger_headroom=v.gc_trigger_headroom,
         gc_trigger_min=v.gc_trigger_min, gc_cons_mark_window=v.gc_cons_mark_window,
         g_heap=v.g_heap if plat.ptr_size == 8 else 0, timer_heap=v.timer_heap if plat.ptr_size == 8 else 0,
