@@ -24,10 +24,10 @@ from ..runtime.growth import StackOverflow
 from ..runtime.proc import GDEAD, G, P
 from ..runtime.runtime import Runtime
 from .cpus import Cpus, base_slice
-from .sysmon import Sysmon
 from .draws import ClassInfo, CStep, Draw
 from .simpy_access import Triggered
 from .stop import RunStopped
+from .sysmon import Sysmon
 
 GC_BACKGROUND_UTILIZATION: Final = 0.25  # gcBackgroundUtilization: the mark workers' share of the Ps
 _NORMAL: Final = 1  # simpy.core.NORMAL
