@@ -39,6 +39,23 @@ def test_the_p_pays_for_go_statements_parks_and_exits_before_it_schedules_again(
     assert exits(", cpu: {newproc: 10us, goexit: 100us, park: 200us}") == pytest.approx([0.00342, 0.00452])
 
 
+def test_a_go_statement_that_makes_a_new_g_costs_malg_on_top_of_newproc():
+    # the program's two goroutines are new gs (no dead one to reuse): 10 + 40 us each before the first
+    # schedule, so everything of the costs test above comes 80 us later
+    assert exits(", cpu: {newproc: 10us, malg: 40us, goexit: 100us, park: 200us}") == \
+        pytest.approx([0.00350, 0.00460])
+    # a reused g costs newproc alone: of a hundred goroutines 1 ms apart, each exiting 10 us after it
+    # starts, only the first makes a g (100 us more); the last starts 1 us after it is made
+    text = """
+runtime: {version: go1.27, gomaxprocs: 1, overrides: {timer_resolution: 0s}, cpu: {newproc: 1us, malg: 100us}}
+goroutines:
+  - {name: w, count: 100, arrival: {process: uniform, every: 1ms}, program: [{depth: 1, run: 10us}]}
+"""
+    g = simstack.run(parse_scenario(text)).goroutines.sort_values("created")
+    assert g["exited"].iloc[0] == pytest.approx(100e-6 + 1e-6 + 10e-6)
+    assert g["exited"].iloc[-1] == pytest.approx(0.099 + 1e-6 + 10e-6)
+
+
 def test_a_growth_costs_its_p_time_when_the_goroutine_leaves_the_p():
     # 1 KiB frames three deep: each goroutine grows its 2 KiB stack once, before its first run step;
     # the 300 us is paid when it parks, so g1 starts at 1.3 ms, g2 runs at 2.6 ms (its timer was due at 2)
@@ -57,7 +74,7 @@ def test_this_machines_costs_are_measured_traced(tmp_path):
     from simstack.validate.cpucost import measure_cpu_costs, measured_rounds
     tc = traced_toolchain("the cost program is traced with traceallocfree")
     costs = measure_cpu_costs(tc, tmp_path)
-    assert set(costs) == {"newproc", "goexit", "park", "morestack", "mark_cycle", "mark_goroutine"}
+    assert set(costs) == {"newproc", "malg", "goexit", "park", "morestack", "mark_cycle", "mark_goroutine"}
     # each a runtime operation: more than nothing, far less than a scheduling quantum (a mark cycle
     # of a heap with next to nothing to scan: less than one)
     for name, t in costs.items():

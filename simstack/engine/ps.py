@@ -129,6 +129,7 @@ class Ps:
         # go statements, exits, parks and growths it ran, paid before it schedules again
         cpu = sim.scenario.runtime.cpu
         self.cost_newproc: float = cpu.newproc
+        self.cost_malg: float = cpu.malg
         self.cost_goexit: float = cpu.goexit
         self.cost_park: float = cpu.park
         self.cost_grow: float = cpu.morestack
@@ -364,6 +365,7 @@ class Ps:
     def newproc(self, info: ClassInfo, pp: P, wake: bool = True) -> G:
         """The ``go`` statement from P ``pp``: create a goroutine of ``info``'s class, queue it and
         wake a P (``wake`` false: the caller does, with ``wake``)."""
+        made = len(self.rt.allgs)
         gp = self.rt.newproc(pp, info.site, info.entry_frame, info.spawned)
         gp.ctx = GoroutineCtx(info)
         info.spawned += 1
@@ -379,7 +381,7 @@ class Ps:
                              f"machine's memory (--max-goroutines sets a limit on goroutines created)")
         self.rt.runqput(pp, gp, True)
         if self.costs:
-            self.p_debt[pp.id] += self.cost_newproc
+            self.p_debt[pp.id] += self.cost_newproc + (self.cost_malg if len(self.rt.allgs) > made else 0.0)
         if wake:
             self.wake(pp)
         if self.checker is not None:

@@ -148,6 +148,7 @@ class CpuCosts(_Model):
     machine's."""
 
     newproc: Annotated[Time, Field(ge=0)] = 0.0  # a go statement (newproc), on the creator's P
+    malg: Annotated[Time, Field(ge=0)] = 0.0  # and beyond it when no dead g is free: a new one (malg, allgs)
     goexit: Annotated[Time, Field(ge=0)] = 0.0  # a goroutine's first schedule and its exit (execute, goexit0)
     park: Annotated[Time, Field(ge=0)] = 0.0  # a blocking step: park, the wake-up, the schedule back
     morestack: Annotated[Time, Field(ge=0)] = 0.0  # a stack growth (newstack, copystack)
