@@ -63,7 +63,11 @@ def test_rebuilt_stack_inuse_equals_what_the_program_read_to_the_byte(real):
     assert logged["equal"] == logged["n"], logged["first_mismatch"]
     cp = real.checkpoints
     assert list(cp["label"][:5]) == ["start", "grown0", "gc0", "exited0", "exitedgc0"]
-    assert (cp["stack_inuse"] == cp["measured_stack_inuse"]).all()
+    if real.summary["scenario"]["runtime"]["gomaxprocs"] == 1:
+        assert (cp["stack_inuse"] == cp["measured_stack_inuse"]).all()
+    # at 2 a checkpoint row holds StackInuse at the program's log event, after its read, and the other
+    # P's goroutines may have taken or given back a stack in between (a full suite's run met it once):
+    # each checkpoint reading is judged against the values of its read window above, with the rest
 
 
 def test_goroutines_grow_shrink_and_exit_as_the_program_does(real):

@@ -11,8 +11,8 @@ statements and the batch's run. Each cost is a difference of batches, over 7 rou
 
 * ``newproc``: main's ``go`` statement, per goroutine, reusing a dead goroutine's g;
 * ``malg``: what a ``go`` statement costs beyond that when no dead g is free and it makes one (the g,
-  its stack, allgs): a batch of goroutines that stay parked, less ``newproc`` (go1.27.3 here: 1.5 – 2.2
-  µs against 0.16 – 0.19; a saturated program's backlog makes a new g for most of its goroutines);
+  its stack, allgs): a batch of goroutines that stay parked, less ``newproc`` (go1.27.3 here: about 1 µs
+  beyond 0.17 – 0.21; a saturated program's backlog makes a new g for most of its goroutines);
 * ``goexit``: a goroutine that does nothing (``execute``, ``goexit0``);
 * ``park``: one that sleeps 1 µs, less one that does nothing;
 * ``morestack``: one whose call of a 3,000-byte frame grows its 2 KiB stack, less the call itself
