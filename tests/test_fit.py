@@ -356,6 +356,7 @@ def test_the_round_trips_live_sizes_at_the_end_count_the_same_classes_on_both_si
     unknown = set(alive.loc[alive["final_size"] <= 0, "class"])
     counted = [c.name for c in fitted.classes if set(c.sites) & set(alive["class"]) and not set(c.sites) & unknown]
     assert "main_work" not in counted and end_sizes(rt.simulated, ["main_work"])  # main lives on in the model
+    assert sum(end_sizes(rt.simulated).values()) > sum(rt.end_sizes["simulated"].values())  # the old count
     assert rt.end_sizes["simulated"] == end_sizes(rt.simulated, counted)
     sites = {s for c in fitted.classes if c.name in counted for s in c.sites}
     assert sum(rt.end_sizes["trace"].values()) == alive["class"].isin(sites).sum()

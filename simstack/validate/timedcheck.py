@@ -427,10 +427,10 @@ def validate_timed(scenario_or_path, *, go=None, toolchain=None, runs: int = 3, 
         traces.append(path)
     simulated, ms = _ms_as_run(prog.simulated, real, notes)
     simulated, rounds = _cpu_as_measured(simulated, tc, cache_dir, notes, log)
-    seed, n = simulated.seed, replications_for(simulated.runtime, replications)
-    if rounds:  # the measured rounds are replications too, at any GOMAXPROCS
-        n = max(n, REPLICATIONS if replications is None else replications)
-    varied = [f"race model seeds {seed}..{seed + n - 1}"] if n > 1 and simulated.runtime.gomaxprocs > 1 else []
+    seed, racing = simulated.seed, replications_for(simulated.runtime, replications)
+    # the measured rounds are replications too, at any GOMAXPROCS
+    n = max(racing, REPLICATIONS if replications is None else replications) if rounds else racing
+    varied = [f"race model seeds {seed}..{seed + n - 1}"] if racing > 1 else []
     varied += ["the measured rounds' costs"] if rounds else []
     times = f" {n} times ({', '.join(varied)})" if n > 1 else ""
     log(f"simulating the same schedule{times}")
