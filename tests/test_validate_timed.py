@@ -82,9 +82,33 @@ def test_schedule_ops_follow_the_program():
         assert until.depth == 2 and until.value == pytest.approx(0.2) and until.park_frames == (64, 128)
         assert g.exits
     daemons = [g for g in sched.goroutines if g.cls == "daemon"]
-    # forever goroutines: scripts as long as the model ran them, then they park for good
-    assert all(not g.exits and len(g.ops) > 20 for g in daemons)
+    # forever goroutines: the model's run, then drawn on for the run's length (no real goroutine gets
+    # further by the end, where the program's goroutines park for good as the model's do)
+    assert all(not g.exits for g in daemons)
+    assert all(sum(o.value for o in g.ops if o.kind in ("run", "block")) > 0.4 for g in daemons)
     assert all(o.value == pytest.approx(1e-3) for g in daemons for o in g.ops if o.kind == "run")
+    assert all([o.kind for o in g.ops[:4]] == ["run", "block", "run", "block"] for g in daemons)
+
+
+def test_scripts_the_models_run_left_unfinished_are_drawn_to_their_end():
+    # GOMAXPROCS 1 and requests of 20 ms: the model's run starts a few of the 40 by the end; a real run
+    # that starts others (its own order) must find their work in the schedule, not an empty script
+    busy = [{**SMALL["goroutines"][0], "program": [{"depth": 3, "run": "20ms"}, *SMALL["goroutines"][0]["program"][1:]]},
+            *SMALL["goroutines"][1:]]
+    sc = small(goroutines=busy, runtime={**SMALL["runtime"], "gomaxprocs": 1})
+    sched = build_schedule(sc)
+    res = simulate(sc, main_ticks=1e-3)
+    model = res.goroutines[res.goroutines["class"] == "req"]
+    assert model["exited"].isna().sum() > 20  # most never finished in the model
+    reqs = [g for g in sched.goroutines if g.cls == "req"]
+    assert len(reqs) == 40 and all(g.exits for g in reqs)
+    assert all([o.kind for o in g.ops] == ["run", "spawn", "block", "until"] for g in reqs)
+    assert all(g.ops[0].value == pytest.approx(0.02) and g.ops[2].value > 0 for g in reqs)
+    # their spawn steps made helpers too, each with its own script
+    helpers = [g for g in sched.goroutines if g.cls == "helper"]
+    assert len(helpers) == 80 and sorted(k for g in reqs for k in g.ops[1].children) == [g.gid for g in helpers]
+    assert all(g.exits and [(o.kind, o.depth) for o in g.ops] == [("run", 6)] for g in helpers)
+    assert [g.index for g in helpers] == list(range(80))
 
 
 def test_main_events_in_model_order():
@@ -261,11 +285,36 @@ def test_the_trace_reader_rebuilds_every_reading_the_program_logged(traced):
 def test_schedule_of_a_saturated_pool_runs_to_mains_end():
     # worker-pool at GOMAXPROCS 1: the model's main is held in its first runtime.GC() past the end;
     # the schedule still gives the program every call due before it, and its forever workers' scripts
-    # end where the model's run reached the duration
+    # go on for the run's length past where the model's run reached the duration
     sc = load_scenario(ROOT / "scenarios" / "worker-pool.yaml")
     sched = build_schedule(scenario_from_dict({**sc.to_yaml_dict(), "runtime": {
         **sc.to_yaml_dict()["runtime"], "gomaxprocs": 1}}, source="<test>"))
     gcs = [e.time for e in sched.events if e.kind == "gc"]
     assert gcs == pytest.approx([0.2 * k for k in range(1, 10)])
     assert len(sched.goroutines) == 64 and not any(g.exits for g in sched.goroutines)
+    assert all(sum(o.value for o in g.ops if o.kind in ("run", "block")) > 2.0 for g in sched.goroutines)
     assert [e.kind for e in sched.events][-1] == "end"
+
+
+def test_past_the_end_the_programs_goroutines_park_for_good_so_a_starved_main_ends_the_run(tmp_path):
+    # 16 forever workers wanting 6 Ps on 1: main, readied by its timers, waits behind them. Their scripts
+    # hold the run's length of steps past the model's reach (about 1.8 s of run steps on the one P), so
+    # main would end the run only when they ran out; from the end on each parks at its next op instead,
+    # as the model's goroutines do (Ps.wind_down)
+    from simstack.validate.gotimed import generate_timed, run_timed
+
+    tc = _toolchain()
+    sc = scenario_from_dict({
+        "name": "timed-pool", "seed": 3, "duration": "300ms",
+        "runtime": {"version": "go1.27", "platform": "linux/amd64", "gomaxprocs": 1},
+        "gc": {"trigger": "interval", "interval": "100ms"},
+        "goroutines": [{"name": "worker", "count": 16, "arrival": {"process": "burst", "at": 0}, "frame": "248B",
+                        "entry_frame": "120B", "repeat": "forever",
+                        "program": [{"depth": 10, "run": {"dist": "exponential", "mean": "3ms"}},
+                                    {"depth": 2, "block": {"dist": "exponential", "mean": "5ms"}}]}]},
+        source="<test>")
+    prog = generate_timed(sc, tc, tmp_path / "prog")
+    assert prog.schedule.run_time() > 1.5
+    out = run_timed(prog, tmp_path / "trace.out", timeout=120)["output"]
+    assert 0.3 <= out["elapsed_ns"] / 1e9 < 0.8  # 1.1 - 1.5 s here without the wind-down, 0.30 with it
+    assert out["gc_cycles"] - out["gc_cycles_start"] >= 2  # main's runtime.GC() calls due before the end ran

@@ -14,7 +14,12 @@ allocation and free is in it):
   creation stack names the class), ``runtime.GC()`` (``gc.at`` and ``gc.interval`` times),
   a checkpoint, a sample of ``/memory/classes/heap/stacks:bytes`` every millisecond, and
   the end (``duration``, or when every goroutine has exited or parked for good), where it
-  logs ``simstack.end``, stops the trace and exits without waiting for anyone;
+  logs ``simstack.end``, stops the trace and exits without waiting for anyone (main may get there
+  late, for want of a P: from ``duration`` on each goroutine parks for good at its next op, as the
+  model's do, so the saturated run queue that holds main up drains);
+* every goroutine has its whole script, the ones the model's run never started or finished
+  included (:meth:`.timed._Recorder.complete_scripts`): a real run starts them in its own order,
+  and one that found its script empty would park at once instead of doing the scenario's work;
 * each goroutine runs its script with the frames the scenario names (the same entry,
   recursive, transient and park-frame functions as the quiet replay, :mod:`.gosource`,
   fitted to the compiler's ``$FRAME``): it calls down or returns up to each op's depth,
@@ -82,6 +87,10 @@ def _interpreter(lay: Layout, level: str, next_level: str) -> str:
     return while it is shallower, perform it at this depth."""
     t = "\t"
     return f"""{t}for s.pc < int32(len(s.ops)) {{
+{t}{t}if over() {{ // past the scenario's end: the script is over (the model's wind-down)
+{t}{t}{t}s.pc, s.exits = int32(len(s.ops)), 0
+{t}{t}{t}break
+{t}{t}}}
 {t}{t}o := &s.ops[s.pc]
 {t}{t}if o.depth > {level} {{
 {_switch("o.fn", len(lay.rec_frames), "rec{i}(s, " + next_level + ")", t * 3)}{t}{t}{t}continue
@@ -104,7 +113,7 @@ def _interpreter(lay: Layout, level: str, next_level: str) -> str:
 {t}{t}}}
 {t}}}
 {t}if s.pc >= int32(len(s.ops)) && s.exits == 0 {{
-{t}{t}atomic.AddInt32(&finished, 1) // the model's run ended before its script did: park for good
+{t}{t}atomic.AddInt32(&finished, 1) // its script is over (past the end, or drawn no further): park for good
 {t}{t}<-never
 {t}}}
 """
@@ -219,6 +228,7 @@ var (
 	gates      []atomic.Value // per gate: the channel its next opening closes
 	finished   int32 // goroutines exited or parked for good (atomic)
 	t0         int64
+	endNs      int64 // the scenario's end (its duration), 0 without one
 	chunk      int
 	chunkBytes float64
 	garbage    []byte
@@ -431,7 +441,17 @@ func load(path string) {
 		e.kind, e.t, e.gid = r.int(), r.i64(), r.int()
 		e.metrics = r.int() == 1
 		e.label = r.token()
+		if e.kind == evEnd {
+			endNs = e.t
+		}
 	}
+}
+
+// over says the scenario's end has passed: from then on each goroutine parks for good at its next op,
+// as the model's do (Ps.wind_down), until main gets a P to end the run (it may wait for one behind a
+// saturated run queue, and owe runtime.GC() calls; the model's main_end waits for it the same way).
+func over() bool {
+	return endNs > 0 && nanotime()-t0 >= endNs
 }
 
 func sleepUntil(t int64) {

@@ -215,6 +215,78 @@ class _Recorder(EngineTracer):
         self.gors[gid].ops.append(TimedOp(kind, self.depth.get(gid, 0), frame, value, st.transient or None,
                                           tuple(st.park_frames or ()), gate=gate))
 
+    # --- past the model's end -------------------------------------------------------------
+    def complete_scripts(self, horizon) -> None:
+        """Draw the rest of every script the model's run left unfinished (the goroutines it never
+        started included), as the model would go on drawing them, so that a real goroutine that gets
+        further than the model's did goes on doing the scenario's work instead of parking for good.
+        A spawn makes its children (new goroutines, their scripts drawn too). A program that loops
+        forever is drawn for ``horizon`` seconds of its steps (the run's length: no goroutine gets
+        further in real time)."""
+        live = self.sim.rt.live
+        for goid, gid in self.gid_of.items():
+            gp = live.get(goid)
+            g = self.gors[gid]
+            if gp is None or g.exits or gp.ctx is None:
+                continue
+            self._continue(g, gp.ctx.cls, gp.ctx.pc, gp.ctx.rep, horizon or 0.0)
+
+    def _continue(self, g: TimedGoroutine, info, pc: int, rep: int, horizon: float) -> None:
+        spec = info.spec
+        prog = info.program
+        spent = 0.0
+        if ops_ended_forever(g):
+            return
+        while spent <= horizon:
+            if pc >= len(prog):
+                rep += 1
+                if info.repeat is not None and rep >= info.repeat:
+                    g.exits = True
+                    return
+                pc = 0
+            cs, st = prog[pc], spec.program[pc]
+            pc += 1
+            if cs.kind == "spawn":
+                op = TimedOp("spawn", self.depth.get(g.gid, 0), spec.frame)
+                g.ops.append(op)
+                target = self.sim.classes[cs.spawn]
+                for _ in range(int(cs.count.value(g.index))):
+                    child = TimedGoroutine(len(self.gors), target.name, target.spawned, g.gid, self.now)
+                    target.spawned += 1
+                    self.gors.append(child)
+                    op.children.append(child.gid)
+                    self._continue(child, target, 0, 0, horizon - spent)
+                continue
+            if cs.kind not in ("run", "block", "block_until", "wait"):
+                return  # a hand-off (timed_problems refuses them): park for good here
+            if cs.depth is not None:
+                self.depth[g.gid] = int(cs.depth.value(g.index))
+            depth = self.depth.get(g.gid, 0)
+            frame = self._frame(spec, st) if st.depth is not None else spec.frame
+            if cs.kind == "run":
+                t = float(cs.duration.value(g.index))
+                g.ops.append(TimedOp("run", depth, frame, t, st.transient or None))
+                spent += t
+                continue
+            op = TimedOp("block", depth, frame, 0.0, st.transient or None, tuple(st.park_frames or ()))
+            g.ops.append(op)
+            if cs.kind == "block":
+                if cs.forever:
+                    op.kind = "forever"
+                    return
+                op.value = float(cs.duration.value(g.index))
+                spent += op.value
+            elif cs.kind == "block_until":
+                op.kind, op.value = "until", float(cs.until.value(g.index))
+                spent = max(spent, op.value - self.now)
+            else:
+                op.kind, op.gate = "wait", self.gate_index[st.wait]
+
+
+def ops_ended_forever(g: TimedGoroutine) -> bool:
+    """``g``'s script ends parked for good on purpose (a ``forever`` block)."""
+    return bool(g.ops) and g.ops[-1].kind == "forever"
+
 
 def build_schedule(sc: Scenario) -> Schedule:
     """Simulate ``sc`` with hooks and return what the real-time program replays."""
@@ -225,6 +297,7 @@ def build_schedule(sc: Scenario) -> Schedule:
     rec = _Recorder(sim)
     rec.install()
     sim.run()
+    rec.complete_scripts(sc.duration)
     if sim.overflow:
         raise ValueError(f"the model stops with a stack overflow at t={sim.overflow['time'] * 1e3:.6g} ms "
                          f"({sim.overflow['message'].splitlines()[0]}); a real program would crash")
