@@ -546,3 +546,44 @@ def test_a_run_that_ends_in_the_goroutines_exit_is_a_later_run_too():
     run.exited = (7, 4096)  # as the reader leaves it before the observer hears of the exit
     step(0.5, "Running->NotExist", g=7)
     assert watch.lives[7].later_runs == [(2048, 4096)]
+
+
+def test_the_first_runs_depth_law_comes_from_the_goroutines_that_finished_that_run():
+    """A saturated P ends the trace with most goroutines never run, at 2 KiB: their size is a lower bound,
+    not how deep their first run goes (http-server at 1: 14,001 of 19,436 alive at the end, and the law's
+    grows were −38.9 % while they counted)."""
+    from simstack.fit.classes import Group
+    from simstack.fit.fit import _fit_class
+
+    n_ran, n_waiting = 40, 60
+    n = n_ran + n_waiting
+    ran = np.arange(n) < n_ran
+    rows = pd.DataFrame({
+        "goroutine": np.arange(10, 10 + n), "class": "main.handler", "created": np.linspace(0.0, 0.5, n),
+        "exited": np.where(ran, 0.9, np.nan), "run_first": np.where(ran, 1e-4, 0.0),
+        "run_after": np.where(ran, 1e-4, 0.0), "first_block": np.where(ran, 0.6, np.nan),
+        "size_at_block": np.where(ran, 8192, 0), "blocks": ran.astype(int), "waited": np.where(ran, 2e-3, 0.0),
+        "ongoing": 0.0, "queued": 0.0, "ran": ran, "held": np.nan, "start_delay": np.where(ran, 1e-3, 0.5),
+        "parked_at_gc": 0, "kept_at": [()] * n, "shrunk_at": [()] * n, "kept_last": 0, "later_runs": [()] * n,
+        "first_wake": np.where(ran, 0.7, np.nan), "last_park": np.where(ran, 0.6, np.nan),
+        "last_wake": np.where(ran, 0.7, np.nan), "final_size": np.where(ran, 0, 2048), "parent": 0,
+        "in_first_run": False, "max_stack": np.where(ran, 8192, 2048), "grows": np.where(ran, 2, 0),
+        "shrinks": 0})
+    g = Group("handler", rows, ["main.serve"])
+    laws_fit = _fit_class(g, 1.0, 2048, "trace", [])
+    first = next(st for st in laws_fit.spec["program"] if "run" in st)
+    assert first["depth"].kind == "constant" and first["depth"].value == stacks.depth_for(8192, True)
+    replayed = _fit_class(g, 1.0, 2048, "trace", [], replay=True)
+    first = next(st for st in replayed.spec["program"] if "run" in st)
+    assert sorted(set(first["depth"].values)) == sorted({stacks.depth_for(8192, True), stacks.depth_for(2048, False)})
+
+
+def test_a_sample_kept_as_values_keeps_its_mean():
+    # the means of 64 equal shares, not the shares' middle quantiles, which cut an exponential's tail short
+    x = np.random.default_rng(3).exponential(150e-6, 19_000)
+    law = laws.fit_law(np.concatenate([x, [1e-9] * 1000]))  # not exponential: the point mass rejects it
+    assert law.kind == "empirical" and len(law.values) == laws.MAX_VALUES
+    assert np.mean(law.values) == pytest.approx(law.mean, rel=1e-4)  # shares of 312 and 313 values
+    q = np.quantile(np.concatenate([x, [1e-9] * 1000]), (np.arange(64) + 0.5) / 64)
+    assert np.mean(q) < 0.995 * law.mean  # 0.6 % short here
+    assert list(law.values) == sorted(law.values)

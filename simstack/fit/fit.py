@@ -325,7 +325,12 @@ def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list, 
                  + f"; {int(r['grows'].sum())} grows, {int(r['shrinks'].sum())} shrinks")
     notes.append(f"depths inferred from those sizes ({stacks.FRAME}-byte frames, chosen): aimed at 3/4 of the "
                  f"way between the size that makes a goroutine grow to its stack and the next")
-    first_law = fit_law((d_block if grows_late else d_max), integer=True)
+    # a goroutine still waiting to start, or in its first run, when the trace ended has not shown how deep
+    # that run goes: its size is a lower bound (a saturated P leaves most of them at 2 KiB, never run); a
+    # replay keeps each goroutine's own
+    shown = r["first_block"].notna().to_numpy() | r["exited"].notna().to_numpy()
+    d_first = d_block if grows_late else d_max
+    first_law = fit_law(d_first[shown] if shown.any() and not replay else d_first, integer=True)
     notes.append("growth: " + ("mostly after its first block (the last run step goes deeper)" if grows_late
                                else "in its first run, before it first blocks" if grew.any() else "none"))
     notes.append(f"park depth {park}: {park_why}")

@@ -2,8 +2,8 @@
 
 A fitted law must be one a person can read and change (``{dist: exponential, mean: 2ms}``);
 where none fits, the file keeps the sample as an ``empirical`` distribution, at most
-``MAX_VALUES`` values (equally spaced quantiles when there are more), so that what is
-written is what was observed and nothing more.  The test is Kolmogorov–Smirnov (SciPy)
+``MAX_VALUES`` values (the means of equal shares of the sorted sample when there are more), so
+that what is written is what was observed and nothing more.  The test is Kolmogorov–Smirnov (SciPy)
 at ``ALPHA``; with fewer than ``MIN_FIT`` values no law is claimed.
 """
 from __future__ import annotations
@@ -31,14 +31,21 @@ class Law:
 
 
 def compress(x: np.ndarray, integer: bool) -> tuple[tuple, tuple]:
-    """The sample as (values, weights): distinct values with their counts, or ``MAX_VALUES`` quantiles."""
+    """The sample as (values, weights): distinct values with their counts, or the means of ``MAX_VALUES``
+    equal shares of the sorted sample, so that the law keeps the sample's mean (quantiles at the shares'
+    middles cut a long tail short, and a saturated program's backlog grows by the difference between its
+    work and its Ps: http-server's generated program at GOMAXPROCS 2, fitted with laws, held a mean
+    StackInuse 26.9 % short of its trace with the quantiles, 22.6 % with the means)."""
     x = np.sort(np.asarray(x, dtype=float))
     if integer:
         x = np.rint(x)
     vals, counts = np.unique(x, return_counts=True)
     if len(vals) <= MAX_VALUES:
         return tuple(vals.tolist()), (tuple(int(c) for c in counts) if counts.max() > 1 else ())
-    q = np.quantile(x, (np.arange(MAX_VALUES) + 0.5) / MAX_VALUES, method="inverted_cdf")
+    edges = np.rint(np.arange(MAX_VALUES + 1) * len(x) / MAX_VALUES).astype(int)
+    q = np.add.reduceat(x, edges[:-1]) / np.diff(edges)
+    if integer:
+        q = np.rint(q)
     return tuple(q.tolist()), ()
 
 
@@ -61,7 +68,7 @@ def fit_law(x, *, integer: bool = False, tie: float = 0.01) -> Law:
         why = f"only {len(x)} values, no law claimed" if len(x) < MIN_FIT else f"{len(x)} values"
     vals, w = compress(x, integer)
     if len(vals) < len(x) and not w:
-        why += f"; {len(vals)} quantiles"
+        why += f"; the means of {len(vals)} equal shares"
     return Law("empirical", mean=mean, values=vals, weights=w, why=why)
 
 
