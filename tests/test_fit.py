@@ -413,6 +413,23 @@ def test_cli_refuses_bad_input_with_one_line_and_writes_nothing(trace, tmp_path)
     r = _cli("fit", trace, "-o", out)
     assert r.returncode == 2 and "--overwrite" in r.stderr and out.read_text() == "mine\n"
     assert list(tmp_path.glob(".x.yaml*")) == []
+    for bad, said in (("soon", "expected a time"), ("0s", "after the trace's start")):
+        r = _cli("fit", trace, "--until", bad, "-o", tmp_path / "y.yaml")
+        assert r.returncode == 2 and said in r.stderr and f"--until {bad}" in r.stderr and "Traceback" not in r.stderr
+        assert not (tmp_path / "y.yaml").exists()
+
+
+def test_until_fits_the_trace_as_if_it_ended_there(trace, fitted):
+    # the stack test program's three phases of 200, 400 and 600 workers; cut in the middle, the fit has the
+    # workers created by then, the trace's GC cycles up to then, and that length
+    whole = fitted.result.summary["sim_time"]
+    created = fitted.table.query("`class` == 'main.main'")["created"].sort_values().to_numpy()
+    cut = float(created[len(created) // 2] + created[len(created) // 2 + 1]) / 2
+    part = fit_trace(trace, until=cut)
+    assert part.duration == pytest.approx(cut, abs=1e-3) and part.duration < whole
+    assert len(part.scenario().goroutine_class("main_main").arrival.times) == len(created) // 2 + 1
+    assert len(part.result.gc) <= len(fitted.result.gc)
+    assert part.result.goroutines["created"].max() <= cut
 
 
 def test_bad_arguments_are_fit_errors():

@@ -33,11 +33,14 @@ from ..scenario.model import PLATFORMS, VERSIONS
 @click.option("--gomaxprocs", type=click.IntRange(min=1), default=None,
               help="The scenario's GOMAXPROCS (default: the trace's; where the program changed it, the one in "
                    "effect longest, with a warning).")
+@click.option("--until", "until", default=None, metavar="TIME",
+              help="Fit the trace up to this time from its start (e.g. 2s, 1500ms), as if it ended there: "
+                   "leave out what the program did while shutting down.")
 @click.option("--go", "go", type=click.Path(path_type=Path), default=None,
               help="The go binary whose trace parser reads TRACE (Go 1.23 or later); as for `simstack trace read`.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only warnings.")
-def fit_cmd(trace_file, out, overwrite, max_classes, gc, arrivals, replay, platform, version, gomaxprocs, go,
-            quiet):
+def fit_cmd(trace_file, out, overwrite, max_classes, gc, arrivals, replay, platform, version, gomaxprocs, until,
+            go, quiet):
     """Fit a scenario to a real run: read the Go execution trace TRACE (Go 1.23+, recorded with
     GODEBUG=traceallocfree=1) and write a commented scenario whose goroutine classes (by creation
     site), arrivals, run and block times, stack depths (inferred from the stack sizes the trace shows)
@@ -51,6 +54,15 @@ def fit_cmd(trace_file, out, overwrite, max_classes, gc, arrivals, replay, platf
     from ..trace import TraceError
     from . import FitError, fit_trace, write_scenario
 
+    if until is not None:
+        from ..scenario.units import parse_time
+        given = until
+        try:
+            until = parse_time(given)
+            if not until > 0:
+                raise ValueError("expected a time after the trace's start")
+        except ValueError as exc:
+            _bad(f"--until {given}: {exc}")
     out = out or Path(f"{trace_file.stem}-fit.yaml")
     if out.exists() and not overwrite:
         _bad(f"{out}: exists; pass --overwrite to replace it")
@@ -58,7 +70,7 @@ def fit_cmd(trace_file, out, overwrite, max_classes, gc, arrivals, replay, platf
         _bad(f"{out}: is a directory; give a file name for the scenario")
     try:
         fit = fit_trace(trace_file, max_classes=max_classes, gc=gc, arrivals=arrivals, go=go, platform=platform,
-                        version=version, name=out.stem, replay=replay, gomaxprocs=gomaxprocs)
+                        version=version, name=out.stem, replay=replay, gomaxprocs=gomaxprocs, until=until)
         write_scenario(fit, out)
     except (TraceError, FitError) as exc:
         _bad(str(exc))

@@ -87,7 +87,8 @@ class Fit:
 
 def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = "auto", go=None,
               platform: str = "linux/amd64", version: str | None = None, name: str | None = None,
-              replay: bool = False, classify=None, observed=None, gomaxprocs: int | None = None) -> Fit:
+              replay: bool = False, classify=None, observed=None, gomaxprocs: int | None = None,
+              until: float | None = None) -> Fit:
     """Fit a scenario to the Go execution trace at ``path`` (Go 1.23+, ``GODEBUG=traceallocfree=1``).
 
     ``max_classes`` caps the goroutine classes (main's own work, ``main_work``, comes on top); ``gc``
@@ -104,7 +105,9 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
     reaches it earlier or later).  ``classify`` as for
     :func:`simstack.read_trace`.  ``observed``: what :func:`observe_trace` returned for this trace,
     to fit it again without reading it again.  ``gomaxprocs``: the scenario's, where the program changed
-    it during the trace (default: the one in effect longest, with a warning).
+    it during the trace (default: the one in effect longest, with a warning).  ``until``: fit the trace up
+    to that time (seconds from its first event), as if it ended there (a program's own steady part,
+    without what it did while shutting down).
     """
     from pathlib import Path
 
@@ -120,7 +123,7 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
         raise FitError(f"gomaxprocs: expected a whole number of at least 1, got {gomaxprocs!r}")
     path = Path(path)
     if observed is None:
-        observed = observe_trace(path, go=go, classify=classify)
+        observed = observe_trace(path, go=go, classify=classify, until=until)
     res, watch = observed
     end = float(res.summary["sim_time"])
     table = watch.table(res.goroutines)
@@ -210,12 +213,13 @@ def _gomaxprocs(summary: dict, given: int | None, warnings: list) -> tuple[int, 
     return traced, f"gomaxprocs: {traced}, from the trace's /sched/gomaxprocs:threads"
 
 
-def observe_trace(path, *, go=None, classify=None) -> tuple:
-    """Read the trace once for fitting: (the trace as a Result, the :class:`~.observe.Watcher` of its goroutines)."""
+def observe_trace(path, *, go=None, classify=None, until: float | None = None) -> tuple:
+    """Read the trace once for fitting: (the trace as a Result, the :class:`~.observe.Watcher` of its goroutines);
+    ``until`` as for :func:`simstack.read_trace` (the trace as if it ended there)."""
     from ..trace import read_trace
 
     watch = Watcher()
-    return read_trace(path, go=go, observe=watch, classify=classify), watch
+    return read_trace(path, go=go, observe=watch, classify=classify, until=until), watch
 
 
 def write_scenario(fit: Fit, path) -> None:

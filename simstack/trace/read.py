@@ -49,7 +49,8 @@ def find_trace_toolchain(go=None):
 
 
 def read_trace(path, *, go=None, sample_every: float = 0.001, kinds=None, progress=None,
-               fast: bool = True, classify=None, output=None, charts: bool = True, observe=None) -> Result:
+               fast: bool = True, classify=None, output=None, charts: bool = True, observe=None,
+               until: float | None = None) -> Result:
     """Read a Go execution trace (Go 1.23+, ``GODEBUG=traceallocfree=1``) into a Result.
 
     ``sample_every`` is the footprint's sampling period in seconds of trace time; ``kinds``
@@ -70,6 +71,9 @@ def read_trace(path, *, go=None, sample_every: float = 0.001, kinds=None, progre
     ``observe(run, event)``, if given, is called after each event is replayed, with the
     :class:`~.reader.TraceRun` (its live goroutines, stacks, time) and every goroutine state
     transition besides (``simstack.fit`` learns when goroutines run and block from them).
+
+    ``until`` (seconds from the trace's first event) reads the trace as if it ended there: what
+    happened later is left out, and the goroutines alive then are alive at the end.
     """
     path = Path(path)
     if not path.exists():
@@ -95,9 +99,9 @@ def read_trace(path, *, go=None, sample_every: float = 0.001, kinds=None, progre
     run = TraceRun(infos[0], sample_every=sample_every, classify=classify)
     if output is not None:
         return _read_to(output, charts, run, stream, kinds, progress, observe, lambda: _summary(
-            path, fmt, tc, run, time.perf_counter() - started, tool is not None))
+            path, fmt, tc, run, time.perf_counter() - started, tool is not None), until)
     run.recorder = Recorder(lambda: run.clock, kinds=kinds)
-    _replay(run, stream, progress, observe)
+    _replay(run, stream, progress, observe, until)
     frames = run.recorder.frames(release=True)
     ev = frames["events"]
     if len(ev) and not ev["time"].is_monotonic_increasing:  # spans are counted from their allocation
@@ -105,9 +109,12 @@ def read_trace(path, *, go=None, sample_every: float = 0.001, kinds=None, progre
     return Result(summary=_summary(path, fmt, tc, run, time.perf_counter() - started, tool is not None), **frames)
 
 
-def _replay(run: TraceRun, stream, progress, observe=None) -> None:
+def _replay(run: TraceRun, stream, progress, observe=None, until: float | None = None) -> None:
     n = 0
+    cut = None if until is None else until * 1e9  # trace time units (ns) past the first event
     for ev in stream:
+        if cut is not None and run.t0 is not None and ev.time - run.t0 >= cut:
+            break
         run.feed(ev)
         if observe is not None:
             observe(run, ev)
@@ -118,7 +125,8 @@ def _replay(run: TraceRun, stream, progress, observe=None) -> None:
     run.n_recorded = run.recorder.n_events
 
 
-def _read_to(output, charts: bool, run: TraceRun, stream, kinds, progress, observe, summary) -> Result:
+def _read_to(output, charts: bool, run: TraceRun, stream, kinds, progress, observe, summary,
+             until: float | None = None) -> Result:
     """``read_trace`` with ``output``: replay into a staged directory, events streamed, then swap it in."""
     from ..recording.stream import StreamingRecorder
     from ..recording.writer import finish_result, staged
@@ -126,7 +134,7 @@ def _read_to(output, charts: bool, run: TraceRun, stream, kinds, progress, obser
     with staged(output) as tmp:
         run.recorder = StreamingRecorder(lambda: run.clock, tmp, kinds=kinds)
         try:
-            _replay(run, stream, progress, observe)
+            _replay(run, stream, progress, observe, until)
             small = run.recorder.finish()
         except BaseException:
             run.recorder.abort()

@@ -234,7 +234,7 @@ class _Recorder(EngineTracer):
     def _continue(self, g: TimedGoroutine, info, pc: int, rep: int, horizon: float) -> None:
         spec = info.spec
         prog = info.program
-        spent = 0.0
+        spent, lap = 0.0, -1.0  # lap: spent when the current pass began (none yet)
         if ops_ended_forever(g):
             return
         while spent <= horizon:
@@ -243,7 +243,9 @@ class _Recorder(EngineTracer):
                 if info.repeat is not None and rep >= info.repeat:
                     g.exits = True
                     return
-                pc = 0
+                if spent == lap:
+                    return  # a pass that takes no time (waits, a block_until past): the next ones would not
+                pc, lap = 0, spent
             cs, st = prog[pc], spec.program[pc]
             pc += 1
             if cs.kind == "spawn":
