@@ -138,7 +138,7 @@ def test_schedule_is_deterministic():
     lay = Layout.from_targets(frame_targets(sc))
     a, b = schedule_text(build_schedule(sc), lay), schedule_text(build_schedule(sc), lay)
     assert a == b
-    assert a.startswith("simstack-timed-1\n4 req helper daemon waiter\n100000000 0 0 0\n1000000 65536 25165824\n1\n")
+    assert a.startswith("simstack-timed-2\n4 req helper daemon waiter\n100000000 0 0 0\n1000000 65536 25165824\n1\n")
 
 
 @pytest.mark.parametrize("name", ["http-server", "worker-pool", "fanout", "perf-1m", "perf-timed"])

@@ -314,13 +314,36 @@ func (r *reader) token() string {
 	return string(r.b[j:r.i])
 }
 
-func (r *reader) int() int32 {
-	t := r.token()
-	v, err := strconv.ParseInt(t, 10, 32)
-	if err != nil {
-		fail("plan: bad integer " + t)
+// num parses the next token as an integer in place: a token as a string would be an allocation each,
+// garbage whose spans the first cycles of the run would sweep
+func (r *reader) num(bits int) int64 {
+	for r.i < len(r.b) && (r.b[r.i] == ' ' || r.b[r.i] == '\n' || r.b[r.i] == '\t' || r.b[r.i] == '\r') {
+		r.i++
 	}
-	return int32(v)
+	j, neg, v := r.i, false, int64(0)
+	if r.i < len(r.b) && r.b[r.i] == '-' {
+		neg = true
+		r.i++
+	}
+	for r.i < len(r.b) && r.b[r.i] >= '0' && r.b[r.i] <= '9' {
+		v = v*10 + int64(r.b[r.i]-'0')
+		r.i++
+	}
+	if neg {
+		v = -v
+	}
+	end := r.i
+	for r.i < len(r.b) && !(r.b[r.i] == ' ' || r.b[r.i] == '\n' || r.b[r.i] == '\t' || r.b[r.i] == '\r') {
+		r.i++
+	}
+	if end == j || end != r.i || (neg && end == j+1) || v != v<<(64-bits)>>(64-bits) {
+		fail("plan: bad integer " + string(r.b[j:r.i]))
+	}
+	return v
+}
+
+func (r *reader) int() int32 {
+	return int32(r.num(32))
 }
 
 '''

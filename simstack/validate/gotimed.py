@@ -382,12 +382,7 @@ func fail(msg string) {
 }
 
 @@READER@@func (r *reader) i64() int64 {
-	t := r.token()
-	v, err := strconv.ParseInt(t, 10, 64)
-	if err != nil {
-		fail("schedule: bad integer " + t)
-	}
-	return v
+	return r.num(64)
 }
 
 func load(path string) {
@@ -396,7 +391,7 @@ func load(path string) {
 		fail("cannot read the schedule: " + err.Error())
 	}
 	r := &reader{b: b}
-	if r.token() != "simstack-timed-1" {
+	if r.token() != "simstack-timed-2" {
 		fail("schedule: not a simstack timed schedule (version 1)")
 	}
 	nc := int(r.int())
@@ -417,8 +412,11 @@ func load(path string) {
 	for i := range gates {
 		gates[i].Store(make(chan struct{}))
 	}
-	ng := int(r.int())
+	ng, nops := int(r.int()), int(r.int())
 	gors = make([]gor, ng)
+	// every script in one array: a slice each would be an object each, and the first cycles of the
+	// run would sweep their spans (worker-pool: 64 scripts in 50 spans of the 173 at its first cycle)
+	all := make([]op, nops)
 	fns = make([]func(), ng)
 	kids = make([]int32, int(r.int()))
 	for i := range kids {
@@ -428,7 +426,11 @@ func load(path string) {
 		g := &gors[i]
 		g.cls, g.exits = r.int(), r.int()
 		g.rate = rates[g.cls]
-		g.ops = make([]op, int(r.int()))
+		n := int(r.int())
+		if n > len(all) {
+			fail("schedule: more ops than it said")
+		}
+		g.ops, all = all[:n:n], all[n:]
 		for j := range g.ops {
 			o := &g.ops[j]
 			o.kind, o.depth, o.fn, o.tr, o.pf, o.k, o.n, o.d = r.int(), r.int(), r.int(), r.int(), r.int(), r.int(), r.int(), r.i64()

@@ -331,7 +331,7 @@ def build_schedule(sc: Scenario) -> Schedule:
 
 
 def schedule_text(sched: Schedule, lay) -> str:
-    """The schedule as whitespace-separated tokens (format ``simstack-timed-1``, read by the program's
+    """The schedule as whitespace-separated tokens (format ``simstack-timed-2``, read by the program's
     ``load``); times in nanoseconds since the program's start, rates in bytes per second."""
     sc = sched.scenario
     cls_index = {c: i for i, c in enumerate(lay.classes)}
@@ -339,7 +339,7 @@ def schedule_text(sched: Schedule, lay) -> str:
     rates = [int(round(c.alloc_rate)) if paced else 0 for c in sc.goroutines]
     kinds = {"run": 0, "block": 1, "until": 2, "forever": 3, "spawn": 4, "wait": 5}
     kids: list[int] = []
-    lines = ["simstack-timed-1", f"{len(lay.classes)} " + " ".join(lay.classes), " ".join(map(str, rates)),
+    lines = ["simstack-timed-2", f"{len(lay.classes)} " + " ".join(lay.classes), " ".join(map(str, rates)),
              f"{_ns(sched.sample_every)} {sched.alloc_chunk} {sc.gc.live_heap if paced else 0}"]
     gor_lines = []
     for g in sched.goroutines:
@@ -354,7 +354,9 @@ def schedule_text(sched: Schedule, lay) -> str:
     ev = {"spawn": 0, "gc": 1, "checkpoint": 2, "end": 3, "open": 4}
     ev_lines = [f"{ev[e.kind]} {_ns(e.time)} {e.gid} {int(e.via == 'metrics')} {e.label or '-'}"
                 for e in sched.events]
-    lines += [str(len(getattr(sc, "gates", None) or [])), str(len(sched.goroutines)), f"{len(kids)} " + " ".join(map(str, kids)), *gor_lines,
+    n_ops = sum(len(g.ops) for g in sched.goroutines)  # the program keeps every script in one array
+    lines += [str(len(getattr(sc, "gates", None) or [])), f"{len(sched.goroutines)} {n_ops}",
+              f"{len(kids)} " + " ".join(map(str, kids)), *gor_lines,
               str(len(ev_lines)), *ev_lines]
     return "\n".join(lines) + "\n"
 
