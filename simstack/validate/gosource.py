@@ -300,12 +300,16 @@ type reader struct {
 	i int
 }
 
+func space(c byte) bool {
+	return c == ' ' || c == '\n' || c == '\t' || c == '\r'
+}
+
 func (r *reader) token() string {
-	for r.i < len(r.b) && (r.b[r.i] == ' ' || r.b[r.i] == '\n' || r.b[r.i] == '\t' || r.b[r.i] == '\r') {
+	for r.i < len(r.b) && space(r.b[r.i]) {
 		r.i++
 	}
 	j := r.i
-	for r.i < len(r.b) && !(r.b[r.i] == ' ' || r.b[r.i] == '\n' || r.b[r.i] == '\t' || r.b[r.i] == '\r') {
+	for r.i < len(r.b) && !space(r.b[r.i]) {
 		r.i++
 	}
 	if j == r.i {
@@ -317,7 +321,7 @@ func (r *reader) token() string {
 // num parses the next token as an integer in place: a token as a string would be an allocation each,
 // garbage whose spans the first cycles of the run would sweep
 func (r *reader) num(bits int) int64 {
-	for r.i < len(r.b) && (r.b[r.i] == ' ' || r.b[r.i] == '\n' || r.b[r.i] == '\t' || r.b[r.i] == '\r') {
+	for r.i < len(r.b) && space(r.b[r.i]) {
 		r.i++
 	}
 	j, neg, v := r.i, false, int64(0)
@@ -333,7 +337,7 @@ func (r *reader) num(bits int) int64 {
 		v = -v
 	}
 	end := r.i
-	for r.i < len(r.b) && !(r.b[r.i] == ' ' || r.b[r.i] == '\n' || r.b[r.i] == '\t' || r.b[r.i] == '\r') {
+	for r.i < len(r.b) && !space(r.b[r.i]) {
 		r.i++
 	}
 	if end == j || end != r.i || (neg && end == j+1) || v != v<<(64-bits)>>(64-bits) {
