@@ -1,7 +1,7 @@
 """Timed validation of the example scenarios: the model against real traced runs, per GOMAXPROCS.
 
     python benchmarks/timed_goal.py [--scenarios http-server worker-pool fanout perf-timed]
-                                    [--gomaxprocs as-written 1 2] [--runs 3] [--go PATH] [-o DIR]
+                                    [--gomaxprocs as-written 1 2] [--runs 10] [--go PATH] [-o DIR]
 
 For each scenario and GOMAXPROCS (``as-written`` keeps the scenario's), runs
 ``simstack.validate.timedcheck.validate_timed`` (a real-time program, traced with
@@ -41,7 +41,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenarios", nargs="+", default=["http-server", "worker-pool", "fanout", "perf-timed"])
     ap.add_argument("--gomaxprocs", nargs="+", default=["as-written", "1", "2"])
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--go", default=None)
     ap.add_argument("-o", "--output", type=Path, default=Path("runs/timed-goal"))
     args = ap.parse_args()

@@ -1,0 +1,3 @@
+module mallocstack
+
+go 1.19
