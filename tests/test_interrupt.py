@@ -54,8 +54,12 @@ class Cli:
     def __init__(self, *args, cwd=ROOT):
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # tqdm draws nothing at width 0
+        # Ctrl-C's default disposition, as a terminal gives it: a shell that starts the test run in the
+        # background (``pytest &`` in a script) leaves SIGINT ignored, and Python then installs no
+        # KeyboardInterrupt handler in the child, which would run on to its end
         self.proc = subprocess.Popen([sys.executable, "-m", "simstack.cli", *map(str, args)], cwd=cwd,
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
+                                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         os.close(slave)
         self.master = master
         self.err = b""
