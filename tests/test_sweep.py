@@ -184,7 +184,8 @@ def test_a_failed_run_is_reported_with_its_parameters_and_the_others_are_kept(tm
 def test_interrupt_keeps_finished_runs_and_resume_gives_the_same_result(reference, scenario, tmp_path):
     out = tmp_path / "intr"
     proc = subprocess.Popen([sys.executable, "-m", "simstack.cli", "sweep", str(scenario), *GRID, "-r", "2",
-                             "-j", "1", "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "-j", "1", "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as test_interrupt's Cli
     deadline = time.time() + 60
     while not list(out.glob("runs/*/row.json")) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.02)
