@@ -7,7 +7,9 @@ runs it at GOMAXPROCS 1 and 2 and prints, per stack room below the allocating fu
 of the trials grew the stack inside the allocation: the timed programs' allocations (a 64 KiB
 object, then eight 8 KiB ones, a span each) made while GC cycles start, mark and sweep. mallocgc,
 a refill, a sweep or an assist run on the goroutine's stack, so an allocating run step needs room
-below its deepest frame that the scenario's frames do not name. The room is counted as a call of a
+below its deepest frame that the scenario's frames do not name (the version profiles'
+``malloc_path`` is the refill path; the sweeping branch is deeper and taken only while the heap is
+being swept). The room is counted as a call of a
 function of that ``$FRAME`` would need it (the model's ``transient``), calibrated with calls of
 512- and 1024-byte frames at the same depths, less the allocating function's own frame.
 """
