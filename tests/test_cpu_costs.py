@@ -113,3 +113,16 @@ def test_the_mark_lasts_its_work_at_a_quarter_of_each_busy_p_and_all_of_an_idle_
     if procs == 1:
         # the busy P owes the workers' quarter of the phase: the second goroutine starts after it
         assert sorted(r.goroutines.exited) == pytest.approx([0.010, 0.020 + 0.25 * length])
+
+
+@pytest.mark.parametrize("given", [2e-3, 8e-3])
+def test_a_mark_of_given_length_still_takes_its_work_from_the_busy_p(given):
+    # gc.mark_duration sets the phase's length (a fitted scenario's, from its trace); runtime.cpu's mark
+    # work still holds the busy P: its quarter of the phase, or of the phase the work alone would take
+    # (1.3 ms of work: 5.2 ms at a quarter of the one P) when the given one is longer
+    text = MARK.format(procs=1, n=2).replace("at: [1ms]}", f"at: [1ms], mark_duration: {given * 1e3:g}ms}}")
+    r = simstack.run(parse_scenario(text))
+    assert (r.gc.end - r.gc.start).iloc[0] == pytest.approx(given)
+    work = 1e-3 + 100e-6 * 3
+    owed = 0.25 * min(given, work / 0.25)
+    assert sorted(r.goroutines.exited) == pytest.approx([0.010, 0.020 + owed])

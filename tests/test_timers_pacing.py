@@ -275,3 +275,32 @@ def test_a_cycle_that_allocated_nothing_while_it_marked_leaves_the_trigger_at_th
     res = simstack.run(parse_scenario(PACED.format(version="go1.27", live="8MiB")))
     gaps = res.gc.start.diff().dropna()
     assert gaps.iloc[1:].to_numpy() == pytest.approx(61 / 64 * (8 << 20) / 100e6, abs=0.002)
+
+
+STARTER = """
+name: starter
+runtime: {{version: {version}, gomaxprocs: 1, cpu: {{newproc: 1ms}}}}
+gc: {{at: [2ms]}}
+goroutines:
+  - name: sleeper
+    count: 1
+    program:
+      - {{depth: 1, block: 1500us}}
+      - {{depth: 1, run: 10ms}}
+"""
+
+
+@pytest.mark.parametrize("version", ["go1.19", "go1.27"])
+def test_the_first_runtime_gc_waits_for_its_mark_worker_to_run(version):
+    # main's go statement takes P0 to 1 ms (cpu.newproc), the sleeper sleeps until 2.5 ms, P0 idles.
+    # main's timer (2 ms) wakes the idle P on the millisecond grid at 2.05 ms and main calls
+    # runtime.GC(). go1.23+ (gcBgMarkStartWorkers): main makes the mark worker, runnext, and waits on
+    # <-ready; P0 pays that go statement until 3.05 ms, when the sleeper's timer has fallen due: it
+    # takes runnext, and the worker runs after the sleeper's 10 ms step. go1.19 blocks the M in
+    # notetsleepg instead, not modelled: the cycle starts at once
+    res = simstack.run(parse_scenario(STARTER.format(version=version)))
+    wait = resolve_profile(version).mark_worker_start_wait
+    assert wait is (version == "go1.27")
+    assert res.gc.start.tolist() == pytest.approx([0.01305 if wait else 0.00205])
+    if wait:  # the sleeper ran from 3.05 ms, ahead of the worker
+        assert res.goroutines.exited.tolist() == pytest.approx([0.01305])

@@ -65,6 +65,11 @@ class GCMixin:
             yield from self.gc_cycle("main", mark)
             return
         ps.main_in_gc = True
+        if self.profile.mark_worker_start_wait:
+            while len(self.rt.mark_workers) < len(self.rt.allp):  # the first cycle: gcBgMarkStartWorkers
+                wait = ps.start_mark_worker()
+                if wait is not None:
+                    yield wait
         yield from self.gc_cycle("main", mark)
         yield ps.main_readied(self.rt.allp[0])
         yield ps.main_gosched()
@@ -95,7 +100,12 @@ class GCMixin:
             rt.startm(rt.allp[0], ps.races.gc_threads(rt.gc_cycle) - 1)
         if self.checker is not None:
             self.checker.settled("gc_start")
-        md = mark if mark is not None else self.scenario.gc.mark_duration or ps.mark_phase()
+        given = mark if mark is not None else self.scenario.gc.mark_duration
+        if given:
+            md = given
+            ps.mark_debt(md)  # its length is given; runtime.cpu's mark work still takes the Ps' time
+        else:
+            md = 0.0 if mark is not None else ps.mark_phase()
         idle_share = len(ps.idle) / len(rt.allp)  # the Ps that run idle mark workers
         before = ps.allocated
         if md > 0:

@@ -207,6 +207,10 @@ class Ps:
                     current[pid] = None
                     self.run_main(pp)
                     return
+                if gp.kind == "markworker":
+                    current[pid] = None
+                    self.run_mark_worker_start(gp, pp)
+                    return
                 gp.ctx.executed = self.p_slice_start[pid]  # sysmon's 10 ms count from here
             try:
                 slice_ = self.execute(gp, pp)
@@ -708,6 +712,37 @@ class Ps:
             self.wake()
         return done
 
+    def start_mark_worker(self) -> Optional[Any]:
+        """gcBgMarkStartWorkers (go1.23+), one worker: main, in runtime.GC() on its P, makes it
+        (``go gcBgMarkWorker(ready)``: runnext, kicking what was there) and waits on ``<-ready``.
+        Its P then checks its timers before it schedules, and each goroutine they ready takes runnext
+        in turn: the worker goes to the local queue's tail and main waits for the queue ahead of it
+        (traced in fanout at GOMAXPROCS 1: 423 ms). Returns the event that succeeds when main runs
+        again, or None when main goes on at once (nothing else runnable, a P idle, the go statement
+        costing no time): not even a zero-time yield, which would let this instant's other events
+        run first."""
+        rt = self.rt
+        pp = rt.allp[0]
+        made = len(rt.allgs)
+        gp = rt.gcBgMarkStartWorker(pp)
+        if self.costs:  # the go statement, paid before P0 schedules: timers fall due meanwhile
+            self.p_debt[pp.id] += self.cost_newproc + (self.cost_malg if len(rt.allgs) > made else 0.0)
+        if not self.costs and self.idle and not rt.runnable_anywhere() and not self.expired[pp.id]:
+            return None  # no time passes: nothing can take runnext before the worker runs
+        done = simpy.Event(self.env)
+        self.main_waiters.append(done)
+        rt.runqput(pp, gp, True)
+        if self.idle:
+            self.wake(pp)
+        return done
+
+    def run_mark_worker_start(self, gp: G, pp: P) -> None:
+        """A worker made by ``start_mark_worker`` runs for the first time: ``ready <- struct{}{}``
+        readies main (runnext of this P), and the worker parks until a cycle wants it."""
+        gp.status = "waiting"
+        self.rt.runqput(pp, self.rt.main, True)
+        self.env.schedule(Triggered(self.env, self.p_callbacks[pp.id]), _LAST)
+
     def main_gc_done(self) -> None:
         """runtime.GC() returns: main's sleeps that ended meanwhile go on now, in the order they ended."""
         self.main_in_gc = False
@@ -731,6 +766,23 @@ class Ps:
                 if pp.id not in idle:
                     self.p_debt[pp.id] += GC_BACKGROUND_UTILIZATION * length
         return length
+
+    def mark_debt(self, length: float) -> None:
+        """The P time of a mark phase whose length is given (``gc.mark_duration``, ``mark_durations``):
+        the work of ``runtime.cpu``'s mark costs, done by the background workers at 25 % of each busy P
+        and all of an idle one, so each busy P owes its quarter of the phase, or of the phase that work
+        alone would take if that is shorter (the workers then run out of work early)."""
+        work = self.cost_mark_cycle + self.cost_mark_g * len(self.rt.live)
+        if work <= 0.0 or length <= 0.0:
+            return
+        idle = self.idle
+        busy = len(self.rt.allp) - len(idle)
+        if not busy:
+            return
+        owed = GC_BACKGROUND_UTILIZATION * min(length, work / (GC_BACKGROUND_UTILIZATION * busy + len(idle)))
+        for pp in self.rt.allp:
+            if pp.id not in idle:
+                self.p_debt[pp.id] += owed
 
     # --- GC pacing ------------------------------------------------------------------------
     def allocate(self, nbytes: float) -> None:

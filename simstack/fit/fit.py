@@ -29,6 +29,7 @@ import pandas as pd
 from ..scenario.model import goroutine_heap
 from . import laws, spawns, stacks, waves
 from .classes import Group, group
+from .cpu import fit_cpu
 from .gc import fit_gc
 from .observe import Watcher
 
@@ -70,6 +71,7 @@ class Fit:
     runtime_notes: list = field(default_factory=list)
     table: pd.DataFrame | None = None  # the observed goroutines
     result: object = None  # the trace read as a Result
+    watch: object = None  # the observe.Watcher that followed it
 
     def scenario_dict(self) -> dict:
         return {"name": self.name, "duration": self.duration, "runtime": self.runtime, "gc": self.gc,
@@ -137,7 +139,7 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
         raise FitError(f"{path}: the trace covers no time")
     fmt = trace_format(path)
     fixed = int(res.summary["trace"]["fixed_stack"])
-    fit = Fit(str(path), name or path.stem, end, {}, {}, [], table=table, result=res)
+    fit = Fit(str(path), name or path.stem, end, {}, {}, [], table=table, result=res, watch=watch)
     procs, procs_note = _gomaxprocs(res.summary, gomaxprocs, fit.warnings)
     # the block times are measured up to the goready: with the timers' lateness in them, which the model's
     # netpoll grid would add again
@@ -160,6 +162,10 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
     except ValueError as exc:
         raise FitError(f"{path}: {exc}") from None
     rate = fit.gc.pop("alloc_rate", None)
+    cpu, cpu_notes = fit_cpu(watch)
+    if cpu:
+        fit.runtime["cpu"] = cpu
+        fit.runtime_notes += cpu_notes
     groups, fit.notes = group(table, end, max_classes)
     # rounds as many as the goroutines blocked, within what the file leaves them: its other values are first
     # estimated (a replay's 8 a goroutine, checked above; a law's arrival times at most one; each class's laws),

@@ -65,12 +65,21 @@ class Watcher:
     scanned: dict = field(default_factory=dict)  # goid -> (stack size, runs, parked since the phase began)
     children: dict = field(default_factory=dict)  # creator goid -> goroutines it made since it last stopped running
     run: object = None  # the TraceRun, kept for the state at the end
+    # the P time outside the goroutines (runtime.cpu): GC's background mark workers, per cycle, with the
+    # goroutines alive at its start; and the gap a P takes from one goroutine parking or exiting to the
+    # next one, already runnable, running
+    mark_work: list = field(default_factory=list)  # per cycle: [seconds the mark workers ran, goroutines alive]
+    worker_since: dict = field(default_factory=dict)  # mark worker goid -> when it started running
+    p_stop: dict = field(default_factory=dict)  # P -> (when its goroutine stopped running, what it went to)
+    ready_since: dict = field(default_factory=dict)  # goid -> when it became runnable
+    switches: dict = field(default_factory=dict)  # "Waiting"/"NotExist" -> gaps (seconds)
 
     def __call__(self, run, ev) -> None:
         self.run = run
         k = ev.kind
         if k == "RangeBegin" and ev.name == "GC concurrent mark phase":
             self.marking = True
+            self.mark_work.append([0.0, len(run.gs)])
             self.scanned = {}
             for life in self.lives.values():
                 if life.state == "Waiting":
@@ -82,12 +91,35 @@ class Watcher:
             self.marking = False
             self._shrunk_or_kept(run)
         elif k == "StateTransition":
+            self._p_time(run, ev)
             self._transition(run, ev)
         elif k == "Metric":
             if ev.name == "/memory/classes/heap/objects:bytes":
                 self.heap.append((run.now, ev.args[0]))
             elif ev.name == "/gc/heap/goal:bytes":
                 self.goals.append((run.now, ev.args[0]))
+
+    def _p_time(self, run, ev) -> None:
+        """GC's mark workers' running time, and the P's switch from a goroutine that parked or exited to
+        the next (``park_m`` or ``goexit0``, ``schedule``, ``execute``), for the runtime.cpu fit."""
+        goid = ev.args[0]
+        frm, _, to = ev.name.partition("->")
+        now = run.now
+        if to == "Runnable":
+            self.ready_since[goid] = now
+        if frm == "Running" and to != "Running":
+            if ev.p >= 0:
+                self.p_stop[ev.p] = (now, to)
+            since = self.worker_since.pop(goid, None)
+            if since is not None and self.mark_work:
+                self.mark_work[-1][0] += now - since
+        elif to == "Running" and frm != "Running":
+            gp = run.gs.get(goid)
+            if gp is not None and "gcBgMark" in gp.cls:
+                self.worker_since[goid] = now
+            stop = self.p_stop.pop(ev.p, None)
+            if stop is not None and stop[1] in ("Waiting", "NotExist") and self.ready_since.get(goid, now) <= stop[0]:
+                self.switches.setdefault(stop[1], []).append(now - stop[0])
 
     def _shrunk_or_kept(self, run) -> None:
         """At the end of a mark phase: which parked stacks GC halved, and which it kept.  ``scanned`` holds

@@ -89,6 +89,8 @@ def render(fit) -> str:
     if rt.get("overrides"):
         out.append("  overrides: {" + ", ".join(f"{k}: {time_text(v) if k == 'timer_resolution' else v}"
                                                 for k, v in rt["overrides"].items()) + "}")
+    if rt.get("cpu"):
+        out.append("  cpu: {" + ", ".join(f"{k}: {time_text(v)}" for k, v in rt["cpu"].items()) + "}")
     out.append("gc:")
     out += _comment(fit.gc_notes, "  ")
     gc = fit.gc

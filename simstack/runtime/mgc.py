@@ -82,12 +82,18 @@ class GCMixin:
 
     def gcBgMarkStartWorkers(self, p: P) -> None:
         """gcBgMarkStartWorkers: one gcBgMarkWorker goroutine per P, created from the caller's P."""
-        for _ in range(len(self.allp)):
-            gp = self.newproc1(p, -1, 0, kind="markworker")
-            gp.top = self.profile.mark_worker_used
-            self.set_used(gp, gp.top)
-            gp.status = "waiting"
-            self.mark_workers.append(gp)
+        while len(self.mark_workers) < len(self.allp):
+            self.gcBgMarkStartWorker(p)
+
+    def gcBgMarkStartWorker(self, p: P) -> G:
+        """One ``go gcBgMarkWorker(ready)`` of gcBgMarkStartWorkers: the worker, parked as it is once
+        it has run (the engine, when the caller waits for that, queues it first: Ps.start_mark_worker)."""
+        gp = self.newproc1(p, -1, 0, kind="markworker")
+        gp.top = self.profile.mark_worker_used
+        self.set_used(gp, gp.top)
+        gp.status = "waiting"
+        self.mark_workers.append(gp)
+        return gp
 
     def markrootFreeGStacks(self, p: P) -> None:
         """markrootFreeGStacks: free the stacks of the dead Gs on the global list sched.gFree.stack."""

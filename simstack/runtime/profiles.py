@@ -124,6 +124,10 @@ class Profile:
     # the goroutines runtime/trace.Start adds (start function, hi - sp while parked): a traced program's
     # scans average them in, as the timed validation's programs are (measured on go1.27.3 only)
     trace_goroutines: tuple = ()
+    # 1.23+ gcBgMarkStartWorkers: the first cycle's caller makes each mark worker (runnext of its P)
+    # and waits on <-ready until it has run; a timer due at that schedule takes runnext first, and
+    # the worker waits behind the local queue (1.12/1.19 block the M in notetsleepg: not modelled)
+    mark_worker_start_wait: bool = False
     # Ms running at program start, by GOMAXPROCS (index = min(gomaxprocs, len)-1)
     baseline_threads: tuple = (3, 4, 5)
     name_suffix: str = ""
@@ -203,6 +207,8 @@ class VersionData:
     # runtime/trace.Start's goroutines: the CPU-sample reader, the generation advancer and the writer,
     # hi - sp as scanstack sees them parked (go1.27.3 rebuilt with a println in scanstack, over 19 cycles)
     trace_goroutines: tuple = ()
+    # gcBgMarkStartWorkers waits on <-ready for each worker it makes (Profile.mark_worker_start_wait)
+    mark_worker_start_wait: bool = False
     extra: dict = field(default_factory=dict)
 
 
@@ -244,6 +250,7 @@ VERSIONS = {
                    Frame(24, False, "runtime.gopark")),
         mark_worker_used=208, mark_worker_growth=(4096, 1128), main_gc_wait_used=4096,
         windows_stack_system=4096, g_heap=490, timer_heap=96,
+        mark_worker_start_wait=True,
         trace_goroutines=(("traceStartReadCPU.func1", 360), ("traceAdvancerState.start.func1", 352),
                           ("runtime/trace.traceMultiplexer.startLocked.func1", 304)),
         malloc_path=(Frame(40, False, "runtime.mallocgc"), Frame(80, False, "runtime.mallocgcSmallNoscan"),
@@ -326,7 +333,7 @@ def resolve_profile(version: str = "go1.27", platform: str = "linux/amd64", *, g
         gc_trigger_max=v.gc_trigger_max, gc_trigger_headroom=v.gc_trigger_headroom,
         gc_trigger_min=v.gc_trigger_min, gc_cons_mark_window=v.gc_cons_mark_window,
         g_heap=v.g_heap if plat.ptr_size == 8 else 0, timer_heap=v.timer_heap if plat.ptr_size == 8 else 0,
-        trace_goroutines=v.trace_goroutines,
+        trace_goroutines=v.trace_goroutines, mark_worker_start_wait=v.mark_worker_start_wait,
     )
 
 

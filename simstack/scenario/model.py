@@ -152,9 +152,9 @@ class CpuCosts(_Model):
     goexit: Annotated[Time, Field(ge=0)] = 0.0  # a goroutine's first schedule and its exit (execute, goexit0)
     park: Annotated[Time, Field(ge=0)] = 0.0  # a blocking step: park, the wake-up, the schedule back
     morestack: Annotated[Time, Field(ge=0)] = 0.0  # a stack growth (newstack, copystack)
-    # the mark phase's work (when gc.mark_duration is 0s): per cycle, and per goroutine whose stack it
-    # scans; the background workers do it at 25 % of each busy P and all of an idle one, which sets
-    # how long the phase lasts, and the busy Ps owe their share
+    # the mark phase's work: per cycle, and per goroutine whose stack it scans; the background workers
+    # do it at 25 % of each busy P and all of an idle one, which sets how long the phase lasts (unless
+    # gc.mark_duration gives its length), and the busy Ps owe their share
     mark_cycle: Annotated[Time, Field(ge=0)] = 0.0
     mark_goroutine: Annotated[Time, Field(ge=0)] = 0.0
 

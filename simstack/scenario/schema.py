@@ -112,7 +112,8 @@ _DEFS = {
         "cpu": _obj("the runtime's own P time on the machine modelled (default 0s each)", {
             "newproc": _ref("time"), "goexit": _ref("time"), "park": _ref("time"), "morestack": _ref("time"),
             "malg": {**_ref("time"), "description": "a go statement that makes a new g: beyond newproc"},
-            "mark_cycle": {**_ref("time"), "description": "a mark phase's work per cycle (gc.mark_duration 0s)"},
+            "mark_cycle": {**_ref("time"), "description": "a mark phase's work per cycle, on the busy Ps "
+                                                          "(the phase lasts gc.mark_duration, or as this work takes)"},
             "mark_goroutine": {**_ref("time"), "description": "a mark phase's work per live goroutine scanned"},
         }),
         "overrides": _obj("what-if knobs replacing the version's values", {
