@@ -103,6 +103,7 @@ class Ps:
         self.poll_wake: Any = None  # its wake-up's event, while one is due
         self.poll_callback: Any = self.poll_woke
         self.main_waiters: list[Any] = []  # main's sleeps that ended while main waits in a run queue
+        self.starting_worker: Optional[G] = None  # a mark worker main made and waits for (start_mark_worker)
         # main inside runtime.GC() (gc.py): its other sleeps that end wait for it to return
         self.main_in_gc = False
         self.main_held: list[Any] = []
@@ -207,7 +208,7 @@ class Ps:
                     current[pid] = None
                     self.run_main(pp)
                     return
-                if gp.kind == "markworker":
+                if gp is self.starting_worker:
                     current[pid] = None
                     self.run_mark_worker_start(gp, pp)
                     return
@@ -731,6 +732,7 @@ class Ps:
             return None  # no time passes: nothing can take runnext before the worker runs
         done = simpy.Event(self.env)
         self.main_waiters.append(done)
+        self.starting_worker = gp
         rt.runqput(pp, gp, True)
         if self.idle:
             self.wake(pp)
@@ -739,6 +741,7 @@ class Ps:
     def run_mark_worker_start(self, gp: G, pp: P) -> None:
         """A worker made by ``start_mark_worker`` runs for the first time: ``ready <- struct{}{}``
         readies main (runnext of this P), and the worker parks until a cycle wants it."""
+        self.starting_worker = None
         gp.status = "waiting"
         self.rt.runqput(pp, self.rt.main, True)
         self.env.schedule(Triggered(self.env, self.p_callbacks[pp.id]), _LAST)
