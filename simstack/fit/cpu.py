@@ -19,7 +19,7 @@ def fit_cpu(watch) -> tuple[dict, list]:
     """(``runtime.cpu`` fields, notes) from a :class:`~.observe.Watcher` that followed the whole trace."""
     cpu, notes = {}, []
     # the last cycle may be cut by the trace's end: only cycles followed by another, or ended, count
-    cycles = [c for c in watch.mark_work[:-1]] if watch.marking else list(watch.mark_work)
+    cycles = watch.mark_work[:-1] if watch.marking else watch.mark_work
     if cycles:
         work = np.array([w for w, _ in cycles])
         live = np.array([n for _, n in cycles], dtype=float)

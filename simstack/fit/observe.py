@@ -117,8 +117,8 @@ class Watcher:
             gp = run.gs.get(goid)
             if gp is not None and "gcBgMark" in gp.cls:
                 self.worker_since[goid] = now
-            stop = self.p_stop.pop(ev.p, None)
-            if stop is not None and stop[1] in ("Waiting", "NotExist") and self.ready_since.get(goid, now) <= stop[0]:
+            stop, ready = self.p_stop.pop(ev.p, None), self.ready_since.pop(goid, now)
+            if stop is not None and stop[1] in ("Waiting", "NotExist") and ready <= stop[0]:
                 self.switches.setdefault(stop[1], []).append(now - stop[0])
 
     def _shrunk_or_kept(self, run) -> None:
