@@ -392,7 +392,7 @@ func load(path string) {
 	}
 	r := &reader{b: b}
 	if r.token() != "simstack-timed-2" {
-		fail("schedule: not a simstack timed schedule (version 1)")
+		fail("schedule: not a simstack-timed-2 schedule")
 	}
 	nc := int(r.int())
 	if nc != len(makers) {
