@@ -31,7 +31,7 @@ class ArrivalsMixin:
                 yield self.ps.sleep_until(due)
                 self.ps.main_due = due
                 for _ in range(count or 0):
-                    self.ps.newproc(info, p0)
+                    self.ps.newproc(info, p0, True, (count or 0) > 1)
             return
         if arr.process == "trace":
             for t in sorted(arr.times):

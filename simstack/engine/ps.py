@@ -118,6 +118,15 @@ class Ps:
         self.spinning: Optional[P] = None
         self.spin_at = 0
         self.running: list[int] = []  # scratch: the Ps not idle
+        # a burst of go statements at one instant, each taking its runtime.cpu time: a P that one of
+        # them woke takes its first goroutine once its M is up, when the creators have made
+        # ``go_join`` of them (counted from the instant's first; measured, races.py), and steals half
+        # of what is queued then, not half of the whole burst
+        self.go_instant = -1.0
+        self.go_made = 0
+        self.go_join = NEVER
+        self.in_go = False  # wake() is a go statement's wakep
+        self.go_first = -1.0  # the instant of the run's first burst (measured apart: others join it sooner)
         self.instant_end_callback: Any = self.instant_end
         self.paced = paced  # (live heap, GOGC, stacks in the goal, profile) when GOGC paces cycles
         self.allocated = 0.0  # heap bytes allocated since the last GC
@@ -325,6 +334,17 @@ class Ps:
                 self.rt.startm(waker, len(self.rt.allp) - len(idle))
                 self.spinning = woken
                 self.spin_at = at
+                if self.in_go:
+                    # woken by a go statement of a burst (burst_go): its M is up once the creators have
+                    # made the measured number of them (never, where that burst's other P took none)
+                    if self.go_first < 0.0:
+                        self.go_first = self.env.now
+                    j = races.burst_join(self.go_first == self.env.now)
+                    if j >= 0:
+                        self.go_join = max(self.go_made + 1, j)
+                    self.spin_at = NEVER  # else it looks at the instant's end
+                    self.env.schedule(Triggered(self.env, self.instant_end_callback), _LAST)
+                    return
                 if races.ran >= at:
                     self.join(woken)
                 else:
@@ -353,6 +373,7 @@ class Ps:
         sp = self.spinning
         if sp is not None:
             if self.spin_at >= 0:
+                self.go_join = NEVER
                 self.join(sp)
             return
         if self.env.peek() == self.env.now:
@@ -367,9 +388,10 @@ class Ps:
             waiting -= 1
 
     # --- goroutines -----------------------------------------------------------------------
-    def newproc(self, info: ClassInfo, pp: P, wake: bool = True) -> G:
+    def newproc(self, info: ClassInfo, pp: P, wake: bool = True, burst: bool = False) -> G:
         """The ``go`` statement from P ``pp``: create a goroutine of ``info``'s class, queue it and
-        wake a P (``wake`` false: the caller does, with ``wake``)."""
+        wake a P (``wake`` false: the caller does, with ``wake``; ``burst``: one of several go
+        statements in a row, burst_go)."""
         made = len(self.rt.allgs)
         gp = self.rt.newproc(pp, info.site, info.entry_frame, info.spawned)
         gp.ctx = GoroutineCtx(info)
@@ -388,10 +410,34 @@ class Ps:
         if self.costs:
             self.p_debt[pp.id] += self.cost_newproc + (self.cost_malg if len(self.rt.allgs) > made else 0.0)
         if wake:
-            self.wake(pp)
+            if burst and self.races is not None and self.costs:
+                self.burst_go(pp)
+            else:
+                self.wake(pp)
         if self.checker is not None:
             self.checker.settled("newproc")
         return gp
+
+    def burst_go(self, pp: P) -> None:
+        """A go statement's wakep, where go statements take time (runtime.cpu, GOMAXPROCS >= 2): count
+        it among this instant's, and once as many have been made as the spinning P's M needed to wake
+        up (``go_join``), that P takes its first goroutine now, in the middle of the burst: it steals
+        half of P ``pp``'s queue as it is then (and ``resetspinning`` wakes the next P the same way)."""
+        now = self.env.now
+        if now != self.go_instant:
+            self.go_instant = now
+            self.go_made = 0
+            self.go_join = NEVER
+        self.go_made += 1
+        outer = self.in_go
+        self.in_go = True
+        self.wake(pp)
+        sp = self.spinning
+        if sp is not None and self.go_made >= self.go_join:
+            self.go_join = NEVER
+            self.spin_at = -1
+            self.p_loop(sp)
+        self.in_go = outer
 
     def execute(self, gp: G, pp: P) -> float:
         """Run gp's program on pp from where it stopped until it parks, is preempted or exits.
@@ -459,7 +505,7 @@ class Ps:
                     on_draw(info.name, gp.index, ctx.rep, step.index, "count", n)
                 target = self.classes[step.spawn]
                 for _ in range(n):
-                    self.newproc(target, pp)
+                    self.newproc(target, pp, True, n > 1)
                 continue
             if kind == "wake":
                 self.handoff(step.wake, pp)

@@ -26,6 +26,9 @@ first (its wake-up latency, in goroutines). The model then
   the Ps running, so the Ps split the work as the measured release did;
 * ``startm`` starts an M for a woken P when none is idle, as before: the Ms follow from
   how many Ps the races let run at once;
+* a burst of ``go`` statements that take time (``runtime.cpu`` set: timed validation, fitted
+  scenarios) is split where the P its first one woke joined: after a measured number of them
+  (``burst-joins-<version>.json``, ``benchmarks/burst_join_measure.py``; ``Ps.burst_go``);
 * each GC cycle starts Ms too (the first cycle's mark workers are started one at a time, on
   different Ps if their Ms are up; idle Ps woken by ``startTheWorld``'s ``wakep`` run idle
   mark workers and wake the next): the run follows one measured process's threads after
@@ -93,6 +96,19 @@ def gc_thread_curves(version: str) -> dict:
     return curves
 
 
+@lru_cache(maxsize=None)
+def burst_joins(version: str) -> dict:
+    """The measured bursts' joins: how many ``go`` statements the creator had made when a P the first
+    of them woke took its first goroutine of the burst (None: none before the creator had made them
+    all), in a process's first burst and in its later ones:
+    {(gomaxprocs, num_cpu): {"first": (...), "later": (...)}} (``burst-joins-<version>.json``,
+    ``benchmarks/burst_join_measure.py``)."""
+    doc = json.loads((HERE / f"burst-joins-{TABLE_OF[version]}.json").read_text())
+    return {(pt["gomaxprocs"], pt["num_cpu"]): {
+        which: tuple(None if j >= pt["burst"] else j for j in pt[which]) for which in ("first", "later")}
+        for pt in doc["points"]}
+
+
 class Races:
     """The race model's state and draws for one run (GOMAXPROCS >= 2 only)."""
 
@@ -114,6 +130,10 @@ class Races:
         runs = curves[nearest(curves, nprocs, num_cpu)]
         gc_rng = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
         self.gc_curve = tuple(nprocs + t for t in runs[int(gc_rng.integers(len(runs)))])
+        # the joins of Ps woken by a burst's go statements, from a stream of their own
+        bursts = burst_joins(version)
+        self.burst_joins = bursts[nearest(bursts, nprocs, num_cpu)]
+        self.burst_rng = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
 
     def _u(self) -> float:
         if not self.uniform:
@@ -137,6 +157,14 @@ class Races:
             w[i] = 1.0 / len(w)  # a P already running when the race began: an equal share
         w[waker] = self.shares[0]
         return True
+
+    def burst_join(self, first: bool) -> int:
+        """After how many of a burst's ``go`` statements a P the first of them woke takes its first
+        goroutine: one measured burst's (``first``: the process's first burst, whose go statements make
+        new gs and take longer), -1 where that burst's P took none before the creator was done."""
+        pool = self.burst_joins["first" if first else "later"]
+        j = pool[int(self.burst_rng.integers(len(pool)))]
+        return -1 if j is None else j
 
     def gc_threads(self, cycle: int) -> int:
         """The threads (Ms) the measured process had after GC cycle ``cycle`` (1, 2, ...; past the

@@ -1,0 +1,3 @@
+module burstjoin
+
+go 1.23
