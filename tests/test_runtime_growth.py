@@ -71,6 +71,22 @@ def test_returning_never_shrinks_and_gc_halves_once_per_cycle():
     assert sizes[-1] == 4096 and g.sp_used == 328
 
 
+@pytest.mark.parametrize("version, shrinks", [("go1.12", True), ("go1.19", False), ("go1.27", False)])
+def test_a_goroutine_in_the_middle_of_a_run_step_keeps_its_stack_from_1_14_on(version, shrinks):
+    """isShrinkStackSafe: GC stops busy code with an asynchronous preemption (Go 1.14+), where the
+    stack cannot be copied; the shrink waits for a synchronous safe point (gp.preemptShrink)."""
+    rt, p, g = make(version)
+    rt.move_to_depth(g, p, 300, 104)
+    rt.move_to_depth(g, p, 2, 104)  # a shallow step on a stack a deep one grew
+    big = g.stack.size
+    g.in_step = True
+    rt.gc(p)
+    assert (g.stack.size < big) == shrinks
+    g.in_step = False  # the step is done: parked, it shrinks
+    rt.gc(p)
+    assert g.stack.size < big
+
+
 def test_gcshrinkstackoff_and_floor():
     rt, p, g = make("go1.19", godebug={"gcshrinkstackoff": 1})
     rt.move_to_depth(g, p, 100, 104)

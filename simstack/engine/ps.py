@@ -278,6 +278,7 @@ class Ps:
             return
         else:
             ctx.remaining = 0.0
+            gp.in_step = False
         self.p_loop(pp)
 
     def hold(self, pid: int, seconds: float, callback: Any) -> None:
@@ -296,6 +297,7 @@ class Ps:
         timers: a lone goroutine's step otherwise changes nothing)."""
         ctx: GoroutineCtx = gp.ctx
         ctx.remaining = t
+        gp.in_step = True  # until the step is done: GC that scans it then stops it asynchronously
         whens = self.timer_whens
         now = self.env.now
         if t <= 1e-15:

@@ -105,7 +105,7 @@ class GCMixin:
         self.gfree_nostack.extend(lst)
 
     def scanstack(self, gp: G, p: P) -> bool:
-        """scanstack: sample hi - sched.sp for the starting size, then try shrinkstack."""
+        """scanstack: sample hi - sched.sp for the starting size, then try shrinkstack where it is safe."""
         p.scanned_stack_size += gp.sp_used
         p.scanned_stacks += 1
         if self.profile.starting_stack_policy == "per_site" and gp.site >= 0:
@@ -113,6 +113,10 @@ class GCMixin:
             tot[0] += gp.sp_used
             tot[1] += 1
         if gp.gc_cycle_shrunk == self.gc_cycle:
+            return False
+        if gp.in_step and self.profile.async_preemption:
+            # stopped at an asynchronous safe point: isShrinkStackSafe says no, and the shrink waits
+            # (gp.preemptShrink) for a synchronous preemption in newstack, which busy code rarely makes
             return False
         if self.shrinkstack(gp, p):
             gp.gc_cycle_shrunk = self.gc_cycle

@@ -30,7 +30,7 @@ class G:
 
     __slots__ = ("goid", "site", "index", "stack", "status", "p", "entry_frame", "segments", "depth",
                  "top", "sp_used", "kind", "created", "exited", "grows", "shrinks", "bytes_copied",
-                 "max_size", "gc_cycle_shrunk", "ctx", "timer")
+                 "max_size", "gc_cycle_shrunk", "ctx", "timer", "in_step")
 
     def __init__(self, goid: int, kind: str = "user"):
         self.goid = goid
@@ -54,6 +54,9 @@ class G:
         self.gc_cycle_shrunk = -1
         self.ctx: Any = None  # the engine's program state for this goroutine
         self.timer = False  # gp.timer: allocated by its first sleep, dropped when it exits
+        # in the middle of a run step (the engine says so): busy code that GC's suspendG, or sysmon,
+        # stops with an asynchronous preemption, where its stack cannot be shrunk (isShrinkStackSafe)
+        self.in_step = False
 
     @property
     def size(self) -> int:
@@ -141,6 +144,7 @@ class ProcMixin:
         gp.grows = gp.shrinks = gp.bytes_copied = 0
         gp.max_size = gp.stack.size
         gp.gc_cycle_shrunk = -1
+        gp.in_step = False
         self.live[gp.goid] = gp
         if kind in ("system", "markworker"):
             self.runtime_goroutines += 1

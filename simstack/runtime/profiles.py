@@ -128,6 +128,9 @@ class Profile:
     # and waits on <-ready until it has run; a timer due at that schedule takes runnext first, and
     # the worker waits behind the local queue (1.12/1.19 block the M in notetsleepg: not modelled)
     mark_worker_start_wait: bool = False
+    # 1.14+ asynchronous preemption: a goroutine stopped in the middle of busy code (a run step) is
+    # at an async safe point, where isShrinkStackSafe refuses to shrink its stack
+    async_preemption: bool = True
     # Ms running at program start, by GOMAXPROCS (index = min(gomaxprocs, len)-1)
     baseline_threads: tuple = (3, 4, 5)
     name_suffix: str = ""
@@ -209,6 +212,8 @@ class VersionData:
     trace_goroutines: tuple = ()
     # gcBgMarkStartWorkers waits on <-ready for each worker it makes (Profile.mark_worker_start_wait)
     mark_worker_start_wait: bool = False
+    # asynchronous preemption (Go 1.14+; Profile.async_preemption)
+    async_preemption: bool = True
     extra: dict = field(default_factory=dict)
 
 
@@ -224,6 +229,7 @@ VERSIONS = {
                    Frame(24, False, "runtime.gopark")),
         mark_worker_used=256, main_gc_wait_used=2048, timers_in_netpoll=False,
         gc_trigger_max=0.95, gc_trigger_headroom=0, gc_cons_mark_window=0,
+        async_preemption=False,  # 1.14 brought it: 1.12 stops a goroutine only at a synchronous safe point
     ),
     "go1.19": VersionData(
         guard_base=928, guard_extra=0, limit_base=800, newstack_fits_frame=True,
@@ -334,6 +340,7 @@ def resolve_profile(version: str = "go1.27", platform: str = "linux/amd64", *, g
         gc_trigger_min=v.gc_trigger_min, gc_cons_mark_window=v.gc_cons_mark_window,
         g_heap=v.g_heap if plat.ptr_size == 8 else 0, timer_heap=v.timer_heap if plat.ptr_size == 8 else 0,
         trace_goroutines=v.trace_goroutines, mark_worker_start_wait=v.mark_worker_start_wait,
+        async_preemption=v.async_preemption,
     )
 
 

@@ -24,7 +24,11 @@ allocation and free is in it):
   recursive, transient and park-frame functions as the quiet replay, :mod:`.gosource`,
   fitted to the compiler's ``$FRAME``): it calls down or returns up to each op's depth,
   then ``run`` calls ``spin``, which is busy on the CPU until it has executed for the
-  duration (clock reads more than 20 µs apart, when it was not running, do not count),
+  duration (clock reads more than 20 µs apart, when it was not running, do not count; between
+  reads it does a few hundred ns of plain Go arithmetic, so that sysmon preempts a long step in
+  its middle, asynchronously, as it does busy Go code: with the clock read alone, a runtime
+  function where asynchronous preemption is refused, 4 of the 109 preemptions of a traced
+  ``worker-pool`` run at GOMAXPROCS 2 were, the rest waited for the step's end),
   allocating garbage at its class's ``alloc_rate`` when GC is paced by GOGC (a 64 KiB
   object whenever that much is due; what is left at the end of the step goes to a shared
   account paid in 8 KiB objects, a size class, so no allocation is rounded up; the time that
@@ -198,6 +202,10 @@ const (
 	opSpawn   = 4
 	opWait    = 5
 	gapNs     = ''' + str(GAP_NS) + '''
+	// a run step's plain Go work between clock reads (a few hundred ns): where sysmon's preemption
+	// signal lands, so a long step is preempted in its middle as busy Go code is; the clock is a
+	// runtime function, where asynchronous preemption is refused
+	spinWork = 256
 	// the size of the objects that pay for run steps' leftover garbage: a size class exactly
 	tailQuantum = 8192
 )
@@ -237,6 +245,7 @@ var (
 	live       [][]byte
 	sink       byte
 	sinkIdx    uint32
+	spinSink   uint32 // the spin loop's arithmetic ends here, so the compiler keeps it
 	// accuracy, for the output (atomic)
 	runN, runSched, runWall, runMax int64
 	wakeN, wakeLate, wakeMax        int64
@@ -261,7 +270,11 @@ func spin(s *gor, d int64) {
 		}
 	}
 	last, done := start, int64(0)
+	x := spinSink
 	for done < d {
+		for i := 0; i < spinWork; i++ {
+			x = x*1664525 + 1013904223
+		}
 		now := nanotime()
 		if dt := now - last; dt < gapNs {
 			done += dt
@@ -275,6 +288,7 @@ func spin(s *gor, d int64) {
 		}
 		last = now
 	}
+	spinSink = x
 	if s.owed >= 1 {
 		// the rest goes to a shared account paid in 8 KiB objects: a size class exactly, so the
 		// heap grows by what is due (an odd-sized tail would be rounded up to its size class)
