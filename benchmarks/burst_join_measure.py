@@ -30,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from gc_threads_measure import toolchains  # noqa: E402
+from gc_threads_measure import build_env, toolchains  # noqa: E402
 
 EVENT = re.compile(r"^M=-?\d+ P=(-?\d+) G=(-?\d+) (\w+) Time=(\d+)(.*)$")
 TRANS = re.compile(r"GoID=(\d+) (\w+)->(\w+)")
@@ -68,8 +68,7 @@ def bursts(parsed: str) -> list[dict]:
 def measure(go: Path, procs: int, processes: int, rounds: int, n: int, spin_us: int, busy_us: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         exe = Path(tmp) / "burstjoin"
-        env = {"PATH": "/usr/bin:/bin", "HOME": tmp, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod",
-               "GOCACHE": str(Path(tmp) / "cache"), "CGO_ENABLED": "0"}
+        env = build_env(tmp)
         subprocess.run([str(go), "build", "-o", str(exe), "."], cwd=ROOT / "benchmarks" / "burstjoin", check=True,
                        env=env, capture_output=True, text=True)
         first, later, per_go = [], [], []

@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from gc_threads_measure import toolchains  # noqa: E402
+from gc_threads_measure import build_env, toolchains  # noqa: E402
 
 
 def main() -> None:
@@ -34,8 +34,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             exe = Path(tmp) / "gheap"
             subprocess.run([str(go), "build", "-o", str(exe), "."], cwd=ROOT / "benchmarks" / "gheap", check=True,
-                           env={"PATH": "/usr/bin:/bin", "HOME": tmp, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod",
-                                "GOCACHE": str(Path(tmp) / "cache"), "CGO_ENABLED": "0"})
+                           env=build_env(tmp))
             per = {}
             for mode in ("dead", "park", "sleptpark"):
                 vals = [json.loads(subprocess.run([str(exe), mode, str(args.n)], capture_output=True, text=True,

@@ -25,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from gc_threads_measure import toolchains  # noqa: E402
+from gc_threads_measure import build_env, toolchains  # noqa: E402
 
 
 def frames(listing: str) -> dict:
@@ -40,8 +40,7 @@ def main() -> None:
     for version, go in toolchains().items():
         with tempfile.TemporaryDirectory() as tmp:
             exe = Path(tmp) / "mallocstack"
-            env = {"PATH": "/usr/bin:/bin", "HOME": tmp, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod",
-                   "GOCACHE": str(Path(tmp) / "cache"), "CGO_ENABLED": "0"}
+            env = build_env(tmp)
             b = subprocess.run([str(go), "build", "-gcflags=-S", "-o", str(exe), "."], cwd=ROOT / "benchmarks" /
                                "mallocstack", check=True, env=env, capture_output=True, text=True)
             fr = frames(b.stdout + b.stderr)

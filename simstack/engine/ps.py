@@ -410,7 +410,7 @@ class Ps:
                              f"machine's memory (--max-goroutines sets a limit on goroutines created)")
         self.rt.runqput(pp, gp, True)
         if self.costs:
-            self.p_debt[pp.id] += self.cost_newproc + (self.cost_malg if len(self.rt.allgs) > made else 0.0)
+            self.charge_go(pp, made)
         if wake:
             if burst and self.races is not None and self.costs:
                 self.burst_go(pp)
@@ -419,6 +419,11 @@ class Ps:
         if self.checker is not None:
             self.checker.settled("newproc")
         return gp
+
+    def charge_go(self, pp: P, made: int) -> None:
+        """A go statement's P time, owed by ``pp``: newproc, and malg when it made a new g (``allgs`` grew
+        past ``made``)."""
+        self.p_debt[pp.id] += self.cost_newproc + (self.cost_malg if len(self.rt.allgs) > made else 0.0)
 
     def burst_go(self, pp: P) -> None:
         """A go statement's wakep, where go statements take time (runtime.cpu, GOMAXPROCS >= 2): count
@@ -775,7 +780,7 @@ class Ps:
         made = len(rt.allgs)
         gp = rt.gcBgMarkStartWorker(pp)
         if self.costs:  # the go statement, paid before P0 schedules: timers fall due meanwhile
-            self.p_debt[pp.id] += self.cost_newproc + (self.cost_malg if len(rt.allgs) > made else 0.0)
+            self.charge_go(pp, made)
         if not self.costs and self.idle and not rt.runnable_anywhere() and not self.expired[pp.id]:
             return None  # no time passes: nothing can take runnext before the worker runs
         done = simpy.Event(self.env)
