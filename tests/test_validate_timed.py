@@ -318,3 +318,39 @@ def test_past_the_end_the_programs_goroutines_park_for_good_so_a_starved_main_en
     out = run_timed(prog, tmp_path / "trace.out", timeout=120)["output"]
     assert 0.3 <= out["elapsed_ns"] / 1e9 < 0.8  # 1.1 - 1.5 s here without the wind-down, 0.30 with it
     assert out["gc_cycles"] - out["gc_cycles_start"] >= 2  # main's runtime.GC() calls due before the end ran
+
+
+def test_a_run_step_holds_its_p_for_its_duration_and_a_descheduled_one_does_not_count(tmp_path):
+    # two goroutines of one 40 ms step each on one P: sysmon preempts each at 10 – 20 ms of its slice,
+    # so they take turns. Each step's time on the P (its goroutine's Running intervals in the trace)
+    # is its duration, not more (the other's turns do not count towards it) and not less
+    from simstack.validate.gotimed import generate_timed, run_timed
+
+    tc = _toolchain()
+    sc = scenario_from_dict({
+        "name": "timed-turns", "seed": 1, "duration": "200ms",
+        "runtime": {"version": "go1.27", "platform": "linux/amd64", "gomaxprocs": 1},
+        "goroutines": [{"name": "busy", "count": 2, "arrival": {"process": "burst", "at": "10ms"}, "frame": "104B",
+                        "entry_frame": "72B", "program": [{"depth": 2, "run": "40ms"}]}]},
+        source="<test>")
+    prog = generate_timed(sc, tc, tmp_path / "prog")
+    out = run_timed(prog, tmp_path / "trace.out", timeout=120)
+    text = parsed_trace(tc, tmp_path / "trace.out", tmp_path / "cache")
+    goids = {m.group(1) for m in re.finditer(r"GoID=(\d+) NotExist->Runnable.*\nTransitionStack=\n\tmain\.g_busy", text)}
+    assert len(goids) == 2
+    on_p: Counter = Counter()
+    turns: Counter = Counter()
+    since: dict = {}
+    for m in re.finditer(r"Time=(\d+) GoID=(\d+) (\w+)->(\w+)", text):
+        t, g, a, b = int(m.group(1)), m.group(2), m.group(3), m.group(4)
+        if g not in goids:
+            continue
+        if b == "Running":
+            since[g] = t
+            turns[g] += 1
+        elif a == "Running":
+            on_p[g] += t - since.pop(g)
+    assert all(turns[g] >= 2 for g in goids), turns  # they took turns
+    for g in goids:
+        assert 40e6 <= on_p[g] <= 40e6 * 1.05, on_p
+    assert out["output"]["run_sched_ns"] == 80_000_000
