@@ -228,9 +228,14 @@ var writeBarrier struct {
 // now and then); a longer one if it still runs there, none of the program's goroutines has run
 // there since it last looked, and it was not in GC's mark, where an allocation may wait on the
 // assist queue while only GC's workers run (a descheduled step), and shorter than a millisecond.
+// With more Ps than CPUs no longer gap counts: Ps' threads then wait for a CPU in turn, and a step
+// wants CPU time, as the model's shared CPUs (runtime.share_cpus) give it.
 func heldP(id int64, pid int, dt int64, marking bool) bool {
 	if dt < gapNs {
 		return true
+	}
+	if sharedCPUs {
+		return false
 	}
 	p := procPin()
 	procUnpin()
@@ -279,6 +284,7 @@ type gor struct {
 var (
 	gors       []gor
 	owner      []pslot // per P id
+	sharedCPUs bool    // more Ps than CPUs
 	fns        []func()
 	kids       []int32
 	never      = make(chan struct{})
@@ -487,6 +493,7 @@ func load(path string) {
 	ng, nops := int(r.int()), int(r.int())
 	gors = make([]gor, ng)
 	owner = make([]pslot, runtime.GOMAXPROCS(0))
+	sharedCPUs = runtime.GOMAXPROCS(0) > runtime.NumCPU()
 	// every script in one array: a slice each would be an object each, and the first cycles of the
 	// run would sweep their spans (worker-pool: 64 scripts in 50 spans of the 173 at its first cycle)
 	all := make([]op, nops)
