@@ -32,8 +32,9 @@ allocation and free is in it):
   allocating garbage at its class's ``alloc_rate`` when GC is paced by GOGC (a 64 KiB
   object whenever that much is due; what is left at the end of the step goes to a shared
   account paid in 8 KiB objects, a size class, so no allocation is rounded up; the time that
-  payment takes, a few µs a step, comes off later steps, so that the steps hold their Ps for
-  their durations in all: without it http-server's requests held theirs 6 µs a step longer); ``block``
+  payment takes, a few µs a step, comes off later steps, and so does a last gap that ran past the
+  duration (a stall in it counts), so that the steps hold their Ps for their durations in all:
+  without it http-server's requests held theirs 6 µs a step longer, and 1 µs for the overruns); ``block``
   and ``block_until`` call ``sleep`` (``time.Sleep``; a ``wait`` step receives from its
   gate's channel there, which main closes at each ``open_at``); a spawn step starts its children
   with ``go``.  ``spin`` and ``sleep`` are frames of their own, so that the op loop's frames
@@ -131,7 +132,8 @@ def _functions(lay: Layout) -> str:
         act = ("\tif len(s.ops) > 0 {\n" + _switch("s.ops[0].fn", len(lay.rec_frames), "rec{i}(s, 1)", "\t\t")
                + "\t}\n\tif s.exits == 0 {\n\t\tatomic.AddInt32(&finished, 1)\n\t\t<-never\n\t}\n"
                if c in lay.thin else _interpreter(lay, "0", "1"))
-        body = textwrap.indent(_pad_decl(f.pad, "s.pc") + "onP(0) // a step descheduled from this P has lost it\n" + act + "\tatomic.AddInt32(&finished, 1)\n"
+        mark = "onP(0) // a step descheduled from this P has lost it\n"
+        body = textwrap.indent(_pad_decl(f.pad, "s.pc") + mark + act + "\tatomic.AddInt32(&finished, 1)\n"
                                + _pad_use(f.pad, "s.pc+1"), "\t")
         out.append(f"// g_{ident} makes the entry function of class {c!r} (frame {f.target}): a goroutine\n"
                    f"// whose start function is main.g_{ident}.func1 is of this class.\n//\n//go:noinline\n"
@@ -296,7 +298,7 @@ var (
 	chunkBytes float64
 	garbage    []byte
 	tailOwed   int64 // garbage due from the ends of run steps, not yet allocated (atomic)
-	tailNs     int64 // time spent paying it, owed back by later run steps (atomic)
+	tailNs     int64 // time steps held their Ps past their durations, paying it or overrunning, owed back by later steps (atomic)
 	live       [][]byte
 	sink       byte
 	sinkIdx    uint32
@@ -317,9 +319,9 @@ var (
 func spin(s *gor, d int64) {
 	start := nanotime()
 	sched := d
-	// the time earlier steps spent paying their leftover garbage after their loop comes off this one
-	// (at most half of it), so the steps hold their Ps for their durations in all; the step still
-	// allocates for its whole duration
+	// the time earlier steps held their Ps past their durations (paying their leftover garbage after
+	// their loop, or a last gap that ran over) comes off this one (at most half of it), so the steps
+	// hold their Ps for their durations in all; the step still allocates for its whole duration
 	if back := atomic.LoadInt64(&tailNs); back > 0 {
 		take := min(back, d/2)
 		if atomic.CompareAndSwapInt64(&tailNs, back, back-take) {
@@ -350,6 +352,9 @@ func spin(s *gor, d int64) {
 		last, marking = now, writeBarrier.enabled
 	}
 	spinSink = x
+	if done > d {
+		atomic.AddInt64(&tailNs, done-d) // its last gap ran past the duration (a stall in it counts)
+	}
 	if s.owed >= 1 {
 		// the rest goes to a shared account paid in 8 KiB objects: a size class exactly, so the
 		// heap grows by what is due (an odd-sized tail would be rounded up to its size class)
