@@ -27,6 +27,9 @@ from simstack.validate.toolchain import offline_env
 ROOT = Path(__file__).resolve().parents[1]
 PROGRAM = ROOT / "tests" / "goprograms" / "stacktrace"
 GUARD = 928  # StackGuard of go1.27 on linux/amd64 (simstack.runtime.profiles)
+# a table's growth-point columns (Watcher.table) for goroutines that grew at the start of their run
+NO_GROWTH_POINTS = {"run_to_first_grow": 0.0, "run_to_last_grow": 0.0, "size_before_last_grow": 0,
+                    "run_to_first_grow_any": 0.0, "run_to_last_grow_any": 0.0, "size_before_last_grow_any": 0}
 
 
 # --- without a toolchain -------------------------------------------------------------------------
@@ -584,7 +587,7 @@ def test_the_first_runs_depth_law_comes_from_the_goroutines_that_finished_that_r
         "parked_at_gc": 0, "kept_at": [()] * n, "shrunk_at": [()] * n, "kept_last": 0, "later_runs": [()] * n,
         "first_wake": np.where(ran, 0.7, np.nan), "last_park": np.where(ran, 0.6, np.nan),
         "last_wake": np.where(ran, 0.7, np.nan), "final_size": np.where(ran, 0, 2048), "parent": 0,
-        "in_first_run": False, "max_stack": np.where(ran, 8192, 2048), "grows": np.where(ran, 2, 0),
+        "in_first_run": False, **NO_GROWTH_POINTS, "max_stack": np.where(ran, 8192, 2048), "grows": np.where(ran, 2, 0),
         "shrinks": 0})
     g = Group("handler", rows, ["main.serve"])
     laws_fit = _fit_class(g, 1.0, 2048, "trace", [])
@@ -627,3 +630,40 @@ def test_the_mark_work_line_never_goes_below_zero():
     assert _line(np.array([3e-3, 2e-3, 1e-3]), live) == pytest.approx((2e-3, 0.0))  # falling: its mean
     assert _line(1e-5 * live - 1e-4, live)[0] == 0.0  # an intercept below 0: through the origin
     assert _line(np.array([1e-3]), np.array([5.0])) == pytest.approx((1e-3, 0.0))
+
+
+# --- a first run that grows late: tests/goprograms/growthpoint --------------------------------------
+
+@pytest.fixture(scope="module")
+def late_growth(tc, tmp_path_factory):
+    """30 goroutines, one after another: each spins 2 ms on its starting stack, then recurses to a
+    256 KiB stack and spins 2 ms more at the bottom."""
+    work = tmp_path_factory.mktemp("growthpoint")
+    binary = work / "growthpoint"
+    subprocess.run([str(tc.go), "build", "-o", str(binary), "."], cwd=ROOT / "tests" / "goprograms" / "growthpoint",
+                   env=offline_env(work), check=True, capture_output=True, timeout=600)
+    out = work / "p1.trace"
+    subprocess.run([str(binary), str(out), "30"], env={**os.environ, "GOMAXPROCS": "1", "GODEBUG": "traceallocfree=1"},
+                   check=True, timeout=120)
+    return out
+
+
+def test_a_first_run_is_split_at_its_growth_points_and_keeps_its_stack_time(late_growth):
+    res, watch = observe_trace(late_growth)
+    t = watch.table(res.goroutines).query("`class` == 'main.main'")
+    assert len(t) == 30 and (t["max_stack"] == 256 << 10).all()
+    # the recursion comes halfway through the run, all its growths within it
+    first, last = t["run_to_first_grow"] / t["run_first"], t["run_to_last_grow"] / t["run_first"]
+    assert first.between(0.25, 0.75).all() and 0.4 < first.median() < 0.6
+    assert (last >= first).all() and (last - first).median() < 0.1
+    assert (t["size_before_last_grow"] == 128 << 10).all()
+    from simstack.analysis.data import headline
+    real = headline(res)["mean_stack_inuse"]
+    for replay in (False, True):
+        fit = fit_trace(late_growth, observed=(res, watch), replay=replay)
+        steps = [st for st in fit.scenario().goroutine_class("main_main").program if st.run is not None]
+        assert len(steps) == (3 if replay else 2) and steps[0].depth.mean() == 0  # its starting stack first
+        assert "growth points: 30 of them grew first" in fit.yaml()
+        sim = headline(simstack.run(fit.scenario()))["mean_stack_inuse"]
+        # one step held the 256 KiB from the run's start: +42 % (2026-12-06)
+        assert sim == pytest.approx(real, rel=0.15), replay

@@ -39,6 +39,7 @@ TRACED_VERSION = "go1.27"
 
 
 MAX_ROUNDS = 4096  # block/run pairs at most in a fitted program
+GROWTH_POINT_MIN = 0.05  # a first run is split at its last growth where one step overstates its stack-time this much
 MAX_REPLAY_VALUES = 250_000  # the scenario loader's bound on the values a file holds
 
 
@@ -339,17 +340,27 @@ def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list, 
     # that run goes: its size is a lower bound (a saturated P leaves most of them at 2 KiB, never run); a
     # replay keeps each goroutine's own
     shown = r["first_block"].notna().to_numpy() | r["exited"].notna().to_numpy()
-    d_first = d_block if grows_late else d_max
+    # a class whose median goroutine never blocks gets no rounds: its goroutines' running time after a block,
+    # and any growth there, goes into the one run they have
+    one_run = not g.resident and np.median(_blocks(r, g.resident)) < 1
+    d_first = d_block if grows_late and not one_run else d_max
     first_law = fit_law(d_first[shown] if shown.any() and not replay else d_first, integer=True)
-    notes.append("growth: " + ("mostly after its first block (the last run step goes deeper)" if grows_late
+    notes.append("growth: " + ("mostly after its first block, in the one run the class has (its median goroutine "
+                               "never blocked: the running time after a block is part of that run)" if grows_late and one_run
+                               else "mostly after its first block (the last run step goes deeper)" if grows_late
                                else "in its first run, before it first blocks" if grew.any() else "none"))
     notes.append(f"park depth {park}: {park_why}")
     # durations the trace's end cut short (a goroutine still waiting to run, or running, or alive) are
     # lower bounds: the laws take them as such (Kaplan-Meier); a replay keeps each one as it was
     cut = (lambda x, done: x) if replay else laws.censored
     exited = r["exited"].notna().to_numpy()
-    run1 = fit_law(cut(r["run_first"].to_numpy(), r["first_block"].notna().to_numpy() | exited))
-    program = [{"depth": first_law, "run": run1}]
+    if one_run:
+        whole = r.assign(run_first=r["run_first"] + r["run_after"], run_to_first_grow=r["run_to_first_grow_any"],
+                         run_to_last_grow=r["run_to_last_grow_any"], size_before_last_grow=r["size_before_last_grow_any"])
+        program = _first_run(whole, d_first, first_law, shown, False, fixed, fit_law, cut, exited, replay, notes)
+    else:
+        ended_first = r["first_block"].notna().to_numpy() | exited
+        program = _first_run(r, d_first, first_law, shown, grows_late, fixed, fit_law, cut, ended_first, replay, notes)
     # from its creation to its first run it waited for its creator to stop running (a new goroutine goes to
     # the creator's P, next) and then for the goroutines ahead of it.  The second wait the simulation makes
     # itself; the first it cannot (a scenario does not tie a goroutine to its creator's run): a block
@@ -420,6 +431,56 @@ def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list, 
                  + (", then blocked until the end" if g.resident else ""))
     spec["program"] = program
     return FittedClass(g.name, spec, notes, g.sites, list(gates.values()))
+
+
+def _first_run(r: pd.DataFrame, d_first, first_law, shown, grows_late: bool, fixed: int, fit_law, cut, ended,
+               replay: bool, notes: list) -> list:
+    """The first run's steps: one at the depth it reached, or, where the class grew there late enough to
+    matter, two or three. One step holds the largest stack from the run's start, where a deep recursion
+    grows as it goes (a test recursing to 8 MiB reached it two thirds of the way through its run); the
+    split is made when one step would overstate the class's stack-time in first runs (size x running
+    time) by ``GROWTH_POINT_MIN`` or more.
+
+    A replay gives each goroutine three: until its first growth at no depth, until its last growth at
+    the depth of the size it grew from, then at the depth it reached. Laws give two, at no depth and then
+    at the depth drawn, the first as long as keeps each goroutine's stack-time as the three would: a
+    second depth drawn on its own could go deeper than the first, and grow the stack further than any
+    goroutine of the class did."""
+    run_first = r["run_first"].to_numpy()
+    whole = {"depth": first_law, "run": fit_law(cut(run_first, ended))}
+    before = r["size_before_last_grow"].fillna(0).astype(int).to_numpy()
+    to_last = np.minimum(r["run_to_last_grow"].fillna(0.0).to_numpy(), run_first)
+    to_first = np.minimum(r["run_to_first_grow"].fillna(0.0).to_numpy(), to_last)
+    size = r["max_stack"].fillna(0).astype(int).to_numpy()
+    grew_here = (before > 0) & (size > before)
+    if grows_late or not grew_here.any():
+        return [whole]
+    stack_time = float((size * run_first).sum())
+    over = (size - before) * to_last + (before - fixed) * to_first  # what one step adds, per goroutine
+    overstated = float(over[grew_here].sum())
+    if stack_time <= 0 or overstated < GROWTH_POINT_MIN * stack_time:
+        return [whole]
+    to_first, to_last = np.where(grew_here, to_first, 0.0), np.where(grew_here, to_last, 0.0)
+    if replay:
+        d_before = np.minimum(np.where(grew_here, stacks.depths(before, before > fixed, fixed), 0), d_first)
+        steps = [{"depth": 0, "run": fit_law(to_first)},
+                 {"depth": fit_law(d_before, integer=True), "run": fit_law(to_last - to_first)},
+                 {"depth": first_law, "run": fit_law(run_first - to_last)}]
+    else:
+        # at no depth for as long as holds the same stack-time: (size - fixed) * t = what one step adds
+        shallow = np.where(grew_here, np.minimum(over / np.maximum(size - fixed, 1), run_first), 0.0)
+        steps = [{"depth": 0, "run": fit_law(cut(shallow, ended))},
+                 {"depth": first_law, "run": fit_law(cut(run_first - shallow, ended))}]
+    steps = [st for st in steps[:-1] if not (st["run"].kind == "constant" and st["run"].value == 0)] + steps[-1:]
+    ran = run_first[grew_here].sum()
+    notes.append(f"growth points: {grew_here.sum()} of them grew first {100 * to_first.sum() / ran:.3g} % and last "
+                 f"{100 * to_last.sum() / ran:.3g} % of the way through their first run (running time), so that run "
+                 + ("is three steps: at its starting size until it first grew, at the size it last grew from until "
+                    "then, and at the size it reached" if replay else
+                    "starts with a step at its starting size, as long as keeps its stack-time")
+                 + f" (one step would hold its deepest stack from the start: {100 * overstated / stack_time:.3g} % "
+                 "more stack-time)")
+    return steps
 
 
 def _resting(r: pd.DataFrame, park: int, fixed: int, fit_law, notes: list):

@@ -48,6 +48,13 @@ class Life:
     first_wake: float = math.nan  # when its first block ended (it became runnable)
     last_park: float = math.nan  # when it last blocked
     last_wake: float = math.nan  # when that block ended (it became runnable); NaN: still blocked
+    size_seen: int = 0  # its stack size when the watcher last looked (a growth shows as a larger one)
+    run_to_first_grow: float = 0.0  # seconds it had run in its first run when it first grew there
+    run_to_last_grow: float = 0.0  # seconds it had run in its first run when it last grew there
+    size_before_last_grow: int = 0  # its stack size before that growth (0: it did not grow in its first run)
+    run_to_first_grow_any: float = 0.0  # the same over all its runs (seconds running, any run)
+    run_to_last_grow_any: float = 0.0
+    size_before_last_grow_any: int = 0
 
 
 @dataclass
@@ -93,6 +100,8 @@ class Watcher:
         elif k == "StateTransition":
             self._p_time(run, ev)
             self._transition(run, ev)
+        elif k == "Experimental" and ev.g > 0:
+            self._grew(run, ev.g)
         elif k == "Metric":
             if ev.name == "/memory/classes/heap/objects:bytes":
                 self.heap.append((run.now, ev.args[0]))
@@ -120,6 +129,28 @@ class Watcher:
             stop, ready = self.p_stop.pop(ev.p, None), self.ready_since.pop(goid, now)
             if stop is not None and stop[1] in ("Waiting", "NotExist") and ready <= stop[0]:
                 self.switches.setdefault(stop[1], []).append(now - stop[0])
+
+    def _grew(self, run, goid: int) -> None:
+        """After a stack event of the running goroutine: if its stack is larger than when last seen, in its
+        first run, that run's growth points (how long it had run when it first grew, and when it reached
+        the size it ran on), and the same over all its runs."""
+        life, gp = self.lives.get(goid), run.gs.get(goid)
+        if life is None or gp is None or gp.size <= life.size_seen:
+            if life is not None and gp is not None:
+                life.size_seen = gp.size
+            return
+        if life.size_seen and life.state in RUNNING:
+            ran = life.run_first + life.run_after + run.now - life.since
+            life.run_to_last_grow_any = ran
+            if not life.size_before_last_grow_any:
+                life.run_to_first_grow_any = ran
+            life.size_before_last_grow_any = life.size_seen
+            if math.isnan(life.first_block):
+                life.run_to_last_grow = ran
+                if not life.size_before_last_grow:
+                    life.run_to_first_grow = ran
+                life.size_before_last_grow = life.size_seen
+        life.size_seen = gp.size
 
     def _shrunk_or_kept(self, run) -> None:
         """At the end of a mark phase: which parked stacks GC halved, and which it kept.  ``scanned`` holds
@@ -162,7 +193,7 @@ class Watcher:
             if gp is None or not gp.user or gp.cls == "(main goroutine)" or frm not in ("NotExist", "Undetermined"):
                 return
             life = self.lives[goid] = Life(goid, gp.cls, gp.created, state=to, since=run.now,
-                                           parked=frm == "Undetermined" and to == "Waiting")
+                                           parked=frm == "Undetermined" and to == "Waiting", size_seen=gp.size)
             if frm == "NotExist" and ev.g > 0:
                 self.children.setdefault(ev.g, []).append(life)
                 self.holding.setdefault(ev.g, run.now)
@@ -265,12 +296,19 @@ class Watcher:
                          "later_runs": tuple(life.later_runs),
                          "first_wake": life.first_wake, "last_park": life.last_park, "last_wake": life.last_wake,
                          "final_size": gp.size if gp is not None else 0,
-                         "parent": life.parent, "in_first_run": life.in_first_run})
+                         "parent": life.parent, "in_first_run": life.in_first_run,
+                         "run_to_first_grow": life.run_to_first_grow, "run_to_last_grow": life.run_to_last_grow,
+                         "size_before_last_grow": life.size_before_last_grow,
+                         "run_to_first_grow_any": life.run_to_first_grow_any,
+                         "run_to_last_grow_any": life.run_to_last_grow_any,
+                         "size_before_last_grow_any": life.size_before_last_grow_any})
         df = pd.DataFrame(rows, columns=["goroutine", "class", "created", "exited", "run_first", "run_after",
                                          "first_block", "size_at_block", "blocks", "waited", "ongoing", "queued",
                                          "ran", "held", "start_delay", "parked_at_gc", "kept_at", "shrunk_at",
                                          "kept_last", "later_runs", "first_wake", "last_park", "last_wake",
-                                         "final_size", "parent", "in_first_run"])
+                                         "final_size", "parent", "in_first_run", "run_to_first_grow", "run_to_last_grow",
+                                         "size_before_last_grow", "run_to_first_grow_any", "run_to_last_grow_any",
+                                         "size_before_last_grow_any"])
         g = goroutines[["goroutine", "max_stack", "grows", "shrinks"]]
         return df.merge(g, on="goroutine", how="left").sort_values(["created", "goroutine"], na_position="first",
                                                                    ignore_index=True)

@@ -71,6 +71,8 @@ def apply(classes: list, trees: list) -> None:
         m, c = by[maker], by[child]
         prog = m.spec["program"]
         first_run = next(i for i, st in enumerate(prog) if "run" in st)
+        while first_run + 1 < len(prog) and "run" in prog[first_run + 1]:
+            first_run += 1  # (a first run split at its growth point is two run steps)
         prog.insert(first_run + 1, {"spawn": child, "count": law})
         c.spec["arrival"] = {"process": "spawned"}
         c.spec.pop("count", None)

@@ -1,0 +1,3 @@
+module growthpoint
+
+go 1.23
