@@ -1,16 +1,18 @@
 """`simstack fit`'s round trip: record a trace, fit it, simulate the fit, compare with the trace.
 
     python benchmarks/fit_roundtrip.py [--programs perf-timed worker-pool fanout http-server httpserve chain
-                                         runtime-stack] [--gomaxprocs 1 2] [-o DIR] [--go PATH]
+                                         runtime-stack json-tests] [--gomaxprocs 1 2] [-o DIR] [--go PATH]
     python benchmarks/fit_roundtrip.py --trace NAME:GOMAXPROCS:PATH ...   # traces recorded already
 
 Programs: the real-time programs timed validation generates from the example scenarios
 (``perf-timed``, ``worker-pool``, ``fanout``, ``http-server``: the model's own draws performed
-by a generated Go program), and three real programs nobody wrote for simstack:
-``httpserve`` (a net/http server driven over loopback by 16 clients in the same program,
-benchmarks/fitprogs/httpserve), ``chain`` (the Go tree's test/chan/goroutines.go: a chain of
-10,000 goroutines, 10 rounds, benchmarks/fitprogs/chain) and ``runtime-stack`` (the Go
-runtime's own TestStackMem, TestStackGrowth and TestStackCache, ``go test -trace``).  Each is
+by a generated Go program), and four real programs: ``httpserve`` (a net/http server driven
+over loopback by 16 clients in the same program, benchmarks/fitprogs/httpserve, written for
+this benchmark), and three nobody wrote for simstack: ``chain`` (the Go tree's
+test/chan/goroutines.go: a chain of 10,000 goroutines, 10 rounds, benchmarks/fitprogs/chain),
+``runtime-stack`` (the Go runtime's own TestStackMem, TestStackGrowth and TestStackCache,
+``go test -trace``) and ``json-tests`` (the standard library's encoding/json tests, ``-test.short``: subtests one after
+another, a few of them recursing to stacks of 1 to 8 MiB).  Each is
 run once per GOMAXPROCS with ``GODEBUG=traceallocfree=1``; the trace is fitted with the
 defaults of ``simstack fit`` (``laws``) and with ``--replay`` (``replay``: every goroutine its
 own observed values), and each fit simulated once (its seed); the comparison is
@@ -40,7 +42,8 @@ from simstack.validate.roundtrip import roundtrip  # noqa: E402
 from simstack.validate.toolchain import find_toolchain, offline_env  # noqa: E402
 
 GENERATED = ("perf-timed", "worker-pool", "fanout", "http-server")
-REAL = ("httpserve", "chain", "runtime-stack")
+REAL = ("httpserve", "chain", "runtime-stack", "json-tests")
+TEST_PACKAGES = {"runtime-stack": "runtime", "json-tests": "encoding/json"}  # `go test -c` binaries
 
 
 @contextmanager
@@ -73,8 +76,8 @@ def build(tc, name: str, out: Path) -> Path:
         return binary
     binary.parent.mkdir(parents=True, exist_ok=True)
     env = _env(out / "gowork")
-    if name == "runtime-stack":
-        cmd, cwd = [str(tc.go), "test", "-c", "-o", str(binary), "runtime"], out
+    if name in TEST_PACKAGES:
+        cmd, cwd = [str(tc.go), "test", "-c", "-o", str(binary), TEST_PACKAGES[name]], out
     else:
         cmd, cwd = [str(tc.go), "build", "-o", str(binary), "."], ROOT / "benchmarks" / "fitprogs" / name
     subprocess.run(cmd, cwd=cwd, env=env, check=True, capture_output=True, timeout=1200)
@@ -94,7 +97,8 @@ def record(tc, name: str, procs: int, out: Path) -> Path:
     binary = build(tc, name, out)
     args = {"httpserve": [str(trace), "1.5s"], "chain": [str(trace), "10000", "10"],
             "runtime-stack": ["-test.run", "^TestStack(Mem|Growth|Cache)$", "-test.count=1",
-                              "-test.trace", str(trace)]}[name]
+                              "-test.trace", str(trace)],
+            "json-tests": ["-test.short", "-test.count=1", "-test.trace", str(trace)]}[name]
     with cpu_lock():
         subprocess.run([str(binary), *args], env=go_env(tc, out / "gowork", procs), check=True, capture_output=True,
                        timeout=600, cwd=out)
