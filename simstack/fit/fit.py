@@ -39,7 +39,7 @@ TRACED_VERSION = "go1.27"
 
 
 MAX_ROUNDS = 4096  # block/run pairs at most in a fitted program
-GROWTH_POINT_MIN = 0.05  # a first run is split at its last growth where one step overstates its stack-time this much
+GROWTH_POINT_MIN = 0.05  # a first run is split at its growth points where one step overstates its stack-time this much
 MAX_REPLAY_VALUES = 250_000  # the scenario loader's bound on the values a file holds
 
 
