@@ -351,8 +351,9 @@ def test_a_run_step_holds_its_p_for_its_duration_and_a_descheduled_one_does_not_
         elif a == "Running":
             on_p[g] += t - since.pop(g)
     assert all(turns[g] >= 2 for g in goids), turns  # they took turns
+    stalled = out["output"]["run_stall_ns"]  # its thread stopped 1 ms or more while it held the P: not counted
     for g in goids:
         # at least its 40 ms (a descheduled gap counted would leave it short); more by its non-spin work
-        # and any stall of 1 ms or more of its thread, which does not count
-        assert 40e6 <= on_p[g] <= 40e6 * 1.10, on_p
+        # and any stall of 1 ms or more of its thread (a CI machine's CPU taken away: 44.2 ms once)
+        assert 40e6 <= on_p[g] <= 40e6 * 1.10 + stalled, (on_p, stalled)
     assert out["output"]["run_sched_ns"] == 80_000_000

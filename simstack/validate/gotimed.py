@@ -241,7 +241,12 @@ func heldP(id int64, pid int, dt int64, marking bool) bool {
 	}
 	p := procPin()
 	procUnpin()
-	return p == pid && atomic.LoadInt64(&owner[pid].g) == id && !marking && !writeBarrier.enabled && dt < stallNs
+	held := p == pid && atomic.LoadInt64(&owner[pid].g) == id && !marking && !writeBarrier.enabled
+	if held && dt >= stallNs {
+		atomic.AddInt64(&runStall, dt) // its thread stopped while it held the P: not counted, but on the P
+		return false
+	}
+	return held
 }
 
 const (
@@ -305,6 +310,7 @@ var (
 	spinSink   uint32 // the spin loop's arithmetic ends here, so the compiler keeps it
 	// accuracy, for the output (atomic)
 	runN, runSched, runWall, runMax int64
+	runStall                        int64 // gaps of stallNs or more while a step held its P (not counted)
 	wakeN, wakeLate, wakeMax        int64
 )
 
@@ -711,6 +717,7 @@ func main() {
 	num("run_sched_ns", atomic.LoadInt64(&runSched))
 	num("run_wall_ns", atomic.LoadInt64(&runWall))
 	num("run_over_ns_max", atomic.LoadInt64(&runMax))
+	num("run_stall_ns", atomic.LoadInt64(&runStall))
 	num("wakes", atomic.LoadInt64(&wakeN))
 	num("wake_late_ns_sum", atomic.LoadInt64(&wakeLate))
 	num("wake_late_ns_max", atomic.LoadInt64(&wakeMax))
