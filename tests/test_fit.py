@@ -648,22 +648,41 @@ def late_growth(tc, tmp_path_factory):
     return out
 
 
-def test_a_first_run_is_split_at_its_growth_points_and_keeps_its_stack_time(late_growth):
+def _stack_time(res, cls: str) -> float:
+    """Bytes x seconds of the stacks of class ``cls``'s goroutines, from their spawn, grow and exit events."""
+    g = res.goroutines[res.goroutines["class"] == cls]
+    e = res.events[res.events["goroutine"].isin(g["goroutine"]) & res.events["kind"].isin(["spawn", "grow", "exit"])]
+    return sum(float(np.sum(ev["new_size"].to_numpy()[:-1] * np.diff(ev["time"].to_numpy())))
+               for _, ev in e.groupby("goroutine"))
+
+
+def test_a_first_run_is_split_at_its_growth_points_and_keeps_its_stack_time(late_growth, monkeypatch):
     res, watch = observe_trace(late_growth)
     t = watch.table(res.goroutines).query("`class` == 'main.main'")
     assert len(t) == 30 and (t["max_stack"] == 256 << 10).all()
-    # the recursion comes halfway through the run, all its growths within it
+    # the recursion comes about halfway through the run (a thread the OS stops moves it), its growths together
     first, last = t["run_to_first_grow"] / t["run_first"], t["run_to_last_grow"] / t["run_first"]
-    assert first.between(0.25, 0.75).all() and 0.4 < first.median() < 0.6
+    assert first.between(0.2, 0.8).all() and 0.35 < first.median() < 0.65
     assert (last >= first).all() and (last - first).median() < 0.1
     assert (t["size_before_last_grow"] == 128 << 10).all()
-    from simstack.analysis.data import headline
-    real = headline(res)["mean_stack_inuse"]
-    for replay in (False, True):
-        fit = fit_trace(late_growth, observed=(res, watch), replay=replay)
-        steps = [st for st in fit.scenario().goroutine_class("main_main").program if st.run is not None]
-        assert len(steps) == (3 if replay else 2) and steps[0].depth.mean() == 0  # its starting stack first
-        assert "growth points: 30 of them grew first" in fit.yaml()
-        sim = headline(simstack.run(fit.scenario()))["mean_stack_inuse"]
-        # one step held the 256 KiB from the run's start: +42 % (2026-12-06)
-        assert sim == pytest.approx(real, rel=0.15), replay
+    real = _stack_time(res, "main.main")
+    excess = {}
+    for split in (True, False):
+        if not split:  # one step at the depth reached, as the fit was before growth points
+            monkeypatch.setattr("simstack.fit.fit.GROWTH_POINT_MIN", float("inf"))
+        for replay in (False, True):
+            fit = fit_trace(late_growth, observed=(res, watch), replay=replay)
+            steps = [st for st in fit.scenario().goroutine_class("main_main").program if st.run is not None]
+            if split:
+                assert len(steps) == (3 if replay else 2) and steps[0].depth.mean() == 0  # its starting stack first
+                assert "growth points: 30 of them grew first" in fit.yaml()
+            else:
+                assert len(steps) == 1
+            excess[split, replay] = _stack_time(simstack.run(fit.scenario()), "main_main") / real - 1
+    # one step holds the 256 KiB from the run's start, about twice the stack-time (+76 to +90 %, 2026-12-06)
+    assert excess[False, True] > 0.5 and excess[False, False] > 0.5, excess
+    # replayed, each goroutine's own growth points: its stack-time as it was (+0.5 %)
+    assert abs(excess[True, True]) < 0.05, excess
+    # laws draw the time at the starting size and the rest apart: +3 to +37 % on recordings with the CPUs
+    # busy elsewhere, where a spin the OS stopped ran 8 ms instead of 4
+    assert abs(excess[True, False]) < 0.75 * excess[False, False], excess

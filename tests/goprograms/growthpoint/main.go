@@ -1,6 +1,8 @@
 // growthpoint: goroutines that run a while on a small stack, then recurse deep and run as long
-// again at the bottom, one after another (each waits for the one before it, as `go test`'s
-// subtests do). The stack reaches its largest size halfway through the goroutine's only run.
+// again at the bottom, one after another with the P idle 2 ms between them. The stack reaches its
+// largest size halfway through the goroutine's only run. (Back to back, as `go test`'s subtests
+// run, a simulation whose goroutines arrive at the observed times queues them behind one another
+// at the first difference of P time: docs/fit.md.)
 //
 //	GODEBUG=traceallocfree=1 ./growthpoint out.trace [goroutines]
 package main
@@ -50,6 +52,7 @@ func main() {
 			done <- recurse(depth)
 		}()
 		<-done
+		time.Sleep(2 * time.Millisecond)
 	}
 	trace.Stop()
 	f.Close()
