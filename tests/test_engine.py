@@ -381,3 +381,73 @@ def test_a_semaphore_lets_tokens_goroutines_work_at_once(procs):
     rounds = sorted({round(t, 6) for t in exits})
     assert rounds == [0.001, 0.002, 0.003, 0.004]
     assert [sum(round(t, 6) == r for t in exits) for r in rounds] == [3, 3, 3, 1]
+
+
+JOIN = """
+name: join
+seed: 5
+duration: 100ms
+runtime: {version: go1.27, gomaxprocs: GMP}
+goroutines:
+  - name: parent
+    count: 3
+    arrival: {process: uniform, every: 20ms}
+    program:
+      - {depth: 1, run: 100us}
+      - {spawn: child, count: 4, join: true}
+      - {depth: 1, run: 50us}
+      - {depth: 1, block: 0s}
+      - {depth: 1, run: 50us}
+  - name: child
+    arrival: {process: spawned}
+    program:
+      - {depth: 2, run: {dist: uniform, low: 1ms, high: 3ms}}
+"""
+
+
+@pytest.mark.parametrize("gomaxprocs", [1, 2])
+def test_a_joining_spawn_waits_for_the_last_child_and_a_zero_block_does_not_park(gomaxprocs):
+    res = simstack.run(parse_scenario(JOIN.replace("GMP", str(gomaxprocs))), check_invariants=True)
+    g = res.goroutines.set_index("goroutine")
+    ev = res.events
+    spawns = ev[ev.kind == "spawn"]
+    parents = g[g["class"] == "parent"].index
+    assert len(parents) == 3 and (g["class"] == "child").sum() == 12
+    for pid in parents:
+        made = spawns[(spawns.time > g.loc[pid, "created"]) & (spawns.time < g.loc[pid, "created"] + 0.001)]
+        kids = [k for k in made.goroutine if g.loc[k, "class"] == "child"]
+        assert len(kids) == 4
+        last = max(g.loc[k, "exited"] for k in kids)
+        # it ran its 100 us before them, and its 100 us after the last of them exited (a block of 0 s is no
+        # park: the P stays with it), on the P that ran that child (runnext)
+        assert last < g.loc[pid, "exited"] <= last + 100e-6 + 1e-9
+        assert g.loc[pid, "exited"] == pytest.approx(last + 100e-6, abs=1e-9)
+
+
+def test_join_is_only_for_spawn_steps():
+    bad = JOIN.replace("GMP", "1").replace("{depth: 1, run: 50us}\n      - {depth: 1, block: 0s}",
+                                           "{depth: 1, run: 50us, join: true}\n      - {depth: 1, block: 0s}")
+    with pytest.raises(Exception, match="'join' does not apply to a run step, only to spawn steps"):
+        parse_scenario(bad)
+
+
+def test_a_sparse_sequence_names_some_goroutines_and_a_depth_without_others_leaves_the_rest_where_they_are():
+    sc = parse_scenario("""
+name: sparse
+duration: 10ms
+runtime: {version: go1.27, gomaxprocs: 1}
+goroutines:
+  - name: w
+    count: 4
+    arrival: {process: uniform, every: 1ms}
+    frame: 1KiB
+    program:
+      - {depth: 12, run: 100us}
+      - {depth: {dist: sequence, values: [40], at: [2]}, run: {dist: sequence, values: [1ms], at: [1], others: 10us}}
+""")
+    res = simstack.run(sc)
+    g = res.goroutines.sort_values("created")
+    # 12 frames of 1 KiB grow every stack to 16 KiB; only goroutine #2 goes on to 40 frames (64 KiB)
+    assert list(g["max_stack"]) == [16384, 16384, 65536, 16384]
+    life = (g["exited"] - g["created"]).to_numpy()
+    assert life[1] == pytest.approx(1.1e-3) and life[0] == pytest.approx(110e-6)

@@ -51,6 +51,12 @@ EXPECTED = {
     'lognormal_mean_and_median.yaml': [
         ":6:10: goroutines[0].program[0].depth: lognormal takes one of mu (the mean of ln(x); 'mean' is the same, numpy's name) or median (e^mu, in the field's unit), got mean and median",
     ],
+    'join_on_a_run_step.yaml': [
+        ":7:30: goroutines[0].program[0].join: 'join' does not apply to a run step, only to spawn steps",
+    ],
+    'sparse_sequence_mismatch.yaml': [
+        ':7:10: goroutines[0].program[0].depth: at has 1 ordinals for 2 values: expected one each',
+    ],
     'lognormal_median_zero.yaml': [
         ':5:10: goroutines[0].program[0].depth: lognormal needs median > 0, got 0.0',
     ],

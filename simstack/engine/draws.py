@@ -29,6 +29,9 @@ class Draw:
         self.buf: list[Any] = []
         self.pos = 0
         self.seq = isinstance(dist, Sequence)
+        # a sparse sequence of depths without ``others``: the goroutines it does not name stay where they are
+        self.stay: Any = (frozenset(dist.at) if self.seq and integer and dist.at is not None and dist.others is None
+                          else None)
         if dist.is_constant and not self.seq:
             self.const = self._clip(np.asarray([dist.support()[0]]))[0]
 
@@ -45,6 +48,8 @@ class Draw:
         if self.const is not None:
             return self.const
         if self.seq:
+            if self.stay is not None and index not in self.stay:
+                return -1  # (a depth step: no move)
             return self._clip(self.dist.sample_many(self.rng, 1, index))[0]
         if self.pos == len(self.buf):
             self.buf = self._clip(self.dist.sample_many(self.rng, BLOCK))
@@ -73,6 +78,7 @@ class CStep:
         self.acquire: Any = getattr(step, "acquire", None)
         self.release: Any = getattr(step, "release", None)
         self.count: Optional[Draw] = Draw(step.count, rng, True) if step.count is not None else None
+        self.join = bool(getattr(step, "join", False))
 
 
 class ClassInfo:

@@ -48,6 +48,8 @@ class GoroutineCtx:
         self.remaining = 0.0  # rest of the current (or a preempted) run step
         self.slice = 0.0  # the run slice it holds its P for now
         self.executed = 0.0  # when the time slice it runs in began (its P's last new schedtick; sysmon.py)
+        self.joiner: Optional[G] = None  # the goroutine that started it with a joining spawn step, waiting for it
+        self.joining = 0  # the goroutines its own joining spawn step started that have not exited yet
 
 
 class Ps:
@@ -494,6 +496,8 @@ class Ps:
                     rt.goexit(gp, pp)
                     if checker is not None:
                         checker.settled("goexit")
+                    if ctx.joiner is not None:
+                        self.join_exited(ctx.joiner, pp)
                     return -1.0
                 ctx.pc = 0
             if self.wind_down:
@@ -512,7 +516,15 @@ class Ps:
                     on_draw(info.name, gp.index, ctx.rep, step.index, "count", n)
                 target = self.classes[step.spawn]
                 for _ in range(n):
-                    self.newproc(target, pp, True, n > 1)
+                    child = self.newproc(target, pp, True, n > 1)
+                    if step.join:
+                        child.ctx.joiner = gp
+                if step.join and n > 0:  # wg.Wait(): parked until the last of them exits (join_exited)
+                    ctx.joining = n
+                    rt.park(gp, pp, (), 0, info.park_path)
+                    if checker is not None:
+                        checker.settled("park")
+                    return -1.0
                 continue
             if kind == "wake":
                 self.handoff(step.wake, pp)
@@ -523,11 +535,15 @@ class Ps:
             draw = step.depth
             if draw is not None:
                 depth: int = draw.value(gp.index)
-                if on_draw is not None:
-                    on_draw(info.name, gp.index, ctx.rep, step.index, "depth", depth)
-                rt.move_to_depth(gp, pp, depth, step.frame if step.frame is not None else info.frame)
-                if checker is not None:
-                    checker.settled("move_to_depth")
+                if depth < 0:  # a sparse sequence's goroutine it does not name stays where it is
+                    if on_draw is not None:
+                        on_draw(info.name, gp.index, ctx.rep, step.index, "depth", gp.depth)
+                else:
+                    if on_draw is not None:
+                        on_draw(info.name, gp.index, ctx.rep, step.index, "depth", depth)
+                    rt.move_to_depth(gp, pp, depth, step.frame if step.frame is not None else info.frame)
+                    if checker is not None:
+                        checker.settled("move_to_depth")
             if kind == "acquire" and self.sems[step.acquire][0] > 0:
                 self.sems[step.acquire][0] -= 1  # a free token: no wait
                 continue
@@ -548,6 +564,15 @@ class Ps:
                             checker.settled("mallocgc")
                     return self.start_slice(gp, pp, t)
                 continue
+            t = 0.0
+            if kind == "block" and not step.forever:
+                draw = step.duration
+                assert draw is not None
+                t = draw.value(gp.index)
+                if t <= 0.0:
+                    # timeSleep(0) returns at once: no park, and no op for validate's programs (on_draw tells
+                    # a block's duration to the op its park made); a replay's rounds a goroutine did not have
+                    continue
             # a blocking step: park on the runtime's receive path, then arrange the wake-up
             rt.park(gp, pp, step.park_frames, step.transient, info.park_path)
             if checker is not None:
@@ -555,9 +580,6 @@ class Ps:
             if kind == "block":
                 if step.forever:
                     return -1.0
-                draw = step.duration
-                assert draw is not None
-                t = draw.value(gp.index)
                 if on_draw is not None:
                     on_draw(info.name, gp.index, ctx.rep, step.index, "block", t)
                 rt.timeSleep(gp)
@@ -579,6 +601,15 @@ class Ps:
             elif kind == "acquire":
                 self.sems[step.acquire][1].append(gp)
             return -1.0
+
+    def join_exited(self, joiner: G, pp: P) -> None:
+        """One of the goroutines ``joiner``'s spawn step started and waits for has exited: the last makes it
+        runnable in pp's runnext, as ``wg.Done()`` (semrelease) or t.Run's channel send does (``goready``)."""
+        jc: GoroutineCtx = joiner.ctx
+        jc.joining -= 1
+        if jc.joining == 0:
+            self.rt.goready(joiner, pp)
+            self.wake(pp)
 
     def handoff(self, gate: str, pp: P) -> None:
         """A send on the gate's channel with a receiver waiting: the first goroutine parked on it

@@ -123,8 +123,8 @@ def _deepest_fit(runtime_json: str, entry_frame: int, frame: int) -> tuple[int, 
 
 def _share_above(d: Dist, bound: float) -> float:
     """Share of the integer draws of ``d`` above ``bound``: exact for a sequence, else from DRAWS draws."""
-    x = np.asarray(d.values, dtype=float) if isinstance(d, Sequence) else d.sample_many(np.random.default_rng(0),
-                                                                                         DRAWS)
+    x = (np.asarray(d.values + ([d.others or 0] if d.at is not None else []), dtype=float) if isinstance(d, Sequence)
+         else d.sample_many(np.random.default_rng(0), DRAWS))
     return float(np.mean(np.floor(x + 0.5) > bound))
 
 

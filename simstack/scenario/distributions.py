@@ -228,12 +228,36 @@ class Empirical(Dist, Generic[V]):
 
 
 class Sequence(Dist, Generic[V]):
-    """EXTENSION: goroutine ``i`` of its class takes ``values[i]`` (no randomness)."""
+    """EXTENSION: goroutine ``i`` of its class takes ``values[i]`` (no randomness).  With ``at``, a sparse
+    sequence: goroutine ``at[j]`` takes ``values[j]`` and every other one ``others`` (default 0; a depth
+    without ``others``: the others stay at the depth they are at).  A replay's rounds that most of a class's
+    goroutines did not have cost a value each otherwise."""
 
     dist: Literal["sequence"]
     values: list[V] = Field(min_length=1)
+    at: list[int] | None = None  # the goroutines' ordinals, increasing
+    others: V | None = None  # with at: every other goroutine's value (default 0)
+
+    @model_validator(mode="after")
+    def _sparse(self):
+        if self.at is not None:
+            if len(self.at) != len(self.values):
+                raise ValueError(f"at has {len(self.at)} ordinals for {len(self.values)} values: expected one each")
+            if any(not isinstance(k, int) or isinstance(k, bool) or k < 0 for k in self.at) or any(
+                    b <= a for a, b in zip(self.at, self.at[1:])):
+                raise ValueError("at: expected goroutine ordinals (whole numbers from 0), increasing")
+        elif self.others is not None:
+            raise ValueError("others applies only with at (a sparse sequence)")
+        return self
+
+    def _rest(self):
+        return self.others if self.others is not None else 0
 
     def _draw(self, rng, n, start):
+        if self.at is not None:
+            pos = np.searchsorted(self.at, np.arange(start, start + n))
+            hit = (pos < len(self.at)) & (np.asarray(self.at + [-1])[pos] == np.arange(start, start + n))
+            return np.where(hit, np.asarray(self.values + [self._rest()], dtype=float)[pos], float(self._rest()))
         if start + n > len(self.values):
             where = f"{self._where}: " if self._where else ""
             raise IndexError(f"{where}sequence has {len(self.values)} values, so goroutine "
@@ -241,9 +265,14 @@ class Sequence(Dist, Generic[V]):
         return np.array(self.values[start:start + n])
 
     def support(self):
+        if self.at is not None:
+            return min(*self.values, self._rest()), max(*self.values, self._rest())
         return min(self.values), max(self.values)
 
     def mean(self):
+        if self.at is not None:  # over the goroutines up to the last one named
+            n = self.at[-1] + 1
+            return float((np.sum(self.values) + (n - len(self.values)) * self._rest()) / n)
         return float(np.mean(self.values))
 
 

@@ -324,6 +324,7 @@ class Step(_Model):
     acquire: str | None = None  # EXTENSION: take a token of the named semaphore, parking until one is free
     release: str | None = None  # EXTENSION: give the token back (to the first goroutine waiting for one)
     count: IntDist | None = None
+    join: bool = False  # EXTENSION: a spawn step's goroutine parks until the ones it started have all exited
     frame: Size | None = None
     transient: Size | None = None  # EXTENSION
     park_frames: list[Size] = []  # EXTENSION
@@ -359,12 +360,14 @@ class Step(_Model):
         for action in ("wake", "release"):
             if getattr(self, action) is not None:
                 _fail([((f,), f"{f!r} does not apply to a {action} step (it acts at the depth the goroutine is at)")
-                       for f in ("depth", "frame", "transient", "park_frames", "count")
-                       if getattr(self, f) not in (None, [])])
+                       for f in ("depth", "frame", "transient", "park_frames", "count", "join")
+                       if getattr(self, f) not in (None, [], False)])
                 return self
         problems = [] if self.depth is not None else [(("depth",), f"a {actions[0]} step needs a depth")]
         if self.count is not None:
             problems.append((("count",), "'count' only applies to spawn steps"))
+        if self.join:
+            problems.append((("join",), f"'join' does not apply to a {actions[0]} step, only to spawn steps"))
         if self.park_frames and self.run is not None:
             problems.append((("park_frames",), "park_frames only apply to block and block_until steps"))
         _fail(problems)
@@ -427,7 +430,8 @@ class GoroutineClass(_Model):
         for j, step in enumerate(self.program):
             for f in ("depth", "run", "block", "block_until", "count"):
                 d = getattr(step, f)
-                if known is not None and isinstance(d, Sequence) and len(d.values) < known:
+                # (a sparse sequence, with at, has a value for every goroutine)
+                if known is not None and isinstance(d, Sequence) and d.at is None and len(d.values) < known:
                     problems.append((("program", j, f), f"sequence has {len(d.values)} values but the class "
                                                           f"starts {known} goroutines"))
         _fail(problems)

@@ -65,8 +65,9 @@ def _dist(value: dict, param: dict, what: str) -> dict:
                 tagged("geometric", "numpy geometric with p = 1/mean (1, 2, 3, ...)", ("mean",), mean=param),
                 tagged("empirical", "one of values, with optional weights", ("values",), values=values,
                        weights=_array({"type": "number", "minimum": 0})),
-                tagged("sequence", "EXTENSION: goroutine i of the class takes values[i]", ("values",),
-                       values=values),
+                tagged("sequence", "EXTENSION: goroutine i of the class takes values[i]; with at, goroutine at[j] "
+                       "takes values[j] and every other one others (default 0)", ("values",),
+                       values=values, at=_array({"type": "integer", "minimum": 0}), others=value),
             ]}
 
 
@@ -167,6 +168,8 @@ _DEFS = {
         "release": {"type": "string", "description": "EXTENSION: give the token to the first goroutine waiting "
                     "(on this goroutine's P) or back to the semaphore"},
         "count": {**_ref("int_dist"), "description": "how many to spawn (default 1)"},
+        "join": {"type": "boolean", "description": "EXTENSION, spawn steps: park until every goroutine this step "
+                 "started has exited (wg.Wait() after the go statements, t.Run); the last one readies it on its P"},
         "frame": {**_ref("size"), "description": "frame size of the frames this step adds"},
         "transient": {**_ref("size"), "description": "EXTENSION: frame of a call made and returned "
                                                      "from at the deepest frame before the action"},

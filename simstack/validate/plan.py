@@ -122,6 +122,10 @@ def static_problems(sc: Scenario, platform: str | None = None) -> list[str]:
         out.append(f"runtime.overrides ({', '.join(sorted(ov))}) describe a runtime that does not exist; a real "
                    "Go runtime has only its own constants and policies")
     for i, c in enumerate(sc.goroutines):
+        for j, st in enumerate(c.program):
+            if st.join:
+                out.append(f"goroutines[{i}].program[{j}] ({c.name}): a spawn step with join; the replayed program "
+                           "has no joins yet (a goroutine waiting for the ones it started to exit)")
         if c.park_path != "auto":
             out.append(f"goroutines[{i}] ({c.name}): park_path {c.park_path!r} is not the runtime's own park path; "
                        "a real program parks through a channel receive (chanrecv1 -> chanrecv -> gopark), "

@@ -117,9 +117,11 @@ def timed_problems(sc: Scenario, platform: str | None = None) -> list[str]:
     handoffs += [f"goroutines[{i}].program[{j}] ({c.name}): {st.kind} {getattr(st, st.kind)!r}"
                  for i, c in enumerate(sc.goroutines) for j, st in enumerate(c.program)
                  if st.kind in ("wake", "acquire", "release")]
+    handoffs += [f"goroutines[{i}].program[{j}] ({c.name}): spawn {st.spawn!r} with join"
+                 for i, c in enumerate(sc.goroutines) for j, st in enumerate(c.program) if st.join]
     if handoffs:
         out.append(f"{', '.join(handoffs[:3])}{' and more' if len(handoffs) > 3 else ''}: the real-time program "
-                   "has no hand-offs (wake, wake_at, wait_for, semaphores) yet; the quiet replay has them")
+                   "has no hand-offs (wake, wake_at, wait_for, semaphores, joins) yet; the quiet replay has them (but joins)")
     return out
 
 
