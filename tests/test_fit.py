@@ -686,3 +686,52 @@ def test_a_first_run_is_split_at_its_growth_points_and_keeps_its_stack_time(late
     # laws draw the time at the starting size and the rest apart: +3 to +37 % on recordings with the CPUs
     # busy elsewhere, where a spin the OS stopped ran 8 ms instead of 4
     assert abs(excess[True, False]) < 0.75 * excess[False, False], excess
+
+
+# --- goroutines made and waited for one after another: tests/goprograms/subtests --------------------
+
+@pytest.fixture(scope="module")
+def subtests(tc, tmp_path_factory):
+    """A test binary's shape: main runs 40 tests one after another, each made with go and waited for (as t.Run
+    does), each running 0 to 3 subtests the same way; at GOMAXPROCS 1 the P is never idle."""
+    work = tmp_path_factory.mktemp("subtests")
+    binary = work / "subtests"
+    subprocess.run([str(tc.go), "build", "-o", str(binary), "."], cwd=ROOT / "tests" / "goprograms" / "subtests",
+                   env=offline_env(work), check=True, capture_output=True, timeout=600)
+    out = work / "p1.trace"
+    subprocess.run([str(binary), str(out), "40"], env={**os.environ, "GOMAXPROCS": "1", "GODEBUG": "traceallocfree=1"},
+                   check=True, timeout=120)
+    return out
+
+
+def _alive(res, classes) -> float:
+    """The goroutines of ``classes`` alive on average over the run."""
+    g = res.goroutines[res.goroutines["class"].isin(classes)]
+    end = float(res.summary["sim_time"])
+    return float(np.sum(np.minimum(g["exited"].fillna(end), end) - g["created"]) / end)
+
+
+def test_a_replay_makes_each_goroutine_where_its_maker_did_and_waits_where_it_waited(subtests):
+    res, watch = observe_trace(subtests)
+    t = watch.table(res.goroutines).query("`class` == 'main.run'")
+    assert len(t) == 100  # 40 tests, 0 + 1 + 2 + 3 subtests ten times over
+    # each test waited for each subtest it made: a join, woken by it, which had exited by the test's next block
+    joined = [rnd[4] for rounds in t["rounds"] for rnd in rounds if rnd[4]]
+    assert len(joined) == 60 and all(len(j) == 1 for j in joined)
+    # main's too, but for the first test: made in the run that made trace.Start's goroutine, which outlives it
+    assert sum(1 for rnd in watch.rounds(watch.main) if rnd[4]) == 39
+    fit = fit_trace(subtests, observed=(res, watch), replay=True)
+    sc = fit.scenario()
+    runners = sc.goroutine_class("main_run")
+    assert runners.arrival.process == "spawned"
+    assert any(st.kind == "spawn" and st.join for st in runners.program)
+    main = [st for st in sc.goroutine_class("main_work").program if st.kind == "spawn"]
+    assert sum(st.count.mean() for st in main if st.join) == 39 and sum(st.count.mean() for st in main) == 40
+    assert "spawn: main_run" in fit.yaml() and "join: true" in fit.yaml()
+    sim = simstack.run(sc)
+    made = np.sort(sim.goroutines.query("`class` == 'main_run'")["created"].to_numpy())
+    real = np.sort(t["created"].to_numpy())
+    assert len(made) == 100
+    # made when their makers reached them, as in the trace: the chain holds (0.02 ms apart at most, 2026-12-06)
+    assert np.max(np.abs(made - real)) < 0.02 * float(res.summary["sim_time"])
+    assert _alive(sim, ["main_run"]) == pytest.approx(_alive(res, ["main.run"]), rel=0.1)

@@ -81,7 +81,7 @@ def fit_cmd(trace_file, out, overwrite, max_classes, gc, arrivals, replay, platf
     for w in fit.warnings:
         click.echo(f"{trace_file}: warning: {w}", err=True)
     if not quiet:
-        n = sum(len(c.spec["arrival"].get("times", ())) or c.spec.get("count", 0) for c in fit.classes)
+        n = len(fit.table)  # the program's goroutines the trace shows (a spawned class has no count of its own)
         click.echo(f"{trace_file.name} ({fit.duration:.4g} s, {n:,} goroutines) -> {out}: "
                    f"{len(fit.classes)} classes ({', '.join(c.name for c in fit.classes)}), "
                    f"{fit.runtime['version']}, GOMAXPROCS {fit.runtime['gomaxprocs']}, GC {fit.gc['trigger']}")

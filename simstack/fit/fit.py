@@ -2,7 +2,8 @@
 
 The steps, each in its own module: :mod:`.observe` (the trace's goroutines, their runs, blocks
 and stacks), :mod:`.classes` (classes by creation site), :mod:`.laws` (arrivals and durations),
-:mod:`.spawns` (classes another class's goroutines made, spawned by them),
+:mod:`.spawns` (classes another class's goroutines made, spawned by them), :mod:`.joins` (a replay's
+makers and the waits for what they made),
 :mod:`.stacks` (depths from stack sizes), :mod:`.gc` (GC cycles or pacing), :mod:`.write`
 (the commented YAML).  Every class's program is::
 
@@ -17,17 +18,19 @@ Goroutines alive at the end of the trace are a class of their own that parks for
 running time is one more class (``main_work``).  Times the trace's end cut short are lower bounds, not
 values (:func:`.laws.censored`).  A class's first or last block that ended in waves, whatever its
 length (a ``close`` that wakes every waiter, a chain torn down), is a ``wait`` on a gate that opens
-at the waves (:mod:`.waves`).
+at the waves (:mod:`.waves`).  A replay gives a class that makes goroutines and waits for them
+(``t.Run``) rounds of each goroutine's own, with a ``spawn`` (and ``join``) step where it made them.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from ..scenario.model import goroutine_heap
-from . import laws, spawns, stacks, waves
+from . import joins, laws, spawns, stacks, waves
 from .classes import Group, group
 from .cpu import fit_cpu
 from .gc import fit_gc
@@ -173,26 +176,35 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
     # then counted in the written file, and the rounds fitted again to what is left
     target = int(0.95 * MAX_REPLAY_VALUES)
     budget = target - len(table) * (8 if replay else 1) - 2_000 * (len(groups) + 1)
-    said, n = list(fit.warnings), 0
-    wanted = _rounds_caps(groups, replay, blocks if running > 0 else 0, 10**12)
+    said = list(fit.warnings)
+    # a replay: which classes' goroutines get rounds of their own, and which are made by their makers (joins.py)
+    owns = {g.name: _owns(g, end) for g in groups} if replay else {}
+    main_rounds = watch.rounds(watch.main) if watch.main is not None else ()
+    mp = joins.plan(groups, owns, watch.main, main_rounds) if replay else joins.MakerPlan()
+    # rounds of their own only where a class makes goroutines that way: in every class, they gave the net/http
+    # program 3,281 grows where its trace has 2,495 (not traced further; docs/fit.md)
+    owns = {g.name: owns[g.name] and bool(mp.targets(g.rows["goroutine"])) for g in groups} if replay else {}
+    main_blocks = len(main_rounds) if mp.main is not None else blocks if running > 0 else 0
+    wanted = _rounds_caps(groups, replay, main_blocks, 10**12, owns)
     for _ in range(4):
-        caps = _rounds_caps(groups, replay, blocks if running > 0 else 0, budget)
+        caps = _rounds_caps(groups, replay, main_blocks, budget, owns)
         fit.classes, fit.warnings = [], list(said)
         for g, cap in zip(groups, caps):
-            fit.classes.append(_fit_class(g, end, fixed, arrivals, fit.warnings, replay, cap))
-        if running > 0:
-            fit.classes.append(_main_class(running, blocked, blocks, {c.name for c in fit.classes}, caps[-1]))
-        if caps == wanted:
-            n = 0
-            break  # every class has all its rounds
+            fit.classes.append(_fit_class(g, end, fixed, arrivals, fit.warnings, replay, cap, owns.get(g.name, False),
+                                          mp))
+        taken = {c.name for c in fit.classes}
+        if mp.main is not None:
+            fit.classes.append(_main_maker(watch.main.run_first, main_rounds, mp, taken, caps[-1]))
+        elif running > 0:
+            fit.classes.append(_main_class(running, blocked, blocks, taken, caps[-1]))
         n = _values(fit.yaml())
-        if 0.9 * target <= n <= target:
-            break
+        if n <= target and (caps == wanted or n >= 0.9 * target):
+            break  # every class has all its rounds, or the file is nearly full
         budget += target - n
     if n > MAX_REPLAY_VALUES:
         raise FitError(f"{path}: {len(table):,} goroutines with one round each hold {n:,} values, more than a scenario "
                        f"holds ({MAX_REPLAY_VALUES:,}); fit laws instead (without --replay)")
-    spawns.apply(fit.classes, spawns.spawn_trees(groups, replay))
+    spawns.apply(fit.classes, [t for t in spawns.spawn_trees(groups, replay) if t[1] not in mp.spawned])
     if rate:
         for c in fit.classes:
             c.spec["alloc_rate"] = rate
@@ -264,7 +276,19 @@ def _values(text: str) -> int:
     return expanded_values(yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
 
 
-def _rounds_caps(groups: list, replay: bool, main_blocks: int, budget: int) -> list[int]:
+def _round_cost(g: Group, replay: bool, own: bool) -> tuple[int, int]:
+    """(the rounds a class wants, the values a round costs).  Rounds of each goroutine's own (``_own_rounds``)
+    are written sparse: about two values for each of a round's five fields for each goroutine that had that
+    round (its ordinal and value), over the rounds of the one that blocked most."""
+    blocks = _blocks(g.rows, g.resident)
+    if own:
+        w = int(min(MAX_ROUNDS, blocks.max()))
+        return w, int(10 * np.minimum(blocks, w).sum() / max(w, 1)) + 8
+    return (int(min(MAX_ROUNDS, np.median(blocks))),
+            3 * (len(g.rows) if replay else min(len(g.rows), laws.MAX_VALUES)) + 8)
+
+
+def _rounds_caps(groups: list, replay: bool, main_blocks: int, budget: int, owns: dict | None = None) -> list[int]:
     """The most rounds each class's program may have (the groups', then main_work's).  A round is one of its
     goroutines' real block-and-run cycles: spread over fewer, each run step holds the P for several real runs'
     time, and the goroutines behind it wait (the net/http program at GOMAXPROCS 1: its clients' 1,800 runs of
@@ -273,8 +297,7 @@ def _rounds_caps(groups: list, replay: bool, main_blocks: int, budget: int) -> l
     ``laws.MAX_VALUES``).  Where every class's wanted rounds exceed the ``budget`` the file leaves them, each
     class may spend as many values on rounds as the budget allows all of them alike (the most that fits), so
     a class of few long-lived goroutines keeps more rounds than one of many; never fewer than one."""
-    wants = [(int(min(MAX_ROUNDS, np.median(_blocks(g.rows, g.resident)))),
-              3 * (len(g.rows) if replay else min(len(g.rows), laws.MAX_VALUES)) + 8) for g in groups]
+    wants = [_round_cost(g, replay, bool((owns or {}).get(g.name))) for g in groups]
     wants.append((int(min(MAX_ROUNDS, max(1, main_blocks))) if main_blocks else 0, 12))  # main_work: constants
 
     def caps(v: int) -> list[int]:
@@ -295,16 +318,34 @@ def _rounds_caps(groups: list, replay: bool, main_blocks: int, budget: int) -> l
     return caps(lo)
 
 
+def _owns(g: Group, end: float) -> bool:
+    """Whether a replay gives the class's goroutines rounds of their own (see ``_own_rounds``): where some of
+    them blocked, it is not resident, and no gate explains its blocks (a gate is one round for all: its
+    goroutines would not agree on which) or some of its blocks were joins (joins.py)."""
+    blocks = _blocks(g.rows, g.resident)
+    if g.resident or not (blocks > 0).any():
+        return False
+    if any(rnd[4] for rounds in g.rows["rounds"] for rnd in rounds):
+        return True
+    return not _gates(g.name, g.rows, int(min(MAX_ROUNDS, max(1, np.median(blocks)))), end, [])
+
+
 def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list, replay: bool = False,
-               max_rounds: int = MAX_ROUNDS) -> FittedClass:
+               max_rounds: int = MAX_ROUNDS, own: bool = False, mp: joins.MakerPlan | None = None) -> FittedClass:
     r = g.rows.sort_values(["created", "goroutine"], na_position="first", kind="stable")
     fit_law = laws.replay_law if replay else laws.fit_law
     n = len(r)
     notes = [f"{n} goroutine(s) created by {', '.join(g.sites)}" + (" still alive at the end of the trace"
                                                                      if g.resident else "")]
     created = r["created"].fillna(0.0).to_numpy()
-    if arrivals == "trace" or replay:
-        arr = {"process": "trace", "times": tuple(np.sort(created).tolist()), "why": "the observed times" + (" (--replay)" if replay else " (--arrivals trace)")}
+    mp = mp or joins.MakerPlan()
+    spawned = g.name in mp.spawned
+    if spawned:
+        arr = {"process": "spawned", "why": "spawned, each by the goroutine that made it in the trace, in the run it "
+                                            "made it in (joins.py)"}
+    elif arrivals == "trace" or replay:
+        arr = {"process": "trace", "times": tuple(np.sort(created).tolist()),
+               "why": "the observed times" + (" (--replay)" if replay else " (--arrivals trace)")}
     else:
         arr = laws.fit_arrivals(created, end)
     notes.append(f"arrival: {arr.pop('why')}")
@@ -340,10 +381,12 @@ def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list, 
     # that run goes: its size is a lower bound (a saturated P leaves most of them at 2 KiB, never run); a
     # replay keeps each goroutine's own
     shown = r["first_block"].notna().to_numpy() | r["exited"].notna().to_numpy()
-    # a class whose median goroutine never blocks gets no rounds: its goroutines' running time after a block,
-    # and any growth there, goes into the one run they have
-    one_run = not g.resident and np.median(_blocks(r, g.resident)) < 1
-    d_first = d_block if grows_late and not one_run else d_max
+    # (own: a replay's class that makes goroutines and waits for them has each goroutine's own rounds)
+    blocks = _blocks(r, g.resident)
+    # a class whose median goroutine never blocks gets no rounds (replayed: unless its own): its goroutines'
+    # running time after a block, and any growth there, goes into the one run they have
+    one_run = not own and not g.resident and np.median(blocks) < 1
+    d_first = d_block if (grows_late or own) and not one_run else d_max
     first_law = fit_law(d_first[shown] if shown.any() and not replay else d_first, integer=True)
     notes.append("growth: " + ("mostly after its first block, in the one run the class has (its median goroutine "
                                "never blocked: the running time after a block is part of that run)" if grows_late and one_run
@@ -358,13 +401,16 @@ def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list, 
         whole = r.assign(run_first=r["run_first"] + r["run_after"], run_to_first_grow=r["run_to_first_grow_any"],
                          run_to_last_grow=r["run_to_last_grow_any"], size_before_last_grow=r["size_before_last_grow_any"])
         program = _first_run(whole, d_first, first_law, shown, False, fixed, fit_law, cut, exited, replay, notes)
+    elif own:  # the first run up to its first block, its growth points with it (later growths are the rounds')
+        program = _first_run(r.assign(max_stack=at_block), d_first, first_law, shown, False, fixed, fit_law, cut,
+                             np.ones(n, bool), replay, notes)
     else:
         ended_first = r["first_block"].notna().to_numpy() | exited
         program = _first_run(r, d_first, first_law, shown, grows_late, fixed, fit_law, cut, ended_first, replay, notes)
     # from its creation to its first run it waited for its creator to stop running (a new goroutine goes to
     # the creator's P, next) and then for the goroutines ahead of it.  The second wait the simulation makes
     # itself; the first it cannot (a scenario does not tie a goroutine to its creator's run): a block
-    held = r["held"].to_numpy()
+    held = np.zeros(n) if spawned else r["held"].to_numpy()  # (a spawned one runs when its maker stops running)
     delay = fit_law(cut(np.where(np.isnan(held), r["start_delay"].to_numpy(), held), ~np.isnan(held)))
     if not (delay.kind == "constant" and delay.value == 0):
         program.insert(0, {"depth": 0, "block": delay})
@@ -375,8 +421,7 @@ def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list, 
     # ROUNDS block/run pairs (the class's median number of blocks, at most max_rounds), not run in one
     # piece that would hold a P far longer than any of its real runs did.  A resident's last block, the
     # one it was in when the trace ended, becomes a block forever after the rounds.
-    blocks = _blocks(r, g.resident)
-    rounds = int(min(max_rounds, np.median(blocks)))  # (most of a class that seldom blocks: none)
+    rounds = int(min(max_rounds, blocks.max() if own else np.median(blocks)))  # (most of a class that seldom blocks: none)
     if rounds < min(MAX_ROUNDS, int(np.median(blocks))):
         warnings.append(f"class {g.name}: {rounds} round(s) of block and run where its median goroutine blocked "
                         f"{int(np.median(blocks))} times: the scenario's size limit leaves no more, so each run step "
@@ -389,9 +434,18 @@ def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list, 
     else:  # (as a law, such a tail would be drawn by any goroutine of the class: its time so far, a lower bound)
         waited_all = r["waited"].to_numpy()
     # blocks that end in waves whatever their lengths (a close, or a chain torn down, wakes them together)
-    gates = {} if g.resident or not rounds else _gates(g.name, r, rounds, end, notes)
+    gates = {} if g.resident or not rounds or own else _gates(g.name, r, rounds, end, notes)
     waited_rounds = waited_all - sum(gate.pop("took") for gate in gates.values())
-    if rounds:
+    if own:
+        program += _own_rounds(r, rounds, park, d_first, at_block, fixed, end, mp)
+        notes.append(f"{rounds} rounds of block and run, each goroutine's own (--replay): its blocks and the runs "
+                     "after them as the trace shows them, parked as deep as GC's shrinks of its stack (else of its "
+                     "class's stacks of that size) say, else just above a quarter of its stack, a run that grew at "
+                     "the depth of the size it grew to; a goroutine with fewer rounds skips the others (a sparse "
+                     "sequence: blocks of 0 s, which do not park, and depths it does not move to)"
+                     + (f"; one that blocked more than {rounds} times has several of its rounds in one"
+                        if int(blocks.max()) > rounds else ""))
+    elif rounds:
         done = np.ones(len(r), bool) if g.resident else exited
         waited = fit_law(cut(np.maximum(waited_rounds, 0.0) / max(1, rounds - len(gates)), done))
         run2 = fit_law(cut(r["run_after"].to_numpy() / rounds, done))
@@ -417,11 +471,15 @@ def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list, 
                            {"depth": park, "block": waited})
             if not (run2.kind == "constant" and run2.value == 0 and last == park):
                 program.append({"depth": last, "run": run2})
+    if mp.targets(r["goroutine"]):
+        if not own:  # (goroutines that never block: what they made, after their one run)
+            program += _spawn_steps([[mp.made.get(int(goid), [{}])[-1]] for goid in r["goroutine"]], [None] * n, 0)
+        notes.append(mp.note(r["goroutine"]))
     if g.resident:
         program.append({"depth": _resting(r, park, fixed, fit_law, notes), "block": "forever"})
     if not rounds and not g.resident:
         notes.append(f"no rounds of block and run: {np.mean(blocks == 0):.0%} of them never blocked before they ended")
-    if rounds > 1:
+    if rounds > 1 and not own:
         notes.append(f"{rounds} rounds of block and run: the median goroutine blocked "
                      + (f"{rounds} times" if rounds == int(np.median(blocks)) else
                         f"{int(np.median(blocks))} times, more rounds than the scenario's size limit leaves")
@@ -431,6 +489,95 @@ def _fit_class(g: Group, end: float, fixed: int, arrivals: str, warnings: list, 
                  + (", then blocked until the end" if g.resident else ""))
     spec["program"] = program
     return FittedClass(g.name, spec, notes, g.sites, list(gates.values()))
+
+
+def _own_rounds(r: pd.DataFrame, rounds: int, park: int, d_first, at_block, fixed: int, end: float,
+                mp: joins.MakerPlan) -> list:
+    """A replay's rounds, each goroutine's own: round k is its k-th block (0 s where it had fewer; one still
+    blocked when the trace ended stays blocked past the end, as it did) and the run after it.  It parks as
+    deep as its own shrinks say (``_own_park``), within what its stack holds without growing; a run that
+    grew goes to the depth of the size it grew to, one that did not stays where it parked.  A round it did not
+    have moves it nowhere.  A goroutine with more blocks than ``rounds`` has its consecutive ones summed, in
+    ``rounds`` groups of as equal a number as they divide into.  A round starts the goroutines it made in the
+    run before (``mp``, joins.py) and, where its block was a join, waits for them instead; what it made after
+    its last block it starts at the end."""
+    n = len(r)
+    block, run = np.zeros((rounds, n)), np.zeros((rounds, n))
+    d_block, d_run = np.zeros((rounds, n), dtype=int), np.zeros((rounds, n), dtype=int)
+    nrounds = np.array([min(rounds, len(own)) for own in r["rounds"]])
+    cls_kept, cls_shrunk = [s for t in r["kept_at"] for s in t], [s for t in r["shrunk_at"] for s in t]
+    made: list = [[{} for _ in range(rounds + 1)] for _ in range(n)]  # per goroutine, per round: {class: n}
+    joined: list = [[None] * rounds for _ in range(n)]
+    for i, (goid, own, ongoing) in enumerate(zip(r["goroutine"], r["rounds"], r["ongoing"].to_numpy())):
+        depth, size = int(d_first[i]), int(at_block[i])
+        m = nrounds[i]
+        own_kept, own_shrunk = list(r["kept_at"].iloc[i]), list(r["shrunk_at"].iloc[i])
+        edges = np.rint(np.arange(m + 1) * len(own) / max(m, 1)).astype(int)
+        its_made, its_joined = mp.made.get(int(goid)), mp.joined.get(int(goid))
+        if its_made:
+            made[i][rounds] = its_made[-1]
+        for k in range(m):
+            part = own[edges[k]:edges[k + 1]]
+            jk = its_joined[edges[k]:edges[k + 1]] if its_joined else [None] * len(part)
+            if its_made:
+                made[i][k] = dict(sum((Counter(x) for x in its_made[edges[k]:edges[k + 1]]), Counter()))
+                joined[i][k] = jk[0] if len(jk) == 1 else None
+            block[k, i] = sum(x[0] for x, j in zip(part, jk) if not (j and len(jk) == 1))
+            run[k, i] = sum(x[1] for x in part)
+            park = _own_park(own_kept, own_shrunk, cls_kept, cls_shrunk, size, fixed)
+            depth = min(park, stacks.depth_for(size, size > fixed, fixed))
+            d_block[k, i] = depth
+            s0, s1 = part[0][2], max(x[3] for x in part)
+            if s0 and s1 > s0:
+                depth = max(depth, stacks.depth_for(int(s1), True, fixed))
+            size = s1 or size
+            d_run[k, i] = depth
+        if ongoing > 0 and pd.isna(r["exited"].iloc[i]) and m:
+            block[m - 1, i] += end
+    steps = []
+    for k in range(rounds):
+        had = k < nrounds  # the goroutines that had a k-th round: the others skip it (no park, no move)
+        steps += _spawn_steps(made, [j[k] for j in joined], k)
+        steps.append({"depth": laws.replay_law(d_block[k], integer=True, only=had),
+                      "block": laws.replay_law(block[k], sparse=True)})
+        if run[k].any() or (d_run[k] != d_block[k])[had].any():
+            steps.append({"depth": laws.replay_law(d_run[k], integer=True, only=had),
+                          "run": laws.replay_law(run[k], sparse=True)})
+    return steps + _spawn_steps(made, [None] * n, rounds)
+
+
+def _own_park(kept_at: list, shrunk_at: list, cls_kept: list, cls_shrunk: list, size: int, fixed: int) -> int:
+    """A replayed goroutine's park depth at a stack of ``size`` bytes, from the sizes at which GC found it parked
+    and kept or halved its stack (:func:`.stacks.park_window`), else from what GC did to its class's parked
+    stacks of that size: between the bounds where there are both, just above the one that kept it, none where
+    GC halved them; where GC saw none of that size, just above a quarter of it, which GC keeps (as a class's
+    park depth is without evidence).  The class's window over all sizes held encoding/json's subtest runners,
+    parked at 4 – 16 KiB, as deep as the two it saw kept at 256 KiB: scanned so at the first cycle, they
+    raised the adaptive starting size to 4 KiB where the trace's stayed at 2 KiB."""
+    lo, hi = stacks.park_window(kept_at, shrunk_at, fixed)
+    if not (np.isfinite(lo) or np.isfinite(hi)):
+        lo, hi = stacks.park_window([s for s in cls_kept if s == size], [s for s in cls_shrunk if s == size], fixed)
+    if np.isfinite(lo) and np.isfinite(hi) and lo < hi:
+        return stacks.depth_using((lo + hi) / 2)
+    if np.isfinite(lo):
+        return stacks.depth_above(lo)
+    return 0 if np.isfinite(hi) or size <= fixed else stacks.park_depth(size, False)
+
+
+def _spawn_steps(made: list, joined: list, k: int) -> list:
+    """The spawn steps of position ``k`` of each goroutine's ``made`` ({class: how many}): one per class for
+    the goroutines that go on running, then one per class with ``join`` for those that wait for what they
+    made (``joined``: the class, or None), each starting 0 for a goroutine it is not about."""
+    classes = sorted({c for m in made for c in m[k]})
+    waits = np.array([j is not None for j in joined])
+    steps = []
+    for join in (False, True):
+        for c in classes:
+            count = np.array([m[k].get(c, 0) for m in made]) * (waits == join)
+            if count.any():
+                step = {"spawn": c, "count": laws.replay_law(count, integer=True, sparse=True)}
+                steps.append({**step, "join": True} if join else step)
+    return steps
 
 
 def _first_run(r: pd.DataFrame, d_first, first_law, shown, grows_late: bool, fixed: int, fit_law, cut, ended,
@@ -530,6 +677,43 @@ def _gate(name: str, park: pd.Series, wake: pd.Series, among: pd.Series, what: s
                   "all that were parked, as a close does" if counts else "and again when its last did: a wave woke "
                   "some of those parked, not all"))
     return {"name": name, "open_at": times, "wait_for": counts}
+
+
+def _main_maker(run_first: float, rounds: tuple, mp: joins.MakerPlan, taken: set, max_rounds: int) -> FittedClass:
+    """The main goroutine where it made goroutines and waited for them (a test binary's main runs each top-level
+    test with t.Run): its own runs and blocks as the trace shows them, with spawn steps where it made goroutines
+    of the spawned classes and a join where it waited for them (joins.py), so that they are made when main
+    reaches them, not at their times."""
+    m = min(max_rounds, len(rounds))
+    edges = np.rint(np.arange(m + 1) * len(rounds) / max(m, 1)).astype(int)
+    made, joined = mp.made.get(mp.main, [{}] * (len(rounds) + 1)), mp.joined.get(mp.main, [None] * len(rounds))
+    program: list = [{"depth": 0, "run": _const(run_first)}]
+    for k in range(m):
+        part, jk = rounds[edges[k]:edges[k + 1]], joined[edges[k]:edges[k + 1]]
+        one = len(part) == 1
+        group = dict(sum((Counter(x) for x in made[edges[k]:edges[k + 1]]), Counter()))
+        program += _spawn_steps([[group]], [jk[0] if one else None], 0)
+        wait = sum(x[0] for x, j in zip(part, jk) if not (j and one))
+        if wait:
+            program.append({"depth": 0, "block": _const(wait)})
+        program.append({"depth": 0, "run": _const(sum(x[1] for x in part))})
+    program += _spawn_steps([[made[-1]]], [None], 0)
+    for st in program:
+        if "spawn" in st:
+            st["count"] = _const(st["count"].value)
+    name = next(n for n in ("main_work", *(f"main_work_{k}" for k in range(2, 99))) if n not in taken)
+    spec = {"name": name, "count": 1, "arrival": {"process": "burst", "at": 0.0}, "frame": stacks.FRAME,
+            "entry_frame": stacks.ENTRY, "program": [*program, {"depth": 0, "block": "forever"}]}
+    n_made = sum(n for pos in made for n in pos.values())
+    notes = [f"the main goroutine, which made {n_made} goroutines of the spawned classes and waited for some of them "
+             f"({sum(1 for j in joined if j)} joins, joins.py): its runs and blocks as the trace shows them "
+             f"({len(rounds)} blocks" + (f", in {m} rounds" if m < len(rounds) else "") + "), a spawn step where it "
+             "made them, with join where it waited for them"]
+    return FittedClass(name, spec, notes, ["(main goroutine)"])
+
+
+def _const(v: float) -> laws.Law:
+    return laws.Law("constant", float(v), float(v))
 
 
 def _main_class(running: float, blocked: float, blocks: int, taken: set, max_rounds: int = MAX_ROUNDS) -> FittedClass:

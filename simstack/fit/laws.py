@@ -28,6 +28,8 @@ class Law:
     values: tuple = ()  # empirical
     weights: tuple = ()  # empirical, when values repeat
     why: str = ""
+    at: tuple = ()  # a sparse sequence: the goroutines values[j] belong to; every other one takes ``others``
+    others: float | None = 0.0  # None: a depth the others stay at
 
 
 def compress(x: np.ndarray, integer: bool) -> tuple[tuple, tuple]:
@@ -97,12 +99,28 @@ def fit_arrivals(times, end: float, burst_within: float = 1e-3) -> dict:
     return {"process": "trace", "times": tuple(t.tolist()), "why": why}
 
 
-def replay_law(x, *, integer: bool = False) -> Law:
-    """Every goroutine's own value, in the class's creation order (``simstack fit --replay``)."""
+def replay_law(x, *, integer: bool = False, sparse: bool = False, only=None) -> Law:
+    """Every goroutine's own value, in the class's creation order (``simstack fit --replay``); ``sparse``: where
+    most take one value, only the others' values and ordinals (a sequence with ``at``); ``only`` (a mask, for
+    a depth): the values of those goroutines alone, the others staying at the depth they are at."""
     x = np.asarray(x, dtype=float)
+    if only is not None and not np.all(only):
+        only = np.asarray(only, bool)
+        v = np.rint(x[only]) if integer else x[only]
+        return Law("sequence", mean=float(v.mean()), values=tuple(v.tolist()),
+                   at=tuple(int(k) for k in np.flatnonzero(only)), others=None, why="each goroutine's own; the others stay")
     if len(x) and np.all(x == x[0]):
         return Law("constant", float(round(x[0]) if integer else x[0]), float(x[0]), why="")
-    vals = tuple((np.rint(x) if integer else x).tolist())
+    if integer:
+        x = np.rint(x)
+    if sparse:
+        vals, counts = np.unique(x, return_counts=True)
+        rest = vals[np.argmax(counts)]
+        keep = x != rest
+        if 2 * keep.sum() < len(x):
+            return Law("sequence", mean=float(x.mean()), values=tuple(x[keep].tolist()),
+                       at=tuple(int(k) for k in np.flatnonzero(keep)), others=float(rest), why="each goroutine's own")
+    vals = tuple(x.tolist())
     return Law("sequence", mean=float(x.mean()) if len(x) else 0.0, values=vals, why="each goroutine's own")
 
 

@@ -55,6 +55,12 @@ class Life:
     run_to_first_grow_any: float = 0.0  # the same over all its runs (seconds running, any run)
     run_to_last_grow_any: float = 0.0
     size_before_last_grow_any: int = 0
+    # one [seconds blocked, seconds running after, stack size when that run began, when it ended, the goroutines
+    # it made in the run before that block if the block was a join (else ()), when it was woken, the goroutines
+    # it made in the run before that block] per block
+    rounds: list = field(default_factory=list)
+    made: list = field(default_factory=list)  # the goroutines it made since it last blocked
+    pending: tuple = ()  # those it made before its current block: woken by one of them, a join (see ``joins``)
 
 
 @dataclass
@@ -200,12 +206,18 @@ class Watcher:
                 maker = self.lives.get(ev.g)
                 if maker is not None:
                     life.parent, life.in_first_run = ev.g, math.isnan(maker.first_block)
+                if maker is None and self.main is not None and ev.g == self.main.goid:
+                    maker = self.main
+                if maker is not None:
+                    maker.made.append(goid)
             elif frm != "NotExist":
                 life.held = 0.0
             return
         now = run.now
         if life.state == "Waiting":
             life.waited += now - life.since
+            if life.rounds:
+                life.rounds[-1][0] += now - life.since
         elif life.state == "Runnable":
             life.queued += now - life.since
         if to in RUNNING and frm not in RUNNING:
@@ -215,6 +227,9 @@ class Watcher:
                 gp = run.gs.get(goid)
                 life.resumed = gp.size if gp is not None else 0
             life.parked = False
+            if life.rounds and not life.rounds[-1][2]:  # the run after its last block begins
+                gp = run.gs.get(goid)
+                life.rounds[-1][2] = life.rounds[-1][3] = gp.size if gp is not None else 0
             if goid in self.scanned:  # halved while parked, before it ran?  (if not: scanned or not, unknown)
                 size = self.scanned.pop(goid)[0]
                 gp = run.gs.get(goid)
@@ -234,14 +249,23 @@ class Watcher:
                 life.run_first += now - life.since
             else:
                 life.run_after += now - life.since
+                life.rounds[-1][1] += now - life.since
         if frm == "Waiting" and to != "Waiting":
             life.last_wake = now
+            if life.rounds and ev.g in life.pending:  # woken by one it made: a join if all of them have exited
+                life.rounds[-1][4], life.rounds[-1][5] = life.pending, now  # by the time it next blocks (joins)
             if life.blocks == 1:
                 life.first_wake = now
         if to == "Waiting" and frm != "Waiting":
             life.blocks += 1
             life.last_park, life.last_wake = now, math.nan
             gp = run.gs.get(goid)
+            if life.rounds and gp is not None:
+                life.rounds[-1][3] = gp.size
+            if life.rounds:
+                self._joined(life.rounds[-1])
+            life.pending, life.made = tuple(life.made), []
+            life.rounds.append([0.0, 0.0, 0, 0, (), math.nan, life.pending])
             if life.resumed and gp is not None:
                 life.later_runs.append((life.resumed, gp.size))
             life.resumed = 0
@@ -254,10 +278,38 @@ class Watcher:
         if to == "NotExist":
             life.exited = now
             gone, size = run.exited  # the size its stack had when it exited, after a later run
+            if life.rounds and gone == goid:
+                life.rounds[-1][3] = size
+            if life.rounds:
+                self._joined(life.rounds[-1])
             if life.resumed and frm in RUNNING and gone == goid:
                 life.later_runs.append((life.resumed, size))
             life.resumed = 0
         life.state, life.since = to, now
+
+    def rounds(self, life: Life) -> tuple:
+        """``life.rounds`` as tuples, the last one's block or run going on to the trace's end (the lives are
+        left as they are)."""
+        rounds = tuple(tuple(x) for x in life.rounds)
+        if not rounds:
+            return rounds
+        end = self.run.now if self.run is not None else 0.0
+        left = end - life.since
+        gp = self.run.gs.get(life.goid) if self.run is not None else None
+        b, ran, s0, s1, joined, woke, made = rounds[-1]
+        if life.state in RUNNING:
+            ran, s1 = ran + left, (gp.size if gp is not None else s1)
+        elif life.state == "Waiting":
+            b += left
+        if joined and not all(not math.isnan(self.lives[c].exited) for c in joined):
+            joined = ()
+        return rounds[:-1] + ((b, ran, s0, s1, joined, woke, made),)
+
+    def _joined(self, rnd: list) -> None:
+        """A round's block is a join (wg.Wait, t.Run) if one of the goroutines its goroutine made before it woke
+        it and all of them had exited by the end of the run that followed; else it is an ordinary block."""
+        if rnd[4] and not all(c in self.lives and not math.isnan(self.lives[c].exited) for c in rnd[4]):
+            rnd[4] = ()
 
     def main_work(self) -> tuple[float, float, int]:
         """The main goroutine's (seconds running, seconds blocked, blocks) over the trace, until its end;
@@ -282,6 +334,7 @@ class Watcher:
             ongoing = left if life.state == "Waiting" else 0.0  # blocked when the trace ended: in waited, and apart
             first = math.isnan(life.first_block)
             gp = self.run.gs.get(life.goid) if self.run is not None else None
+            rounds = self.rounds(life)
             rows.append({"goroutine": life.goid, "class": life.cls, "created": life.created, "exited": life.exited,
                          "run_first": life.run_first + (running if first else 0.0),
                          "run_after": life.run_after + (0.0 if first else running),
@@ -293,7 +346,7 @@ class Watcher:
                                          if math.isnan(life.start_delay) else life.start_delay),
                          "parked_at_gc": life.parked_at_gc, "kept_at": tuple(life.kept_at),
                          "shrunk_at": tuple(life.shrunk_at), "kept_last": life.kept_last,
-                         "later_runs": tuple(life.later_runs),
+                         "later_runs": tuple(life.later_runs), "rounds": rounds, "made_last": tuple(life.made),
                          "first_wake": life.first_wake, "last_park": life.last_park, "last_wake": life.last_wake,
                          "final_size": gp.size if gp is not None else 0,
                          "parent": life.parent, "in_first_run": life.in_first_run,
@@ -305,7 +358,7 @@ class Watcher:
         df = pd.DataFrame(rows, columns=["goroutine", "class", "created", "exited", "run_first", "run_after",
                                          "first_block", "size_at_block", "blocks", "waited", "ongoing", "queued",
                                          "ran", "held", "start_delay", "parked_at_gc", "kept_at", "shrunk_at",
-                                         "kept_last", "later_runs", "first_wake", "last_park", "last_wake",
+                                         "kept_last", "later_runs", "rounds", "made_last", "first_wake", "last_park", "last_wake",
                                          "final_size", "parent", "in_first_run", "run_to_first_grow", "run_to_last_grow",
                                          "size_before_last_grow", "run_to_first_grow_any", "run_to_last_grow_any",
                                          "size_before_last_grow_any"])

@@ -34,6 +34,9 @@ def _law(law, kind: str) -> str:
     if law.kind == "exponential":
         return f"{{dist: exponential, mean: {fmt(law.mean)}}}"
     vals = ", ".join(fmt(v) for v in law.values)
+    if law.kind == "sequence" and law.at:
+        others = f", others: {fmt(law.others)}" if law.others is not None else ""
+        return f"{{dist: sequence, values: [{vals}], at: [{', '.join(map(str, law.at))}]{others}}}"
     if law.kind == "sequence":
         return f"{{dist: sequence, values: [{vals}]}}"
     w = f", weights: [{', '.join(map(str, law.weights))}]" if law.weights else ""
@@ -129,7 +132,8 @@ def render(fit) -> str:
         seen: dict = {}  # a step written before is written again as an alias of it
         for step in s["program"]:
             if "spawn" in step:
-                out.append(f"      - {{spawn: {step['spawn']}, count: {_law(step['count'], 'int')}}}")
+                join = ", join: true" if step.get("join") else ""
+                out.append(f"      - {{spawn: {step['spawn']}, count: {_law(step['count'], 'int')}{join}}}")
                 continue
             parts = [f"depth: {_law(step['depth'], 'int')}"]
             for k in ("run", "block"):
