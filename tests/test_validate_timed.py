@@ -357,3 +357,45 @@ def test_a_run_step_holds_its_p_for_its_duration_and_a_descheduled_one_does_not_
         # and any stall of 1 ms or more of its thread (a CI machine's CPU taken away: 44.2 ms once)
         assert 40e6 <= on_p[g] <= 40e6 * 1.10 + stalled, (on_p, stalled)
     assert out["output"]["run_sched_ns"] == 80_000_000
+
+
+JOINS = {
+    "name": "timed-joins", "seed": 5, "duration": "300ms",
+    "runtime": {"version": "go1.27", "platform": "linux/amd64", "gomaxprocs": 2},
+    "gc": {"trigger": "interval", "interval": "100ms"},
+    "goroutines": [
+        {"name": "coordinator", "count": 40, "arrival": {"process": "poisson", "rate": "150/s"}, "frame": "136B",
+         "program": [{"depth": 3, "run": "100us"}, {"spawn": "fetcher", "count": 4, "join": True},
+                     {"depth": 1, "run": "50us"}]},
+        {"name": "fetcher", "arrival": {"process": "spawned"}, "frame": "248B",
+         "program": [{"depth": 30, "run": {"dist": "exponential", "mean": "1ms"}}]}]}
+
+
+def test_a_joining_spawn_is_performed_as_a_wait_for_the_last_child(tmp_path):
+    # the program starts a join's children from join(), which receives from a channel the last of them
+    # closes: in the trace every coordinator ends after all four of its fetchers, as in the model
+    from simstack.trace import read_trace
+    from simstack.validate.gotimed import generate_timed, run_timed
+
+    tc = _toolchain()
+    sc = scenario_from_dict(JOINS, source="<test>")
+    sched = build_schedule(sc)
+    coords = [g for g in sched.goroutines if g.cls == "coordinator"]
+    assert coords and all([o.kind for o in g.ops] == ["run", "join", "run"] and len(g.ops[1].children) == 4
+                          for g in coords if g.exits)
+    prog = generate_timed(sc, tc, tmp_path / "prog")
+    run_timed(prog, tmp_path / "trace.out", timeout=120)
+    res = read_trace(tmp_path / "trace.out", go=tc.go)
+    g = res.goroutines
+    made = res.events[res.events["kind"] == "spawn"]
+    coordinators = g[g["class"].str.contains("spawn_coordinator")]
+    fetchers = g[~g["class"].str.contains("spawn_coordinator") & g["class"].str.startswith("main.")]
+    ended = coordinators[coordinators["exited"].notna()]
+    assert len(ended) >= 30 and len(fetchers) >= 4 * len(ended)
+    # each one ended after the four fetchers it made (made after it, before it ended; at 2 Ps another
+    # coordinator's may come between): a join, not a plain spawn, whose coordinator ends 50 us later
+    after = sum(c["exited"] >= sorted(fetchers[(fetchers["created"] >= c["created"])
+                                               & (fetchers["created"] <= c["exited"])]["exited"])[3]
+                for _, c in ended.iterrows())
+    assert after == len(ended), (after, len(ended))
+    assert len(made) > 0

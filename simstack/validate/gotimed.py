@@ -37,7 +37,8 @@ allocation and free is in it):
   without it http-server's requests held theirs 6 µs a step longer, and 1 µs for the overruns); ``block``
   and ``block_until`` call ``sleep`` (``time.Sleep``; a ``wait`` step receives from its
   gate's channel there, which main closes at each ``open_at``); a spawn step starts its children
-  with ``go``.  ``spin`` and ``sleep`` are frames of their own, so that the op loop's frames
+  with ``go``, and one with ``join`` from ``join``, which then receives from a channel the last of
+  them closes as it ends (``t.Run``'s wait).  ``spin``, ``sleep`` and ``join`` are frames of their own, so that the op loop's frames
   stay as small as the quiet replay's; the scenario simulated beside the program counts
   ``spin`` as a transient call of its ``$FRAME`` on each run step (its prologue grew the
   traced workers whose depth left less than that below the guard), not ``sleep`` (a block
@@ -110,6 +111,8 @@ def _interpreter(lay: Layout, level: str, next_level: str) -> str:
 {t}{t}{t}for i := o.k; i < o.k+o.n; i++ {{
 {t}{t}{t}{t}go fns[kids[i]]()
 {t}{t}{t}}}
+{t}{t}case opJoin:
+{t}{t}{t}join(s, o)
 {t}{t}default:
 {t}{t}{t}if o.pf < 0 {{
 {_switch("o.tr", len(lay.transients), "tr{i}()", t * 4)}{_block(t * 4)}{t}{t}{t}}} else {{
@@ -133,7 +136,9 @@ def _functions(lay: Layout) -> str:
                + "\t}\n\tif s.exits == 0 {\n\t\tatomic.AddInt32(&finished, 1)\n\t\t<-never\n\t}\n"
                if c in lay.thin else _interpreter(lay, "0", "1"))
         mark = "onP(0) // a step descheduled from this P has lost it\n"
-        body = textwrap.indent(_pad_decl(f.pad, "s.pc") + mark + act + "\tatomic.AddInt32(&finished, 1)\n"
+        ended = "if s.joiner != nil {\n\ts.joiner.exited() // a joining spawn's last child readies its maker\n}\n"
+        body = textwrap.indent(_pad_decl(f.pad, "s.pc") + mark + act + textwrap.indent(ended, "\t")
+                               + "\tatomic.AddInt32(&finished, 1)\n"
                                + _pad_use(f.pad, "s.pc+1"), "\t")
         out.append(f"// g_{ident} makes the entry function of class {c!r} (frame {f.target}): a goroutine\n"
                    f"// whose start function is main.g_{ident}.func1 is of this class.\n//\n//go:noinline\n"
@@ -256,6 +261,7 @@ const (
 	opForever = 3
 	opSpawn   = 4
 	opWait    = 5
+	opJoin    = 6
 	// a run step's clock reads this far apart always count: busy code is interrupted now and then
 	gapNs = 20000
 	// ... and no longer gap counts: a thread stopped that long, or a page fault that slow, is not
@@ -286,6 +292,33 @@ type gor struct {
 	ops            []op
 	rate           float64 // garbage bytes per nanosecond of run
 	owed           float64
+	joiner         *gor          // the maker waiting for it to end (a spawn with join), or nil
+	left           int32         // a maker: the goroutines its join waits for that have not ended
+	done           chan struct{} // a maker that joins: the last of them sends on it (made by load)
+}
+
+// exited: one of the goroutines s's join waits for has ended; the last sends on its done channel,
+// which readies s, parked on a receive from it (goready: that P's runnext), as t.Run's wait is.
+func (s *gor) exited() {
+	if atomic.AddInt32(&s.left, -1) == 0 {
+		s.done <- struct{}{}
+	}
+}
+
+// join starts o's goroutines and waits until every one of them has ended (t.Run, wg.Wait). It
+// allocates nothing (a heap object here would run mallocgc's frames on the maker's stack).
+//
+//go:noinline
+func join(s *gor, o *op) {
+	if o.n == 0 {
+		return
+	}
+	s.left = o.n
+	for i := o.k; i < o.k+o.n; i++ {
+		gors[kids[i]].joiner = s
+		go fns[kids[i]]()
+	}
+	<-s.done
 }
 
 var (
@@ -526,6 +559,9 @@ func load(path string) {
 		for j := range g.ops {
 			o := &g.ops[j]
 			o.kind, o.depth, o.fn, o.tr, o.pf, o.k, o.n, o.d = r.int(), r.int(), r.int(), r.int(), r.int(), r.int(), r.int(), r.i64()
+			if o.kind == opJoin && g.done == nil {
+				g.done = make(chan struct{}, 1)
+			}
 		}
 		fns[i] = makers[g.cls](g)
 	}

@@ -29,8 +29,8 @@ ALLOC_CHUNK = 64 << 10  # bytes per garbage allocation in run steps (a large obj
 class TimedOp:
     """One thing a goroutine does, at ``depth`` frames of ``frame`` bytes below its entry frame:
     ``run`` (busy for ``value`` s), ``block`` (sleep ``value`` s), ``until`` (sleep until ``value`` s
-    after start), ``forever`` (park for good), ``wait`` (until gate ``gate`` opens) or ``spawn``
-    (start ``children``)."""
+    after start), ``forever`` (park for good), ``wait`` (until gate ``gate`` opens), ``spawn``
+    (start ``children``) or ``join`` (start them and wait until they have all ended)."""
 
     kind: str
     depth: int
@@ -117,11 +117,9 @@ def timed_problems(sc: Scenario, platform: str | None = None) -> list[str]:
     handoffs += [f"goroutines[{i}].program[{j}] ({c.name}): {st.kind} {getattr(st, st.kind)!r}"
                  for i, c in enumerate(sc.goroutines) for j, st in enumerate(c.program)
                  if st.kind in ("wake", "acquire", "release")]
-    handoffs += [f"goroutines[{i}].program[{j}] ({c.name}): spawn {st.spawn!r} with join"
-                 for i, c in enumerate(sc.goroutines) for j, st in enumerate(c.program) if st.join]
     if handoffs:
         out.append(f"{', '.join(handoffs[:3])}{' and more' if len(handoffs) > 3 else ''}: the real-time program "
-                   "has no hand-offs (wake, wake_at, wait_for, semaphores, joins) yet; the quiet replay has them (but joins)")
+                   "has no hand-offs (wake, wake_at, wait_for, semaphores) yet; the quiet replay has them")
     return out
 
 
@@ -184,7 +182,7 @@ class _Recorder(EngineTracer):
         elif fld in ("block", "block_until"):  # drawn right after the park made the op
             g.ops[-1].value = float(value)
         elif fld == "count":
-            g.ops.append(TimedOp("spawn", self.depth.get(gid, 0), spec.frame))
+            g.ops.append(TimedOp("join" if st.join else "spawn", self.depth.get(gid, 0), spec.frame))
             self.pending_spawn = [gid, int(value)] if value else None
 
     def on_create(self, gp, info):
@@ -210,6 +208,8 @@ class _Recorder(EngineTracer):
         ctx = gp.ctx
         spec = ctx.cls.spec
         st = spec.program[ctx.pc - 1]
+        if st.kind == "spawn":
+            return  # a join's park: its op is the spawn's
         kind = "forever" if st.forever else {"block": "block", "block_until": "until", "wait": "wait"}[st.kind]
         value = 0.0  # a block's duration (or block_until's time) is drawn right after the park
         frame = self._frame(spec, st) if st.depth is not None else spec.frame
@@ -251,7 +251,7 @@ class _Recorder(EngineTracer):
             cs, st = prog[pc], spec.program[pc]
             pc += 1
             if cs.kind == "spawn":
-                op = TimedOp("spawn", self.depth.get(g.gid, 0), spec.frame)
+                op = TimedOp("join" if cs.join else "spawn", self.depth.get(g.gid, 0), spec.frame)
                 g.ops.append(op)
                 target = self.sim.classes[cs.spawn]
                 for _ in range(int(cs.count.value(g.index))):
@@ -339,7 +339,7 @@ def schedule_text(sched: Schedule, lay) -> str:
     cls_index = {c: i for i, c in enumerate(lay.classes)}
     paced = sc.gc.trigger == "gogc" and sc.gc.gogc is not None
     rates = [int(round(c.alloc_rate)) if paced else 0 for c in sc.goroutines]
-    kinds = {"run": 0, "block": 1, "until": 2, "forever": 3, "spawn": 4, "wait": 5}
+    kinds = {"run": 0, "block": 1, "until": 2, "forever": 3, "spawn": 4, "wait": 5, "join": 6}
     kids: list[int] = []
     lines = ["simstack-timed-2", f"{len(lay.classes)} " + " ".join(lay.classes), " ".join(map(str, rates)),
              f"{_ns(sched.sample_every)} {sched.alloc_chunk} {sc.gc.live_heap if paced else 0}"]
