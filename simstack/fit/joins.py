@@ -14,9 +14,11 @@ every goroutine of it has such a maker: the maker's program gets ``spawn`` steps
 made them, with ``join: true`` where it waited for them, instead of the goroutines arriving at their
 times.  (A class nobody waited for keeps its arrivals, or the spawn tree of spawns.py: made by their
 makers instead, the parsers of ``fanout``'s generated program at GOMAXPROCS 2 kept 660 goroutines alive
-on average where the trace has 805, and 816 arriving at their times; not traced further.)  The class's goroutines take their
-values by their order of creation (``sequence``), so all of them come from spawn steps or none: the
-simulation makes them in the trace's order as long as the chain holds.  The main goroutine is a maker
+on average where the trace has 805, and 816 arriving at their times; not traced further.)  The class's
+goroutines take their values by their order of creation (``sequence``), so all of them come from spawn
+steps or none: the simulation makes them in the trace's order as long as the chain holds (joins with
+the other goroutines of the class arriving at their times ran 0.7 ms ahead of encoding/json's trace, a
+joined subtest took the values of a 20 ms parallel test due after it, and its chain stalled 19 ms).  The main goroutine is a maker
 only where it joined (a test binary's main runs each top-level test with ``t.Run``); a main that starts
 goroutines at times of its own (a load generator) keeps them arriving at those times.
 """
