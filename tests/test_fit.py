@@ -634,18 +634,23 @@ def test_the_mark_work_line_never_goes_below_zero():
 
 # --- a first run that grows late: tests/goprograms/growthpoint --------------------------------------
 
+def _traced_at_1(tc, tmp_path_factory, program: str, *args: str) -> Path:
+    """The trace of tests/goprograms/``program`` run with ``args`` at GOMAXPROCS 1 (``traceallocfree``)."""
+    work = tmp_path_factory.mktemp(program)
+    binary = work / program
+    subprocess.run([str(tc.go), "build", "-o", str(binary), "."], cwd=ROOT / "tests" / "goprograms" / program,
+                   env=offline_env(work), check=True, capture_output=True, timeout=600)
+    out = work / "p1.trace"
+    subprocess.run([str(binary), str(out), *args], env={**os.environ, "GOMAXPROCS": "1", "GODEBUG": "traceallocfree=1"},
+                   check=True, timeout=120)
+    return out
+
+
 @pytest.fixture(scope="module")
 def late_growth(tc, tmp_path_factory):
     """30 goroutines, one after another: each spins 2 ms on its starting stack, then recurses to a
     256 KiB stack and spins 2 ms more at the bottom."""
-    work = tmp_path_factory.mktemp("growthpoint")
-    binary = work / "growthpoint"
-    subprocess.run([str(tc.go), "build", "-o", str(binary), "."], cwd=ROOT / "tests" / "goprograms" / "growthpoint",
-                   env=offline_env(work), check=True, capture_output=True, timeout=600)
-    out = work / "p1.trace"
-    subprocess.run([str(binary), str(out), "30"], env={**os.environ, "GOMAXPROCS": "1", "GODEBUG": "traceallocfree=1"},
-                   check=True, timeout=120)
-    return out
+    return _traced_at_1(tc, tmp_path_factory, "growthpoint", "30")
 
 
 def _stack_time(res, cls: str) -> float:
@@ -694,14 +699,7 @@ def test_a_first_run_is_split_at_its_growth_points_and_keeps_its_stack_time(late
 def subtests(tc, tmp_path_factory):
     """A test binary's shape: main runs 40 tests one after another, each made with go and waited for (as t.Run
     does), each running 0 to 3 subtests the same way; at GOMAXPROCS 1 the P is never idle."""
-    work = tmp_path_factory.mktemp("subtests")
-    binary = work / "subtests"
-    subprocess.run([str(tc.go), "build", "-o", str(binary), "."], cwd=ROOT / "tests" / "goprograms" / "subtests",
-                   env=offline_env(work), check=True, capture_output=True, timeout=600)
-    out = work / "p1.trace"
-    subprocess.run([str(binary), str(out), "40"], env={**os.environ, "GOMAXPROCS": "1", "GODEBUG": "traceallocfree=1"},
-                   check=True, timeout=120)
-    return out
+    return _traced_at_1(tc, tmp_path_factory, "subtests", "40")
 
 
 def _alive(res, classes) -> float:
@@ -716,10 +714,10 @@ def test_a_replay_makes_each_goroutine_where_its_maker_did_and_waits_where_it_wa
     t = watch.table(res.goroutines).query("`class` == 'main.run'")
     assert len(t) == 100  # 40 tests, 0 + 1 + 2 + 3 subtests ten times over
     # each test waited for each subtest it made: a join, woken by it, which had exited by the test's next block
-    joined = [rnd[4] for rounds in t["rounds"] for rnd in rounds if rnd[4]]
+    joined = [rnd.joined for rounds in t["rounds"] for rnd in rounds if rnd.joined]
     assert len(joined) == 60 and all(len(j) == 1 for j in joined)
     # main's too, but for the first test: made in the run that made trace.Start's goroutine, which outlives it
-    assert sum(1 for rnd in watch.rounds(watch.main) if rnd[4]) == 39
+    assert sum(1 for rnd in watch.rounds(watch.main) if rnd.joined) == 39
     fit = fit_trace(subtests, observed=(res, watch), replay=True)
     sc = fit.scenario()
     runners = sc.goroutine_class("main_run")

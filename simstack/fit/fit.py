@@ -325,7 +325,7 @@ def _owns(g: Group, end: float) -> bool:
     blocks = _blocks(g.rows, g.resident)
     if g.resident or not (blocks > 0).any():
         return False
-    if any(rnd[4] for rounds in g.rows["rounds"] for rnd in rounds):
+    if any(rnd.joined for rounds in g.rows["rounds"] for rnd in rounds):
         return True
     return not _gates(g.name, g.rows, int(min(MAX_ROUNDS, max(1, np.median(blocks)))), end, [])
 
@@ -522,12 +522,12 @@ def _own_rounds(r: pd.DataFrame, rounds: int, park: int, d_first, at_block, fixe
             if its_made:
                 made[i][k] = dict(sum((Counter(x) for x in its_made[edges[k]:edges[k + 1]]), Counter()))
                 joined[i][k] = jk[0] if len(jk) == 1 else None
-            block[k, i] = sum(x[0] for x, j in zip(part, jk) if not (j and len(jk) == 1))
-            run[k, i] = sum(x[1] for x in part)
+            block[k, i] = sum(x.blocked for x, j in zip(part, jk) if not (j and len(jk) == 1))
+            run[k, i] = sum(x.ran for x in part)
             park = _own_park(own_kept, own_shrunk, cls_kept, cls_shrunk, size, fixed)
             depth = min(park, stacks.depth_for(size, size > fixed, fixed))
             d_block[k, i] = depth
-            s0, s1 = part[0][2], max(x[3] for x in part)
+            s0, s1 = part[0].size_start, max(x.size_end for x in part)
             if s0 and s1 > s0:
                 depth = max(depth, stacks.depth_for(int(s1), True, fixed))
             size = s1 or size
@@ -693,14 +693,11 @@ def _main_maker(run_first: float, rounds: tuple, mp: joins.MakerPlan, taken: set
         one = len(part) == 1
         group = dict(sum((Counter(x) for x in made[edges[k]:edges[k + 1]]), Counter()))
         program += _spawn_steps([[group]], [jk[0] if one else None], 0)
-        wait = sum(x[0] for x, j in zip(part, jk) if not (j and one))
+        wait = sum(x.blocked for x, j in zip(part, jk) if not (j and one))
         if wait:
             program.append({"depth": 0, "block": _const(wait)})
-        program.append({"depth": 0, "run": _const(sum(x[1] for x in part))})
-    program += _spawn_steps([[made[-1]]], [None], 0)
-    for st in program:
-        if "spawn" in st:
-            st["count"] = _const(st["count"].value)
+        program.append({"depth": 0, "run": _const(sum(x.ran for x in part))})
+    program += _spawn_steps([[made[-1]]], [None], 0)  # (one goroutine: each count is a constant)
     name = next(n for n in ("main_work", *(f"main_work_{k}" for k in range(2, 99))) if n not in taken)
     spec = {"name": name, "count": 1, "arrival": {"process": "burst", "at": 0.0}, "frame": stacks.FRAME,
             "entry_frame": stacks.ENTRY, "program": [*program, {"depth": 0, "block": "forever"}]}

@@ -67,12 +67,12 @@ def plan(groups: list, owns: dict, main, main_rounds: tuple) -> MakerPlan:
         if grp.name not in eligible:
             continue
         for goid, rounds, last in zip(grp.rows["goroutine"], grp.rows["rounds"], grp.rows["made_last"]):
-            positions[int(goid)] = [rnd[6] for rnd in rounds] + [last]
-            joins[int(goid)] = [rnd[4] for rnd in rounds]
-    main_joins = main is not None and any(rnd[4] for rnd in main_rounds)
+            positions[int(goid)] = [rnd.made for rnd in rounds] + [last]
+            joins[int(goid)] = [rnd.joined for rnd in rounds]
+    main_joins = main is not None and any(rnd.joined for rnd in main_rounds)
     if main_joins:
-        positions[main.goid] = [rnd[6] for rnd in main_rounds] + [tuple(main.made)]
-        joins[main.goid] = [rnd[4] for rnd in main_rounds]
+        positions[main.goid] = [rnd.made for rnd in main_rounds] + [tuple(main.made)]
+        joins[main.goid] = [rnd.joined for rnd in main_rounds]
     for m, pos in positions.items():
         for k, children in enumerate(pos):
             for c in children:

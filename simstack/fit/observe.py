@@ -9,11 +9,23 @@ and the heap metrics GC pacing is fitted from.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
 RUNNING = ("Running", "Syscall")
+
+
+@dataclass(slots=True)
+class Round:
+    """One block of a goroutine and the run after it (until its next block, its exit, or the trace's end)."""
+
+    blocked: float = 0.0  # seconds Waiting
+    ran: float = 0.0  # seconds running after it
+    size_start: int = 0  # its stack size when that run began (0: it did not run again)
+    size_end: int = 0  # ... and when it ended
+    joined: tuple = ()  # the block was a join: the goroutines it made before, one of which woke it (see _joined)
+    made: tuple = ()  # the goroutines it made in the run before the block
 
 
 @dataclass(slots=True)
@@ -55,10 +67,7 @@ class Life:
     run_to_first_grow_any: float = 0.0  # the same over all its runs (seconds running, any run)
     run_to_last_grow_any: float = 0.0
     size_before_last_grow_any: int = 0
-    # one [seconds blocked, seconds running after, stack size when that run began, when it ended, the goroutines
-    # it made in the run before that block if the block was a join (else ()), when it was woken, the goroutines
-    # it made in the run before that block] per block
-    rounds: list = field(default_factory=list)
+    rounds: list = field(default_factory=list)  # a Round per block
     made: list = field(default_factory=list)  # the goroutines it made since it last blocked
     pending: tuple = ()  # those it made before its current block: woken by one of them, a join (see ``joins``)
 
@@ -217,7 +226,7 @@ class Watcher:
         if life.state == "Waiting":
             life.waited += now - life.since
             if life.rounds:
-                life.rounds[-1][0] += now - life.since
+                life.rounds[-1].blocked += now - life.since
         elif life.state == "Runnable":
             life.queued += now - life.since
         if to in RUNNING and frm not in RUNNING:
@@ -227,9 +236,9 @@ class Watcher:
                 gp = run.gs.get(goid)
                 life.resumed = gp.size if gp is not None else 0
             life.parked = False
-            if life.rounds and not life.rounds[-1][2]:  # the run after its last block begins
+            if life.rounds and not life.rounds[-1].size_start:  # the run after its last block begins
                 gp = run.gs.get(goid)
-                life.rounds[-1][2] = life.rounds[-1][3] = gp.size if gp is not None else 0
+                life.rounds[-1].size_start = life.rounds[-1].size_end = gp.size if gp is not None else 0
             if goid in self.scanned:  # halved while parked, before it ran?  (if not: scanned or not, unknown)
                 size = self.scanned.pop(goid)[0]
                 gp = run.gs.get(goid)
@@ -249,11 +258,11 @@ class Watcher:
                 life.run_first += now - life.since
             else:
                 life.run_after += now - life.since
-                life.rounds[-1][1] += now - life.since
+                life.rounds[-1].ran += now - life.since
         if frm == "Waiting" and to != "Waiting":
             life.last_wake = now
             if life.rounds and ev.g in life.pending:  # woken by one it made: a join if all of them have exited
-                life.rounds[-1][4], life.rounds[-1][5] = life.pending, now  # by the time it next blocks (joins)
+                life.rounds[-1].joined = life.pending  # by the time it next blocks (_joined)
             if life.blocks == 1:
                 life.first_wake = now
         if to == "Waiting" and frm != "Waiting":
@@ -261,11 +270,11 @@ class Watcher:
             life.last_park, life.last_wake = now, math.nan
             gp = run.gs.get(goid)
             if life.rounds and gp is not None:
-                life.rounds[-1][3] = gp.size
+                life.rounds[-1].size_end = gp.size
             if life.rounds:
                 self._joined(life.rounds[-1])
             life.pending, life.made = tuple(life.made), []
-            life.rounds.append([0.0, 0.0, 0, 0, (), math.nan, life.pending])
+            life.rounds.append(Round(made=life.pending))
             if life.resumed and gp is not None:
                 life.later_runs.append((life.resumed, gp.size))
             life.resumed = 0
@@ -279,7 +288,7 @@ class Watcher:
             life.exited = now
             gone, size = run.exited  # the size its stack had when it exited, after a later run
             if life.rounds and gone == goid:
-                life.rounds[-1][3] = size
+                life.rounds[-1].size_end = size
             if life.rounds:
                 self._joined(life.rounds[-1])
             if life.resumed and frm in RUNNING and gone == goid:
@@ -288,28 +297,26 @@ class Watcher:
         life.state, life.since = to, now
 
     def rounds(self, life: Life) -> tuple:
-        """``life.rounds`` as tuples, the last one's block or run going on to the trace's end (the lives are
-        left as they are)."""
-        rounds = tuple(tuple(x) for x in life.rounds)
-        if not rounds:
-            return rounds
-        end = self.run.now if self.run is not None else 0.0
-        left = end - life.since
+        """``life.rounds``, copied, the last one's block or run going on to the trace's end (the lives are left
+        as they are)."""
+        if not life.rounds:
+            return ()
+        last = replace(life.rounds[-1])
+        left = (self.run.now if self.run is not None else 0.0) - life.since
         gp = self.run.gs.get(life.goid) if self.run is not None else None
-        b, ran, s0, s1, joined, woke, made = rounds[-1]
         if life.state in RUNNING:
-            ran, s1 = ran + left, (gp.size if gp is not None else s1)
+            last.ran += left
+            last.size_end = gp.size if gp is not None else last.size_end
         elif life.state == "Waiting":
-            b += left
-        if joined and not all(not math.isnan(self.lives[c].exited) for c in joined):
-            joined = ()
-        return rounds[:-1] + ((b, ran, s0, s1, joined, woke, made),)
+            last.blocked += left
+        self._joined(last)
+        return tuple(replace(r) for r in life.rounds[:-1]) + (last,)
 
-    def _joined(self, rnd: list) -> None:
+    def _joined(self, rnd: Round) -> None:
         """A round's block is a join (wg.Wait, t.Run) if one of the goroutines its goroutine made before it woke
         it and all of them had exited by the end of the run that followed; else it is an ordinary block."""
-        if rnd[4] and not all(c in self.lives and not math.isnan(self.lives[c].exited) for c in rnd[4]):
-            rnd[4] = ()
+        if rnd.joined and not all(not math.isnan(self.lives[c].exited) for c in rnd.joined):
+            rnd.joined = ()
 
     def main_work(self) -> tuple[float, float, int]:
         """The main goroutine's (seconds running, seconds blocked, blocks) over the trace, until its end;

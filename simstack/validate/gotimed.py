@@ -37,9 +37,9 @@ allocation and free is in it):
   without it http-server's requests held theirs 6 µs a step longer, and 1 µs for the overruns); ``block``
   and ``block_until`` call ``sleep`` (``time.Sleep``; a ``wait`` step receives from its
   gate's channel there, which main closes at each ``open_at``); a spawn step starts its children
-  with ``go``, and one with ``join`` from ``join``, which then receives from a channel the last of
-  them closes as it ends (``t.Run``'s wait).  ``spin``, ``sleep`` and ``join`` are frames of their own, so that the op loop's frames
-  stay as small as the quiet replay's; the scenario simulated beside the program counts
+  with ``go``, and one with ``join`` from ``join``, which then receives from the maker's channel
+  that the last of them sends on as it ends (``t.Run``'s wait).  ``spin``, ``sleep`` and ``join`` are
+  frames of their own, so that the op loop's frames stay as small as the quiet replay's; the scenario simulated beside the program counts
   ``spin`` as a transient call of its ``$FRAME`` on each run step (its prologue grew the
   traced workers whose depth left less than that below the guard), not ``sleep`` (a block
   step parks on the profile's receive path) nor the runtime's frames below them.
