@@ -303,6 +303,21 @@ def test_a_gate_that_waits_for_its_waiters_opens_when_the_last_parks_but_not_pas
     assert exits("open_at: [5ms, 7ms], wait_for: [40, 0]").min() == pytest.approx(0.0072)
 
 
+
+def test_a_gc_cycle_that_follows_a_gate_comes_as_late_as_its_opening():
+    # the gate, due at 5 ms, waits for all 40 goroutines and opens at 8 ms (above): 3 ms late; main's timers
+    # on time, so that each cycle starts when it is due
+    def starts(follow):
+        text = BARRIER.format(gate="open_at: [5ms], wait_for: [40]").replace(
+            "gates:", f"gc: {{at: [2ms, 6ms, 9ms], follow: {follow}}}\ngates:").replace(
+            "gomaxprocs: 1}", "gomaxprocs: 1, overrides: {timer_resolution: 0s}}")
+        return simstack.run(parse_scenario(text)).gc["start"].tolist()
+    assert starts("[]") == pytest.approx([0.002, 0.006, 0.009])
+    # before the gate's first opening a cycle keeps its time; after it, 1 ms and 4 ms after the opening
+    assert starts("[done, done, done]") == pytest.approx([0.002, 0.009, 0.012])
+    assert starts("[null, done]") == pytest.approx([0.002, 0.009, 0.009])  # the third follows nothing
+
+
 BARRIER = """
 name: barrier
 duration: 30ms

@@ -51,6 +51,9 @@ EXPECTED = {
     'lognormal_mean_and_median.yaml': [
         ":6:10: goroutines[0].program[0].depth: lognormal takes one of mu (the mean of ln(x); 'mean' is the same, numpy's name) or median (e^mu, in the field's unit), got mean and median",
     ],
+    'gc_follow_unknown_gate.yaml': [
+        ":3:26: gc.follow[0]: no gate named 'dne'; did you mean 'done'?; declare it under gates",
+    ],
     'join_on_a_run_step.yaml': [
         ":7:30: goroutines[0].program[0].join: 'join' does not apply to a run step, only to spawn steps",
     ],

@@ -89,6 +89,10 @@ class ArrivalsMixin:
                 nxt = openings[k + 1][0] if k + 1 < len(openings) else None
                 yield full if nxt is None else full | self.env.timeout(max(0.0, nxt - self.env.now))
                 del self.ps.gate_full[gate.name]
+            self.gate_opened[gate.name].append(self.env.now)
+            watch = self.gate_watch.pop((gate.name, k), None)
+            if watch is not None:
+                watch.succeed()
             waiters, self.gates[gate.name] = self.gates[gate.name], []
             rt = self.rt
             p0 = rt.allp[0]

@@ -7,6 +7,8 @@ scenario's ``runtime.cpu`` mark work takes: ``Ps.mark_phase``), then ``gc_end``
 """
 from __future__ import annotations
 
+import bisect
+
 from .simpy_access import pending
 
 
@@ -17,18 +19,37 @@ class GCMixin:
     gc_next: dict  # per runtime.GC() process (gc.at, gc.interval): the due time of its next call
 
     def gc_schedule(self):
-        """Start GC cycles at the ``gc.at`` times (like runtime.GC())."""
+        """Start GC cycles at the ``gc.at`` times (like runtime.GC()), each one that follows a gate
+        (``gc.follow``) as much later as that gate's opening came late."""
         end = self.scenario.duration
         gc = self.scenario.gc
         marks = list(gc.mark_durations) + [None] * (len(gc.at) - len(gc.mark_durations))
-        for t, mark in sorted(zip(gc.at, marks), key=lambda tm: tm[0]):
+        follow = list(gc.follow) + [None] * (len(gc.at) - len(gc.follow))
+        for t, mark, gate in sorted(zip(gc.at, marks, follow), key=lambda tm: tm[0]):
             if end is not None and t >= end:
                 break  # due at or after the end (validate's model runs on until main gets there)
             self.gc_next["at"] = t
+            if gate is not None:
+                t = yield from self.after_opening(gate, t)
+                if end is not None and t >= end:
+                    break
+                self.gc_next["at"] = t
             yield self.ps.sleep_until(t)
             self.ps.main_due = t
             yield from self.runtime_gc(mark)
         self.gc_next.pop("at", None)
+
+    def after_opening(self, gate: str, t: float):
+        """When a cycle due at ``t`` that follows ``gate`` comes: as long after the gate's latest opening
+        at or before ``t`` as its scheduled time was before ``t`` (never, if that opening never comes)."""
+        times = sorted(next(g.open_at for g in self.scenario.gates if g.name == gate))
+        k = bisect.bisect_right(times, t) - 1
+        if k < 0:
+            return t
+        if len(self.gate_opened[gate]) <= k:
+            watch = self.gate_watch.setdefault((gate, k), self.env.event())
+            yield watch
+        return t + self.gate_opened[gate][k] - times[k]
 
     def gc_interval(self):
         """trigger: interval: main calls runtime.GC() every ``interval`` while the program has work

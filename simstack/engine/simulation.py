@@ -92,6 +92,8 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
         for i, cls in enumerate(scenario.goroutines):
             self.classes[cls.name] = ClassInfo(cls, i, np.random.default_rng(streams[i]), self._park_path(cls))
         self.gates = {g.name: [] for g in getattr(scenario, "gates", None) or []}
+        self.gate_opened: dict = {name: [] for name in self.gates}  # when each opening came (gc.follow)
+        self.gate_watch: dict = {}  # (gate, opening) -> the event a GC cycle following it waits on
         self.release_lifo = False  # how the gate opening now readies its waiters (see ``gate``)
         self.overflow = None
         self.finished = False

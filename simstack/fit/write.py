@@ -105,6 +105,8 @@ def render(fit) -> str:
     out.append(f"  mark_duration: {time_text(gc['mark_duration'])}")
     if gc.get("mark_durations"):
         out.append("  mark_durations: " + _flow_list([time_text(t) for t in gc["mark_durations"]], " " * 4))
+    if gc.get("follow"):
+        out.append("  follow: " + _flow_list([f or "null" for f in gc["follow"]], " " * 4))
     if fit.notes or fit.warnings:
         out += _comment(fit.notes + [f"WARNING: {w}" for w in fit.warnings], "")
     gates = [gate for c in fit.classes for gate in c.gates]

@@ -238,6 +238,10 @@ class GCSpec(_Model):
     live_heap: Size = 4_000_000
     mark_duration: Time = 0.0
     mark_durations: list[Time] = []  # EXTENSION: the mark phase of the cycle at at[i] (others: mark_duration)
+    # EXTENSION: the cycle at at[i] follows gate follow[i] (null: none): it comes as long after that gate's
+    # latest opening at or before at[i] as at[i] is after that opening's time, so a wait_for opening that
+    # comes late (the goroutines it waits for got there late) delays it as much
+    follow: list[Annotated[str, BeforeValidator(_identifier)] | None] = []
 
     @field_validator("gogc", mode="before")
     @classmethod
@@ -253,6 +257,9 @@ class GCSpec(_Model):
         if len(self.mark_durations) > len(self.at):
             _fail([(("mark_durations",), f"one mark phase per cycle in at: expected at most {len(self.at)} "
                     f"value(s), got {len(self.mark_durations)}")])
+        if len(self.follow) > len(self.at):
+            _fail([(("follow",), (f"one gate (or null) per cycle in at: expected at most {len(self.at)} "
+                                  f"value(s), got {len(self.follow)}"))])
         return self
 
     @model_serializer(mode="wrap")
@@ -574,6 +581,10 @@ def _gate_problems(s: Scenario) -> list:
                 if gate is not None and gate not in names:
                     problems.append((("goroutines", i, "program", j, f),
                                      f"no gate named {gate!r}{did_you_mean(gate, names)}; declare it under gates"))
+    for k, gate in enumerate(s.gc.follow):
+        if gate is not None and gate not in names:
+            problems.append((("gc", "follow", k), (f"no gate named {gate!r}{did_you_mean(gate, names)}; "
+                                                   "declare it under gates")))
     sems: dict = {}
     for k, sem in enumerate(s.semaphores):
         if sem.name in sems:

@@ -141,6 +141,10 @@ _DEFS = {
         "mark_duration": _ref("time"),
         "mark_durations": _array(_ref("time"), "the mark phase of the cycle at each time in at, in order (the "
                                  "others: mark_duration)"),
+        "follow": {"type": "array", "description": "EXTENSION: the gate (or null) the cycle at each time in at "
+                   "follows: it comes as much later as that gate's latest opening before it came late",
+                   "items": {"oneOf": [{"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_.-]*$"},
+                                       {"type": "null"}]}},
     }, allOf=[_when("trigger", "interval", {"required": ["interval"]})]),
     "arrival": _obj("how goroutines of the class start", {
         "process": _enum("arrival process", "burst", "poisson", "uniform", "trace", "spawned"),
