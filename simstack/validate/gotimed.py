@@ -216,6 +216,8 @@ type pslot struct {
 }
 
 // onP records that goroutine id (0: not in a run step) runs on this P and returns the P's id.
+//
+//go:nosplit
 func onP(id int64) int {
 	pid := procPin()
 	procUnpin()
@@ -231,16 +233,19 @@ var writeBarrier struct {
 }
 
 // heldP says whether the run step of goroutine id held P pid for the dt ns since its last clock
-// read, at which GC's mark was on or not (marking): a short gap always (busy code is interrupted
-// now and then); a longer one if it still runs there, none of the program's goroutines has run
-// there since it last looked, and it was not in GC's mark, where an allocation may wait on the
-// assist queue while only GC's workers run (a descheduled step), and shorter than a millisecond.
+// read, a gap of gapNs or more (a shorter one always counts: busy code is interrupted now and then;
+// the loops test that themselves, so that the busy loop calls no function with a stack check,
+// whose prologue would take sysmon's preemption synchronously, where GC can shrink the stack), at
+// which GC's mark was on or not (marking): if it still runs there, none of the program's goroutines
+// has run there since it last looked, and it was not in GC's mark, where an allocation may wait on
+// the assist queue while only GC's workers run (a descheduled step), and shorter than a millisecond.
 // With more Ps than CPUs no longer gap counts: Ps' threads then wait for a CPU in turn, and a step
-// wants CPU time, as the model's shared CPUs (runtime.share_cpus) give it.
+// wants CPU time, as the model's shared CPUs (runtime.share_cpus) give it. Without a stack check
+// (nosplit), as onP: a preemption whose signal came in nanotime, where it cannot stop the loop,
+// would otherwise be taken here, after the gap the signal made.
+//
+//go:nosplit
 func heldP(id int64, pid int, dt int64, marking bool) bool {
-	if dt < gapNs {
-		return true
-	}
 	if sharedCPUs {
 		return false
 	}
@@ -376,7 +381,7 @@ func spin(s *gor, d int64) {
 			x = x*1664525 + 1013904223
 		}
 		now := nanotime()
-		if dt := now - last; heldP(s.id, pid, dt, marking) {
+		if dt := now - last; dt < gapNs || heldP(s.id, pid, dt, marking) {
 			done += dt
 			if s.rate > 0 {
 				s.owed += float64(dt) * s.rate
@@ -410,7 +415,7 @@ func spin(s *gor, d int64) {
 			if atomic.CompareAndSwapInt64(&tailOwed, left, left-tailQuantum) {
 				garbage = make([]byte, tailQuantum)
 				now := nanotime()
-				if dt := now - last; heldP(s.id, pid, dt, marking) {
+				if dt := now - last; dt < gapNs || heldP(s.id, pid, dt, marking) {
 					paid += dt
 				} else {
 					pid = onP(s.id)
