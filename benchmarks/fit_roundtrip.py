@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import os
+import re
 import subprocess
 import sys
 import time
@@ -100,8 +101,15 @@ def record(tc, name: str, procs: int, out: Path) -> Path:
                               "-test.trace", str(trace)],
             "json-tests": ["-test.short", "-test.count=1", "-test.trace", str(trace)]}[name]
     with cpu_lock():
-        subprocess.run([str(binary), *args], env=go_env(tc, out / "gowork", procs), check=True, capture_output=True,
-                       timeout=600, cwd=out)
+        done = subprocess.run([str(binary), *args], env=go_env(tc, out / "gowork", procs), capture_output=True,
+                              text=True, timeout=600, cwd=out)
+    if done.returncode != 0:
+        crash = re.search(r"^(SIGSEGV|fatal error|panic)[^\n]*", done.stderr, re.M)
+        where = re.search(r"^(runtime\.\w+)", done.stderr[crash.end():], re.M) if crash else None
+        raise RuntimeError(f"{name} exited with status {done.returncode}"
+                           + (f": {crash.group(0)}" + (f" in {where.group(1)}" if where else "") if crash else "")
+                           + (" (Go 1.27.3 crashes in trace.Stop with traceallocfree now and then: docs/traces.md)"
+                              if where and where.group(1).startswith("runtime.trace") else ""))
     return trace
 
 
