@@ -104,8 +104,8 @@ def record(tc, name: str, procs: int, out: Path) -> Path:
         done = subprocess.run([str(binary), *args], env=go_env(tc, out / "gowork", procs), capture_output=True,
                               text=True, timeout=600, cwd=out)
     if done.returncode != 0:
-        crash = re.search(r"^(SIGSEGV|fatal error|panic)[^\n]*", done.stderr, re.M)
-        where = re.search(r"^(runtime\.\w+)", done.stderr[crash.end():], re.M) if crash else None
+        crash = re.search(r"^(SIGSEGV|fatal error|panic)[^\n]*", done.stderr, re.MULTILINE)
+        where = re.search(r"^(runtime\.\w+)", done.stderr[crash.end():], re.MULTILINE) if crash else None
         raise RuntimeError(f"{name} exited with status {done.returncode}"
                            + (f": {crash.group(0)}" + (f" in {where.group(1)}" if where else "") if crash else "")
                            + (" (Go 1.27.3 crashes in trace.Stop with traceallocfree now and then: docs/traces.md)"
