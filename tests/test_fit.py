@@ -294,6 +294,18 @@ def test_the_fit_has_the_workers_class_with_every_worker_and_the_traces_settings
     assert sc.duration == pytest.approx(fitted.result.summary["sim_time"], rel=1e-3)
 
 
+def test_the_fitted_file_matches_the_published_schema(fitted):
+    # what `simstack schema` publishes must take what `simstack fit` writes (gates, gc.follow, timer_resolution)
+    jsonschema = pytest.importorskip("jsonschema")
+    import yaml
+
+    from simstack.scenario.schema import scenario_json_schema
+
+    doc = yaml.safe_load(fitted.yaml())
+    assert doc["gc"]["follow"] and doc["gates"]
+    assert list(jsonschema.Draft202012Validator(scenario_json_schema()).iter_errors(doc)) == []
+
+
 def test_simulated_workers_reach_the_stack_sizes_the_trace_shows(fitted):
     res = simstack.run(fitted.scenario())
     sim = res.goroutines.query("`class` == 'main_main'")["max_stack"].value_counts(normalize=True)

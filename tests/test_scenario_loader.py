@@ -215,6 +215,25 @@ def test_good_scenarios_match_the_schema(text):
     assert list(v.iter_errors(parse_scenario(text).to_yaml_dict())) == []
 
 
+def test_every_field_the_loader_takes_is_in_the_schema():
+    # the schema once lacked runtime.overrides.timer_resolution, which every fitted scenario sets
+    from simstack.scenario import model as m
+
+    schema = scenario_json_schema()
+    defs, top = schema["$defs"], schema["properties"]
+    rt = defs["runtime"]["properties"]
+    objects = {"runtime": (m.RuntimeSpec, defs["runtime"]), "gc": (m.GCSpec, defs["gc"]),
+               "arrival": (m.Arrival, defs["arrival"]), "step": (m.Step, defs["step"]),
+               "goroutine_class": (m.GoroutineClass, defs["goroutine_class"]),
+               "runtime.overrides": (m.Overrides, rt["overrides"]), "runtime.cpu": (m.CpuCosts, rt["cpu"]),
+               "gates": (m.Gate, top["gates"]["items"]), "semaphores": (m.Semaphore, top["semaphores"]["items"]),
+               "checkpoints": (m.Checkpoint, top["checkpoints"]["items"]), "record": (m.RecordSpec, top["record"]),
+               "(top level)": (m.Scenario, schema)}
+    missing = {name: sorted(set(model.model_fields) - set(obj.get("properties", {})))
+               for name, (model, obj) in objects.items()}
+    assert not any(missing.values()), missing
+
+
 def test_repo_scenarios_match_the_schema():
     v = validator()
     for path in sorted((Path(__file__).parent.parent / "scenarios").glob("*.yaml")):

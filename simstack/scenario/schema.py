@@ -129,6 +129,8 @@ _DEFS = {
             "starting_stack_policy": _enum("fixed, average (1.19+ adaptive) or per_site (per class)",
                                            "fixed", "average", "per_site"),
             "keep_grown_stacks": {**_ref("size"), "description": "dead goroutines keep stacks up to this size"},
+            "timer_resolution": {**_ref("time"), "description": "EXTENSION: the step of the netpoller's wait for "
+                                 "the next timer (Linux: 1ms); 0s: timers end on time (fitted scenarios)"},
         }),
     }),
     "gc": _obj("when GC cycles run", {
