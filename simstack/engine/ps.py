@@ -534,13 +534,10 @@ class Ps:
                 continue
             draw = step.depth
             if draw is not None:
-                depth: int = draw.value(gp.index)
-                if depth < 0:  # a sparse sequence's goroutine it does not name stays where it is
-                    if on_draw is not None:
-                        on_draw(info.name, gp.index, ctx.rep, step.index, "depth", gp.depth)
-                else:
-                    if on_draw is not None:
-                        on_draw(info.name, gp.index, ctx.rep, step.index, "depth", depth)
+                depth: int = draw.value(gp.index)  # < 0: a sparse sequence's goroutine it does not name stays
+                if on_draw is not None:
+                    on_draw(info.name, gp.index, ctx.rep, step.index, "depth", depth if depth >= 0 else gp.depth)
+                if depth >= 0:
                     rt.move_to_depth(gp, pp, depth, step.frame if step.frame is not None else info.frame)
                     if checker is not None:
                         checker.settled("move_to_depth")

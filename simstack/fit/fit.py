@@ -538,7 +538,7 @@ def _own_rounds(r: pd.DataFrame, rounds: int, park: int, d_first, at_block, fixe
         depth, size = int(d_first[i]), int(at_block[i])
         m = nrounds[i]
         own_kept, own_shrunk = list(r["kept_at"].iloc[i]), list(r["shrunk_at"].iloc[i])
-        edges = np.rint(np.arange(m + 1) * len(own) / max(m, 1)).astype(int)
+        edges = _edges(len(own), m)
         its_made, its_joined = mp.made.get(int(goid)), mp.joined.get(int(goid))
         if its_made:
             made[i][rounds] = its_made[-1]
@@ -546,7 +546,7 @@ def _own_rounds(r: pd.DataFrame, rounds: int, park: int, d_first, at_block, fixe
             part = own[edges[k]:edges[k + 1]]
             jk = its_joined[edges[k]:edges[k + 1]] if its_joined else [None] * len(part)
             if its_made:
-                made[i][k] = dict(sum((Counter(x) for x in its_made[edges[k]:edges[k + 1]]), Counter()))
+                made[i][k] = _summed(its_made[edges[k]:edges[k + 1]])
                 joined[i][k] = jk[0] if len(jk) == 1 else None
             block[k, i] = sum(x.blocked for x, j in zip(part, jk) if not (j and len(jk) == 1))
             run[k, i] = sum(x.ran for x in part)
@@ -711,20 +711,20 @@ def _main_maker(run_first: float, rounds: tuple, mp: joins.MakerPlan, taken: set
     of the spawned classes and a join where it waited for them (joins.py), so that they are made when main
     reaches them, not at their times."""
     m = min(max_rounds, len(rounds))
-    edges = np.rint(np.arange(m + 1) * len(rounds) / max(m, 1)).astype(int)
+    edges = _edges(len(rounds), m)
     made, joined = mp.made.get(mp.main, [{}] * (len(rounds) + 1)), mp.joined.get(mp.main, [None] * len(rounds))
     program: list = [{"depth": 0, "run": _const(run_first)}]
     for k in range(m):
         part, jk = rounds[edges[k]:edges[k + 1]], joined[edges[k]:edges[k + 1]]
         one = len(part) == 1
-        group = dict(sum((Counter(x) for x in made[edges[k]:edges[k + 1]]), Counter()))
+        group = _summed(made[edges[k]:edges[k + 1]])
         program += _spawn_steps([[group]], [jk[0] if one else None], 0)
         wait = sum(x.blocked for x, j in zip(part, jk) if not (j and one))
         if wait:
             program.append({"depth": 0, "block": _const(wait)})
         program.append({"depth": 0, "run": _const(sum(x.ran for x in part))})
     program += _spawn_steps([[made[-1]]], [None], 0)  # (one goroutine: each count is a constant)
-    name = next(n for n in ("main_work", *(f"main_work_{k}" for k in range(2, 99))) if n not in taken)
+    name = _main_name(taken)
     spec = {"name": name, "count": 1, "arrival": {"process": "burst", "at": 0.0}, "frame": stacks.FRAME,
             "entry_frame": stacks.ENTRY, "program": [*program, {"depth": 0, "block": "forever"}]}
     n_made = sum(n for pos in made for n in pos.values())
@@ -739,6 +739,20 @@ def _const(v: float) -> laws.Law:
     return laws.Law("constant", float(v), float(v))
 
 
+def _edges(n: int, m: int) -> np.ndarray:
+    """Where ``n`` consecutive rounds split into ``m`` groups of as equal a size as they divide into."""
+    return np.rint(np.arange(m + 1) * n / max(m, 1)).astype(int)
+
+
+def _summed(made: list) -> dict:
+    """The goroutines made in several rounds ({class: how many} each), added up."""
+    return dict(sum((Counter(x) for x in made), Counter()))
+
+
+def _main_name(taken: set) -> str:
+    return next(n for n in ("main_work", *(f"main_work_{k}" for k in range(2, 99))) if n not in taken)
+
+
 def _main_class(running: float, blocked: float, blocks: int, taken: set, max_rounds: int = MAX_ROUNDS) -> FittedClass:
     """The main goroutine's own work: in a scenario main only starts the goroutines, but in the trace it
     also ran, and its running time is P time the others wait for (fanout at GOMAXPROCS 1: 551 goroutines
@@ -746,9 +760,8 @@ def _main_class(running: float, blocked: float, blocks: int, taken: set, max_rou
     goroutines it made waited for it (their first block holds that).  One goroutine runs it for main, in rounds of
     constant run and block; its own stack is the one thing it adds that the trace has not."""
     rounds = int(min(max_rounds, max(1, blocks)))
-    run = laws.Law("constant", running / rounds, running / rounds)
-    wait = laws.Law("constant", blocked / rounds, blocked / rounds)
-    name = next(n for n in ("main_work", *(f"main_work_{k}" for k in range(2, 99))) if n not in taken)
+    run, wait = _const(running / rounds), _const(blocked / rounds)
+    name = _main_name(taken)
     program = [step for _ in range(rounds) for step in ({"depth": 0, "run": run}, {"depth": 0, "block": wait})]
     spec = {"name": name, "count": 1, "arrival": {"process": "burst", "at": 0.0}, "frame": stacks.FRAME,
             "entry_frame": stacks.ENTRY, "program": [*program, {"depth": 0, "block": "forever"}]}

@@ -237,6 +237,7 @@ class Sequence(Dist, Generic[V]):
     values: list[V] = Field(min_length=1)
     at: list[int] | None = None  # the goroutines' ordinals, increasing
     others: V | None = None  # with at: every other goroutine's value (default 0)
+    _named: dict | None = PrivateAttr(None)  # with at: ordinal -> value, made at the first draw
 
     @model_validator(mode="after")
     def _sparse(self):
@@ -254,10 +255,11 @@ class Sequence(Dist, Generic[V]):
         return self.others if self.others is not None else 0
 
     def _draw(self, rng, n, start):
-        if self.at is not None:
-            pos = np.searchsorted(self.at, np.arange(start, start + n))
-            hit = (pos < len(self.at)) & (np.asarray(self.at + [-1])[pos] == np.arange(start, start + n))
-            return np.where(hit, np.asarray(self.values + [self._rest()], dtype=float)[pos], float(self._rest()))
+        if self.at is not None:  # (drawn one goroutine at a time, by every step of a replay's rounds)
+            if self._named is None:
+                self._named = dict(zip(self.at, self.values))
+            rest = self._rest()
+            return np.array([self._named.get(k, rest) for k in range(start, start + n)], dtype=float)
         if start + n > len(self.values):
             where = f"{self._where}: " if self._where else ""
             raise IndexError(f"{where}sequence has {len(self.values)} values, so goroutine "
