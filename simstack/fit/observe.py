@@ -269,9 +269,9 @@ class Watcher:
             life.blocks += 1
             life.last_park, life.last_wake = now, math.nan
             gp = run.gs.get(goid)
-            if life.rounds and gp is not None:
-                life.rounds[-1].size_end = gp.size
             if life.rounds:
+                if gp is not None:
+                    life.rounds[-1].size_end = gp.size
                 self._joined(life.rounds[-1])
             life.pending, life.made = tuple(life.made), []
             life.rounds.append(Round(made=life.pending))
@@ -287,9 +287,9 @@ class Watcher:
         if to == "NotExist":
             life.exited = now
             gone, size = run.exited  # the size its stack had when it exited, after a later run
-            if life.rounds and gone == goid:
-                life.rounds[-1].size_end = size
             if life.rounds:
+                if gone == goid:
+                    life.rounds[-1].size_end = size
                 self._joined(life.rounds[-1])
             if life.resumed and frm in RUNNING and gone == goid:
                 life.later_runs.append((life.resumed, size))
