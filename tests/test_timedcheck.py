@@ -115,6 +115,9 @@ def test_the_timed_model_runs_as_the_program_does_its_main_frame_and_the_tracers
     assert len(prof.trace_goroutines) == 3  # runtime/trace.Start: CPU samples, the advancer, the writer
     # a step's garbage is made in spin with make([]byte, n): mallocgc's path starts below both
     assert [f.frame for f in ch["malloc_path"]] == [88, 32] + [f.frame for f in prof.malloc_path]
+    # ... and the sweeping one as runtime/trace makes it (its sweep records a stack)
+    assert [f.frame for f in ch["malloc_sweep_path"]] == [88, 32] + [f.frame for f in prof.trace_sweep_path]
+    assert "runtime.traceStack" in [f.name for f in ch["malloc_sweep_path"]]
 
 
 def test_with_measured_costs_the_replications_are_the_medians_then_each_rounds(monkeypatch):

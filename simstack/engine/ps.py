@@ -21,6 +21,7 @@ from typing import Any, Final, Optional
 import simpy
 
 from ..runtime.growth import StackOverflow
+from ..runtime.mgcsweep import SWEEP_MIN_HEAP_DISTANCE
 from ..runtime.proc import GDEAD, G, P
 from ..runtime.runtime import Runtime
 from .cpus import Cpus, base_slice
@@ -137,6 +138,10 @@ class Ps:
         self.cons_mark: list[float] = []
         self.cons_runway = 0.0
         self.gc_active = False
+        # time with at least one P idle (bgsweep sweeps there: mgcsweep.py): the total to the last time
+        # none was, and since when one has been
+        self.idle_total = 0.0
+        self.idle_since = 0.0
         # the runtime's own P time (scenario runtime.cpu; all 0 by default): what a P owes for the
         # go statements, exits, parks and growths it ran, paid before it schedules again
         cpu = sim.scenario.runtime.cpu
@@ -198,6 +203,8 @@ class Ps:
                         return
                     gp = rt.schedule(pp)
                 if gp is None:
+                    if not self.idle:
+                        self.idle_since = self.env.now
                     self.idle[pid] = pp  # wake() schedules the event that brings it back
                     if self.cpus is not None:
                         self.cpus.release(pid)  # its M sleeps: its CPU goes to the next thread in line
@@ -323,7 +330,7 @@ class Ps:
         if races is not None and self.spinning is not None:
             return  # wakep: an M is already spinning
         if pp is not None and pp.id in idle:
-            woken = idle.pop(pp.id)
+            woken = self.unidle(pp.id)
         elif idle:
             if races is not None:
                 waker = pp if pp is not None else self.rt.allp[0]
@@ -334,7 +341,7 @@ class Ps:
                     # the measured release used no further P: its M still wakes and spins, but
                     # finds the work gone (it looks at the instant's end)
                     at = NEVER
-                woken = idle.pop(min(idle))
+                woken = self.unidle(min(idle))
                 self.rt.startm(waker, len(self.rt.allp) - len(idle))
                 self.spinning = woken
                 self.spin_at = at
@@ -355,7 +362,7 @@ class Ps:
                     # the instant's end: after every event now due at it
                     self.env.schedule(Triggered(self.env, self.instant_end_callback), _LAST)
                 return
-            woken = idle.pop(min(idle))
+            woken = self.unidle(min(idle))
         else:
             return
         self.rt.startm(pp if pp is not None else self.rt.allp[0], len(self.rt.allp) - len(idle))
@@ -363,6 +370,17 @@ class Ps:
             self.p_loop(woken)
         else:
             self.p_event(woken)
+
+    def unidle(self, pid: int) -> P:
+        """Take P ``pid`` off the idle Ps (pidleget)."""
+        pp = self.idle.pop(pid)
+        if not self.idle:
+            self.idle_total += self.env.now - self.idle_since
+        return pp
+
+    def idle_seconds(self) -> float:
+        """The time so far with at least one P idle: bgsweep's, which sweeps on a P with nothing else."""
+        return self.idle_total + (self.env.now - self.idle_since if self.idle else 0.0)
 
     def join(self, pp: P) -> None:
         """The spinning P starts looking for work (its loop, at this instant)."""
@@ -386,7 +404,7 @@ class Ps:
         waiting = rt.local_runnable + len(rt.global_runq)
         idle = self.idle
         while idle and waiting > 0:
-            woken = idle.pop(min(idle))
+            woken = self.unidle(min(idle))
             rt.startm(rt.allp[0], len(rt.allp) - len(idle))
             self.p_event(woken)
             waiting -= 1
@@ -556,7 +574,8 @@ class Ps:
                     on_draw(info.name, gp.index, ctx.rep, step.index, "run", t)
                 if t > 0:
                     if info.alloc_rate:
-                        rt.mallocgc(gp, pp)  # the step allocates: the runtime's frames below this one
+                        # the step allocates: the runtime's frames below this one, deeper if it sweeps
+                        rt.mallocgc(gp, pp, rt.sweeper.deductSweepCredit(self.allocated, self.idle_seconds()))
                         if checker is not None:
                             checker.settled("mallocgc")
                     return self.start_slice(gp, pp, t)
@@ -877,6 +896,14 @@ class Ps:
         self.allocated += nbytes
         if self.allocated >= self.trigger_runway() and not self.gc_active:
             self.sim.start_gc()
+
+    def pace_sweeper(self, heap_bytes: float) -> None:
+        """gcPaceSweeper at a cycle's end, when GOGC paces cycles: ``heap_bytes`` in use, all unswept,
+        swept by the time the heap is sweepMinHeapDistance short of the next trigger."""
+        if self.paced is None:
+            return
+        self.rt.sweeper.gcPaceSweeper(heap_bytes, self.trigger_runway() - SWEEP_MIN_HEAP_DISTANCE,
+                                      self.idle_seconds())
 
     def trigger_runway(self) -> float:
         """Bytes allocated after a cycle that start the next (trigger - marked heap): the goal's

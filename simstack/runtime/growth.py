@@ -138,11 +138,12 @@ class GrowthMixin:
         gp.status = "waiting"
         self.tracer.on_park(gp, p.id)
 
-    def mallocgc(self, gp: G, p: P) -> None:
+    def mallocgc(self, gp: G, p: P, sweeps: bool = False) -> None:
         """mallocgc's deepest path on the goroutine's stack, from the current depth (refill down to
-        mheap.alloc, which goes on on the system stack); it returns, so it can only grow the stack."""
+        mheap.alloc, which goes on on the system stack; ``sweeps``: deductSweepCredit's sweep, deeper);
+        it returns, so it can only grow the stack."""
         saved = gp.top
-        for frame, nosplit in self.k.malloc_path:
+        for frame, nosplit in (self.k.malloc_sweep_path if sweeps else self.k.malloc_path):
             self.call(gp, p, frame, nosplit)
         gp.top = saved
 

@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from mypy_extensions import trait
 
+from .mgcsweep import Sweeper
 from .mheap import MHeap, round2
 from .proc import GDEAD, G, P
 from .profiles import Profile
@@ -46,6 +47,7 @@ class GCMixin:
     goroutine_heap: int
     marked_goroutine_heap: int
     _inuse_at_start: int
+    sweeper: Sweeper
 
     def newproc1(self, p: P, site: int = -1, entry_frame: int = 0, kind: str = "user", index: int = 0) -> G:
         raise NotImplementedError  # ProcMixin's
@@ -65,6 +67,7 @@ class GCMixin:
         stats = self.cycle_stats = {"cycle": self.gc_cycle, "start": self.now(), "stacks_shrunk": 0,
                                     "bytes_released": 0, "spans_freed": 0}
         self._inuse_at_start = self.mheap.in_stacks
+        self.sweeper.finishsweep_m()  # sweep termination: the last cycle's spans all swept
         if not self.mark_workers:
             self.gcBgMarkStartWorkers(p)
         self.stacks.gc_running = True

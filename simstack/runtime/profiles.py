@@ -98,6 +98,14 @@ class Profile:
     park_path: tuple = ()
     # the deepest path of a heap allocation on the goroutine's stack, outermost first
     malloc_path: tuple = ()
+    # and of one that sweeps spans first (deductSweepCredit -> sweepone -> sweep), taken while
+    # proportional sweep is behind (runtime/mgcsweep.py); () = as malloc_path
+    malloc_sweep_path: tuple = ()
+    # the same with runtime/trace on: sweep's first span records a stack (GCSweepSpan -> traceStack),
+    # the timed validation's programs' case; () = as malloc_sweep_path
+    trace_sweep_path: tuple = ()
+    # bgsweep's P time per heap page it sweeps, on a P with nothing else to run (0: no bgsweep)
+    sweep_page_cost: float = 0.0
     # a parked mark worker's hi - sched.sp; 1.27: the worker that marks a cycle outgrows
     # _FixedStack (newstack at hi - sp = 1128): mark_worker_growth = (new size, bytes copied)
     mark_worker_used: int = 0
@@ -196,6 +204,14 @@ class VersionData:
     # are SUBQ + 8 (frame pointer) read with `go tool objdump` from go1.19.8 / go1.27.3 linux/amd64
     # builds, as park_path's are
     malloc_path: tuple = ()
+    # the deepest sweeping path (deductSweepCredit -> sweepone -> sweep and sweep's deepest callee), and
+    # with runtime/trace on: the path is the traceback at the shallowest depth where an allocation from
+    # a 4 KiB stack grew it (debug.SetMaxStack(4096) turns that growth into a crash that prints it)
+    malloc_sweep_path: tuple = ()
+    trace_sweep_path: tuple = ()
+    # bgsweep's time per page: 128 ns per one-page span, the median "GC incremental sweep" range of
+    # 42,499 one-span sweeps in a traced go1.27.3 http-server run (2026-12-06; not measured on 1.19)
+    sweep_page_cost: float = 128e-9
     # 1.14+: timers live on the Ps and an idle runtime waits for them in netpoll(delay);
     # before, each timer bucket's timerproc slept in a futex to the nanosecond
     timers_in_netpoll: bool = True
@@ -244,6 +260,12 @@ VERSIONS = {
         malloc_path=(Frame(120, False, "runtime.mallocgc"), Frame(72, False, "runtime.(*mcache).nextFree"),
                      Frame(64, False, "runtime.(*mcache).refill"), Frame(88, False, "runtime.(*mcentral).cacheSpan"),
                      Frame(72, False, "runtime.(*mcentral).grow"), Frame(72, False, "runtime.(*mheap).alloc")),
+        # a large allocation's sweep: the deepest of go1.19.8's measured (18 levels of 48 B below the
+        # no-allocation growth depth, the path's 17 by the model)
+        malloc_sweep_path=(Frame(120, False, "runtime.mallocgc"), Frame(80, False, "runtime.(*mcache).allocLarge"),
+                           Frame(32, False, "runtime.deductSweepCredit"), Frame(80, False, "runtime.sweepone"),
+                           Frame(216, False, "runtime.(*sweepLocked).sweep"), Frame(88, False, "runtime.(*spanSet).push"),
+                           Frame(40, False, "runtime.(*headTailIndex).incTail")),
     ),
     "go1.27": VersionData(
         guard_base=800, guard_extra=128, limit_base=800, newstack_fits_frame=True,
@@ -263,6 +285,20 @@ VERSIONS = {
                      Frame(48, False, "runtime.(*mcache).nextFree"), Frame(56, False, "runtime.(*mcache).refill"),
                      Frame(112, False, "runtime.(*mcentral).cacheSpan"), Frame(40, False, "runtime.(*mcentral).grow"),
                      Frame(64, False, "runtime.(*mheap).alloc")),
+        # a large allocation's sweep (22 levels of 40 B below the no-allocation growth depth measured,
+        # 22 by the model); traced, the sweep records its stack: 29 levels measured for 64 KiB and 8 KiB
+        # allocations alike (a rare 31 for 8 KiB), 28 by the model (a small one's refill path: 32)
+        malloc_sweep_path=(Frame(40, False, "runtime.mallocgc"), Frame(80, False, "runtime.mallocgcLarge"),
+                           Frame(72, False, "runtime.(*mcache).allocLarge"), Frame(56, False, "runtime.deductSweepCredit"),
+                           Frame(72, False, "runtime.sweepone"), Frame(288, False, "runtime.(*sweepLocked).sweep"),
+                           Frame(96, False, "runtime.(*spanSet).push"),
+                           Frame(32, False, "runtime.(*atomicHeadTailIndex).incTail")),
+        trace_sweep_path=(Frame(40, False, "runtime.mallocgc"), Frame(80, False, "runtime.mallocgcLarge"),
+                          Frame(72, False, "runtime.(*mcache).allocLarge"), Frame(56, False, "runtime.deductSweepCredit"),
+                          Frame(72, False, "runtime.sweepone"), Frame(288, False, "runtime.(*sweepLocked).sweep"),
+                          Frame(96, False, "runtime.traceLocker.GCSweepSpan"), Frame(120, False, "runtime.traceStack"),
+                          Frame(32, False, "runtime.(*traceStackTable).put"), Frame(88, False, "runtime.(*traceMap).put"),
+                          Frame(32, False, "internal/runtime/maps.MemHash")),
     ),
 }
 
@@ -328,6 +364,7 @@ def resolve_profile(version: str = "go1.27", platform: str = "linux/amd64", *, g
         g0_stack=0 if plat.os_g0 else round2(stack_system + v.g0_stack),
         gsignal_stack=round2(stack_system + 32768) if plat.has_gsignal else 0,
         gcrash_stack=v.gcrash_stack, park_path=v.park_path, malloc_path=v.malloc_path,
+        malloc_sweep_path=v.malloc_sweep_path, trace_sweep_path=v.trace_sweep_path, sweep_page_cost=v.sweep_page_cost,
         system_goroutines=v.system_goroutines + tuple(
             (name, used) for setting, default, name, used in v.godebug_goroutines
             if godebug.get(setting, default)),

@@ -13,6 +13,7 @@ from typing import Callable
 
 from .growth import GrowthMixin
 from .mgc import GCMixin
+from .mgcsweep import Sweeper
 from .mheap import MHeap
 from .proc import GDEAD, G, P, ProcMixin
 from .sched import SchedMixin
@@ -57,6 +58,7 @@ class Runtime(ProcMixin, SchedMixin, GrowthMixin, GCMixin):
         self.last_stack_scan = 0  # stack bytes scanned by the last cycle (GC pacer input)
         self.goroutine_heap = 0  # heap bytes of the gs made since start, and their timers
         self.marked_goroutine_heap = 0  # goroutine_heap at the last mark termination (GC pacer input)
+        self.sweeper = Sweeper(profile.page_size, profile.sweep_page_cost)
         self.sched_init()
         if baseline:
             self.start_baseline(gomaxprocs)

@@ -67,6 +67,8 @@ class Limits:
         # the runtime's park path as (frame, nosplit) pairs
         self.park_path: list[tuple[int, bool]] = [(f.frame, f.nosplit) for f in prof.park_path]
         self.malloc_path: list[tuple[int, bool]] = [(f.frame, f.nosplit) for f in prof.malloc_path]
+        self.malloc_sweep_path: list[tuple[int, bool]] = [(f.frame, f.nosplit) for f in
+                                                          (prof.malloc_sweep_path or prof.malloc_path)]
 
     def order_of(self, n: int) -> int:
         """stackalloc's order loop: log2(n / _FixedStack)."""

@@ -287,7 +287,8 @@ def program_changes(prog) -> dict:
     """The profile as the timed program runs: runtime/trace.Start's goroutines among the runtime's own
     (each GC scans them into the adaptive starting size's average), main's hi - sp as its own
     frame makes it (main.main's ``$FRAME``, 12 KiB, where the quiet programs' main has 4 KiB), and
-    mallocgc's path below ``spin`` and ``makeslice``, where the program allocates a step's garbage."""
+    mallocgc's paths below ``spin`` and ``makeslice``, where the program allocates a step's garbage (the
+    sweeping one as runtime/trace makes it: its first span swept records a stack)."""
     from ..runtime.profiles import Frame, resolve_profile
     rs = prog.simulated.runtime
     prof = resolve_profile(rs.version, rs.platform, godebug=rs.godebug)  # the goroutines the runtime starts
@@ -297,8 +298,12 @@ def program_changes(prog) -> dict:
         changes["main_gc_wait_used"] = frame + MAIN_ASLEEP_BEYOND_FRAME
     spin = prog.layout.others.get("spin")
     if spin and prof.malloc_path:
-        changes["malloc_path"] = (Frame(spin, False, "main.spin"), Frame(MAKESLICE_FRAME, False, "runtime.makeslice"),
-                                  *prof.malloc_path)
+        below = (Frame(spin, False, "main.spin"), Frame(MAKESLICE_FRAME, False, "runtime.makeslice"))
+        changes["malloc_path"] = below + prof.malloc_path
+        # the program is traced: an allocation that sweeps records the sweep's stack, deeper still
+        sweep = prof.trace_sweep_path or prof.malloc_sweep_path
+        if sweep:
+            changes["malloc_sweep_path"] = below + sweep
     return changes
 
 

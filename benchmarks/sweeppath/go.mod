@@ -1,0 +1,3 @@
+module sweeppath
+
+go 1.19
