@@ -27,7 +27,6 @@ class Sweeper:
         self.pages_swept = 0.0  # by allocating goroutines, since the cycle's end
         self.pages_per_byte = 0.0  # 0: sweeping is done (or was never paced)
         self.idle_basis = 0.0  # idle P time at the cycle's end, when bgsweep was readied
-        self.sweeps = 0  # allocations that swept (a run step's, in the engine)
 
     def gcPaceSweeper(self, heap_bytes: float, heap_distance: float, idle_seconds: float) -> None:
         """gcPaceSweeper: all of the heap's pages unswept, to be swept over ``heap_distance`` bytes
@@ -61,5 +60,4 @@ class Sweeper:
         if debt <= 0.0:
             return False
         self.pages_swept += min(debt, self.pages_in_use - swept)
-        self.sweeps += 1
         return True

@@ -260,8 +260,8 @@ VERSIONS = {
         malloc_path=(Frame(120, False, "runtime.mallocgc"), Frame(72, False, "runtime.(*mcache).nextFree"),
                      Frame(64, False, "runtime.(*mcache).refill"), Frame(88, False, "runtime.(*mcentral).cacheSpan"),
                      Frame(72, False, "runtime.(*mcentral).grow"), Frame(72, False, "runtime.(*mheap).alloc")),
-        # a large allocation's sweep: the deepest of go1.19.8's measured (18 levels of 48 B below the
-        # no-allocation growth depth, the path's 17 by the model)
+        # a large allocation's sweep: go1.19.8's growth came 17 - 18 levels of 48 B shallower than
+        # without an allocation (benchmarks/sweep_path_measure.py), this path's 17 by the model
         malloc_sweep_path=(Frame(120, False, "runtime.mallocgc"), Frame(80, False, "runtime.(*mcache).allocLarge"),
                            Frame(32, False, "runtime.deductSweepCredit"), Frame(80, False, "runtime.sweepone"),
                            Frame(216, False, "runtime.(*sweepLocked).sweep"), Frame(88, False, "runtime.(*spanSet).push"),
@@ -285,9 +285,9 @@ VERSIONS = {
                      Frame(48, False, "runtime.(*mcache).nextFree"), Frame(56, False, "runtime.(*mcache).refill"),
                      Frame(112, False, "runtime.(*mcentral).cacheSpan"), Frame(40, False, "runtime.(*mcentral).grow"),
                      Frame(64, False, "runtime.(*mheap).alloc")),
-        # a large allocation's sweep (22 levels of 40 B below the no-allocation growth depth measured,
-        # 22 by the model); traced, the sweep records its stack: 29 levels measured for 64 KiB and 8 KiB
-        # allocations alike (a rare 31 for 8 KiB), 28 by the model (a small one's refill path: 32)
+        # a large allocation's sweep (the growth 22 levels of 40 B shallower than without an allocation,
+        # 22 by the model); traced, the sweep records its stack: 29 - 30 levels measured for 64 KiB and
+        # 8 KiB allocations (a few from up to 34), 28 by the model (a small one's refill path: 32)
         malloc_sweep_path=(Frame(40, False, "runtime.mallocgc"), Frame(80, False, "runtime.mallocgcLarge"),
                            Frame(72, False, "runtime.(*mcache).allocLarge"), Frame(56, False, "runtime.deductSweepCredit"),
                            Frame(72, False, "runtime.sweepone"), Frame(288, False, "runtime.(*sweepLocked).sweep"),
