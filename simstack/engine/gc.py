@@ -133,12 +133,10 @@ class GCMixin:
         if md > 0:
             yield self.env.timeout(md)
         stats = rt.gc_end()
-        # the heap in use, all of it to sweep: the live heap the pacer marked and all allocated since
-        heap = ps.allocated + (ps.paced[0] + rt.marked_goroutine_heap if ps.paced is not None else 0.0)
         ps.marked_black = ps.allocated - before  # allocated black: the next goal counts it
         ps.end_cycle(ps.marked_black, idle_share)
+        ps.pace_sweeper()
         ps.allocated = 0.0
-        ps.pace_sweeper(heap)
         ps.gc_active = False
         self.rec.gc_row(dict(stats))
         if self.checker is not None:

@@ -897,13 +897,15 @@ class Ps:
         if self.allocated >= self.trigger_runway() and not self.gc_active:
             self.sim.start_gc()
 
-    def pace_sweeper(self, heap_bytes: float) -> None:
-        """gcPaceSweeper at a cycle's end, when GOGC paces cycles: ``heap_bytes`` in use, all unswept,
-        swept by the time the heap is sweepMinHeapDistance short of the next trigger."""
-        if self.paced is None:
+    def pace_sweeper(self) -> None:
+        """gcPaceSweeper at a cycle's end (before ``allocated`` restarts), when GOGC paces cycles: the
+        heap in use (the live heap the pacer marked and all allocated since the last cycle), all of it
+        unswept, swept by the time the heap is sweepMinHeapDistance short of the next trigger."""
+        paced = self.paced
+        if paced is None:
             return
-        self.rt.sweeper.gcPaceSweeper(heap_bytes, self.trigger_runway() - SWEEP_MIN_HEAP_DISTANCE,
-                                      self.idle_seconds())
+        heap = paced[0] + self.rt.marked_goroutine_heap + self.allocated
+        self.rt.sweeper.gcPaceSweeper(heap, self.trigger_runway() - SWEEP_MIN_HEAP_DISTANCE, self.idle_seconds())
 
     def trigger_runway(self) -> float:
         """Bytes allocated after a cycle that start the next (trigger - marked heap): the goal's
