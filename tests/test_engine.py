@@ -303,7 +303,6 @@ def test_a_gate_that_waits_for_its_waiters_opens_when_the_last_parks_but_not_pas
     assert exits("open_at: [5ms, 7ms], wait_for: [40, 0]").min() == pytest.approx(0.0072)
 
 
-
 def test_a_gc_cycle_that_follows_a_gate_comes_as_late_as_its_opening():
     # the gate, due at 5 ms, waits for all 40 goroutines and opens at 8 ms (above): 3 ms late; main's timers
     # on time, so that each cycle starts when it is due
