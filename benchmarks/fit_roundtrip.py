@@ -183,8 +183,8 @@ def main() -> int:
             gc, live = rt.figure("gc_cycles"), rt.figure("mean_live_goroutines")
             es = rt.end_sizes
             n_end = sum(es["trace"].values())
-            fitted = rt.fit.runtime["gomaxprocs"]  # another where the program changed GOMAXPROCS (docs/fit.md)
-            shown = f"{procs} (fit: {fitted})" if fitted != procs else f"{procs}"
+            fitted = [rt.fit.runtime["gomaxprocs"]] + [n for _, n in rt.fit.runtime.get("gomaxprocs_changes", ())]
+            shown = f"{procs} (fit: {', then '.join(map(str, fitted))})" if fitted != [procs] else f"{procs}"
             print(f"| {name} | {shown} | {len(rt.fit.table):,} | {mode} | {len(rt.fit.classes)} | "
                   f"{mib(m['simulated'])} / {mib(m['real_mean'])} ({pct(m)}) | {pct(p)} | {g['simulated']:,.0f} / "
                   f"{g['real_mean']:,.0f} ({pct(g)}) | {gc['simulated']:.0f} / {gc['real_mean']:.0f} | "

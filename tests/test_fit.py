@@ -529,20 +529,30 @@ def resized(tc, tmp_path_factory):
     return out
 
 
-def test_a_changed_gomaxprocs_is_fitted_at_the_one_in_effect_longest_and_warned_about(resized):
+def test_a_changed_gomaxprocs_is_fitted_as_the_programs_own_changes(resized):
     observed = observe_trace(resized)
     spans = observed[0].summary["gomaxprocs_in_effect"]
     assert list(spans) == ["2", "1"]  # the program's own sleeps: 300 ms at 2, 100 + 100 ms at 1
     assert 0.25 < spans["2"] < 0.45 and 0.15 < spans["1"] < 0.35
-    assert observed[0].summary["scenario"]["runtime"]["gomaxprocs"] == 2
+    assert [n for _, n in observed[0].summary["gomaxprocs_changes"]] == [1, 2, 1]
     fit = fit_trace(resized, observed=observed)
-    assert fit.scenario().runtime.gomaxprocs == 2
-    said = [w for w in fit.warnings if "GOMAXPROCS changed" in w]
-    assert len(said) == 1 and "fitted at 2" in said[0] and "--gomaxprocs" in said[0]
-    assert "in effect longest" in fit.yaml()
+    rs = fit.scenario().runtime
+    assert rs.gomaxprocs == 1 and [c.gomaxprocs for c in rs.gomaxprocs_changes] == [2, 1]
+    at = [c.at for c in rs.gomaxprocs_changes]
+    assert 0.07 < at[0] < 0.2 and 0.25 < at[1] - at[0] < 0.45  # spawn(100 ms), then spawn(300 ms)
+    assert not [w for w in fit.warnings if "GOMAXPROCS" in w]
+    assert "then gomaxprocs_changes: the program called runtime.GOMAXPROCS" in fit.yaml()
+    sim = simstack.run(fit.scenario())
+    ev = sim.events
+    # one P again after the second change (P1's cached stacks released at its instant, which SimPy's
+    # now + (at - now) can put an ulp past the written time)
+    assert set(ev.loc[(ev.time > at[1] + 1e-9) & (ev.p >= 0), "p"]) <= {0}
+    assert (ev.loc[(ev.time > at[0]) & (ev.time < at[1]), "p"] == 1).any()
     given = fit_trace(resized, observed=observed, gomaxprocs=1)
-    assert given.scenario().runtime.gomaxprocs == 1 and not [w for w in given.warnings if "GOMAXPROCS" in w]
+    assert given.scenario().runtime.gomaxprocs == 1 and not given.scenario().runtime.gomaxprocs_changes
     assert "gomaxprocs: 1, as given" in given.yaml()
+    short = fit_trace(resized, observed=observed, until=at[1] - 0.01)  # fitted up to before the second change
+    assert [c.gomaxprocs for c in short.scenario().runtime.gomaxprocs_changes] == [2]
 
 
 def test_a_trace_at_one_gomaxprocs_is_fitted_at_it_without_a_warning(fitted):

@@ -165,8 +165,10 @@ def test_static_refusals_name_every_problem():
     doc = sc.to_yaml_dict()
     doc["runtime"]["overrides"] = {"starting_stack": 8192}
     doc["goroutines"][0]["park_path"] = "none"
+    doc["runtime"]["gomaxprocs_changes"] = [{"at": "10ms", "gomaxprocs": 2}]
     msg = refusal(scenario_from_dict(doc))
     assert "no checkpoints" in msg and "overrides (starting_stack)" in msg and "park_path 'none'" in msg
+    assert "gomaxprocs_changes: the replayed program does not call runtime.GOMAXPROCS" in msg
     assert "linux/arm64" in P.static_problems(scen(SMALL), "linux/arm64")[0]
 
 

@@ -147,13 +147,14 @@ def test_example_timed_scenarios_are_expressible(name):
 
 
 def test_timed_problems_say_why():
-    doc = {**SMALL, "runtime": {**SMALL["runtime"], "overrides": {"starting_stack": 8192}},
+    doc = {**SMALL, "runtime": {**SMALL["runtime"], "overrides": {"starting_stack": 8192},
+                                "gomaxprocs_changes": [{"at": "10ms", "gomaxprocs": 2}]},
            "gc": {**SMALL["gc"], "mark_duration": "1ms"},
            "checkpoints": [{"label": "two words", "at": "100ms"}]}
     probs = timed_problems(scenario_from_dict(doc, source="<test>"), "linux/arm64")
     text = "\n".join(probs)
-    assert len(probs) == 4
-    for word in ("linux/arm64", "overrides (starting_stack)", "mark_duration", "'two words'"):
+    assert len(probs) == 5
+    for word in ("linux/arm64", "overrides (starting_stack)", "mark_duration", "'two words'", "gomaxprocs_changes"):
         assert word in text
     # gates need a duration (the program could not tell when to end), and nothing else
     doc = {k: v for k, v in SMALL.items() if k != "duration"}

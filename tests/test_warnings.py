@@ -33,10 +33,11 @@ EXPECTED = {
         ":6:5: goroutines[0].entry_frame: warning: the 16,384-byte entry function alone does not fit in the 8,192-byte stack limit; the first goroutine of class 'big' ends the run with the runtime's fatal stack overflow",
     ],
     'arrivals_after_end.yaml': [
-            ":6:15: goroutines[0].arrival.at: warning: time 2s is after the end of the run (duration 1s): class 'late_burst' never starts",
-            ":10:45: goroutines[1].arrival.start: warning: time 1.5s is after the end of the run (duration 1s): class 'late_poisson' never starts",
-            ':13:49: goroutines[2].arrival.times[2]: warning: 2 of the 4 trace times are after the end of the run (duration 1s): those goroutines never start',
-            ":16:31: gates[0].open_at[1]: warning: time 5s is after the end of the run (duration 1s): gate 'go' never opens then",
+            ":3:75: runtime.gomaxprocs_changes[1].at: warning: time 1s is at or after the end of the run (duration 1s): GOMAXPROCS never becomes 4 then",
+            ":7:15: goroutines[0].arrival.at: warning: time 2s is after the end of the run (duration 1s): class 'late_burst' never starts",
+            ":11:45: goroutines[1].arrival.start: warning: time 1.5s is after the end of the run (duration 1s): class 'late_poisson' never starts",
+            ':14:49: goroutines[2].arrival.times[2]: warning: 2 of the 4 trace times are after the end of the run (duration 1s): those goroutines never start',
+            ":17:31: gates[0].open_at[1]: warning: time 5s is after the end of the run (duration 1s): gate 'go' never opens then",
         ],
     'count_at_limit.yaml': [
             ":4:5: goroutines[0].count: warning: class 'w' starts 2,000,000 goroutines; simstack run stops at 1,000,000 goroutines (--max-goroutines: raise it, or 0 for no limit)",

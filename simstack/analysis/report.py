@@ -119,8 +119,10 @@ def _build_report(result, title):
     if scen.get("description"):
         meta.append(scen["description"])
     if rt:
+        changes = rt.get("gomaxprocs_changes") or []
+        then = "".join(f", {c['gomaxprocs']} from {c['at']:g} s" for c in changes)
         meta.append(f"{rt.get('version_full', rt.get('version', '?'))} {rt.get('platform', '')}, "
-                    f"GOMAXPROCS {rt.get('gomaxprocs', '?')}")
+                    f"GOMAXPROCS {rt.get('gomaxprocs', '?')}{then}")
     if "seed" in scen:
         meta.append(f"seed {scen['seed']}")
     meta.append(f"model {summary.get('model_version', '?')}")

@@ -40,6 +40,7 @@ class Cpus:
         self.used: dict[int, float] = {}  # run time each of them has had since it got it
         self.line: deque = deque()  # (P, seconds, callback, since when): the threads waiting for a CPU, in order
         self.waited = 0.0  # seconds the Ps spent in line, all together (for the summary)
+        self.holds: dict[int, tuple] = {}  # the run each P's thread has on a CPU now: (event, since when)
 
     def hold(self, pid: int, seconds: float, callback: Any) -> None:
         """Run P ``pid`` for ``seconds`` of CPU, then call ``callback``: now if its thread has a CPU
@@ -77,7 +78,23 @@ class Cpus:
             self.used[pid] = 0.0
             self._run(pid, seconds, callback)
 
+    def cancel(self, pid: int) -> float:
+        """P ``pid`` is destroyed (procresize): its run ends now, unfinished, and its thread gives up its
+        CPU or its place in line. Returns the seconds it ran, 0 if it waited, -1 if it had nothing to run."""
+        for i, entry in enumerate(self.line):
+            if entry[0] == pid:
+                del self.line[i]
+                return 0.0
+        hold = self.holds.pop(pid, None)
+        ran = -1.0
+        if hold is not None and not hold[0].processed:
+            hold[0].callbacks.clear()
+            ran = self.env.now - hold[1]
+        self.release(pid)
+        return ran
+
     def _run(self, pid: int, seconds: float, callback: Any) -> None:
         self.used[pid] += seconds
         ev = self.env.timeout(seconds)
         ev.callbacks.append(callback)
+        self.holds[pid] = (ev, self.env.now)

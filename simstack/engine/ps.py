@@ -81,8 +81,9 @@ class Ps:
         # draw, in the order made (simstack validate replays them in a real Go program)
         self.on_draw: Any = None
         self.idle: dict[int, P] = {}  # the Ps with nothing to run, by id
-        n = len(rt.allp)
-        self.multi = n > 1
+        n = len(rt.allp_made)  # per-P state for every P the run will have (runtime.gomaxprocs_changes)
+        self.nprocs = len(rt.allp)  # GOMAXPROCS now
+        self.multi = self.nprocs > 1
         self.p_current: list[Optional[G]] = [None] * n  # the G each P runs (between its run slices)
         self.p_timed: list[bool] = [False] * n  # whether that G has held its P for simulated time
         # each P's schedtick as last seen, and when it last changed: the time slice sysmon measures, which
@@ -91,8 +92,12 @@ class Ps:
         self.p_slice_start: list[float] = [0.0] * n
         self.sysmon = Sysmon(rt.profile.sysmon_slack)
         # one callback per P for each way it comes back: its loop, the end of a run slice
-        self.p_callbacks: list[Any] = [self._loop_callback(pp) for pp in rt.allp]
-        self.slice_callbacks: list[Any] = [self._slice_callback(pp) for pp in rt.allp]
+        self.p_callbacks: list[Any] = [self._loop_callback(pp) for pp in rt.allp_made]
+        self.slice_callbacks: list[Any] = [self._slice_callback(pp) for pp in rt.allp_made]
+        # each P's pending hold (a run slice or the runtime's own work) and when it began: procresize
+        # stops a destroyed P's in the middle
+        self.p_hold: list[Any] = [None] * n
+        self.p_hold_at: list[float] = [0.0] * n
         self.timer_callback: Any = self.timer_fired
         # the netpoller: with every P idle, findRunnable's M waits for the next timer in
         # netpoll(delay), which sleeps on a grid of timer_resolution from when it blocked
@@ -180,6 +185,8 @@ class Ps:
         P has to wait (a run slice, a zero-time turn for the other Ps, or idleness)."""
         rt = self.rt
         pid = pp.id
+        if pid >= self.nprocs:
+            return  # destroyed by procresize after this event was scheduled
         current = self.p_current
         while True:
             gp = current[pid]
@@ -296,6 +303,8 @@ class Ps:
         if self.cpus is None:
             ev = self.env.timeout(seconds)
             ev.callbacks.append(callback)
+            self.p_hold[pid] = ev
+            self.p_hold_at[pid] = self.env.now
         else:
             self.cpus.hold(pid, seconds, callback)
 
@@ -408,6 +417,85 @@ class Ps:
             rt.startm(rt.allp[0], len(rt.allp) - len(idle))
             self.p_event(woken)
             waiting -= 1
+
+    def procresize(self, nprocs: int) -> None:
+        """runtime.GOMAXPROCS(nprocs) (``runtime.gomaxprocs_changes``): with the world stopped, each P
+        beyond ``nprocs`` stops what it runs (its goroutine, preempted, to the global queue with the
+        rest of its step) and is destroyed (``Runtime.procresize``: its queue to the global queue's
+        head, its stack cache and free Gs released); the Ps it adds start idle, and startTheWorld
+        wakes as many idle Ps as there are goroutines waiting."""
+        rt = self.rt
+        old = self.nprocs
+        if nprocs == old:
+            return
+        now = self.env.now
+        p0 = rt.allp[0]
+        stopped: list[G] = []
+        for pid in range(nprocs, old):
+            pp = rt.allp[pid]
+            ran = self.stop_hold(pid)
+            gp = self.p_current[pid]
+            if gp is not None:  # in a run slice: preempted where it is (goschedImpl)
+                ran = max(ran, 0.0)
+                self.p_current[pid] = None
+                ctx: GoroutineCtx = gp.ctx
+                rate = ctx.cls.alloc_rate
+                if rate:
+                    self.allocate(rate * ran)
+                ctx.remaining = max(0.0, ctx.remaining - ran)
+                if ctx.remaining <= 1e-15:
+                    ctx.remaining = 0.0
+                    gp.in_step = False
+                gp.status = "runnable"
+                stopped.append(gp)
+            self.p_debt[pid] = 0.0
+            self.p_timed[pid] = False
+            if pid in self.idle:
+                self.unidle(pid)
+            if self.spinning is pp:
+                self.spinning = None
+            if self.expired[pid]:  # moveTimers: its timers go to the P running procresize
+                for ev in self.expired[pid]:
+                    ev.pp = p0
+                self.expired[0].extend(self.expired[pid])
+                self.expired[pid].clear()
+        rt.global_runq.extend(stopped)  # preempted by the stop before procresize ran
+        rt.procresize(nprocs)
+        self.nprocs = nprocs
+        self.multi = nprocs > 1
+        for pid in range(old, nprocs):
+            if not self.idle:
+                self.idle_since = now
+            self.idle[pid] = rt.allp[pid]
+        rs = self.sim.scenario.runtime
+        if self.cpus is None and rs.share_cpus and rs.num_cpu is not None and rs.num_cpu < nprocs:
+            self.cpus = Cpus(self.env, rs.num_cpu, rs.os_slice or base_slice(rs.num_cpu))
+        sp = self.spinning
+        self.spinning = None
+        self.spin_at = -1
+        self.go_join = NEVER
+        self.races = self.sim.make_races(nprocs)
+        if sp is not None:
+            self.p_event(sp)  # a woken P still looking for work goes on looking
+        waiting = rt.local_runnable + len(rt.global_runq)
+        while self.idle and waiting > 0:
+            woken = self.unidle(min(self.idle))
+            rt.startm(p0, nprocs - len(self.idle))
+            self.p_event(woken)
+            waiting -= 1
+        if self.checker is not None:
+            self.checker.settled("procresize")
+
+    def stop_hold(self, pid: int) -> float:
+        """Stop P ``pid``'s pending hold (its callback will not come): the seconds it ran, -1 if none."""
+        if self.cpus is not None:
+            return self.cpus.cancel(pid)
+        ev = self.p_hold[pid]
+        if ev is None or ev.processed:
+            return -1.0
+        self.p_hold[pid] = None
+        ev.callbacks.clear()
+        return self.env.now - self.p_hold_at[pid]
 
     # --- goroutines -----------------------------------------------------------------------
     def newproc(self, info: ClassInfo, pp: P, wake: bool = True, burst: bool = False) -> G:
@@ -692,6 +780,8 @@ class Ps:
         """A timer is due: it runs when a P next looks (``checkTimers`` in schedule, or a P with
         nothing to do stealing it), or when the netpoller wakes if every P is idle."""
         pp: P = ev.pp
+        if pp.id >= self.nprocs:
+            pp = ev.pp = self.rt.allp[0]  # its P was destroyed: moveTimers gave its timers to procresize's P
         if not self.res:
             self.rt.goready(ev.gp, pp)  # on the goroutine's P, the last thing this event does
             env = self.env

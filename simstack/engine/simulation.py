@@ -76,8 +76,10 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
             self.profile = with_overrides(self.profile, **{**start, **(profile_changes or {})})
         if hasattr(recorder, "bind"):
             recorder.bind(self.env)
+        changes = getattr(rs, "gomaxprocs_changes", None) or []
         self.rt = Runtime(self.profile, rs.gomaxprocs, baseline=rs.baseline == "auto",
-                          tracer=recorder.tracer, clock=lambda: self.env.now)
+                          tracer=recorder.tracer, clock=lambda: self.env.now,
+                          max_procs=max([rs.gomaxprocs] + [c.gomaxprocs for c in changes]))
         self.checker = None  # the invariant checker, told by the engine after each runtime operation
         if check_invariants:
             from ..runtime.invariants import attach
@@ -100,13 +102,32 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
         self.ps = Ps(self, self.rt, self.classes, self.gates, self.checker, max_goroutines, max_events,
                      self._pacing())
         self.ps.max_live = max_live
-        if rs.gomaxprocs > 1 and getattr(rs, "races", True):
-            if races_seed is not None and races_seed != scenario.seed:  # the same child of another seed
-                streams = np.random.SeedSequence(races_seed).spawn(len(scenario.goroutines) + 2)
-            self.ps.races = Races(self.profile.version, np.random.default_rng(streams[-1]), rs.gomaxprocs,
-                                  getattr(rs, "num_cpu", None) or rs.gomaxprocs)
+        if races_seed is not None and races_seed != scenario.seed:  # the same child of another seed
+            streams = np.random.SeedSequence(races_seed).spawn(len(scenario.goroutines) + 2)
+        self.races_stream = streams[-1]
+        self.races_rng = None  # made with the first race model, kept by the ones after procresize
+        self.ps.races = self.make_races(rs.gomaxprocs)
 
     # --- set-up -----------------------------------------------------------------------
+    def make_races(self, nprocs: int):
+        """The race model for ``nprocs`` Ps (engine/races.py; None at 1 or with ``runtime.races: false``): on
+        ``num_cpu`` CPUs, by default the scenario's first GOMAXPROCS (the runtime's default is NumCPU)."""
+        rs = self.scenario.runtime
+        if nprocs < 2 or not getattr(rs, "races", True):
+            return None
+        if self.races_rng is None:
+            self.races_rng = np.random.default_rng(self.races_stream)
+        return Races(self.profile.version, self.races_rng, nprocs, getattr(rs, "num_cpu", None) or rs.gomaxprocs)
+
+    def gomaxprocs_schedule(self):
+        """runtime.GOMAXPROCS(n) at the ``runtime.gomaxprocs_changes`` times (``Ps.procresize``)."""
+        end = self.scenario.duration
+        for change in self.scenario.runtime.gomaxprocs_changes:
+            if end is not None and change.at >= end:
+                return
+            yield self.env.timeout(change.at - self.env.now)
+            self.ps.procresize(change.gomaxprocs)
+
     def attach(self, tracer: EngineTracer) -> None:
         """Let ``tracer`` follow the run from now on: the runtime's events (after the recorder and
         the checker) and the engine's points (``engine/tracer.py``)."""
@@ -136,6 +157,8 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
             if info.spec.arrival.process != "spawned":
                 self.start_arrivals(info)
         env.process(self.gc_schedule())
+        if getattr(sc.runtime, "gomaxprocs_changes", None):
+            env.process(self.gomaxprocs_schedule())
         self.daemons = 1  # the sampler
         if sc.gc.trigger == "interval" and sc.gc.interval:
             self.daemons += 1

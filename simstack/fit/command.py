@@ -82,9 +82,11 @@ def fit_cmd(trace_file, out, overwrite, max_classes, gc, arrivals, replay, platf
         click.echo(f"{trace_file}: warning: {w}", err=True)
     if not quiet:
         n = len(fit.table)  # the program's goroutines the trace shows (a spawned class has no count of its own)
+        changes = fit.runtime.get("gomaxprocs_changes", ())
+        then = f" (then {', '.join(str(c[1]) for c in changes)})" if changes else ""
         click.echo(f"{trace_file.name} ({fit.duration:.4g} s, {n:,} goroutines) -> {out}: "
                    f"{len(fit.classes)} classes ({', '.join(c.name for c in fit.classes)}), "
-                   f"{fit.runtime['version']}, GOMAXPROCS {fit.runtime['gomaxprocs']}, GC {fit.gc['trigger']}")
+                   f"{fit.runtime['version']}, GOMAXPROCS {fit.runtime['gomaxprocs']}{then}, GC {fit.gc['trigger']}")
 
 
 def _bad(msg: str):

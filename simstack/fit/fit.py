@@ -111,8 +111,8 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
     with laws (each goroutine's own time would end before or after its wave, as the simulation
     reaches it earlier or later).  ``classify`` as for
     :func:`simstack.read_trace`.  ``observed``: what :func:`observe_trace` returned for this trace,
-    to fit it again without reading it again.  ``gomaxprocs``: the scenario's, where the program changed
-    it during the trace (default: the one in effect longest, with a warning).  ``until``: fit the trace up
+    to fit it again without reading it again.  ``gomaxprocs``: the scenario's one GOMAXPROCS (default: the
+    trace's, and where the program changed it, its value at the start and each change).  ``until``: fit the trace up
     to that time (seconds from its first event), as if it ended there (a program's own steady part,
     without what it did while shutting down).
     """
@@ -145,11 +145,13 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
     fmt = trace_format(path)
     fixed = int(res.summary["trace"]["fixed_stack"])
     fit = Fit(str(path), name or path.stem, end, {}, {}, [], table=table, result=res, watch=watch)
-    procs, procs_note = _gomaxprocs(res.summary, gomaxprocs, fit.warnings)
+    procs, procs_changes, procs_note = _gomaxprocs(res.summary, gomaxprocs, until)
     # the block times are measured up to the goready: with the timers' lateness in them, which the model's
     # netpoll grid would add again
     fit.runtime = {"version": version or TRACED_VERSION, "platform": platform, "gomaxprocs": procs,
                    "overrides": {"timer_resolution": 0.0}}
+    if procs_changes:
+        fit.runtime["gomaxprocs_changes"] = procs_changes
     fit.runtime_notes = [
         f"version: {version}, as given" if version else
         f"version: {TRACED_VERSION}, inferred: the trace is in the go1.{fmt} format, which does not name the "
@@ -241,21 +243,22 @@ def _follow_gates(fit: Fit) -> None:
                             "the trace, so as late as the opening comes in the simulation")
 
 
-def _gomaxprocs(summary: dict, given: int | None, warnings: list) -> tuple[int, str]:
-    """The scenario's GOMAXPROCS and its note: as given, else the trace's, the one in effect longest where
-    the program changed it (a scenario has one; a warning says what the others were)."""
+def _gomaxprocs(summary: dict, given: int | None, until: float | None) -> tuple[int, list, str]:
+    """The scenario's GOMAXPROCS, its changes (``runtime.gomaxprocs_changes``: ``[seconds, GOMAXPROCS]``)
+    and their note: as given (one value), else the trace's value at its start and each procresize that
+    changed it (``/sched/gomaxprocs:threads``)."""
     spans = {int(n): s for n, s in summary.get("gomaxprocs_in_effect", {}).items()}
     traced = next(iter(spans), 0) or int(summary["scenario"]["runtime"]["gomaxprocs"]) or 1
     seen = ", ".join(f"{n} for {s:.3g} s" for n, s in spans.items())
-    if len(spans) > 1 and given is None:
-        warnings.append(f"GOMAXPROCS changed during the trace ({seen}): a scenario has one, fitted at {traced}, "
-                        "the one in effect longest (--gomaxprocs sets another); in the other periods the real "
-                        "runtime had other Ps, with their own stack caches, and started other Ms")
     if given is not None:
-        return given, f"gomaxprocs: {given}, as given (the trace's /sched/gomaxprocs:threads: {seen or traced})"
-    if len(spans) > 1:
-        return traced, f"gomaxprocs: {traced}, in effect longest of the trace's {seen} (/sched/gomaxprocs:threads)"
-    return traced, f"gomaxprocs: {traced}, from the trace's /sched/gomaxprocs:threads"
+        return given, [], f"gomaxprocs: {given}, as given (the trace's /sched/gomaxprocs:threads: {seen or traced})"
+    readings = [(float(t), int(n)) for t, n in summary.get("gomaxprocs_changes", ())]
+    if len(readings) < 2:
+        return traced, [], f"gomaxprocs: {traced}, from the trace's /sched/gomaxprocs:threads"
+    start, changes = readings[0][1], [[t, n] for t, n in readings[1:] if until is None or t < until]
+    return start, changes, (f"gomaxprocs: {start} at the start, then gomaxprocs_changes: the program called "
+                            f"runtime.GOMAXPROCS ({seen} in all; /sched/gomaxprocs:threads at each procresize); "
+                            "--gomaxprocs sets one value instead")
 
 
 def observe_trace(path, *, go=None, classify=None, until: float | None = None) -> tuple:

@@ -89,6 +89,9 @@ def render(fit) -> str:
     out += _comment(fit.runtime_notes, "  ")
     rt = fit.runtime
     out += [f"  version: {rt['version']}", f"  platform: {rt['platform']}", f"  gomaxprocs: {rt['gomaxprocs']}"]
+    if rt.get("gomaxprocs_changes"):
+        out.append("  gomaxprocs_changes:")
+        out += [f"    - {{at: {time_text(t, 7)}, gomaxprocs: {n}}}" for t, n in rt["gomaxprocs_changes"]]
     if rt.get("overrides"):
         out.append("  overrides: {" + ", ".join(f"{k}: {time_text(v) if k == 'timer_resolution' else v}"
                                                 for k, v in rt["overrides"].items()) + "}")

@@ -85,7 +85,7 @@ class P:
 
 @trait
 class ProcMixin:
-    """newproc1, malg, gfput, gfget, goexit0 and gfpurge, as methods of the Runtime."""
+    """newproc1, malg, gfput, gfget, goexit0, gfpurge and procresize, as methods of the Runtime."""
 
     # the Runtime's state this part reads (declared for mypyc, which compiles the mixins as traits)
     profile: Profile
@@ -104,6 +104,10 @@ class ProcMixin:
     live_stack_bytes: int
     live_used: int
     goroutine_heap: int
+    allp: list[P]
+    allp_made: list[P]
+    global_runq: deque[G]
+    local_runnable: int
 
     def on_exit(self, gp: G) -> None:
         raise NotImplementedError  # Runtime's
@@ -232,3 +236,25 @@ class ProcMixin:
             g2 = p.gfree.pop()
             (self.gfree_stack if g2.stack is not None else self.gfree_nostack).append(g2)
 
+    def procresize(self, nprocs: int) -> None:
+        """procresize: GOMAXPROCS becomes ``nprocs`` (the world stopped); the Ps beyond it are destroyed,
+        and those it adds start as ``p.init`` leaves them: an empty mcache, no free Gs, empty queues."""
+        if nprocs > len(self.allp_made):
+            raise ValueError(f"procresize({nprocs}): the runtime was made for at most {len(self.allp_made)} Ps")
+        for pp in self.allp[nprocs:]:
+            self.pdestroy(pp)
+        self.allp = self.allp_made[:nprocs]
+
+    def pdestroy(self, pp: P) -> None:
+        """p.destroy: its runnable Gs to the global queue's head (runnext first), its mcache freed
+        (``freemcache`` -> ``stackcache_clear``) and its free Gs to the global lists (``gfpurge``)."""
+        q = self.global_runq
+        while pp.runq:
+            q.appendleft(pp.runq.pop())  # globrunqputhead, from the tail: the queue keeps its order
+            self.local_runnable -= 1
+        if pp.runnext is not None:
+            q.appendleft(pp.runnext)
+            pp.runnext = None
+            self.local_runnable -= 1
+        self.stacks.stackcache_clear(pp.stackcache, pp.id)
+        self.gfpurge(pp)

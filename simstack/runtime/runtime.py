@@ -26,7 +26,8 @@ class Runtime(ProcMixin, SchedMixin, GrowthMixin, GCMixin):
     """One Go process's stack memory: ``schedinit``'s state plus everything that touches stacks."""
 
     def __init__(self, profile: Profile, gomaxprocs: int = 1, *, baseline: bool = True,
-                 tracer: Tracer | None = None, clock=lambda: 0.0):
+                 tracer: Tracer | None = None, clock=lambda: 0.0, max_procs: int = 0):
+        """``max_procs``: the most Ps the run will have (``procresize`` later; default ``gomaxprocs``)."""
         self.profile = profile
         self.tracer: Tracer = tracer if tracer is not None else Tracer()
         self.now = clock
@@ -50,7 +51,9 @@ class Runtime(ProcMixin, SchedMixin, GrowthMixin, GCMixin):
         self.live_stack_bytes = 0  # stacks of live goroutines (all kinds)
         self.live_used = 0  # hi - SP summed over live goroutines
         self.runtime_goroutines = 0  # live system goroutines and mark workers (not in NumGoroutine)
-        self.allp = [P(i, profile.num_stack_orders) for i in range(gomaxprocs)]
+        # every P the run will have, by id; allp is the first GOMAXPROCS of them (procresize moves the line)
+        self.allp_made = [P(i, profile.num_stack_orders) for i in range(max(gomaxprocs, max_procs))]
+        self.allp = self.allp_made[:gomaxprocs]
         self.main: G | None = None
         self.threads: int | None = None  # Ms (OS threads) when the baseline is modelled: m0, the baseline's, startm's
         self.totals = Counter()  # grow, shrink, bytes_copied over the whole run

@@ -201,7 +201,7 @@ def _spawn_count_warnings(sc: Scenario, max_goroutines: int | None) -> list:
 
 
 def _after_the_end(sc: Scenario) -> list:
-    """Arrivals and gate openings after ``duration``: they never happen."""
+    """Arrivals, gate openings and GOMAXPROCS changes after ``duration``: they never happen."""
     if sc.duration is None:
         return []
     end = f"after the end of the run (duration {sc.duration:g}s)"
@@ -221,16 +221,20 @@ def _after_the_end(sc: Scenario) -> list:
         for n, t in enumerate(g.open_at):
             if t > sc.duration:
                 found.append((("gates", k, "open_at", n), f"time {t:g}s is {end}: gate {g.name!r} never opens then"))
+    for k, c in enumerate(sc.runtime.gomaxprocs_changes):
+        if c.at >= sc.duration:
+            found.append((("runtime", "gomaxprocs_changes", k, "at"), f"time {c.at:g}s is at or {end}: GOMAXPROCS "
+                                                                      f"never becomes {c.gomaxprocs} then"))
     return found
 
 
 def _gomaxprocs(sc: Scenario) -> list:
-    n = sc.runtime.gomaxprocs
-    if n <= REAL_GOMAXPROCS:
-        return []
-    return [(("runtime", "gomaxprocs"), f"GOMAXPROCS {n} is far above the CPUs of all but the largest machines "
-                                        f"(more than {REAL_GOMAXPROCS}); every P has its own stack cache and run "
-                                        "queue, so this shapes the result; give the CPU count of the machine meant")]
+    rs = sc.runtime
+    values = [(("runtime", "gomaxprocs"), rs.gomaxprocs)] + [
+        (("runtime", "gomaxprocs_changes", i, "gomaxprocs"), c.gomaxprocs) for i, c in enumerate(rs.gomaxprocs_changes)]
+    return [(where, f"GOMAXPROCS {n} is far above the CPUs of all but the largest machines (more than "
+                    f"{REAL_GOMAXPROCS}); every P has its own stack cache and run queue, so this shapes the result; "
+                    "give the CPU count of the machine meant") for where, n in values if n > REAL_GOMAXPROCS]
 
 
 def _unreachable_counts(sc: Scenario) -> list:

@@ -163,6 +163,13 @@ class CpuCosts(_Model):
         return any(self.model_dump().values())
 
 
+class GomaxprocsChange(_Model):
+    """EXTENSION: a call of ``runtime.GOMAXPROCS(gomaxprocs)`` at ``at`` (procresize)."""
+
+    at: Time
+    gomaxprocs: Annotated[int, Field(ge=1, le=MAX_GOMAXPROCS)]
+
+
 class RuntimeSpec(_Model):
     """The Go runtime being modelled: version profile, platform and knobs."""
 
@@ -170,6 +177,9 @@ class RuntimeSpec(_Model):
     version_full: str = "go1.27"  # the release as written ('go1.19.8'); ``version`` is its profile
     platform: PlatformName = "linux/amd64"
     gomaxprocs: Annotated[int, Field(ge=1, le=MAX_GOMAXPROCS)] = 1
+    # EXTENSION: GOMAXPROCS changed during the run (runtime.GOMAXPROCS, a container's new CPU limit), in
+    # time order: ``gomaxprocs`` is the value at the start
+    gomaxprocs_changes: list[GomaxprocsChange] = []
     # runtime.NumCPU() of the machine modelled (the race model's input); None: GOMAXPROCS, as the
     # runtime's default is. Never the CPUs of the machine running the simulation.
     num_cpu: Annotated[int, Field(ge=1, le=MAX_GOMAXPROCS)] | None = None
@@ -199,6 +209,10 @@ class RuntimeSpec(_Model):
 
     @model_validator(mode="after")
     def _consistent(self):
+        for i in range(1, len(self.gomaxprocs_changes)):
+            if self.gomaxprocs_changes[i].at <= self.gomaxprocs_changes[i - 1].at:
+                _fail([(("gomaxprocs_changes", i, "at"), f"expected the changes in time order, each after the one "
+                        f"before ({self.gomaxprocs_changes[i - 1].at:g}s), got {self.gomaxprocs_changes[i].at:g}s")])
         m = re.fullmatch(r"(go1\.\d+)(\.\d+)?", self.version_full)
         if not m or m.group(1) != self.version:
             _fail([(("version_full",), f"expected a release of {self.version} such as {self.version}.1, "

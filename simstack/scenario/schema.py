@@ -93,6 +93,9 @@ _DEFS = {
                          "type": "string", "pattern": r"^go1[.][0-9]+([.][0-9]+)?$"},
         "platform": _enum("GOOS/GOARCH", *PLATFORMS),
         "gomaxprocs": {"description": "number of Ps", "type": "integer", "minimum": 1},
+        "gomaxprocs_changes": _array(_obj("a call of runtime.GOMAXPROCS(gomaxprocs) at a time", {
+            "at": _ref("time"), "gomaxprocs": {"type": "integer", "minimum": 1}}, ("at", "gomaxprocs")),
+            "GOMAXPROCS changed during the run, in time order (gomaxprocs is the value at the start)"),
         "num_cpu": {"description": "runtime.NumCPU() of the machine modelled (how many Ps can run at once, "
                     "for the race model at GOMAXPROCS >= 2); default GOMAXPROCS", "type": "integer", "minimum": 1},
         "races": {"description": "at GOMAXPROCS >= 2, draw what the real runtime leaves to timing (which P runs "

@@ -161,6 +161,8 @@ def _summary(path: Path, fmt: int, tc, run: TraceRun, wall: float, fast_used: bo
         # the GOMAXPROCS in effect longest; every one, with its seconds, where the program changed it
         "scenario": {"name": path.stem, "runtime": {"gomaxprocs": next(iter(procs), run.gomaxprocs)}},
         "gomaxprocs_in_effect": {str(n): round(s, 9) for n, s in procs.items()},
+        # [seconds, GOMAXPROCS] at the trace's start and at each procresize that changed it
+        "gomaxprocs_changes": [[round(t, 9), int(n)] for t, n in run.gomaxprocs_changes],
         "model_version": __version__,
         "complete": True,
         "sim_time": run.now,

@@ -121,6 +121,9 @@ def static_problems(sc: Scenario, platform: str | None = None) -> list[str]:
     if ov:
         out.append(f"runtime.overrides ({', '.join(sorted(ov))}) describe a runtime that does not exist; a real "
                    "Go runtime has only its own constants and policies")
+    if sc.runtime.gomaxprocs_changes:
+        out.append("runtime.gomaxprocs_changes: the replayed program does not call runtime.GOMAXPROCS yet; "
+                   "validate at one GOMAXPROCS")
     for i, c in enumerate(sc.goroutines):
         for j, st in enumerate(c.program):
             if st.join:

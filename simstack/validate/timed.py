@@ -99,6 +99,9 @@ def timed_problems(sc: Scenario, platform: str | None = None) -> list[str]:
     if ov:
         out.append(f"runtime.overrides ({', '.join(sorted(ov))}) describe a runtime that does not exist; a real Go "
                    "runtime has only its own constants and policies")
+    if sc.runtime.gomaxprocs_changes:
+        out.append("runtime.gomaxprocs_changes: the real-time program does not call runtime.GOMAXPROCS yet; "
+                   "validate at one GOMAXPROCS")
     if sc.gc.mark_duration > 0:
         out.append(f"gc.mark_duration ({sc.gc.mark_duration:g}s) is the model's assumption; a real mark phase "
                    "lasts as long as the runtime takes, so a timed program cannot impose it")
