@@ -147,14 +147,13 @@ def test_example_timed_scenarios_are_expressible(name):
 
 
 def test_timed_problems_say_why():
-    doc = {**SMALL, "runtime": {**SMALL["runtime"], "overrides": {"starting_stack": 8192},
-                                "gomaxprocs_changes": [{"at": "10ms", "gomaxprocs": 2}]},
+    doc = {**SMALL, "runtime": {**SMALL["runtime"], "overrides": {"starting_stack": 8192}},
            "gc": {**SMALL["gc"], "mark_duration": "1ms"},
            "checkpoints": [{"label": "two words", "at": "100ms"}]}
     probs = timed_problems(scenario_from_dict(doc, source="<test>"), "linux/arm64")
     text = "\n".join(probs)
-    assert len(probs) == 5
-    for word in ("linux/arm64", "overrides (starting_stack)", "mark_duration", "'two words'", "gomaxprocs_changes"):
+    assert len(probs) == 4
+    for word in ("linux/arm64", "overrides (starting_stack)", "mark_duration", "'two words'"):
         assert word in text
     # gates need a duration (the program could not tell when to end), and nothing else
     doc = {k: v for k, v in SMALL.items() if k != "duration"}
@@ -182,6 +181,29 @@ def parsed_trace(tc, trace: Path, cache: Path) -> str:
 
 CREATE_RE = re.compile(r"NotExist->Runnable.*\nTransitionStack=\n\t(\S+) @")
 LOG_RE = re.compile(r'G=1 Log Time=(\d+) Task=\d+ Category="(simstack\.\w+)" Message="([^"]*)"')
+
+
+def test_the_timed_program_calls_gomaxprocs_at_each_change(tmp_path):
+    """runtime.gomaxprocs_changes: main calls runtime.GOMAXPROCS(n) at each change's time, after its other
+    events of that instant; the trace's /sched/gomaxprocs:threads shows each procresize."""
+    from simstack import read_trace
+    from simstack.validate.gotimed import generate_timed, run_timed
+
+    tc = _toolchain()
+    sc = small(runtime={**SMALL["runtime"], "gomaxprocs_changes": [{"at": "100ms", "gomaxprocs": 1},
+                                                                   {"at": "200ms", "gomaxprocs": 2}]})
+    assert timed_problems(sc, "linux/amd64") == []
+    sched = build_schedule(sc)
+    procs = [(e.time, e.gid) for e in sched.events if e.kind == "procs"]
+    assert procs == [(0.1, 1), (0.2, 2)]
+    prog = generate_timed(sc, tc, tmp_path / "prog")
+    out = run_timed(prog, tmp_path / "trace.out", timeout=120)
+    assert out["exit_status"] == 0
+    summary = read_trace(tmp_path / "trace.out", go=tc.go, kinds=[]).summary
+    changes = summary["gomaxprocs_changes"]
+    assert [n for _, n in changes] == [2, 1, 2]
+    start = summary["window"]["start"]  # the program's time zero (its simstack.start log)
+    assert 0.1 <= changes[1][0] - start < 0.15 and 0.2 <= changes[2][0] - start < 0.25
 
 
 @pytest.fixture(scope="module")

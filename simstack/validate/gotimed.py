@@ -482,6 +482,7 @@ const (
 	evCheckpoint = 2
 	evEnd        = 3
 	evOpen       = 4
+	evProcs      = 5
 )
 
 type event struct {
@@ -713,6 +714,8 @@ func main() {
 				num("time_ns", nanotime()-t0)
 				num("stack_inuse", int64(inuse))
 				out = append(out, '}')
+			case evProcs: // runtime.GOMAXPROCS(n): stopTheWorldGC, procresize
+				runtime.GOMAXPROCS(int(e.gid))
 			case evOpen: // goroutines that wait from now on wait for the next opening
 				old := gates[e.gid].Load().(chan struct{})
 				gates[e.gid].Store(make(chan struct{}))
@@ -895,8 +898,9 @@ def with_shared_cpus(sc, notes: list):
 
     doc = sc.to_yaml_dict()
     doc["runtime"]["share_cpus"] = True
-    if doc["runtime"]["gomaxprocs"] > doc["runtime"]["num_cpu"]:
-        notes.append(f"GOMAXPROCS {doc['runtime']['gomaxprocs']} on {doc['runtime']['num_cpu']} CPUs: the model's Ps "
+    most = max([doc["runtime"]["gomaxprocs"]] + [c["gomaxprocs"] for c in doc["runtime"].get("gomaxprocs_changes", [])])
+    if most > doc["runtime"]["num_cpu"]:
+        notes.append(f"GOMAXPROCS {most} on {doc['runtime']['num_cpu']} CPUs: the model's Ps "
                      "share them as the real runs' threads do (runtime.share_cpus)")
     return scenario_from_dict(doc, source=sc.source or "<validate>")
 

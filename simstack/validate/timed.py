@@ -56,7 +56,8 @@ class TimedGoroutine:
 @dataclass
 class MainEvent:
     """One action of main, at ``time`` seconds after start: ``spawn`` (goroutine ``gid``), ``gc``,
-    ``checkpoint`` (``label``, ``via``), ``open`` (gate ``gid``) or ``end``."""
+    ``checkpoint`` (``label``, ``via``), ``open`` (gate ``gid``), ``procs`` (``runtime.GOMAXPROCS(gid)``)
+    or ``end``."""
 
     kind: str
     time: float
@@ -99,9 +100,6 @@ def timed_problems(sc: Scenario, platform: str | None = None) -> list[str]:
     if ov:
         out.append(f"runtime.overrides ({', '.join(sorted(ov))}) describe a runtime that does not exist; a real Go "
                    "runtime has only its own constants and policies")
-    if sc.runtime.gomaxprocs_changes:
-        out.append("runtime.gomaxprocs_changes: the real-time program does not call runtime.GOMAXPROCS yet; "
-                   "validate at one GOMAXPROCS")
     if sc.gc.mark_duration > 0:
         out.append(f"gc.mark_duration ({sc.gc.mark_duration:g}s) is the model's assumption; a real mark phase "
                    "lasts as long as the runtime takes, so a timed program cannot impose it")
@@ -330,6 +328,12 @@ def build_schedule(sc: Scenario) -> Schedule:
             if sc.duration is None or t < sc.duration:
                 k = bisect.bisect_right([e.time for e in events], t)
                 events.insert(k, MainEvent("open", float(t), gid=i))
+    # runtime.GOMAXPROCS(n) at each change's time, after main's other events of that instant (the model
+    # runs procresize at that time, engine/simulation.py)
+    for c in sc.runtime.gomaxprocs_changes:
+        if sc.duration is None or c.at < sc.duration:
+            k = bisect.bisect_right([e.time for e in events], c.at)
+            events.insert(k, MainEvent("procs", float(c.at), gid=c.gomaxprocs))
     if sc.duration is not None:
         events.append(MainEvent("end", float(sc.duration)))
     return Schedule(sc, rec.gors, events)
@@ -356,7 +360,7 @@ def schedule_text(sched: Schedule, lay) -> str:
             ops.append(f"{kinds[o.kind]} {o.depth} {lay.rec_id(o.frame)} {lay.tr_id(o.transient)} {pf} "
                        f"{first} {len(o.children)} {o.gate if o.kind == 'wait' else _ns(o.value)}")
         gor_lines.append(f"{cls_index[g.cls]} {int(g.exits)} {len(ops)}" + "".join(f"\n  {s}" for s in ops))
-    ev = {"spawn": 0, "gc": 1, "checkpoint": 2, "end": 3, "open": 4}
+    ev = {"spawn": 0, "gc": 1, "checkpoint": 2, "end": 3, "open": 4, "procs": 5}
     ev_lines = [f"{ev[e.kind]} {_ns(e.time)} {e.gid} {int(e.via == 'metrics')} {e.label or '-'}"
                 for e in sched.events]
     n_ops = sum(len(g.ops) for g in sched.goroutines)  # the program keeps every script in one array
