@@ -555,6 +555,22 @@ def test_a_changed_gomaxprocs_is_fitted_as_the_programs_own_changes(resized):
     assert [c.gomaxprocs for c in short.scenario().runtime.gomaxprocs_changes] == [2]
 
 
+def test_a_period_whose_goroutines_ran_on_few_of_its_ps_is_warned_about():
+    """The runtime's stack tests at GOMAXPROCS 32 on 2 CPUs: their goroutines exited on 8 Ps, and a simulation that
+    spreads them over 32 holds 32 stack caches and Ms (docs/fit.md)."""
+    from simstack.fit.fit import _few_ps
+
+    rng = np.random.default_rng(1)
+    t = np.sort(rng.uniform(0.0, 3.0, 2000))
+    few = pd.DataFrame({"time": t, "kind": "exit", "p": rng.choice([0, 26, 27, 28, 29, 30, 31], 2000)})
+    said = _few_ps(few, 1, [[0.001, 32], [2.0, 1]], 3.0)
+    assert len(said) == 1 and said[0].startswith("GOMAXPROCS 32 from 0.001 s to 2 s, but 7 Ps had 99 % of the")
+    spread = few.assign(p=rng.integers(0, 32, 2000))
+    assert _few_ps(spread, 1, [[0.001, 32], [2.0, 1]], 3.0) == []  # every P used: nothing to say
+    assert _few_ps(few, 2, [], 3.0) == []  # at 2 or 3 Ps half is one P: one busy goroutine at a time is common
+    assert _few_ps(few.iloc[:50], 32, [], 3.0) == []  # too few exits to tell
+
+
 def test_a_trace_at_one_gomaxprocs_is_fitted_at_it_without_a_warning(fitted):
     assert fitted.scenario().runtime.gomaxprocs == 1
     assert not [w for w in fitted.warnings if "GOMAXPROCS" in w]

@@ -152,6 +152,7 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
                    "overrides": {"timer_resolution": 0.0}}
     if procs_changes:
         fit.runtime["gomaxprocs_changes"] = procs_changes
+    fit.warnings += _few_ps(res.events, procs, procs_changes, end)
     fit.runtime_notes = [
         f"version: {version}, as given" if version else
         f"version: {TRACED_VERSION}, inferred: the trace is in the go1.{fmt} format, which does not name the "
@@ -259,6 +260,32 @@ def _gomaxprocs(summary: dict, given: int | None, until: float | None) -> tuple[
     return start, changes, (f"gomaxprocs: {start} at the start, then gomaxprocs_changes: the program called "
                             f"runtime.GOMAXPROCS ({seen} in all; /sched/gomaxprocs:threads at each procresize); "
                             "--gomaxprocs sets one value instead")
+
+
+def _few_ps(events, procs: int, changes: list, end: float) -> list:
+    """Warnings for each period of GOMAXPROCS 4 or more in which 99 % of the goroutines that exited did so on at
+    most half the Ps: where the simulation spreads them over every P (the model gives each P a CPU), its stack
+    caches and Ms hold more than the trace's."""
+    if events is None or not len(events):
+        return []
+    exits = events.loc[(events["kind"] == "exit") & (events["p"] >= 0), ["time", "p"]]
+    periods = [(0.0, procs)] + [(float(t), int(n)) for t, n in changes]
+    out = []
+    for k, (t0, n) in enumerate(periods):
+        t1 = periods[k + 1][0] if k + 1 < len(periods) else end
+        x = exits[(exits["time"] >= t0) & (exits["time"] < t1)]
+        if n < 4 or len(x) < 100:
+            continue
+        counts = x["p"].value_counts()
+        most = int((counts.cumsum() / len(x) < 0.99).sum()) + 1  # the fewest Ps with 99 % of the exits
+        if most <= n // 2:
+            out.append(f"GOMAXPROCS {n} from {t0:.4g} s to {t1:.4g} s, but {most} Ps had 99 % of the {len(x):,} goroutine "
+                       f"exits then ({counts.size} had any): the machine had fewer CPUs than Ps, or the program this "
+                       "little parallel work. The model gives every P a CPU of its own (with runtime.num_cpu and "
+                       "share_cpus it shares them, and still spreads work over every P), so where the simulation "
+                       "spreads the goroutines over more Ps, its stack caches and Ms hold more than the trace's (the "
+                       "runtime's stack tests: +135 % at 32 Ps, where they ran on 8; docs/fit.md)")
+    return out
 
 
 def observe_trace(path, *, go=None, classify=None, until: float | None = None) -> tuple:
