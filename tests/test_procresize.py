@@ -116,6 +116,16 @@ def test_shared_cpus_with_a_change_keep_every_steps_time():
     assert res.goroutines["exited"].max() == pytest.approx(0.035, abs=1e-6)
 
 
+def test_cpus_are_shared_from_the_start_where_a_later_gomaxprocs_exceeds_them():
+    """2 Ps on 2 CPUs, 4 Ps from 1 ms, 1 P from 5 ms: the CPUs are shared from the start (2 Ps on 2: nobody
+    waits); P1's 10 ms step ran 5 ms, and P0 runs its other 5 ms after its own step."""
+    text = SCENARIO.format(at="1ms", more=", {at: 5ms, gomaxprocs: 1}", extra="\n  num_cpu: 2\n  share_cpus: true")
+    text = text.replace("gomaxprocs: 4\n", "gomaxprocs: 2\n").replace("{at: 1ms, gomaxprocs: 1}", "{at: 1ms, gomaxprocs: 4}")
+    text = text.replace("count: 4", "count: 2")
+    res = simstack.run(parse_scenario(text, "resized.yaml"), check_invariants=True)
+    assert sorted(res.goroutines["exited"].round(9)) == [0.01, 0.015]
+
+
 def test_same_seed_same_run_with_changes():
     a = _run(more=", {at: 7ms, gomaxprocs: 3}")
     b = _run(more=", {at: 7ms, gomaxprocs: 3}")

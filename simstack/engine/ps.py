@@ -159,7 +159,8 @@ class Ps:
         self.cost_mark_cycle: float = cpu.mark_cycle
         self.cost_mark_g: float = cpu.mark_goroutine
         self.p_debt: list[float] = [0.0] * n
-        # the machine's CPUs that the Ps' threads share (cpus.py); None: each P has a CPU of its own
+        # the machine's CPUs that the Ps' threads share (cpus.py), from the start where any GOMAXPROCS of the run
+        # exceeds them; None: each P has a CPU of its own
         rs = sim.scenario.runtime
         shared = rs.share_cpus and rs.num_cpu is not None and rs.num_cpu < n
         self.cpus: Any = Cpus(self.env, rs.num_cpu, rs.os_slice or base_slice(rs.num_cpu)) if shared else None
@@ -467,9 +468,6 @@ class Ps:
             if not self.idle:
                 self.idle_since = now
             self.idle[pid] = rt.allp[pid]
-        rs = self.sim.scenario.runtime
-        if self.cpus is None and rs.share_cpus and rs.num_cpu is not None and rs.num_cpu < nprocs:
-            self.cpus = Cpus(self.env, rs.num_cpu, rs.os_slice or base_slice(rs.num_cpu))
         sp = self.spinning
         self.spinning = None
         self.spin_at = -1
