@@ -126,6 +126,27 @@ def test_cpus_are_shared_from_the_start_where_a_later_gomaxprocs_exceeds_them():
     assert sorted(res.goroutines["exited"].round(9)) == [0.01, 0.015]
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("to", [1, 4])
+def test_goroutines_made_at_the_instant_of_a_change_each_run_to_their_end_once(seed, to):
+    """A burst (and its spawns) at the very instant GOMAXPROCS changes, while the race model has a P waking."""
+    text = f"""
+name: same-instant
+seed: {seed}
+duration: 40ms
+runtime: {{version: go1.27, gomaxprocs: 2, gomaxprocs_changes: [{{at: 5ms, gomaxprocs: {to}}}, {{at: 6ms, gomaxprocs: 2}}]}}
+goroutines:
+  - {{name: b, count: 64, arrival: {{process: burst, at: 5ms}}, frame: 200B,
+     program: [{{depth: 10, run: 30us}}, {{spawn: h, count: 1}}]}}
+  - {{name: w, count: 20, arrival: {{process: poisson, rate: 4000/s}}, frame: 100B, program: [{{depth: 4, run: 50us}}]}}
+  - {{name: h, arrival: {{process: spawned}}, frame: 100B, program: [{{depth: 6, run: 10us}}]}}
+"""
+    res = simstack.run(parse_scenario(text, "same-instant.yaml"), check_invariants=True)
+    exits = res.events[res.events.kind == "exit"]
+    assert len(res.goroutines) == 64 + 64 + 20 and res.goroutines["exited"].notna().all()
+    assert not exits["goroutine"].duplicated().any()
+
+
 def test_same_seed_same_run_with_changes():
     a = _run(more=", {at: 7ms, gomaxprocs: 3}")
     b = _run(more=", {at: 7ms, gomaxprocs: 3}")

@@ -468,13 +468,13 @@ class Ps:
             if not self.idle:
                 self.idle_since = now
             self.idle[pid] = rt.allp[pid]
-        sp = self.spinning
+        sp, joined = self.spinning, self.spin_at < 0
         self.spinning = None
         self.spin_at = -1
         self.go_join = NEVER
         self.races = self.sim.make_races(nprocs)
-        if sp is not None:
-            self.p_event(sp)  # a woken P still looking for work goes on looking
+        if sp is not None and not joined:
+            self.p_event(sp)  # a woken P that has not joined yet looks for work now (one that has, has its event)
         waiting = rt.local_runnable + len(rt.global_runq)
         while self.idle and waiting > 0:
             woken = self.unidle(min(self.idle))
