@@ -76,10 +76,8 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
             self.profile = with_overrides(self.profile, **{**start, **(profile_changes or {})})
         if hasattr(recorder, "bind"):
             recorder.bind(self.env)
-        changes = getattr(rs, "gomaxprocs_changes", None) or []
         self.rt = Runtime(self.profile, rs.gomaxprocs, baseline=rs.baseline == "auto",
-                          tracer=recorder.tracer, clock=lambda: self.env.now,
-                          max_procs=max([rs.gomaxprocs] + [c.gomaxprocs for c in changes]))
+                          tracer=recorder.tracer, clock=lambda: self.env.now, max_procs=rs.max_gomaxprocs)
         self.checker = None  # the invariant checker, told by the engine after each runtime operation
         if check_invariants:
             from ..runtime.invariants import attach
@@ -157,7 +155,7 @@ class Simulation(ArrivalsMixin, GCMixin, ObserveMixin):
             if info.spec.arrival.process != "spawned":
                 self.start_arrivals(info)
         env.process(self.gc_schedule())
-        if getattr(sc.runtime, "gomaxprocs_changes", None):
+        if sc.runtime.gomaxprocs_changes:
             env.process(self.gomaxprocs_schedule())
         self.daemons = 1  # the sampler
         if sc.gc.trigger == "interval" and sc.gc.interval:

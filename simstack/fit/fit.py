@@ -284,7 +284,7 @@ def _few_ps(events, procs: int, changes: list, end: float) -> list:
                        "little parallel work. The model gives every P a CPU of its own (with runtime.num_cpu and "
                        "share_cpus it shares them, and still spreads work over every P), so where the simulation "
                        "spreads the goroutines over more Ps, its stack caches and Ms hold more than the trace's (the "
-                       "runtime's stack tests: +135 % at 32 Ps, where they ran on 8; docs/fit.md)")
+                       "runtime's stack tests at GOMAXPROCS 32 on 2 CPUs, docs/fit.md)")
     return out
 
 

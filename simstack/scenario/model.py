@@ -207,6 +207,11 @@ class RuntimeSpec(_Model):
             data = {**data, "version_full": data["version"]}
         return data
 
+    @property
+    def max_gomaxprocs(self) -> int:
+        """The most Ps the run has at once: at the start or after a change."""
+        return max([self.gomaxprocs] + [c.gomaxprocs for c in self.gomaxprocs_changes])
+
     @model_validator(mode="after")
     def _consistent(self):
         for i in range(1, len(self.gomaxprocs_changes)):

@@ -898,7 +898,7 @@ def with_shared_cpus(sc, notes: list):
 
     doc = sc.to_yaml_dict()
     doc["runtime"]["share_cpus"] = True
-    most = max([doc["runtime"]["gomaxprocs"]] + [c["gomaxprocs"] for c in doc["runtime"].get("gomaxprocs_changes", [])])
+    most = sc.runtime.max_gomaxprocs
     if most > doc["runtime"]["num_cpu"]:
         notes.append(f"GOMAXPROCS {most} on {doc['runtime']['num_cpu']} CPUs: the model's Ps "
                      "share them as the real runs' threads do (runtime.share_cpus)")
