@@ -59,6 +59,20 @@ def end_sizes(res, classes=None) -> dict:
             and not pd.isna(last[c]) and int(last[c])}
 
 
+def live_sizes(fit) -> tuple[dict, list]:
+    """The program's goroutines alive at the end of ``fit``'s trace by stack size ({size: n}), and the fitted
+    classes they are compared in: those whose every live goroutine the trace knows the size of (not main; not
+    the goroutines alive at trace start that no GoroutineStack event sized, nor the rest of their class)."""
+    t = fit.table
+    alive = t[t["exited"].isna()]
+    unknown = set(alive.loc[alive["final_size"] <= 0, "class"])
+    counted = [c for c in fit.classes if set(c.sites) & set(alive["class"]) and not set(c.sites) & unknown]
+    sites = {s for c in counted for s in c.sites}
+    known = alive[alive["class"].isin(sites)]
+    return ({int(k): int(v) for k, v in known["final_size"].value_counts().sort_index().items()},
+            [c.name for c in counted])
+
+
 def whole_trace(res) -> object:
     """The trace's Result with its marked window dropped: figures over the whole trace."""
     res.summary = {**res.summary, "window": None, "mark_values": {}}
@@ -68,8 +82,8 @@ def whole_trace(res) -> object:
 def roundtrip(trace, fit=None, **fit_args) -> RoundTrip:
     """Fit ``trace`` (unless ``fit`` is given), simulate it, and compare (see the module docstring)."""
     from ..api import run
-    from .timedcheck import compare, figures
     from ..fit import fit_trace
+    from .timedcheck import compare, figures
 
     fit = fit or fit_trace(trace, **fit_args)
     sim = run(fit.scenario())
@@ -78,15 +92,6 @@ def roundtrip(trace, fit=None, **fit_args) -> RoundTrip:
     real_classes = sorted(set(fit.table["class"]))  # the program's goroutines: not main's, not the runtime's
     table = compare(figures(sim, sim_classes), [figures(real, real_classes)], [])
     table = table[~table["metric"].str.startswith(("grows[", "shrinks["))].reset_index(drop=True)
-    t = fit.table
-    # the program's goroutines alive at the end, in the classes the trace knows every one's size of, beside
-    # the simulated goroutines of those classes (not main; not the goroutines alive at trace start that
-    # no GoroutineStack event sized, nor the rest of their class)
-    alive = t[t["exited"].isna()]
-    unknown = set(alive.loc[alive["final_size"] <= 0, "class"])
-    counted = [c for c in fit.classes if set(c.sites) & set(alive["class"]) and not set(c.sites) & unknown]
-    sites = {s for c in counted for s in c.sites}
-    known = alive[alive["class"].isin(sites)]
-    sizes = {"trace": {int(k): int(v) for k, v in known["final_size"].value_counts().sort_index().items()},
-             "simulated": end_sizes(sim, [c.name for c in counted])}
+    trace_sizes, counted = live_sizes(fit)
+    sizes = {"trace": trace_sizes, "simulated": end_sizes(sim, counted)}
     return RoundTrip(fit, sim, table, sizes)
