@@ -15,7 +15,9 @@ test/chan/goroutines.go: a chain of 10,000 goroutines, 10 rounds, benchmarks/fit
 another, a few of them recursing to stacks of 1 to 8 MiB).  Each is
 run once per GOMAXPROCS with ``GODEBUG=traceallocfree=1``; the trace is fitted with the
 defaults of ``simstack fit`` (``laws``) and with ``--replay`` (``replay``: every goroutine its
-own observed values), and each fit simulated once (its seed); the comparison is
+own observed values), and each fit simulated with ``--seeds`` seeds (default 5; its own and the
+next ones), each figure their median with the seeds' range beside it (a fit with laws draws its
+goroutines anew with each seed); the comparison is
 ``simstack.validate.roundtrip`` over the whole trace (a generated program's up to its schedule's end:
 ``schedule_end``).  Targets (issue #13): time-averaged and peak
 StackInuse and grows within 10 %, at most 5 % of the goroutines alive at the end at another
@@ -128,7 +130,10 @@ def schedule_end(tc, name: str, trace: Path) -> float | None:
 
 
 def pct(row) -> str:
-    return f"{100 * row['relative']:+.1f} %"
+    """The median seed's difference, and the seeds' range where they differ."""
+    mid = f"{100 * row['relative']:+.1f} %"
+    lo, hi = (100 * (row[k] - row["real_mean"]) / row["real_mean"] for k in ("simulated_lo", "simulated_hi"))
+    return mid if row["replications"] < 2 or f"{lo:+.1f}" == f"{hi:+.1f}" else f"{mid} ({lo:+.1f} to {hi:+.1f})"
 
 
 def mib(v: float) -> str:
@@ -142,6 +147,7 @@ def main() -> int:
     ap.add_argument("--go", default=None)
     ap.add_argument("--trace", action="append", default=[], metavar="NAME:GOMAXPROCS:PATH",
                     help="a trace recorded already (repeatable): fitted and compared, nothing recorded")
+    ap.add_argument("--seeds", type=int, default=5, help="simulations of each fit, each figure their median")
     ap.add_argument("-o", "--output", type=Path, default=Path("runs/fit-roundtrip"))
     args = ap.parse_args()
     out = args.output.resolve()
@@ -175,7 +181,7 @@ def main() -> int:
             mode = "replay" if replay else "laws"
             try:
                 with cpu_lock():
-                    rt = roundtrip(trace, fit=fit_trace(trace, replay=replay, observed=observed))
+                    rt = roundtrip(trace, fit=fit_trace(trace, replay=replay, observed=observed), seeds=args.seeds)
             except Exception as exc:  # noqa: BLE001
                 print(f"| {name} | {procs} | | {mode} | {type(exc).__name__}: {str(exc)[:160]} |", flush=True)
                 continue
@@ -188,7 +194,7 @@ def main() -> int:
             print(f"| {name} | {shown} | {len(rt.fit.table):,} | {mode} | {len(rt.fit.classes)} | "
                   f"{mib(m['simulated'])} / {mib(m['real_mean'])} ({pct(m)}) | {pct(p)} | {g['simulated']:,.0f} / "
                   f"{g['real_mean']:,.0f} ({pct(g)}) | {gc['simulated']:.0f} / {gc['real_mean']:.0f} | "
-                  f"{100 * rt.same_sizes:.0f} % of {n_end:,} (fit: {sum(es['simulated'].values()):,}) | "
+                  f"{100 * rt.same_sizes:.0f} % of {n_end:,} (fit, first seed: {sum(es['simulated'].values()):,}) | "
                   f"{live['simulated']:,.1f} / {live['real_mean']:,.1f} | {'yes' if rt.ok else 'no'} |", flush=True)
     return 0
 

@@ -380,6 +380,24 @@ def test_the_round_trips_live_sizes_at_the_end_count_the_same_classes_on_both_si
     assert sum(rt.end_sizes["trace"].values()) == alive["class"].isin(sites).sum()
 
 
+def test_a_round_trip_over_several_seeds_takes_each_figures_median(fitted):
+    from simstack.api import run
+    from simstack.validate.roundtrip import roundtrip
+    from simstack.validate.timedcheck import figures
+    rt = roundtrip(fitted.source, fit=fitted, seeds=3)
+    names = [c.name for c in fitted.classes]
+    sc = fitted.scenario()
+    each = [figures(run(sc.model_copy(update={"seed": sc.seed + k})), names) for k in range(3)]
+    for metric in ("mean_stack_inuse", "peak_stack_inuse", "grows"):
+        row = rt.figure(metric)
+        assert row["replications"] == 3
+        assert row["simulated"] == sorted(e[metric] for e in each)[1]  # one of the runs, the middle one
+        assert row["simulated_lo"] == min(e[metric] for e in each)
+    assert len(rt.seeds_sizes) == 3 and rt.seeds_sizes[0] == rt.end_sizes["simulated"]
+    # the seeds draw the laws anew: the runs differ
+    assert len({e["grows"] for e in each}) > 1 or len({e["mean_stack_inuse"] for e in each}) > 1
+
+
 def test_the_file_is_commented_and_says_what_was_inferred(fitted):
     text = fitted.yaml()
     assert "# chosen" in text and "inferred" in text and "stack sizes reached:" in text

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ..scenario.model import goroutine_heap
-from . import joins, laws, spawns, stacks, waves
+from . import joins, laws, spawns, spread, stacks, waves
 from .classes import Group, group
 from .cpu import fit_cpu
 from .gc import fit_gc
@@ -175,6 +175,8 @@ def fit_trace(path, *, max_classes: int = 8, gc: str = "times", arrivals: str = 
         fit.runtime["cpu"] = cpu
         fit.runtime_notes += cpu_notes
     groups, fit.notes = group(table, end, max_classes)
+    if not replay:  # (a replay keeps each goroutine's own values: the same with every seed)
+        fit.warnings += spread.seed_warnings(groups, fixed)
     # rounds as many as the goroutines blocked, within what the file leaves them: its other values are first
     # estimated (a replay's 8 a goroutine, checked above; a law's arrival times at most one; each class's laws),
     # then counted in the written file, and the rounds fitted again to what is left
