@@ -16,7 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
-SPLIT = 0.1  # a gap longer than this share of the median block separates two waves
+# a gap longer than this share of the median block separates two waves.  0.1 until 2026-12-06: the chain at
+# GOMAXPROCS 2 pauses its wakes for 0.4 - 0.5 ms (about a tenth of its median block) while the P runs queued
+# goroutines to their parks, and took the gate or not as a recording's pauses fell (2 of 6 recordings); at
+# 0.2, 4 of 6, and the other 15 lines of the round trip have the same gates
+SPLIT = 0.2
 MATCH = 0.9  # the share of blocks a gate must explain: each woke in the first wave after it parked
 PER_WAVE = 20  # at least this many goroutines per wave on average (fewer: the wakes are not waves)
 
