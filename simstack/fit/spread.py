@@ -1,10 +1,11 @@
 """How far a fit with laws moves from one seed to the next, and which class moves it.
 
 A class fitted with laws draws each goroutine's depth and durations anew in every simulation.  Where
-a few of its goroutines hold most of its stack-time (a test binary's subtests: 10 of 623 recursing to
-2 – 8 MiB), which goroutines draw a deep stack and a long run changes with the seed, and so does the
-whole program's mean StackInuse: the encoding/json tests' fit moved by −76 to −41 % (GOMAXPROCS 1)
-across three seeds where the replay, which keeps each goroutine's own values, does not move.
+a few of its goroutines hold most of its stack-time (a test binary's subtests: 24 of 623 recursing to
+2 – 8 MiB, 3 holding half of the class's stack-time), which goroutines draw a deep stack and a long run
+changes with the seed, and so does the whole program's mean StackInuse: the encoding/json tests' fit
+(GOMAXPROCS 1) was −76 to −29 % from its trace over five seeds, where the replay, which keeps each
+goroutine's own values, does not move.
 
 For ``n`` goroutines whose stack (largest size ``s``) and time running and blocked (``t``) are drawn
 apart, as the laws draw them, the class's stack-time (the sum of ``s·t``) has a relative standard
