@@ -16,13 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
-# a gap longer than this share of the median block separates two waves.  0.1 until 2026-12-06: the chain at
-# GOMAXPROCS 2 pauses its wakes for 0.4 - 0.5 ms (about a tenth of its median block) while the P runs queued
-# goroutines to their parks, and took the gate or not as a recording's pauses fell (2 of 6 recordings); at
-# 0.2, 4 of 6, and the other 15 lines of the round trip have the same gates
-SPLIT = 0.2
+SPLIT = 0.1  # a gap longer than this share of the median block separates two waves
 MATCH = 0.9  # the share of blocks a gate must explain: each woke in the first wave after it parked
 PER_WAVE = 20  # at least this many goroutines per wave on average (fewer: the wakes are not waves)
+FALSE_START = 0.1  # a wave this small beside the goroutines parked and the next wave is its start (_paused)
 
 
 def openings(park, wake, min_count: int = 20) -> tuple[tuple, tuple, float]:
@@ -30,9 +27,10 @@ def openings(park, wake, min_count: int = 20) -> tuple[tuple, tuple, float]:
     (its openings, how many each waits for, the share of the blocks it explains).
 
     The wakes fall in waves where, sorted, a gap longer than :data:`SPLIT` of the median block
-    splits them.  Where every wave woke (nearly) all the goroutines then parked, as a ``close``
-    does, the gate opens at each wave's first wake once as many wait on it as woke in that wave
-    (main's ``WaitGroup.Wait`` before its ``close``, or a chain's last link parked): the
+    splits them, but for a release that paused (:func:`_paused`).  Where every wave woke (nearly)
+    all the goroutines then parked, as a ``close`` does, the gate opens at each wave's first wake
+    once as many wait on it as woke in that wave (main's ``WaitGroup.Wait`` before its ``close``,
+    or a chain's last link parked): the
     simulation's goroutines reach it later or earlier than the real ones, and a fixed time would
     leave the late ones parked.  Otherwise (a wave that woke a few of the parked ones) it opens at
     each wave's first wake and again at its last, for those that parked while the wave was on, and
@@ -51,6 +49,7 @@ def openings(park, wake, min_count: int = 20) -> tuple[tuple, tuple, float]:
         return (), (), 0.0
     cut = np.flatnonzero(np.diff(w) > split)
     first, last = np.concatenate(([0], cut + 1)), np.concatenate((cut, [len(w) - 1]))
+    first, last = _paused(first, last, w, park, wake)
     starts, ends = w[first], w[last]
     if len(park) < PER_WAVE * len(starts):
         return (), (), 0.0
@@ -66,3 +65,24 @@ def openings(park, wake, min_count: int = 20) -> tuple[tuple, tuple, float]:
     if np.all(counts >= MATCH * parked):
         return tuple(starts.tolist()), tuple(int(n) for n in counts), share
     return tuple(np.unique(np.concatenate((starts, ends))).tolist()), (), share
+
+
+def _paused(first, last, w, park, wake) -> tuple:
+    """Waves (``first``, ``last``: indices into the sorted wakes ``w``) with each release that paused made
+    one: a wave that woke fewer than :data:`FALSE_START` of the goroutines parked when it began, and fewer
+    than that share of the wave right after it, is that wave's start.  The chain at GOMAXPROCS 2 (traced):
+    a round's wake, which runs back through its 10,000 goroutines, woke a few of them (5 to 108 of 2,157
+    to 7,950 parked, in two recordings), paused while the P ran the round's goroutines still queued to
+    their receive, then woke the rest; taken apart, the rest counted as woken a wave late, and the chain
+    got its gate in two recordings of six (2026-12-06; all six since).  A wave that woke half of those
+    parked is a wave of its own, however small."""
+    f, l = [int(first[0])], [int(last[0])]
+    for a, b in zip(first[1:], last[1:]):
+        n, t0 = l[-1] - f[-1] + 1, w[f[-1]]
+        parked = int(np.sum((park < t0) & ~(wake < t0)))
+        if n < FALSE_START * (b - a + 1) and n < FALSE_START * parked:
+            l[-1] = int(b)  # (the paused release goes on)
+        else:
+            f.append(int(a))
+            l.append(int(b))
+    return np.asarray(f), np.asarray(l)
