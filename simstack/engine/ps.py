@@ -410,6 +410,10 @@ class Ps:
             return
         if self.env.peek() == self.env.now:
             return  # another instant's end is still due (one per P woken now)
+        self.wake_for_waiting()
+
+    def wake_for_waiting(self) -> None:
+        """As many idle Ps as goroutines wait in the run queues look for work now, each with an M (startm)."""
         rt = self.rt
         waiting = rt.local_runnable + len(rt.global_runq)
         idle = self.idle
@@ -475,12 +479,7 @@ class Ps:
         self.races = self.sim.make_races(nprocs)
         if sp is not None and not joined:
             self.p_event(sp)  # a woken P that has not joined yet looks for work now (one that has, has its event)
-        waiting = rt.local_runnable + len(rt.global_runq)
-        while self.idle and waiting > 0:
-            woken = self.unidle(min(self.idle))
-            rt.startm(p0, nprocs - len(self.idle))
-            self.p_event(woken)
-            waiting -= 1
+        self.wake_for_waiting()  # startTheWorld
         if self.checker is not None:
             self.checker.settled("procresize")
 
